@@ -1,0 +1,196 @@
+"""The ``csp`` command line.
+
+Commands
+--------
+csp demo-data [OUT]            write the synthetic default data (data.police.uk formats)
+csp ingest PATH...             ingest street / stop-and-search files, folders or zips
+csp ingest-lookup PATH...      load geography, population and deprivation files
+csp setup-demo                 demo-data (if absent) + ingest-lookup + ingest, in one go
+csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N]
+                               render the reports into outputs/
+csp status                     what the store holds
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help="DuckDB store (default data/store/csp.duckdb or $CSP_STORE)")
+
+
+def cmd_ingest(a) -> int:
+    from . import ingest, store
+
+    con = store.connect(a.store)
+    try:
+        results = ingest.ingest_paths(con, a.paths, batch=a.batch, replace=a.replace, progress=not a.quiet)
+    except (FileNotFoundError, ingest.IngestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    print(ingest.summarise(results))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def cmd_ingest_lookup(a) -> int:
+    from . import ingest, lookups, store
+
+    con = store.connect(a.store)
+    rc = 0
+    try:
+        for r in lookups.load_lookups(con, a.paths):
+            if r.get("error"):
+                print(f"skipped {r['file']}: {r['error']}")
+            else:
+                print(f"loaded {r['rows']:,} rows from {r['file']} into {r['table']}")
+    except (FileNotFoundError, ingest.IngestError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        rc = 1
+    finally:
+        con.close()
+    return rc
+
+
+def cmd_demo_data(a) -> int:
+    from . import synthetic
+
+    out = Path(a.out)
+    summary = synthetic.generate_demo_data(out, seed=a.seed)
+    print(f"synthetic default data written to {out} ({summary.get('rows', summary.get('street_rows', '?'))} rows)")
+    return 0
+
+
+def cmd_setup_demo(a) -> int:
+    from . import ingest, lookups, store, synthetic
+
+    out = Path(a.data)
+    marker = out / "SYNTHETIC_README.md"
+    if not marker.exists() or a.regenerate:
+        print(f"generating synthetic default data in {out} ...")
+        synthetic.generate_demo_data(out)
+    con = store.connect(a.store)
+    try:
+        for sub in ("geography", "population", "deprivation"):
+            if (out / sub).exists():
+                for r in lookups.load_lookups(con, [out / sub]):
+                    if r.get("error"):
+                        print(f"skipped {r['file']}: {r['error']}")
+        results = ingest.ingest_paths(con, [out / "police_uk"], batch="synthetic", progress=not a.quiet)
+    finally:
+        con.close()
+    print(ingest.summarise(results))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def cmd_run(a) -> int:
+    from . import params, runner
+
+    available = params.find_params(a.params_dir)
+    if a.all:
+        slugs = list(available)
+    elif a.group:
+        slugs = []
+        for s, f in available.items():
+            try:
+                if params.load_params(f, check_files=False).group in a.group:
+                    slugs.append(s)
+            except params.ParamsError:
+                slugs.append(s)  # reported as failed by the run itself
+    else:
+        slugs = a.slugs
+    if not slugs:
+        print("error: name partnerships (slugs), or use --all or --group", file=sys.stderr)
+        return 2
+    unknown = [s for s in slugs if s not in available]
+    if unknown:
+        print(f"error: no params file for {', '.join(unknown)} in {a.params_dir or 'params/'} "
+              f"(available: {', '.join(available)})", file=sys.stderr)
+        return 2
+    notebooks = tuple(a.notebooks) if a.notebooks else runner.DEFAULT_NOTEBOOKS
+    results = runner.run_all(slugs, params_dir=a.params_dir, outputs_dir=a.outputs, store=a.store,
+                             notebooks=notebooks, jobs=a.jobs)
+    index = Path(a.outputs or runner.store_mod.PROJECT_ROOT / "outputs") / "index.html"
+    failed = [r.slug for r in results if r.status != "ok"]
+    print(f"\nreports: {index.resolve()}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (see the index and the executed notebooks)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_status(a) -> int:
+    from . import data, store
+
+    con = store.connect(a.store, read_only=True)
+    for k, v in data.data_vintage(con).items():
+        print(f"{k}: {v['first_month']}..{v['latest_month']} ({v['months']} months), last ingest {v['last_ingest']}")
+    for t in ("street", "stop_search", "rejects", "lsoa_lookup", "lad_lookup", "population_lsoa",
+              "population_area", "population_ethnicity", "deprivation", "lsoa_centroids"):
+        print(f"{t}: {con.execute(f'SELECT count(*) FROM {t}').fetchone()[0]:,} rows")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="csp", description="Community Safety Partnership reports")
+    ap.add_argument("--version", action="version", version=f"csp-analysis {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("ingest", help="ingest data.police.uk street / stop-and-search files")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--batch", help="label for this download (kept with every row)")
+    p.add_argument("--replace", action="store_true", help="replace force-months even with an older copy")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _store_arg(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ingest-lookup", help="load geography, population and deprivation files")
+    p.add_argument("paths", nargs="+")
+    _store_arg(p)
+    p.set_defaults(func=cmd_ingest_lookup)
+
+    p = sub.add_parser("demo-data", help="write the synthetic default data")
+    p.add_argument("out", nargs="?", default="data/demo")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("setup-demo", help="generate (if absent) and load the synthetic default data")
+    p.add_argument("--data", default="data/demo")
+    p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    _store_arg(p)
+    p.set_defaults(func=cmd_setup_demo)
+
+    p = sub.add_parser("run", help="render the reports")
+    p.add_argument("slugs", nargs="*")
+    p.add_argument("--all", action="store_true", help="every params/*.yaml")
+    p.add_argument("--group", action="append", help="partnerships whose params 'group' is this (repeatable)")
+    p.add_argument("--notebooks", nargs="+", help="notebook names (default: all three)")
+    p.add_argument("--jobs", type=int, default=1, help="partnerships run in parallel")
+    p.add_argument("--params-dir", dest="params_dir", type=Path)
+    p.add_argument("--outputs", type=Path)
+    _store_arg(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="what the store holds")
+    _store_arg(p)
+    p.set_defaults(func=cmd_status)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    if getattr(a, "seed", "x") is None:
+        from . import synthetic
+
+        a.seed = synthetic.DEFAULT_SEED
+    return a.func(a)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Notebook-side reporting helpers: the report context, tables with CSV download,
+headline figures, small-number suppression on display, and the provenance footer.
+
+A notebook starts with::
+
+    ctx = report.start_report(partnership, "01_trends", params_dir=params_dir,
+                              store=store, output_dir=output_dir)
+
+and then narrates with ``ctx.say(...)``, shows tables with ``ctx.table(...)`` (each is
+also written to ``<output_dir>/tables/<notebook>__<name>.csv`` and offered as a
+download link inside the self-contained HTML), records headline numbers with
+``ctx.headline(...)`` and ends with ``ctx.footer()``.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+import pandas as pd
+
+from . import __version__
+from . import data as data_mod
+from . import params as params_mod
+from . import store as store_mod
+
+
+def _display(obj) -> None:
+    try:
+        from IPython.display import display
+
+        display(obj)
+    except ImportError:  # pragma: no cover - outside IPython
+        print(obj)
+
+
+def markdown(text: str) -> None:
+    """Display Markdown text (plain print outside a notebook)."""
+    try:
+        from IPython.display import Markdown
+
+        _display(Markdown(text))
+    except ImportError:  # pragma: no cover
+        print(text)
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> str:
+    """The current git commit of the project (or 'unknown')."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                             cwd=cwd or store_mod.PROJECT_ROOT, timeout=10)
+        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=cwd or store_mod.PROJECT_ROOT, timeout=10).stdout.strip()
+        return commit + ("+local changes" if dirty and commit != "unknown" else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def format_number(x: Any, dp: int = 0) -> str:
+    """Format a number for analysts: thousands separators, fixed decimals, '–' for missing."""
+    if x is None or (isinstance(x, float) and pd.isna(x)):
+        return "–"
+    if isinstance(x, (int,)) or (isinstance(x, float) and dp == 0):
+        return f"{x:,.0f}"
+    return f"{x:,.{dp}f}"
+
+
+@dataclass
+class ReportContext:
+    """Everything a report notebook needs: parameters, the store and where outputs go."""
+
+    params: params_mod.Partnership
+    con: Any
+    notebook: str
+    output_dir: Path
+    params_file: Path
+    headlines: list[dict] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def slug(self) -> str:
+        return self.params.slug
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.output_dir / "tables"
+
+    @property
+    def has_street_data(self) -> bool:
+        return data_mod.has_street_data(self.con, self.params.lad_codes)
+
+    # ---------------------------------------------------------------- narration
+    def say(self, text: str) -> None:
+        """Display Markdown narration."""
+        markdown(text)
+
+    def title(self, heading: str) -> None:
+        """The report title, the partnership, and a warning when the data are synthetic."""
+        p = self.params
+        lads = data_mod.lad_info(self.con, p.lad_codes)
+        names = ", ".join(lads["lad_name"]) if len(lads) else ", ".join(p.lad_codes)
+        forces = ", ".join(sorted(set(lads["pfa_name"].dropna()))) if len(lads) else ", ".join(p.forces)
+        text = (f"# {heading}: {p.name}\n\n"
+                f"**Area:** {names} ({', '.join(p.lad_codes)}); **police force area:** {forces}. "
+                f"**Analysis window:** {p.start:%B %Y} to {p.end:%B %Y}.")
+        if p.synthetic:
+            text += ("\n\n> **Synthetic data.** This report uses the project's fictional default data "
+                     "(invented places, codes and crimes with planted effects of known size). "
+                     "It demonstrates the methods; it says nothing about any real place.")
+        self.say(text)
+
+    def no_data(self, what: str = "street-level crime") -> None:
+        """Say plainly that there are no data for this partnership."""
+        forces = ", ".join(self.params.forces)
+        self.say(
+            f"## No data\n\nThe data store holds no {what} records for {self.params.name} "
+            f"(force file(s): {forces}). The rest of this report is therefore empty. "
+            "Download the force's files from data.police.uk and run `csp ingest` to fill it."
+        )
+        self.headline("data_available", "Data available", 0, f"No {what} data in the store for {self.params.name}.")
+
+    # ---------------------------------------------------------------- tables
+    def table(self, df: pd.DataFrame, name: str, caption: str, suppress: Sequence[str] | None = None,
+              index: bool = False, float_dp: int = 1, note: str | None = None) -> pd.DataFrame:
+        """Show a table with a caption and a CSV download link; write the CSV.
+
+        Parameters
+        ----------
+        df : DataFrame
+        name : str
+            File-safe name; the CSV is ``tables/<notebook>__<name>.csv``.
+        caption : str
+            A sentence saying what the table shows.
+        suppress : list of str, optional
+            Columns holding counts of people: cells below the partnership's
+            ``small_number_threshold`` are suppressed (with secondary suppression).
+        """
+        out = df.copy()
+        if suppress and self.params.small_number_threshold > 0:
+            out = suppress_counts(out, list(suppress), self.params.small_number_threshold)
+        self.tables_dir.mkdir(parents=True, exist_ok=True)
+        fname = f"{self.notebook}__{_slugify(name)}.csv"
+        csv_text = out.to_csv(index=index)
+        _atomic_write(self.tables_dir / fname, csv_text)
+        self.tables.append(fname)
+        b64 = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
+        fmt = out.copy()
+        for c in fmt.columns:
+            if pd.api.types.is_float_dtype(fmt[c]):
+                fmt[c] = fmt[c].map(lambda v: format_number(v, float_dp))
+            elif pd.api.types.is_integer_dtype(fmt[c]):
+                fmt[c] = fmt[c].map(format_number)
+            elif pd.api.types.is_datetime64_any_dtype(fmt[c]):
+                fmt[c] = fmt[c].dt.strftime("%Y-%m")
+        body = fmt.to_html(index=index, escape=True, classes="csp-table", border=0, na_rep="–")
+        note_html = f"<p class='csp-note'>{html.escape(note)}</p>" if note else ""
+        supp = ""
+        if suppress and self.params.small_number_threshold > 0:
+            supp = (f" Counts below {self.params.small_number_threshold} are suppressed ([c]), with further "
+                    "cells suppressed where a total would reveal them.")
+        _display_html(
+            f"<figure class='csp-figure'><figcaption><b>{html.escape(caption)}</b>{html.escape(supp)} "
+            f"<a download='{fname}' href='data:text/csv;base64,{b64}'>Download CSV</a></figcaption>"
+            f"{body}{note_html}</figure>"
+        )
+        return out
+
+    # ---------------------------------------------------------------- headlines
+    def headline(self, key: str, label: str, value: Any, sentence: str, **extra) -> None:
+        """Record a headline figure (for headlines.json and the index page)."""
+        if isinstance(value, float) and pd.isna(value):
+            value = None
+        item = {"notebook": self.notebook, "key": key, "label": label,
+                "value": value.item() if hasattr(value, "item") else value, "sentence": sentence}
+        item.update({k: (v.item() if hasattr(v, "item") else v) for k, v in extra.items()})
+        self.headlines = [h for h in self.headlines if h["key"] != key] + [item]
+        d = self.output_dir / "headlines"
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic_write(d / f"{self.notebook}.json", json.dumps(self.headlines, indent=2, default=str))
+
+    # ---------------------------------------------------------------- figures
+    def show(self, fig) -> None:
+        """Display a matplotlib figure and close it."""
+        import matplotlib.pyplot as plt
+
+        _display(fig)
+        plt.close(fig)
+
+    # ---------------------------------------------------------------- footer
+    def footer(self) -> None:
+        """The provenance footer: package version, commit, parameters, data vintage."""
+        vintage = data_mod.data_vintage(self.con)
+        relevant = {k: v for k, v in vintage.items() if k.split("/", 1)[1] in self.params.forces}
+        vtxt = "; ".join(
+            f"{k}: {v['first_month']} to {v['latest_month']} ({v['months']} months, ingested {v['last_ingest']})"
+            for k, v in relevant.items()) or "no police data for this partnership's forces in the store"
+        params_yaml = self.params_file.read_text(encoding="utf-8") if self.params_file.exists() else ""
+        self.say(
+            "---\n\n#### About this report\n\n"
+            f"Produced by csp-analysis {__version__} (commit {git_commit()}) on "
+            f"{dt.datetime.now(dt.timezone.utc):%d %B %Y %H:%M} UTC from notebook `{self.notebook}`.  \n"
+            f"**Data vintage:** {vtxt}.  \n"
+            "**Sources:** data.police.uk street-level crime and stop and search (Open Government Licence v3.0); "
+            "ONS geography lookups and population (Source: Office for National Statistics licensed under the "
+            "Open Government Licence v3.0); English Indices of Deprivation 2019 (MHCLG).  \n"
+            f"**Parameters** (`{self.params_file.name}`):\n\n```yaml\n{params_yaml.strip()}\n```"
+        )
+
+
+def _display_html(s: str) -> None:
+    try:
+        from IPython.display import HTML
+
+        _display(HTML(s))
+    except ImportError:  # pragma: no cover
+        print(s)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def suppress_counts(df: pd.DataFrame, columns: list[str], threshold: int) -> pd.DataFrame:
+    """Suppress counts of people below ``threshold`` (shown as '[c]').
+
+    Primary suppression hides 1..threshold-1 (zeros are shown: a true zero discloses
+    nobody). Secondary suppression: where exactly one cell in a column is suppressed,
+    the next smallest cell in that column is suppressed too, so that a column total
+    cannot reveal it. Uses :func:`csp_analysis.disproportionality.suppress_small_numbers`
+    when available.
+    """
+    try:
+        from .disproportionality import suppress_small_numbers  # type: ignore
+
+        res = suppress_small_numbers(df, columns, threshold=threshold)
+        return res[0] if isinstance(res, tuple) else res
+    except (ImportError, TypeError):
+        pass
+    out = df.copy().astype({c: object for c in columns})
+    for c in columns:
+        vals = pd.to_numeric(df[c], errors="coerce")
+        mask = (vals > 0) & (vals < threshold)
+        if mask.sum() == 1:
+            rest = vals[~mask & (vals > 0)]
+            if len(rest):
+                mask[rest.idxmin()] = True
+        out.loc[mask, c] = "[c]"
+    return out
+
+
+def start_report(partnership: str, notebook: str, params_dir: str | os.PathLike | None = None,
+                 store: str | os.PathLike | None = None, output_dir: str | os.PathLike | None = None) -> ReportContext:
+    """Load and validate the partnership's parameters, open the store read-only and
+    set up the output folder. Call at the top of every report notebook.
+
+    Parameters
+    ----------
+    partnership : str
+        Slug of ``params/<slug>.yaml``.
+    notebook : str
+        The notebook's short name (``01_trends``), used for table and headline files.
+    params_dir, store, output_dir : path, optional
+        Defaults: the project's ``params/``, the default store, ``outputs/<slug>``.
+    """
+    pdir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
+    pfile = pdir / f"{partnership}.yaml"
+    p = params_mod.load_params(pfile)
+    con = store_mod.connect(store, read_only=True)
+    warnings = params_mod.check_against_store(p, con, pfile)
+    out = Path(output_dir) if output_dir else store_mod.PROJECT_ROOT / "outputs" / p.slug
+    out.mkdir(parents=True, exist_ok=True)
+    matplotlib.rcParams.update({"figure.figsize": (9, 4), "figure.dpi": 100, "axes.grid": True,
+                                "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
+    ctx = ReportContext(params=p, con=con, notebook=notebook, output_dir=out, params_file=pfile, warnings=warnings)
+    return ctx

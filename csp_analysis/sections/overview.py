@@ -1,0 +1,73 @@
+"""The data overview section shared by every report: coverage, gaps and a first chart."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .. import data
+
+
+def data_coverage(ctx) -> dict:
+    """Say which months the store holds for the partnership and which are missing.
+
+    Returns a dict with ``months`` (present), ``missing`` and ``counts`` (monthly counts
+    by crime type inside the analysis window).
+    """
+    p = ctx.params
+    counts = data.monthly_counts(ctx.con, p.lad_codes, p.start, p.end)
+    months = sorted(counts["month"].unique()) if len(counts) else []
+    missing = data.missing_months(months, p.start, p.end)
+    if months:
+        text = (f"The store holds street-level records for **{len(months)} of the "
+                f"{len(months) + len(missing)} months** from {p.start:%B %Y} to {p.end:%B %Y}.")
+        if missing:
+            text += " Months with no published file in the store: " + _ranges(missing) + \
+                ". Missing months are never filled in: comparisons use only months present in both periods."
+        ctx.say(text)
+        noloc = data.no_location_counts(ctx.con, data.forces_for(ctx.con, p.lad_codes))
+        if len(noloc):
+            tot = noloc["rows_no_location"].sum()
+            ctx.say(f"Across the force file(s), {tot:,} records ({tot / noloc['rows_read'].sum():.1%}) had no "
+                    "location and cannot be placed in any partnership; they are counted, not used.")
+    return {"months": months, "missing": missing, "counts": counts}
+
+
+def _ranges(months) -> str:
+    months = sorted(pd.to_datetime(months))
+    out, start, prev = [], months[0], months[0]
+    for m in months[1:] + [None]:
+        if m is not None and (m.year * 12 + m.month) == (prev.year * 12 + prev.month) + 1:
+            prev = m
+            continue
+        out.append(f"{start:%b %Y}" if start == prev else f"{start:%b %Y} to {prev:%b %Y}")
+        if m is not None:
+            start = prev = m
+    return "; ".join(out)
+
+
+def monthly_chart(ctx, counts: pd.DataFrame) -> None:
+    """A labelled monthly chart of all recorded crime and ASB (gaps left as gaps)."""
+    p = ctx.params
+    full = pd.date_range(p.start, p.end, freq="MS")
+    asb = counts[counts["crime_type"] == "Anti-social behaviour"].groupby("month")["n"].sum().reindex(full)
+    crime = counts[counts["crime_type"] != "Anti-social behaviour"].groupby("month")["n"].sum().reindex(full)
+    fig, ax = plt.subplots()
+    ax.plot(crime.index, crime.values, marker=".", label="Recorded crime (excluding ASB)")
+    ax.plot(asb.index, asb.values, marker=".", label="Anti-social behaviour incidents")
+    ax.set_title(f"{p.name}: records per month")
+    ax.set_xlabel("Month")
+    ax.set_ylabel("Records per month (count)")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ctx.show(fig)
+
+
+def annual_table(ctx, counts: pd.DataFrame) -> pd.DataFrame:
+    """Records by crime type and calendar year (months present only)."""
+    c = counts.copy()
+    c["year"] = c["month"].dt.year
+    months = c.groupby("year")["month"].nunique()
+    t = c.pivot_table(index="crime_type", columns="year", values="n", aggfunc="sum", fill_value=0)
+    t.columns = [f"{y} ({months[y]} months)" for y in t.columns]
+    t = t.reset_index().rename(columns={"crime_type": "Crime type"})
+    return ctx.table(t, "records_by_type_year", "Records by crime type and calendar year (months in the store).")

@@ -1,0 +1,463 @@
+"""Trend in monthly counts: Poisson, quasi-Poisson or negative binomial regression.
+
+:func:`fit_count_trend` fits a log-linear model to monthly counts,
+
+    log E[count_t] = b0 + b1 * years_t + seasonal(month-of-year_t) [+ log(population_t)],
+
+and reports the annual percentage change ``100 * (exp(b1) - 1)`` with its
+confidence interval. Months with no data are simply absent (never interpolated),
+so a series with gaps is handled; months flagged as recording artefacts can be
+left out with ``exclude``. With a population offset the change is in the rate
+per head.
+
+Counts of crime are usually overdispersed (more variable than Poisson). A plain
+Poisson model then understates the uncertainty, so the default is a negative
+binomial (NB2) model with its dispersion estimated by maximum likelihood (as
+recommended for aggregate crime counts by Osgood 2000); a quasi-Poisson fit is
+also offered. The Pearson dispersion of the Poisson fit is always reported
+(values well above 1 mean overdispersion).
+
+References
+----------
+McCullagh, P. & Nelder, J. A. (1989). *Generalized Linear Models*, 2nd ed.,
+chapter 6 (log-linear models; quasi-likelihood dispersion). Chapman & Hall.
+Cameron, A. C. & Trivedi, P. K. (2013). *Regression Analysis of Count Data*, 2nd
+ed., chapter 3 (NB2 model). Cambridge University Press.
+Osgood, D. W. (2000). Poisson-based regression analysis of aggregate crime
+rates. *Journal of Quantitative Criminology* 16:21-43.
+Bhaskaran, K., Gasparrini, A., Hajat, S., Smeeth, L. & Armstrong, B. (2013). Time
+series regression studies in environmental epidemiology. *International Journal
+of Epidemiology* 42:1187-1195 (seasonality by month indicators or harmonics).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.discrete.discrete_model import NegativeBinomial
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
+
+from ._utils import (
+    check_confidence,
+    confidence_label,
+    format_p,
+    format_percent,
+    month_number,
+    to_float_array,
+    to_months,
+)
+
+__all__ = ["CountTrendResult", "fit_count_trend", "plot_count_trend"]
+
+_FAMILIES = ("negbin", "poisson", "quasipoisson")
+_SEASONALITY = ("month", "fourier", None)
+
+
+@dataclass
+class CountTrendResult:
+    """Result of :func:`fit_count_trend`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row: ``measure``, ``value`` (annual % change), ``lower``, ``upper``,
+        ``confidence``, ``method``, ``p_value``, ``rate_ratio`` (per year),
+        ``family``, ``dispersion`` (Pearson chi-square / df of the Poisson fit),
+        ``alpha`` (negative binomial dispersion; NaN otherwise), ``n_months``,
+        ``n_excluded``, ``first_month``, ``last_month``, ``sentence``.
+    fitted : pandas.DataFrame
+        One row per month given (monthly PeriodIndex): ``observed``, ``used``
+        (False for excluded or missing counts), ``fitted`` (expected count with
+        seasonality), ``fitted_lower``, ``fitted_upper`` (confidence band for the
+        expected count), ``trend`` (expected count with the seasonal effect
+        averaged out) and ``population`` when given.
+    model : statsmodels results
+        The fitted statsmodels model, for diagnostics.
+    excluded : list of pandas.Period
+        Months dropped because they were listed in ``exclude``.
+    """
+
+    table: pd.DataFrame
+    fitted: pd.DataFrame
+    model: Any = field(repr=False)
+    excluded: list = field(default_factory=list)
+
+    @property
+    def sentence(self) -> str:
+        """Plain-English headline for the report."""
+        return str(self.table["sentence"].iloc[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The one-row summary table (same as ``table``)."""
+        return self.table.copy()
+
+
+def _design(months: pd.PeriodIndex, origin: int, seasonality: str | None, harmonics: int,
+            present_months: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Design matrix: intercept, time in years, seasonal terms."""
+    num = month_number(months)
+    years = (num - origin) / 12.0
+    cols = [np.ones(len(months)), years]
+    names = ["const", "years"]
+    moy = months.month.to_numpy()
+    if seasonality == "month":
+        # one indicator per calendar month present in the fitted data, first as reference
+        for m in present_months[1:]:
+            cols.append((moy == m).astype(float))
+            names.append(f"month_{m:02d}")
+    elif seasonality == "fourier":
+        for k in range(1, harmonics + 1):
+            angle = 2.0 * np.pi * k * (moy - 1) / 12.0
+            if k < 6:  # sin(pi * (m - 1)) is zero for whole months: the 6th harmonic is cosine only
+                cols.append(np.sin(angle))
+                names.append(f"sin{k}")
+            cols.append(np.cos(angle))
+            names.append(f"cos{k}")
+    return np.column_stack(cols), names
+
+
+def _seasonal_average_design(X: np.ndarray, names: list[str], seasonality: str | None) -> np.ndarray:
+    """Design with seasonal terms replaced by their average over the 12 months."""
+    Xt = X.copy()
+    if seasonality == "month":
+        n_dummies = sum(1 for nm in names if nm.startswith("month_"))
+        present = n_dummies + 1
+        for j, nm in enumerate(names):
+            if nm.startswith("month_"):
+                Xt[:, j] = 1.0 / present
+    elif seasonality == "fourier":
+        for j, nm in enumerate(names):
+            if nm.startswith(("sin", "cos")):
+                Xt[:, j] = 0.0
+    return Xt
+
+
+def _fit_negbin(y, X, offset, pois):
+    """NB2 by maximum likelihood; falls back to Poisson when alpha is estimated as 0.
+
+    Returns (params of the mean model, their covariance, alpha, results, note).
+    """
+    mu = pois.fittedvalues
+    # moment start for alpha: E[(y - mu)^2 - y] = alpha mu^2
+    alpha0 = max(1e-3, float(np.sum((y - mu) ** 2 - y) / np.sum(mu ** 2)))
+    start = np.append(pois.params, alpha0)
+    model = NegativeBinomial(y, X, loglike_method="nb2", offset=offset)
+    results = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (ConvergenceWarning, HessianInversionWarning, RuntimeWarning))
+        for method in ("newton", "bfgs"):
+            try:
+                cand = model.fit(start_params=start, method=method, maxiter=500, disp=0)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+            if cand.mle_retvals.get("converged", False) and np.all(np.isfinite(cand.bse[:-1])):
+                results = cand
+                break
+            if results is None:
+                results = cand
+    k = X.shape[1]
+    if results is not None:
+        alpha = float(results.params[-1])
+        gain = float(results.llf - pois.llf)
+        ok = (results.mle_retvals.get("converged", False) and alpha > 1e-8
+              and np.all(np.isfinite(results.bse[:k])) and gain > 1e-6)
+        if ok:
+            cov = np.asarray(results.cov_params())[:k, :k]
+            return np.asarray(results.params[:k]), cov, alpha, results, ""
+    # Boundary: the likelihood is maximised at alpha = 0, i.e. the Poisson model.
+    return (np.asarray(pois.params), np.asarray(pois.cov_params()), 0.0, pois,
+            "; dispersion estimated as zero, so the Poisson fit is used")
+
+
+def _sentence(label: str, value: float, lower: float, upper: float, p: float, confidence: float) -> str:
+    conf = confidence_label(confidence)
+    if lower > 0:
+        return (f"{label} rose by {format_percent(value)} a year ({conf} CI {format_percent(lower)} "
+                f"to {format_percent(upper)}); the upward trend is unlikely to be chance ({format_p(p)}).")
+    if upper < 0:
+        return (f"{label} fell by {format_percent(-value)} a year ({conf} CI {format_percent(-upper)} "
+                f"to {format_percent(-lower)}); the downward trend is unlikely to be chance ({format_p(p)}).")
+    direction = "a fall" if value < 0 else "a rise"
+    return (f"{label} showed no clear trend: the estimate is {direction} of {format_percent(abs(value))} "
+            f"a year, but the {conf} CI runs from a fall of {format_percent(-lower)} to a rise of "
+            f"{format_percent(upper)}, so the change could be chance ({format_p(p)}).")
+
+
+def fit_count_trend(
+    counts: Any,
+    months: Any = None,
+    population: Any = None,
+    family: str = "negbin",
+    seasonality: str | None = "month",
+    harmonics: int = 2,
+    exclude: Any = None,
+    confidence: float = 0.95,
+    label: str = "Recorded crime",
+) -> CountTrendResult:
+    """Estimate the annual % change in monthly counts with a count regression.
+
+    Parameters
+    ----------
+    counts : pandas.Series or array-like
+        Monthly counts (non-negative whole numbers). A Series indexed by month
+        (timestamps, monthly periods or "YYYY-MM" strings) is the easiest input;
+        otherwise give ``months``. Months may be missing: absent months are not
+        interpolated, and a NaN count is treated as a missing month.
+    months : array-like, optional
+        The month of each count when ``counts`` has no month index.
+    population : scalar, array-like or pandas.Series, optional
+        Population for an offset ``log(population)``, so the trend is in the rate
+        per head. A Series is matched to the counts by month.
+    family : {"negbin", "poisson", "quasipoisson"}, default "negbin"
+        ``"negbin"``: negative binomial (NB2, variance ``mu + alpha mu^2``) with
+        ``alpha`` estimated by maximum likelihood (statsmodels
+        ``NegativeBinomial``); if the estimate is 0 the Poisson fit is used.
+        ``"poisson"``: Poisson GLM (only if the data are not overdispersed).
+        ``"quasipoisson"``: Poisson GLM with standard errors scaled by the Pearson
+        dispersion and t-based intervals (McCullagh & Nelder 1989).
+    seasonality : {"month", "fourier", None}, default "month"
+        ``"month"``: an indicator for each calendar month; ``"fourier"``:
+        ``harmonics`` pairs of sine/cosine terms (fewer parameters, useful for
+        short series); ``None``: no seasonal terms.
+    harmonics : int, default 2
+        Number of harmonics when ``seasonality="fourier"`` (1-6).
+    exclude : iterable of months, optional
+        Months to leave out, e.g. those flagged by
+        :func:`csp_analysis.quality.flag_anomalous_months`.
+    confidence : float, default 0.95
+        Confidence level of the interval.
+    label : str, default "Recorded crime"
+        What is counted, for the sentence.
+
+    Returns
+    -------
+    CountTrendResult
+        ``table`` (value, lower, upper, confidence, method, p_value, sentence, ...),
+        ``fitted`` (per-month observed and fitted values for plotting), ``model``
+        and ``excluded``.
+
+    Raises
+    ------
+    ValueError
+        For negative or non-integer counts, unreadable or repeated months, an
+        unknown ``family`` or ``seasonality``, or too few months for the model
+        (at least two more months than parameters are needed).
+
+    Notes
+    -----
+    Time enters as years since the first month used, so ``exp(b1)`` is the
+    rate ratio per year and the annual % change is ``100 (exp(b1) - 1)`` with
+    interval ``100 (exp(b1 -/+ q se) - 1)``, ``q`` the normal quantile (t with the
+    residual degrees of freedom for quasi-Poisson). The p-value is the Wald test of
+    ``b1 = 0``. The model assumes a constant proportional trend and, apart from
+    overdispersion, independent months; residual autocorrelation makes the
+    interval too narrow (check ``model.resid_pearson``).
+
+    References
+    ----------
+    McCullagh & Nelder (1989); Cameron & Trivedi (2013); Osgood (2000); see the
+    module docstring.
+    """
+    confidence = check_confidence(confidence)
+    if family not in _FAMILIES:
+        raise ValueError(f"`family` must be one of {_FAMILIES}, got {family!r}")
+    if isinstance(seasonality, str) and seasonality.lower() == "none":
+        seasonality = None
+    if seasonality not in _SEASONALITY:
+        raise ValueError(f"`seasonality` must be 'month', 'fourier' or None, got {seasonality!r}")
+    if seasonality == "fourier" and (isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer))
+                                     or not 1 <= harmonics <= 6):
+        raise ValueError(f"`harmonics` must be an integer from 1 to 6, got {harmonics!r}")
+
+    # --- counts and months -------------------------------------------------
+    y_all = to_float_array(counts, "counts")
+    if months is None:
+        if not isinstance(counts, pd.Series):
+            raise ValueError("`months` is required when `counts` is not a Series indexed by month")
+        month_idx = to_months(counts.index, "counts.index")
+    else:
+        month_idx = to_months(months, "months")
+    if len(month_idx) != len(y_all):
+        raise ValueError(f"`months` has length {len(month_idx)} but `counts` has length {len(y_all)}")
+    if month_idx.has_duplicates:
+        dup = month_idx[month_idx.duplicated()].unique()
+        raise ValueError(f"`months` contains repeated months: {', '.join(map(str, dup[:5]))}")
+    finite = ~np.isnan(y_all)
+    if np.any(y_all[finite] < 0) or np.any(y_all[finite] != np.round(y_all[finite])):
+        raise ValueError("`counts` must be non-negative whole numbers")
+    order = np.argsort(month_number(month_idx), kind="stable")
+    month_idx, y_all = month_idx[order], y_all[order]
+    finite = finite[order]
+
+    # --- population --------------------------------------------------------
+    pop_all = None
+    if population is not None:
+        if isinstance(population, pd.Series):
+            pop_series = pd.Series(population.to_numpy(dtype=float),
+                                   index=to_months(population.index, "population.index"))
+            if pop_series.index.has_duplicates:
+                raise ValueError("`population` has repeated months in its index")
+            pop_all = pop_series.reindex(month_idx).to_numpy(dtype=float)
+        else:
+            pop_arr = to_float_array(population, "population")
+            if len(pop_arr) == 1:
+                pop_all = np.repeat(pop_arr[0], len(y_all))
+            elif len(pop_arr) == len(order):
+                pop_all = pop_arr[order]
+            else:
+                raise ValueError(f"`population` has length {len(pop_arr)} but `counts` has length {len(order)}")
+        if np.any(~np.isnan(pop_all[finite]) & (pop_all[finite] <= 0)):
+            raise ValueError("`population` must be positive")
+        if np.any(np.isnan(pop_all[finite])):
+            missing = month_idx[finite & np.isnan(pop_all)]
+            raise ValueError(f"`population` is missing for month(s) {', '.join(map(str, missing[:5]))}")
+
+    # --- exclusions ----------------------------------------------------------
+    excluded: list = []
+    used = finite.copy()
+    if exclude is not None:
+        excl = to_months(exclude, "exclude")
+        is_excl = month_idx.isin(excl)
+        excluded = [m for m in month_idx[is_excl & finite]]
+        used &= ~is_excl
+
+    y = y_all[used]
+    m_used = month_idx[used]
+    n = len(y)
+    if n == 0:
+        raise ValueError("`counts` has no usable months")
+    origin = int(month_number(m_used).min())
+    present_months = np.sort(np.unique(m_used.month.to_numpy()))
+    X_all, names = _design(month_idx, origin, seasonality, harmonics, present_months)
+    X = X_all[used]
+    p = X.shape[1]
+    if n < p + 2 or np.linalg.matrix_rank(X) < p:
+        hint = " Try seasonality='fourier' or None." if seasonality == "month" else ""
+        raise ValueError(
+            f"`counts` has {n} usable months, too few for this model ({p} parameters; at least "
+            f"{p + 2} months spanning more than one year are needed).{hint}"
+        )
+    offset_all = np.log(pop_all) if pop_all is not None else np.zeros(len(y_all))
+    offset = offset_all[used]
+
+    # --- fit -----------------------------------------------------------------
+    pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit()
+    dispersion = float(pois.pearson_chi2 / pois.df_resid)
+    alpha = np.nan
+    note = ""
+    if family == "poisson":
+        params, cov, results = np.asarray(pois.params), np.asarray(pois.cov_params()), pois
+        q = stats.norm.ppf(0.5 + confidence / 2)
+        p_fun = lambda zz: 2 * stats.norm.sf(abs(zz))  # noqa: E731
+        method = "Poisson GLM (log link)"
+    elif family == "quasipoisson":
+        results = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit(scale="X2")
+        params, cov = np.asarray(results.params), np.asarray(results.cov_params())
+        df = results.df_resid
+        q = stats.t.ppf(0.5 + confidence / 2, df)
+        p_fun = lambda zz: 2 * stats.t.sf(abs(zz), df)  # noqa: E731
+        method = "quasi-Poisson GLM (log link, Pearson dispersion, t intervals)"
+    else:
+        params, cov, alpha, results, note = _fit_negbin(y, X, offset, pois)
+        q = stats.norm.ppf(0.5 + confidence / 2)
+        p_fun = lambda zz: 2 * stats.norm.sf(abs(zz))  # noqa: E731
+        method = "negative binomial (NB2) regression, dispersion by maximum likelihood" + note
+
+    season_text = {"month": "month-of-year indicators", "fourier": f"{harmonics} Fourier harmonic(s)",
+                   None: "no seasonal terms"}[seasonality]
+    method += f"; {season_text}" + ("; population offset" if pop_all is not None else "")
+
+    b, se = float(params[1]), float(np.sqrt(cov[1, 1]))
+    zstat = b / se if se > 0 else np.nan
+    p_value = float(p_fun(zstat))
+    value = 100.0 * np.expm1(b)
+    lower = 100.0 * np.expm1(b - q * se)
+    upper = 100.0 * np.expm1(b + q * se)
+
+    # --- fitted values (delta method on the linear predictor) --------------
+    def _predict(design: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        eta = design @ params + offset_all
+        eta_se = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
+        return np.exp(eta), np.exp(eta - q * eta_se), np.exp(eta + q * eta_se)
+
+    fit_mu, fit_lo, fit_hi = _predict(X_all)
+    trend_mu, _, _ = _predict(_seasonal_average_design(X_all, names, seasonality))
+    if seasonality == "month":
+        # calendar months never observed have no seasonal estimate
+        unseen = ~np.isin(month_idx.month.to_numpy(), present_months)
+        fit_mu[unseen] = fit_lo[unseen] = fit_hi[unseen] = np.nan
+    fitted = pd.DataFrame(
+        {"observed": y_all, "used": used, "fitted": fit_mu, "fitted_lower": fit_lo,
+         "fitted_upper": fit_hi, "trend": trend_mu},
+        index=pd.PeriodIndex(month_idx, name="month"),
+    )
+    if pop_all is not None:
+        fitted["population"] = pop_all
+
+    table = pd.DataFrame([{
+        "measure": "annual % change",
+        "value": value,
+        "lower": lower,
+        "upper": upper,
+        "confidence": confidence,
+        "method": method,
+        "p_value": p_value,
+        "rate_ratio": float(np.exp(b)),
+        "family": family,
+        "dispersion": dispersion,
+        "alpha": alpha,
+        "n_months": n,
+        "n_excluded": len(excluded),
+        "first_month": str(m_used.min()),
+        "last_month": str(m_used.max()),
+        "sentence": _sentence(label, value, lower, upper, p_value, confidence),
+    }])
+    return CountTrendResult(table=table, fitted=fitted, model=results, excluded=excluded)
+
+
+def plot_count_trend(result: CountTrendResult, title: str | None = None,
+                     ylabel: str = "Records per month", ax=None):
+    """Plot observed monthly counts with the fitted model and its trend line.
+
+    Parameters
+    ----------
+    result : CountTrendResult
+        From :func:`fit_count_trend`.
+    title : str, optional
+        Axes title.
+    ylabel : str, default "Records per month"
+        Y-axis label (unit).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(result, CountTrendResult):
+        raise ValueError("`result` must be the CountTrendResult returned by fit_count_trend()")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    f = result.fitted
+    x = f.index.to_timestamp()
+    used = f["used"].to_numpy()
+    ax.plot(x[used], f["observed"][used], "o", color="black", markersize=4, label="Recorded (used)")
+    if (~used & f["observed"].notna()).any():
+        mask = ~used & f["observed"].notna().to_numpy()
+        ax.plot(x[mask], f["observed"][mask], "x", color="tab:red", markersize=6, label="Excluded month")
+    ax.plot(x, f["fitted"], color="tab:blue", linewidth=1, label="Model (with seasonality)")
+    ax.plot(x, f["trend"], color="tab:orange", linewidth=2, label="Trend")
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("Month")
+    row = result.table.iloc[0]
+    ax.set_title(title or f"Annual change {row['value']:+.1f}% "
+                 f"({confidence_label(row['confidence'])} CI {row['lower']:+.1f}% to {row['upper']:+.1f}%)")
+    ax.legend(loc="best", fontsize="small")
+    return ax
