@@ -132,7 +132,7 @@ def cmd_status(a) -> int:
         print(f"{k}: {v['first_month']}..{v['latest_month']} ({v['months']} months), last ingest {v['last_ingest']}")
     for t in ("street", "stop_search", "rejects", "lsoa_lookup", "lad_lookup", "population_lsoa",
               "population_area", "population_ethnicity", "deprivation", "lsoa_centroids"):
-        print(f"{t}: {con.execute(f'SELECT count(*) FROM {t}').fetchone()[0]:,} rows")
+        print(f"{t}: {con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:,} rows")
     return 0
 
 

@@ -138,12 +138,13 @@ def population(con, area_codes: Sequence[str]) -> float | None:
     """
     total, found = 0.0, 0
     for code in area_codes:
-        r = con.execute("SELECT population FROM population_area WHERE area_code = ? LIMIT 1", [code]).fetchone()
+        rows = con.execute("SELECT population FROM population_area WHERE area_code = ? LIMIT 1", [code]).fetchall()
+        r = rows[0] if rows else None
         if r is None:
-            r = con.execute(
+            rows = con.execute(
                 "SELECT sum(p.population) FROM population_lsoa p JOIN lsoa_lad l ON l.lsoa_code = p.lsoa_code "
-                "WHERE l.lad_code = ?", [code]).fetchone()
-            r = None if r is None or r[0] is None else r
+                "WHERE l.lad_code = ?", [code]).fetchall()
+            r = rows[0] if rows and rows[0][0] is not None else None
         if r is not None:
             total += float(r[0])
             found += 1
@@ -201,7 +202,7 @@ def data_vintage(con) -> dict:
 
 def has_street_data(con, lad_codes: Sequence[str]) -> bool:
     q = f"SELECT 1 FROM street_geo WHERE lad_code IN {_in(lad_codes)} LIMIT 1"
-    return con.execute(q).fetchone() is not None
+    return con.execute(q).fetchall() != []
 
 
 def stop_search_records(con, forces: Sequence[str], start=None, end=None) -> pd.DataFrame:

@@ -221,7 +221,7 @@ def read_table(display: str, text: str, kind: str) -> tuple[pa.Table, list[tuple
 
     def on_invalid(row) -> str:
         invalid.append((
-            row.number or -1,
+            -1,
             f"{row.actual_columns} fields where the header has {row.expected_columns}",
             row.text,
         ))
@@ -239,11 +239,19 @@ def read_table(display: str, text: str, kind: str) -> tuple[pa.Table, list[tuple
             quoted_strings_can_be_null=False,
         ),
     )
-    n_lines = table.num_rows + len(invalid)
-    bad = {ln for ln, _, _ in invalid}
-    # Line numbers of the good rows: all data lines (2..n+1) minus the invalid ones
-    # (one record per line; data.police.uk files contain no embedded newlines).
-    lines = [ln for ln in range(2, n_lines + 2) if ln not in bad] if bad else range(2, n_lines + 2)
+    if invalid or "\n\n" in text or "\r\n\r\n" in text:
+        # pyarrow does not report line numbers: find them with the csv module (only on
+        # the rare files with malformed or blank lines).
+        lines, bad_lines = [], []
+        for ln, rec in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if ln == 1 or not rec:
+                continue
+            (lines if len(rec) == len(header) else bad_lines).append(ln)
+        if len(lines) != table.num_rows or len(bad_lines) != len(invalid):
+            raise IngestError(f"{display}: could not align line numbers (quoted newlines?)")
+        invalid = [(ln, reason, raw) for ln, (_, reason, raw) in zip(bad_lines, invalid)]
+    else:
+        lines = range(2, table.num_rows + 2)
     table = table.append_column("_line", pa.array(lines, type=pa.int32()))
     for c in (STOP_SEARCH_OPTIONAL if kind == "stop-and-search" else ()):
         if c not in header:
@@ -382,7 +390,8 @@ def ingest_source(con, src: Source, batch: str | None = None, replace: bool = Fa
             "SELECT sha256, file_mtime, source_file FROM ingest_log WHERE kind = ? AND force = ? "
             "AND month = ? AND status IN ('loaded', 'replaced') ORDER BY finished_at DESC LIMIT 1",
             [kind, force, month + "-01"],
-        ).fetchone()
+        ).fetchall()
+        prev = prev[0] if prev else None
         if prev and prev[0] == sha:
             res.status = "unchanged"
             res.message = f"identical to the copy already loaded from {prev[2]}"
@@ -424,11 +433,11 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
             f"CREATE OR REPLACE TEMP TABLE staged AS SELECT *, {reason_sql} AS reason FROM arrow_in",
             _used(reason_sql, {"file_month": month}),
         )
-        n_bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchone()[0]
+        n_bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchall()[0][0]
         if n_bad == table.num_rows and table.num_rows > 0:
             first = con.execute(
                 "SELECT _line, reason FROM staged ORDER BY _line LIMIT 1"
-            ).fetchone()
+            ).fetchall()[0]
             raise IngestError(
                 f"{src.display}, line {first[0]}: every row was rejected; first reason: {first[1]}"
             )
@@ -439,7 +448,7 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
         con.execute(f"INSERT INTO {target} {select_sql}", _used(select_sql, params))
         loaded = con.execute(
             f"SELECT count(*) FROM {target} WHERE force = ? AND month = ?", [force, month + "-01"]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         con.execute(
             f"INSERT INTO rejects SELECT $source, $kind, $force, CAST($file_month || '-01' AS DATE), _line, reason, "
             f"{_raw_text_expr(header)} FROM staged WHERE reason IS NOT NULL",
@@ -453,12 +462,12 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
         if kind == "street":
             no_loc = con.execute(
                 "SELECT count(*) FROM staged WHERE reason IS NULL AND trim(\"LSOA code\") = ''"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         else:
             no_loc = con.execute(
                 "SELECT count(*) FROM staged WHERE reason IS NULL AND "
                 "(trim(\"Latitude\") = '' OR trim(\"Longitude\") = '')"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         con.execute(
             "INSERT INTO no_location VALUES (?, ?, ?, ?, ?)", [src.display, kind, force, month + "-01", no_loc]
         )

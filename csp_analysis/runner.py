@@ -88,9 +88,11 @@ def render_html(ipynb: Path, html_path: Path) -> None:
 
 
 def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, store: Path | None,
-                 notebooks_dir: Path = NOTEBOOKS_DIR, timeout: int = 1800) -> NotebookRun:
+                 notebooks_dir: Path | None = None, timeout: int = 1800) -> NotebookRun:
     """Execute one notebook for one partnership and render it to HTML."""
     import papermill as pm
+
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
 
     nr = NotebookRun(notebook=notebook)
     src = notebooks_dir / f"{notebook}.ipynb"
@@ -123,8 +125,9 @@ def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, s
 
 def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path | None,
                     notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS,
-                    notebooks_dir: Path = NOTEBOOKS_DIR) -> PartnershipRun:
+                    notebooks_dir: Path | None = None) -> PartnershipRun:
     """Validate parameters, run every notebook and write headlines and the manifest."""
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     pr = PartnershipRun(slug=slug)
     t0 = time.perf_counter()
     out = outputs_dir / slug
@@ -193,9 +196,10 @@ def _run_one(args) -> PartnershipRun:
 
 def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path | None = None,
             store: Path | None = None, notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS, jobs: int = 1,
-            notebooks_dir: Path = NOTEBOOKS_DIR, log=print) -> list[PartnershipRun]:
+            notebooks_dir: Path | None = None, log=print) -> list[PartnershipRun]:
     """Run the notebooks for several partnerships (in parallel with ``jobs`` > 1)
     and write ``outputs/index.html``. Returns one result per partnership."""
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     params_dir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
     outputs_dir = Path(outputs_dir) if outputs_dir else store_mod.PROJECT_ROOT / "outputs"
     store = Path(store).resolve() if store else store_mod.store_path().resolve()

@@ -238,6 +238,7 @@ def difference_in_differences(
     time: str | None = None,
     family: str = "gaussian",
     exposure: str | None = None,
+    unit_effects: bool = False,
     confidence: float = 0.95,
 ) -> DiDResult:
     """Estimate a difference-in-differences effect with cluster-robust errors.
@@ -266,6 +267,11 @@ def difference_in_differences(
         link), effect as a ratio of rate ratios.
     exposure : str, optional
         Population/exposure column for a log offset (Poisson only).
+    unit_effects : bool
+        Add unit fixed effects (needs ``unit``). More precise when units differ a
+        lot in level (e.g. wards with very different crime counts); units seen in
+        only one period (and, for Poisson, units with no events) then carry no
+        information and are dropped.
     confidence : float
         Confidence level (default 0.95).
 
@@ -296,9 +302,21 @@ def difference_in_differences(
         if col is not None:
             check_column(data, col, arg)
 
+    if not isinstance(unit_effects, (bool, np.bool_)):
+        raise ValueError(f"`unit_effects` must be True or False, got {unit_effects!r}")
+    if unit_effects and unit is None:
+        raise ValueError("`unit_effects=True` needs the `unit` column")
     y_raw = numeric_column(data, outcome, "outcome")
     keep = ~np.isnan(y_raw)
     n_dropped = int((~keep).sum())
+    n_uninformative = 0
+    if unit_effects:
+        sizes = data.loc[keep].groupby(unit)[outcome].transform("size")
+        informative = sizes > 1
+        if family == "poisson":
+            informative &= data.loc[keep].groupby(unit)[outcome].transform("sum") > 0
+        n_uninformative = int(data.loc[keep].loc[~informative, unit].nunique())
+        keep[np.flatnonzero(keep)[~informative.to_numpy()]] = False
     df = data.loc[keep].reset_index(drop=True)
     y = y_raw[keep]
     D = binary_column(df, treated, "treated")
@@ -327,6 +345,7 @@ def difference_in_differences(
             raise ValueError(f"`{'cluster' if cluster else 'unit'}`: column {cluster_col!r} has "
                              "missing values")
         groups = pd.factorize(df[cluster_col])[0]
+    absorb = pd.factorize(df[unit])[0] if unit_effects else None
 
     # ---- main model ------------------------------------------------------ #
     X = pd.DataFrame({"const": 1.0, "treated": D}, index=df.index)
@@ -346,14 +365,15 @@ def difference_in_differences(
     else:
         X["post"] = P
     X["did"] = D * P
-    res, params, cov, crit, dfree = _fit(y, X, family, offset, groups, confidence)
+    res, params, cov, crit, dfree = _fit(y, X, family, offset, groups, confidence, absorb)
     b, s = float(params["did"]), float(math.sqrt(cov.loc["did", "did"]))
     lo, hi = b - crit * s, b + crit * s
     ratio = family == "poisson"
     se_type = (f"cluster-robust SE by {cluster_col!r}" if groups is not None
                else ("HC1 robust SE" if family == "gaussian" else "robust (sandwich) SE"))
+    fe = [n for n, flag in (("unit", unit_effects), ("period", time is not None)) if flag]
     method = ("OLS" if family == "gaussian" else "Poisson GLM") + \
-        (" with period fixed effects" if time is not None else "") + f", {se_type}"
+        (f" with {' and '.join(fe)} fixed effects" if fe else "") + f", {se_type}"
     rows = [{
         "effect": "did",
         "estimate": math.exp(b) if ratio else b,
@@ -384,7 +404,7 @@ def difference_in_differences(
                 name = f"treated_x_{o}"
                 Xe[name] = D * (ords == o)
                 es_terms.append((o, name))
-            res_e, pe, ce, crit_e, df_e = _fit(y, Xe, family, offset, groups, confidence)
+            res_e, pe, ce, crit_e, df_e = _fit(y, Xe, family, offset, groups, confidence, absorb)
             es_rows = [{"time": axis.label(ref), "relative_time": rel[ref], "estimate": 0.0,
                         "lower": 0.0, "upper": 0.0, "p_value": float("nan"), "se": 0.0}]
             for o, name in es_terms:
@@ -417,9 +437,10 @@ def difference_in_differences(
                 tnum = np.searchsorted(uniq, ords[pre_mask]).astype(float)
                 Xp["treated_x_trend"] = D[pre_mask] * tnum
                 g_pre = None if groups is None else pd.factorize(groups[pre_mask])[0]
+                a_pre = None if absorb is None else pd.factorize(absorb[pre_mask])[0]
                 _, pp, cp, crit_p, df_p = _fit(y[pre_mask], Xp, family,
                                                None if offset is None else offset[pre_mask],
-                                               g_pre, confidence)
+                                               g_pre, confidence, a_pre)
                 bt, st = float(pp["treated_x_trend"]), float(math.sqrt(cp.loc["treated_x_trend",
                                                                                "treated_x_trend"]))
                 lt, ht = bt - crit_p * st, bt + crit_p * st
@@ -443,6 +464,10 @@ def difference_in_differences(
     n_clusters = None if groups is None else int(len(np.unique(groups)))
     if n_dropped:
         warn_list.append(f"Note: {n_dropped} row(s) with a missing outcome were dropped.")
+    if n_uninformative:
+        warn_list.append(f"Note: {n_uninformative} unit(s) carrying no information under unit "
+                         "fixed effects (one period only" + (", or no events" if family == "poisson"
+                                                             else "") + ") were dropped.")
     if groups is None:
         warn_list.append("Caution: no unit or cluster column was given, so repeated observations of "
                          "the same place are treated as independent; standard errors are likely "

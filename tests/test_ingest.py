@@ -1,0 +1,281 @@
+"""Tests for csp_analysis.ingest and csp_analysis.lookups on small purpose-built files."""
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from csp_analysis import ingest, lookups, store
+
+HEADER = ",".join(ingest.STREET_HEADER)
+SS_HEADER = ",".join(ingest.STOP_SEARCH_HEADER)
+
+
+def street_row(month="2024-01", crime_id="abc1", lsoa="E01000001", name="Alpha 001A", ctype="Burglary",
+               outcome="Under investigation", lon="-1.5", lat="53.5", force="Test Police"):
+    return f"{crime_id},{month},{force},{force},{lon},{lat},On or near High Street,{lsoa},{name},{ctype},{outcome},"
+
+
+def write(path: Path, lines: list[str], gz: bool = False, mtime: float | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def good_file(tmp_path, month="2024-01", force="test", n=5, outcome="Under investigation", **kw) -> Path:
+    rows = [street_row(month=month, crime_id=f"id{i}", outcome=outcome) for i in range(n)]
+    rows.append(street_row(month=month, crime_id="", ctype="Anti-social behaviour", outcome=""))
+    rows.append(street_row(month=month, crime_id="nl", lsoa="", name="", lon="", lat=""))  # no location
+    return write(tmp_path / month / f"{month}-{force}-street.csv", [HEADER, *rows], **kw)
+
+
+@pytest.fixture()
+def con(tmp_path):
+    c = store.connect(tmp_path / "store" / "t.duckdb")
+    yield c
+    c.close()
+
+
+def count(con, table="street"):
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_good_file_reconciles(con, tmp_path):
+    f = good_file(tmp_path)
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "loaded"
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected, r.rows_no_location) == (7, 7, 0, 1)
+    assert count(con) == 7
+    row = con.execute("SELECT month, crime_id, force, longitude FROM street WHERE crime_id = 'id0'").fetchone()
+    assert str(row[0]) == "2024-01-01" and row[2] == "test" and row[3] == -1.5
+    # ASB rows have no Crime ID -> NULL, kept
+    assert con.execute("SELECT count(*) FROM street WHERE crime_id IS NULL").fetchone()[0] == 1
+    log = con.execute("SELECT rows_read, rows_loaded, rows_rejected, status FROM ingest_log").fetchall()
+    assert log == [(7, 7, 0, "loaded")]
+
+
+def test_gzip_and_zip_archive_layout(con, tmp_path):
+    good_file(tmp_path / "gz", month="2024-02", gz=True)
+    z = tmp_path / "archive.zip"
+    src = good_file(tmp_path / "plain", month="2024-03")
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(src, "2024-03/2024-03-test-street.csv")
+        zf.writestr("2024-03/README.txt", "not data")
+    res = ingest.ingest_paths(con, [tmp_path / "gz", z], progress=False)
+    assert [r.status for r in res] == ["loaded", "loaded"]
+    assert sorted(str(m[0]) for m in con.execute("SELECT DISTINCT month FROM street").fetchall()) == [
+        "2024-02-01", "2024-03-01"]
+
+
+def test_reingest_is_idempotent(con, tmp_path):
+    f = good_file(tmp_path)
+    ingest.ingest_paths(con, [f], progress=False)
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "unchanged"
+    assert count(con) == 7
+    assert count(con, "no_location") == 1
+
+
+def test_newer_copy_replaces_force_month_whole(con, tmp_path):
+    old = good_file(tmp_path / "a", n=5, outcome="Under investigation", mtime=1_600_000_000)
+    ingest.ingest_paths(con, [old], progress=False)
+    new = good_file(tmp_path / "b", n=4, outcome="Investigation complete; no suspect identified", mtime=1_700_000_000)
+    [r] = ingest.ingest_paths(con, [new], progress=False)
+    assert r.status == "replaced"
+    assert count(con) == 6  # replaced whole, not appended
+    outcomes = {o for (o,) in con.execute("SELECT DISTINCT last_outcome FROM street WHERE crime_id LIKE 'id%'").fetchall()}
+    assert outcomes == {"Investigation complete; no suspect identified"}
+    # an older copy is not allowed to overwrite the newer one ...
+    [r2] = ingest.ingest_paths(con, [old], progress=False)
+    assert r2.status == "skipped-older" and "--replace" in r2.message
+    assert count(con) == 6
+    # ... unless asked to
+    [r3] = ingest.ingest_paths(con, [old], progress=False, replace=True)
+    assert r3.status == "replaced" and count(con) == 7
+
+
+def test_missing_columns_named_and_other_files_still_load(con, tmp_path):
+    bad = write(tmp_path / "2024-01-test-street.csv",
+                ["Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type",
+                 "x,2024-01,a,a,1,1,loc,E1,n,Burglary"])
+    ok = good_file(tmp_path / "ok", month="2024-02")
+    res = ingest.ingest_paths(con, [bad, ok], progress=False)
+    assert res[0].status == "failed"
+    assert str(bad) in res[0].message and "line 1" in res[0].message
+    assert "Last outcome category" in res[0].message and "Context" in res[0].message
+    assert res[1].status == "loaded" and count(con) == 7
+    assert con.execute("SELECT status FROM ingest_log WHERE source_file = ?", [str(bad)]).fetchone()[0] == "failed"
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV"),
+    (b"hello world\nthis is not a csv\n", "not a data.police.uk street CSV"),
+    ((HEADER + "\n").encode(), "no data rows"),
+])
+def test_malformed_files_get_clear_errors(con, tmp_path, content, needle):
+    f = tmp_path / "2024-01-test-street.csv"
+    f.write_bytes(content)
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "failed"
+    assert needle in r.message and str(f) in r.message
+    assert count(con) == 0
+
+
+def test_bad_gzip_is_reported(con, tmp_path):
+    f = tmp_path / "2024-01-test-street.csv.gz"
+    f.write_bytes(b"not gzip at all")
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "failed" and "gzip" in r.message
+
+
+def test_unparseable_month_rows_rejected_with_line_and_reason(con, tmp_path):
+    rows = [street_row(crime_id=f"id{i}") for i in range(3)]
+    rows.insert(1, street_row(month="Jan-24", crime_id="bad"))
+    rows.append(street_row(month="2024-02", crime_id="other"))
+    rows.append("too,few,fields")
+    f = write(tmp_path / "2024-01-test-street.csv", [HEADER, *rows])
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "loaded"
+    assert r.rows_read == 6 and r.rows_loaded == 3 and r.rows_rejected == 3
+    rej = con.execute("SELECT line, reason, raw FROM rejects ORDER BY line").fetchall()
+    assert rej[0][0] == 3 and "unparseable month 'Jan-24'" in rej[0][1] and "bad" in rej[0][2]
+    assert rej[1][0] == 6 and "differs from the file's month" in rej[1][1]
+    assert rej[2][0] == 7 and "fields" in rej[2][1] and rej[2][2] == "too,few,fields"
+
+
+def test_all_rows_unparseable_month_fails_file_naming_line(con, tmp_path):
+    f = write(tmp_path / "2024-01-test-street.csv", [HEADER, street_row(month="13/2024"), street_row(month="x")])
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "failed" and "line 2" in r.message and "unparseable month" in r.message
+    assert count(con) == 0 and count(con, "rejects") == 0
+
+
+def test_bad_file_name_is_explained(con, tmp_path):
+    f = write(tmp_path / "crimes.csv", [HEADER, street_row()])
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "failed" and "file name" in r.message
+
+
+def test_failure_before_commit_leaves_store_unchanged(con, tmp_path, monkeypatch):
+    f1 = good_file(tmp_path / "a", mtime=1_600_000_000)
+    ingest.ingest_paths(con, [f1], progress=False)
+    before = con.execute("SELECT * FROM street ORDER BY line").fetchall()
+    f2 = good_file(tmp_path / "b", n=2, outcome="Changed", mtime=1_700_000_000)
+
+    def boom():
+        raise KeyboardInterrupt  # an interruption (Ctrl-C) after the old rows were deleted
+
+    monkeypatch.setattr(ingest, "_before_commit_hook", boom)
+    with pytest.raises(KeyboardInterrupt):
+        ingest.ingest_paths(con, [f2], progress=False)
+    assert con.execute("SELECT * FROM street ORDER BY line").fetchall() == before
+    assert count(con, "no_location") == 1
+
+
+def test_killed_process_mid_ingest_leaves_store_unchanged(tmp_path):
+    db = tmp_path / "k.duckdb"
+    f1 = good_file(tmp_path / "a", mtime=1_600_000_000)
+    f2 = good_file(tmp_path / "b", n=2, outcome="Changed", mtime=1_700_000_000)
+    c = store.connect(db)
+    ingest.ingest_paths(c, [f1], progress=False)
+    c.close()
+    script = textwrap.dedent(f"""
+        import os
+        from csp_analysis import ingest, store
+        con = store.connect({str(db)!r})
+        ingest._before_commit_hook = lambda: os._exit(9)   # the process dies inside the transaction
+        ingest.ingest_paths(con, [{str(f2)!r}], progress=False)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == 9
+    c = store.connect(db)
+    assert count(c) == 7
+    assert {o for (o,) in c.execute("SELECT DISTINCT last_outcome FROM street WHERE crime_id LIKE 'id%'").fetchall()} == {
+        "Under investigation"}
+    c.close()
+
+
+def test_records_assigned_by_lsoa_lad_not_by_force_file(con, tmp_path):
+    write(tmp_path / "lad.csv", ["LAD17CD,LAD17NM,CSP17CD,CSP17NM,PFA17CD,PFA17NM,FID",
+                                 "E08000001,Alpha,E22000001,Alpha CSP,E23000001,Force A,1",
+                                 "E08000002,Beta,E22000002,Beta CSP,E23000002,Force B,2"])
+    write(tmp_path / "l21.csv", ["lsoa21cd,lsoa21nm,lad21cd,lad21nm,lad23cd,lad23nm",
+                                 "E01000001,Alpha 001A,E08000001,Alpha,E08000001,Alpha",
+                                 "E01000009,Beta 001A,E08000002,Beta,E08000002,Beta"])
+    write(tmp_path / "l11.csv", ["lsoa11cd,lsoa11nm,lad19cd,lad19nm,lad21cd,lad21nm",
+                                 "E01000005,Beta 002A,E08000002,Beta,E08000002,Beta"])
+    for f in ("lad.csv", "l21.csv", "l11.csv"):
+        lookups.load_lookup(con, tmp_path / f)
+    rows = [street_row(crime_id="a"), street_row(crime_id="b", lsoa="E01000009", name="Beta 001A"),
+            street_row(crime_id="c", lsoa="E01000005", name="Beta 002A"),  # 2011 code
+            street_row(crime_id="d", lsoa="W01000001", name="Beta 003C")]  # in neither lookup: by name
+    f = write(tmp_path / "2024-01-forcea-street.csv", [HEADER, *rows])
+    ingest.ingest_paths(con, [f], progress=False)
+    got = dict(con.execute("SELECT crime_id, lad_code FROM street_geo").fetchall())
+    assert got == {"a": "E08000001", "b": "E08000002", "c": "E08000002", "d": "E08000002"}
+
+
+def test_stop_and_search_identical_rows_are_kept(con, tmp_path):
+    row = ("Person search,2024-11-01T11:16:00+00:00,,,53.08,-1.37,Male,18-24,"
+           "White - English/Welsh/Scottish/Northern Irish/British,White,Misuse of Drugs Act 1971 (section 23),"
+           "Controlled drugs,Arrest,False,False")
+    early = row.replace("2024-11-01T11:16", "2024-10-31T23:30")  # genuine: UTC late evening
+    f = write(tmp_path / "2024-11-test-stop-and-search.csv", [SS_HEADER, row, row, early])
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "loaded" and r.rows_loaded == 3
+    got = con.execute("SELECT count(*), count(DISTINCT month), bool_and(NOT outcome_linked_to_object) "
+                      "FROM stop_search").fetchone()
+    assert got == (3, 1, True)
+
+
+def test_lookup_unrecognised_format(con, tmp_path):
+    f = write(tmp_path / "x.csv", ["a,b", "1,2"])
+    with pytest.raises(ingest.IngestError, match="unrecognised lookup format"):
+        lookups.load_lookup(con, f)
+
+
+def test_lookup_non_numeric_population_names_line(con, tmp_path):
+    f = write(tmp_path / "mye.csv", ["Code,Name,Geography,Population", "E1,A,LAD,100", "E2,B,LAD,lots"])
+    with pytest.raises(ingest.IngestError, match=r"line 3, column 'Population'"):
+        lookups.load_lookup(con, f)
+
+
+# ----------------------------------------------------------------------------- real data
+@pytest.mark.realdata
+def test_real_street_files_reconcile_with_manifest_twice(shared_data, tmp_path):
+    con = store.connect(tmp_path / "real.duckdb")
+    manifest = pd.read_csv(shared_data / "police_uk" / "manifest_street.csv")
+    street = shared_data / "police_uk" / "street"
+    for attempt in (1, 2):
+        res = ingest.ingest_paths(con, [street], progress=False)
+        by_file = {Path(r.source).relative_to(shared_data).as_posix(): r for r in res}
+        assert set(by_file) == set(manifest["file"])
+        for row in manifest.itertuples():
+            r = by_file[row.file]
+            if attempt == 1:
+                assert r.status == "loaded", r.message
+                assert r.rows_read == row.rows and r.rows_loaded == row.rows and r.rows_rejected == 0
+                assert r.rows_no_location == row.rows_no_location
+            else:
+                assert r.status == "unchanged"
+        assert count(con) == manifest["rows"].sum()
+        # no duplicates: every force-month exactly as published
+        per = con.execute("SELECT force, strftime(month, '%Y-%m') AS m, count(*) AS n FROM street GROUP BY ALL").df()
+        merged = manifest.merge(per, left_on=["force", "month"], right_on=["force", "m"])
+        assert (merged["rows"] == merged["n"]).all() and len(merged) == len(manifest)
+    con.close()

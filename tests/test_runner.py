@@ -1,0 +1,91 @@
+"""Tests for csp_analysis.runner with tiny purpose-built fixture notebooks
+(one that works, one that fails, one without parameters)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from csp_analysis import cli, runner, store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+PARAMS = """\
+name: {name}
+slug: {slug}
+lad_codes: [E08000016]
+forces: [south-yorkshire]
+window: {{start: 2022-01, end: 2025-12}}
+small_number_threshold: 5
+"""
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    db = tmp_path / "s.duckdb"
+    con = store.connect(db)
+    con.execute("INSERT INTO lad_lookup VALUES ('E08000016','Barnsley','E22000259','Barnsley','E23000011',"
+                "'South Yorkshire','t')")
+    con.close()
+    pdir = tmp_path / "params"
+    pdir.mkdir()
+    for slug in ("alpha", "beta"):
+        (pdir / f"{slug}.yaml").write_text(PARAMS.format(name=slug.title(), slug=slug))
+    (pdir / "broken.yaml").write_text(PARAMS.format(name="Broken", slug="broken") + "bogus_key: 1\n")
+    return db, pdir, tmp_path / "outputs"
+
+
+def test_ok_notebook_renders_html_tables_headlines_manifest(setup):
+    db, pdir, out = setup
+    [r] = runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                         notebooks_dir=FIXTURES, log=lambda *_: None)
+    assert r.status == "ok", r
+    html = (out / "alpha" / "ok.html").read_text()
+    assert "report.start_report" not in html  # no code cells
+    assert "visible output" in html and "Download CSV" in html and "People by group" in html
+    csv = (out / "alpha" / "tables" / "ok__people.csv").read_text().splitlines()
+    assert csv[0] == "group,people" and csv[1] == "a,[c]" and csv[2] == "b,[c]"  # primary + secondary
+    heads = json.loads((out / "alpha" / "headlines.json").read_text())
+    assert heads[0]["key"] == "answer" and heads[0]["value"] == 42
+    man = json.loads((out / "alpha" / "manifest.json").read_text())
+    assert man["parameters"]["slug"] == "alpha" and man["package_version"] and man["git_commit"]
+    assert man["inputs"]["params_file"]["sha256"] and "data_vintage" in man
+    idx = (out / "index.html").read_text()
+    assert "alpha/ok.html" in idx and "The answer is 42." in idx
+
+
+def test_failing_notebook_kept_and_others_still_run(setup):
+    db, pdir, out = setup
+    results = runner.run_all(["broken", "alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db,
+                             notebooks=("fails", "ok"), notebooks_dir=FIXTURES, log=lambda *_: None)
+    by = {r.slug: r for r in results}
+    assert by["broken"].status == "failed" and "bogus_key" in by["broken"].error
+    for slug in ("alpha", "beta"):
+        r = by[slug]
+        assert r.status == "failed"
+        nbs = {n.notebook: n for n in r.notebooks}
+        assert nbs["fails"].status == "failed" and "planted failure" in nbs["fails"].error
+        assert nbs["ok"].status == "ok"
+        executed = (out / slug / "fails.ipynb").read_text()
+        assert "planted failure in the fixture notebook" in executed  # the failing cell is kept
+        assert (out / slug / "fails.html").exists()
+    idx = (out / "index.html").read_text()
+    assert idx.count("class='failed'") >= 3
+
+
+def test_notebook_without_parameters_cell_runs(setup):
+    db, pdir, out = setup
+    [r] = runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("no_params",),
+                         notebooks_dir=FIXTURES, log=lambda *_: None)
+    assert r.status == "ok"
+    assert "without a parameters cell" in (out / "alpha" / "no_params.html").read_text()
+
+
+def test_cli_run_exits_non_zero_when_any_fails(setup, monkeypatch):
+    db, pdir, out = setup
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", FIXTURES)
+    monkeypatch.setattr(runner, "DEFAULT_NOTEBOOKS", ("ok",))
+    rc = cli.main(["run", "alpha", "broken", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db)])
+    assert rc == 1
+    assert (out / "alpha" / "ok.html").exists()
+    assert cli.main(["run", "nosuch", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db)]) == 2
