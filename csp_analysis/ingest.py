@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -193,6 +194,16 @@ def _check_header(display: str, text_head: str, kind: str) -> list[str]:
     return header
 
 
+def _is_utf8(data: bytes) -> bool:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return False  # pyarrow would keep the BOM in the first column name
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _decode(display: str, data: bytes) -> str:
     if b"\x00" in data[:4096]:
         raise IngestError(f"{display}, line 1: not a CSV file (binary content)")
@@ -205,7 +216,7 @@ def _decode(display: str, data: bytes) -> str:
             raise IngestError(f"{display}: not a text CSV file ({exc})") from exc
 
 
-def read_table(display: str, text: str, kind: str) -> tuple[pa.Table, list[tuple[int, str, str]], list[str]]:
+def read_table(display: str, text: str, kind: str, raw: bytes | None = None) -> tuple[pa.Table, list[tuple[int, str, str]], list[str]]:
     """Parse CSV text into an all-string Arrow table.
 
     Returns
@@ -230,7 +241,7 @@ def read_table(display: str, text: str, kind: str) -> tuple[pa.Table, list[tuple
     # pyarrow's reader is ~20x faster than csv/pandas on these files and reports
     # malformed rows through the handler, so nothing is dropped silently.
     table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
+        io.BytesIO(raw if raw is not None else text.encode("utf-8")),
         read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(
@@ -251,8 +262,8 @@ def read_table(display: str, text: str, kind: str) -> tuple[pa.Table, list[tuple
             raise IngestError(f"{display}: could not align line numbers (quoted newlines?)")
         invalid = [(ln, reason, raw) for ln, (_, reason, raw) in zip(bad_lines, invalid)]
     else:
-        lines = range(2, table.num_rows + 2)
-    table = table.append_column("_line", pa.array(lines, type=pa.int32()))
+        lines = np.arange(2, table.num_rows + 2, dtype=np.int32)
+    table = table.append_column("_line", pa.array(np.asarray(lines, dtype=np.int32)))
     for c in (STOP_SEARCH_OPTIONAL if kind == "stop-and-search" else ()):
         if c not in header:
             table = table.append_column(c, pa.array([""] * table.num_rows, type=pa.string()))
@@ -262,6 +273,8 @@ def read_table(display: str, text: str, kind: str) -> tuple[pa.Table, list[tuple
 # --------------------------------------------------------------------------- SQL
 _STREET_REASON = """
 CASE
+  WHEN "Month" = $file_month AND "Crime type" <> '' AND ("Longitude" = '' OR try_cast("Longitude" AS DOUBLE) IS NOT NULL)
+    AND ("Latitude" = '' OR try_cast("Latitude" AS DOUBLE) IS NOT NULL) THEN NULL
   WHEN NOT regexp_full_match(trim("Month"), '[0-9]{4}-[0-9]{2}') OR try_strptime(trim("Month") || '-01', '%Y-%m-%d') IS NULL
     THEN 'unparseable month ' || '''' || "Month" || ''''
   WHEN trim("Month") <> $file_month
@@ -404,7 +417,8 @@ def ingest_source(con, src: Source, batch: str | None = None, replace: bool = Fa
             )
             return res
         text = _decode(src.display, data)
-        table, invalid, header = read_table(src.display, text, kind)
+        utf8 = _is_utf8(data)
+        table, invalid, header = read_table(src.display, text, kind, raw=data if utf8 else None)
         res.rows_read = table.num_rows + len(invalid)
         if res.rows_read == 0:
             raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
@@ -441,14 +455,16 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
             raise IngestError(
                 f"{src.display}, line {first[0]}: every row was rejected; first reason: {first[1]}"
             )
-        # Replace the force-month whole (a newer copy carries revised outcomes).
-        con.execute(f"DELETE FROM {target} WHERE force = ? AND month = ?", [force, month + "-01"])
-        con.execute("DELETE FROM rejects WHERE kind = ? AND force = ? AND month = ?", [kind, force, month + "-01"])
-        con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?", [kind, force, month + "-01"])
-        con.execute(f"INSERT INTO {target} {select_sql}", _used(select_sql, params))
-        loaded = con.execute(
-            f"SELECT count(*) FROM {target} WHERE force = ? AND month = ?", [force, month + "-01"]
-        ).fetchall()[0][0]
+        # Replace the force-month whole (a newer copy carries revised outcomes). Rows of a
+        # force-month can only exist if an earlier copy was logged, or a failed earlier
+        # ingest was interrupted outside a transaction (impossible), so the scan is skipped
+        # for a first load.
+        if replaced or _has_rows(con, target, force, month):
+            con.execute(f"DELETE FROM {target} WHERE force = ? AND month = ?", [force, month + "-01"])
+            con.execute("DELETE FROM rejects WHERE kind = ? AND force = ? AND month = ?", [kind, force, month + "-01"])
+            con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?",
+                        [kind, force, month + "-01"])
+        loaded = con.execute(f"INSERT INTO {target} {select_sql}", _used(select_sql, params)).fetchall()[0][0]
         con.execute(
             f"INSERT INTO rejects SELECT $source, $kind, $force, CAST($file_month || '-01' AS DATE), _line, reason, "
             f"{_raw_text_expr(header)} FROM staged WHERE reason IS NOT NULL",
@@ -497,6 +513,11 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
     if no_loc:
         parts.append(f"{no_loc:,} rows without a location")
     res.message = "; ".join(parts)
+
+
+def _has_rows(con, target: str, force: str, month: str) -> bool:
+    return con.execute("SELECT 1 FROM no_location WHERE force = ? AND month = ? AND kind = ? LIMIT 1",
+                       [force, month + "-01", "street" if target == "street" else "stop-and-search"]).fetchall() != []
 
 
 def _used(sql: str, params: dict) -> dict:

@@ -21,7 +21,6 @@ missing, ``suppressed`` is true and the sentence says so.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -343,6 +342,7 @@ def indicator_proportions(
     partnership: str | None = None,
     confidence: float = 0.95,
     p_chart: bool = True,
+    improvement: str | None = None,
     small_number_threshold: int = 5,
 ) -> pd.DataFrame:
     """Proportion per period (and group) with a Wilson interval, and a p-chart for months.
@@ -361,6 +361,9 @@ def indicator_proportions(
     p_chart : bool
         For monthly rows, add p-chart columns from
         :func:`csp_analysis.trends.control_chart` (default True).
+    improvement : {"increase", "decrease", None}
+        Which direction is better, passed to the p-chart to label special causes
+        as improvement or concern (e.g. ``"increase"`` for interviews within 72 hours).
     small_number_threshold : int
         Suppression threshold for counts of children (default 5).
 
@@ -371,8 +374,11 @@ def indicator_proportions(
         ``group``, ``period``, ``period_type``, ``numerator``, ``denominator``,
         ``implied_numerator`` (the numerator was derived from a published, rounded
         percentage), ``percent``, ``lower``, ``upper``, ``suppressed``, ``sentence``;
-        for monthly data also the control chart's columns, prefixed ``chart_``
-        (missing for months left out of the chart).
+        for monthly data also ``in_chart`` and the p-chart's columns prefixed
+        ``chart_`` (``chart_value``, ``chart_centre``, ``chart_lower``,
+        ``chart_upper`` in per cent, ``chart_special_cause``, ``chart_variation``
+        and so on; missing for months left out of the chart), and
+        ``attrs["p_chart_sentences"]``, the chart's plain-English sentence per group.
 
     Notes
     -----
@@ -436,21 +442,33 @@ def indicator_proportions(
     out.loc[out["suppressed"], ["numerator", "percent", "lower", "upper"]] = np.nan
 
     if p_chart and (rows["period_type"] == "month").any():
-        out = _add_p_chart(out, rows)
+        out = _add_p_chart(out, rows, improvement)
     return out.reset_index(drop=True)
 
 
-def _add_p_chart(out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    from .trends import control_chart
+def _control_chart():
+    try:
+        from .trends import control_chart
+    except ImportError:
+        from .trends.control_charts import control_chart
+    return control_chart
+
+
+def _add_p_chart(out: pd.DataFrame, rows: pd.DataFrame, improvement: str | None) -> pd.DataFrame:
+    control_chart = _control_chart()
 
     usable = (rows["period_type"] == "month") & out["denominator"].notna() & ~out["suppressed"]
-    chart_parts = []
+    chart_parts, sentences = [], []
     for _, idx in rows[usable].groupby(rows["group"].fillna(""), sort=False).groups.items():
         idx = rows.loc[idx].sort_values("period_start").index
         if len(idx) < 2:
             continue
-        chart = control_chart(out.loc[idx, "numerator"].to_numpy(dtype=float), kind="p",
-                              denominators=out.loc[idx, "denominator"].to_numpy(dtype=float))
+        values = pd.Series(out.loc[idx, "numerator"].to_numpy(dtype=float),
+                           index=[_period_label(r) for _, r in rows.loc[idx].iterrows()])
+        chart = control_chart(values, kind="p",
+                              denominators=out.loc[idx, "denominator"].to_numpy(dtype=float),
+                              improvement=improvement, multiplier=100)
+        sentences.append(chart.attrs.get("sentence"))
         chart = pd.DataFrame(chart).reset_index(drop=True)
         if len(chart) != len(idx):
             raise ValueError(f"control_chart returned {len(chart)} rows for {len(idx)} months")
@@ -459,6 +477,8 @@ def _add_p_chart(out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         chart_parts.append(chart)
     if chart_parts:
         out = out.join(pd.concat(chart_parts))
+        out["in_chart"] = out.index.isin(pd.concat(chart_parts).index)
+        out.attrs["p_chart_sentences"] = [s for s in sentences if s]
     return out
 
 

@@ -223,6 +223,9 @@ TOWN_CENTRE_TYPE_UPLIFT = {
     "Possession of weapons": 1.6, "Public order": 1.6, "Robbery": 2.0, "Shoplifting": 2.5,
     "Theft from the person": 3.0, "Vehicle crime": 0.8, "Violence and sexual offences": 1.4,
 }
+#: Burglary multiplier in the Northdale Safer Streets LSOAs (003A-F): a burglary problem area,
+#: which is why it was chosen (selection on level, not on a trend).
+SAFER_STREETS_BURGLARY_LEVEL = 2.5
 #: Shoplifting multiplier in LSOAs with / without a retail snap point.
 SHOPLIFTING_RETAIL = (2.5, 0.3)
 UNIT_MONTH_GAMMA_SHAPE = 30.0
@@ -394,8 +397,7 @@ _SS_LEGISLATION = (  # (legislation, share, {object: share})
       "Anything to threaten or harm anyone": 0.08, "Articles for use in criminal damage": 0.05,
       "Fireworks": 0.03, "Evidence of offences under the Act": 0.04}),
     ("Firearms Act 1968 (section 47)", 0.02, {"Firearms": 1.0}),
-    ("Criminal Justice and Public Order Act 1994 (section 60)", 0.007, {"Offensive weapons": 1.0}),
-    ("Criminal Justice Act 1988 (section 139B)", 0.003, {"Offensive weapons": 1.0}),
+    ("Criminal Justice Act 1988 (section 139B)", 0.01, {"Offensive weapons": 1.0}),
 )
 _SS_OUTCOME_FIND = {"Arrest": 0.42, "Community resolution": 0.30, "Summons / charged by post": 0.10,
                     "Khat or Cannabis warning": 0.08, "Caution (simple or conditional)": 0.05,
@@ -682,6 +684,7 @@ def _expected_counts(geo) -> tuple[np.ndarray, dict]:
     tc = u["town_centre"].to_numpy()
     for k, up in TOWN_CENTRE_TYPE_UPLIFT.items():
         typeplace[_K[k], tc] *= up
+    typeplace[_K["Burglary"], u["safer_streets"].to_numpy()] *= SAFER_STREETS_BURGLARY_LEVEL
     shop = _K["Shoplifting"]
     typeplace[shop] *= np.where(u["has_retail"].to_numpy(), SHOPLIFTING_RETAIL[0], SHOPLIFTING_RETAIL[1])
     synth = u["synth"].to_numpy()
@@ -1048,7 +1051,8 @@ def _planted(geo, meta, street, realised: dict, seed: int) -> dict:
             {"name": SAFER_STREETS["name"], "lad_code": SAFER_STREETS["lad_code"],
              "lsoas": lsoas(u["safer_streets"]), "start": SAFER_STREETS["start"], "end": SAFER_STREETS["end"],
              "crime_types": SAFER_STREETS["crime_types"], "effect_multiplier": SAFER_STREETS["effect"],
-             "description": "planted NULL: nothing changes; an estimator should find no effect"},
+             "description": "planted NULL: nothing changes; an estimator should find no effect",
+             "burglary_level_multiplier_in_area": SAFER_STREETS_BURGLARY_LEVEL},
         ],
         "trends_per_year": {k: TRENDS[k] for k in CRIME_TYPES},
         "trend_form": "expected count x trend ** ((month_index - 35.5) / 12), month_index 0 = 2020-01",
@@ -1114,7 +1118,9 @@ def _effects_markdown(pe: dict) -> str:
          f"Realised naive ratio of (treated post/pre) to (rest of Riverton post/pre) monthly rates: "
          f"{r['cctv_naive_ratio_of_rate_ratios']}.",
          f"* **{null['name']}**: LSOAs {', '.join(x['name'] for x in null['lsoas'])}; {null['start']} .. "
-         f"{null['end']}; {', '.join(null['crime_types'])}; effect **1.0 (a planted null)**.", "",
+         f"{null['end']}; {', '.join(null['crime_types'])}; effect **1.0 (a planted null)**. The area has "
+         f"x{SAFER_STREETS_BURGLARY_LEVEL} the burglary level it would otherwise have, throughout (why it was chosen).",
+         "",
          "## Trends, seasonality, deprivation", "",
          "Trend per year (multiplicative): " + "; ".join(f"{k} {v}" for k, v in pe["trends_per_year"].items()) + ".",
          "",

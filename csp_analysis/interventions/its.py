@@ -352,7 +352,13 @@ class ITSResult(InterventionResult):
         if (~used).any():
             ax.scatter(np.asarray(x)[~used], cf["observed"].to_numpy()[~used], s=14,
                        facecolors="none", edgecolors="grey", label="Excluded / missing", zorder=3)
-        ax.plot(x, cf["fitted"], color="tab:blue", lw=1.5, label="Fitted model")
+        # draw the fitted model in segments so the step is not joined up
+        xa = np.asarray(x)
+        fitted = cf["fitted"].to_numpy()
+        seg = np.r_[0, np.flatnonzero(np.diff(cf["post"].to_numpy().astype(int))) + 1, len(cf)]
+        for i, (a, b) in enumerate(zip(seg[:-1], seg[1:])):
+            ax.plot(xa[a:b], fitted[a:b], color="tab:blue", lw=1.5,
+                    label="Fitted model" if i == 0 else None)
         post = cf["post"].to_numpy()
         ax.plot(np.asarray(x)[post], cf["counterfactual"].to_numpy()[post], color="tab:red",
                 ls="--", lw=1.5, label="Counterfactual (no intervention)")
@@ -567,17 +573,17 @@ def interrupted_time_series(
         })
 
     # ---- counterfactual and post-period difference ---------------------- #
-    Xf = X_all.reindex(columns=params.index, fill_value=0.0)
+    Xf = X_all.reindex(columns=params.index, fill_value=0.0).to_numpy(dtype=float)
     Xcf = Xf.copy()
-    for term in INTERVENTION_TERMS:
-        if term in Xcf:
-            Xcf[term] = 0.0
+    for j, name in enumerate(params.index):
+        if name in INTERVENTION_TERMS:
+            Xcf[:, j] = 0.0
     off_full = np.zeros(len(ords)) if offset_all is None else offset_all
     covm = cov.to_numpy()
     beta = params.to_numpy()
-    eta1 = Xf.to_numpy() @ beta + off_full
-    eta0 = Xcf.to_numpy() @ beta + off_full
-    se0 = np.sqrt(np.einsum("ij,jk,ik->i", Xcf.to_numpy(), covm, Xcf.to_numpy()))
+    eta1 = Xf @ beta + off_full
+    eta0 = Xcf @ beta + off_full
+    se0 = np.sqrt(np.einsum("ij,jk,ik->i", Xcf, covm, Xcf))
     inv = np.exp if is_count else (lambda v: v)
     counterfactual = pd.DataFrame({
         "time": axis.labels(ords), "ordinal": ords, "observed": y_all,
@@ -588,9 +594,9 @@ def interrupted_time_series(
     sel = post_all & ~excl_mask
     mu1, mu0 = inv(eta1[sel]), inv(eta0[sel])
     if is_count:
-        grad = (mu1[:, None] * Xf.to_numpy()[sel] - mu0[:, None] * Xcf.to_numpy()[sel]).sum(0)
+        grad = (mu1[:, None] * Xf[sel] - mu0[:, None] * Xcf[sel]).sum(0)
     else:
-        grad = (Xf.to_numpy()[sel] - Xcf.to_numpy()[sel]).sum(0)
+        grad = (Xf[sel] - Xcf[sel]).sum(0)
     diff = float((mu1 - mu0).sum())
     diff_se = float(math.sqrt(max(grad @ covm @ grad, 0.0)))
     z = diff / diff_se if diff_se > 0 else float("nan")

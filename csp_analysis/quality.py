@@ -1,0 +1,366 @@
+"""Data-quality checks on monthly counts before any statistics are run.
+
+:func:`flag_anomalous_months` finds months that should not be taken at face
+value:
+
+* ``extract_artefact`` - a count that is an exact multiple of ``round_to`` (100)
+  and far below the series' usual level. This is the signature of a capped or
+  truncated extract, e.g. Nottinghamshire ASB in 2022-01/06/07/09/10 with
+  exactly 200, 400, 400, 300 and 300 records against 2,100-3,200 in other months
+  (see ``../shared/data/README.md``).
+* ``sudden_drop`` - a count below ``drop_ratio`` (half) of the usual level that
+  chance cannot explain (lower-tail p below ``p_threshold`` for a Poisson or,
+  when the series varies more than Poisson, negative binomial count);
+  often a partial extract or a recording change. Below ``severe_ratio`` (a
+  quarter: most records missing) the month is marked for exclusion; milder drops
+  are reported for checking (a seasonal low can halve a small series).
+* ``missing_month`` - a month between a series' first and last month for which
+  the area has no data at all (a gap in the source, not a zero).
+
+The "usual level" of a month is, for artefacts, the median of all the series'
+other months and, for drops, the median of its other months within ``window``
+months either side, leaving out months flagged as artefacts or severe drops
+(the median of all other months when fewer than 4 are that close).
+
+:func:`common_months` keeps only months present in both of two periods being
+compared (e.g. this year against the same months last year), saying which months
+were dropped, so a missing or excluded month does not bias a comparison.
+
+References
+----------
+Office for Statistics Regulation (2021). *Quality Assurance of Administrative
+Data* (QAAD) toolkit. UK Statistics Authority, London.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["MonthMatch", "common_months", "flag_anomalous_months"]
+
+_FLAG_COLUMNS = ["month", "series", "n", "reference", "ratio", "flag", "exclude", "reason"]
+
+
+def _months(values: Any, name: str) -> pd.PeriodIndex:
+    """Parse month labels (timestamps, periods, 'YYYY-MM' strings) to a monthly PeriodIndex."""
+    if isinstance(values, pd.PeriodIndex):
+        return values.asfreq("M")
+    if isinstance(values, (str, pd.Period, pd.Timestamp)):
+        values = [values]
+    values = list(values)
+    if values and all(isinstance(v, pd.Period) for v in values):
+        return pd.PeriodIndex(values).asfreq("M")
+    try:
+        stamps = pd.to_datetime(pd.Index(values, dtype=object), format="mixed")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`{name}` must hold months ('YYYY-MM', timestamps or periods): {err}") from None
+    if stamps.isna().any():
+        raise ValueError(f"`{name}` contains missing or unreadable months")
+    return stamps.to_period("M")
+
+
+def _fmt(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def _reference_levels(months: np.ndarray, n: np.ndarray, usable: np.ndarray,
+                      window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Usual level and dispersion of each month from the other usable months.
+
+    The pool is the other usable months within +/- ``window`` months (all other
+    usable months when fewer than 4 are that close). Returns the pool median and
+    a robust dispersion ratio ``phi = max(1, (1.4826 MAD)^2 / median)`` (variance
+    over mean; 1 for Poisson-like series).
+    """
+    ref = np.full(len(n), np.nan)
+    phi = np.ones(len(n))
+    for i in range(len(n)):
+        others = usable.copy()
+        others[i] = False
+        near = others & (np.abs(months - months[i]) <= window)
+        pool = n[near] if near.sum() >= 4 else n[others]
+        if len(pool):
+            med = float(np.median(pool))
+            ref[i] = med
+            if len(pool) >= 3 and med > 0:
+                mad = 1.4826 * float(np.median(np.abs(pool - med)))
+                phi[i] = max(1.0, mad ** 2 / med)
+    return ref, phi
+
+
+def _lower_tail(n: np.ndarray, mean: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """P(X <= n) for a count with the given mean and variance ``phi * mean``.
+
+    Poisson when ``phi == 1``, otherwise negative binomial (gamma-Poisson) with
+    that variance, so naturally variable series are not flagged by chance.
+    """
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    tail = stats.poisson.cdf(n, mean)
+    over = (phi > 1.0) & (mean > 0)
+    if over.any():
+        size = mean[over] / (phi[over] - 1.0)
+        tail[over] = stats.nbinom.cdf(n[over], size, 1.0 / phi[over])
+    return tail
+
+
+def flag_anomalous_months(
+    counts: pd.DataFrame,
+    month_col: str = "month",
+    series_col: str = "crime_type",
+    count_col: str = "n",
+    group_cols: Any = None,
+    round_to: int = 100,
+    artefact_ratio: float = 0.4,
+    drop_ratio: float = 0.5,
+    severe_ratio: float = 0.25,
+    p_threshold: float = 0.001,
+    window: int = 12,
+) -> pd.DataFrame:
+    """Flag suspected extract artefacts, sudden drops and missing months in monthly counts.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Long table with one row per month and series (and group), e.g. columns
+        ``month``, ``crime_type``, ``n`` and optionally ``area``. Rows sharing the
+        same group, series and month are summed (so a LAD-level table can be
+        checked at force level with ``group_cols="force"``).
+    month_col, series_col, count_col : str
+        Names of the month, series (e.g. crime type) and count columns.
+    group_cols : str or list of str, optional
+        Columns identifying separate areas (e.g. ``"force"``, ``["force",
+        "lad_nm"]``); each area's series are checked separately. Defaults to
+        ``"area"`` when that column exists, otherwise the whole table is one area.
+    round_to : int, default 100
+        Counts that are exact multiples of this (and far too low) are treated
+        as capped extracts.
+    artefact_ratio : float, default 0.4
+        A round count below this fraction of the usual level is an artefact.
+    drop_ratio : float, default 0.5
+        A count below this fraction of the usual level is a sudden drop ...
+    severe_ratio : float, default 0.25
+        A drop below this fraction of the usual level (most records missing) is
+        marked for exclusion; milder drops are reported for checking only.
+    p_threshold : float, default 0.001
+        A drop is flagged only if a count with the usual level as mean, and the
+        series' own month-to-month variability (robust variance-to-mean ratio of
+        the nearby months; Poisson if less variable), would be this low with
+        probability below ``p_threshold``, so small or naturally variable series
+        are not flagged by chance.
+    window : int, default 12
+        Months either side used for the usual level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per flagged month and series: the group columns, ``month``
+        ('YYYY-MM'), ``series``, ``n`` (NaN for missing months), ``reference``
+        (usual level), ``ratio`` (n / reference), ``flag`` ("extract_artefact",
+        "sudden_drop" or "missing_month"), ``exclude`` (True when the month
+        should be left out of models: artefacts, missing months and drops below
+        ``severe_ratio``) and ``reason`` (a plain-English sentence). Empty (with
+        these columns) when nothing is flagged.
+
+    Notes
+    -----
+    A month with no row for a series is a zero if the area has data for that
+    month (the source omits zero counts), and a missing month if the area has no
+    data at all. Missing months are never interpolated; leave flagged months out
+    of models (``fit_count_trend(..., exclude=...)``) and comparisons
+    (:func:`common_months`).
+    """
+    if not isinstance(counts, pd.DataFrame):
+        raise ValueError("`counts` must be a pandas DataFrame of monthly counts")
+    if group_cols is None:
+        group_cols = ["area"] if "area" in counts.columns else []
+    elif isinstance(group_cols, str):
+        group_cols = [group_cols]
+    else:
+        group_cols = list(group_cols)
+    for name, col in [("month_col", month_col), ("series_col", series_col), ("count_col", count_col)] + [
+            ("group_cols", g) for g in group_cols]:
+        if col not in counts.columns:
+            raise ValueError(f"`{name}`: column {col!r} is not in `counts` (columns: {list(counts.columns)})")
+    if isinstance(round_to, bool) or not isinstance(round_to, (int, np.integer)) or round_to < 2:
+        raise ValueError(f"`round_to` must be an integer >= 2, got {round_to!r}")
+    for name, value in (("artefact_ratio", artefact_ratio), ("drop_ratio", drop_ratio),
+                        ("severe_ratio", severe_ratio), ("p_threshold", p_threshold)):
+        if not (isinstance(value, (int, float, np.floating)) and 0 < value < 1):
+            raise ValueError(f"`{name}` must be between 0 and 1, got {value!r}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"`window` must be a positive integer, got {window!r}")
+
+    data = counts[group_cols + [month_col, series_col, count_col]].copy()
+    n_values = pd.to_numeric(data[count_col], errors="coerce")
+    if n_values.isna().any() or (n_values < 0).any():
+        raise ValueError(f"`counts`: column {count_col!r} must hold non-negative numbers with no gaps")
+    data[count_col] = n_values.astype(float)
+    data["_month"] = _months(data[month_col], "month_col").asi8 if len(data) else np.array([], dtype=np.int64)
+    keys = group_cols + [series_col, "_month"]
+    data = data.groupby(keys, sort=True, dropna=False)[count_col].sum().reset_index()
+
+    rows: list[dict] = []
+    groups = data.groupby(group_cols, sort=True, dropna=False) if group_cols else [((), data)]
+    for gkey, gdata in groups:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        gvals = dict(zip(group_cols, gkey))
+        covered = set(gdata["_month"].tolist())
+        for series, sdata in gdata.groupby(series_col, sort=True):
+            first, last = int(sdata["_month"].min()), int(sdata["_month"].max())
+            span = np.arange(first, last + 1)
+            observed = dict(zip(sdata["_month"].astype(int), sdata[count_col]))
+            present = np.array([m in covered for m in span])
+            months = span[present]
+            n = np.array([observed.get(m, 0.0) for m in months], dtype=float)
+            label = str(series)
+
+            for m in span[~present]:
+                rows.append(dict(**gvals, month=str(pd.Period(ordinal=int(m), freq="M")), series=series,
+                                 n=np.nan, reference=np.nan, ratio=np.nan, flag="missing_month",
+                                 exclude=True,
+                                 reason=(f"{label}: no data at all for "
+                                         f"{pd.Period(ordinal=int(m), freq='M')} (a gap in the source, "
+                                         "not a zero); left out of models, not interpolated.")))
+            if len(n) < 3:
+                continue
+            # pass 1: round-number extract artefacts, against all other months
+            ref_all, _ = _reference_levels(months, n, np.ones(len(n), dtype=bool), window=10**6)
+            artefact = (n > 0) & (n % round_to == 0) & (n < artefact_ratio * ref_all)
+            # pass 2: sudden drops, against nearby months that are neither artefacts
+            # nor severe drops (iterated, so a cluster of bad months does not drag
+            # the usual level down)
+            usable = ~artefact
+            for _ in range(5):
+                ref, phi = _reference_levels(months, n, usable, window)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = n / ref
+                tail = _lower_tail(n, ref, phi)
+                drop = ~artefact & (n < drop_ratio * ref) & (tail < p_threshold)
+                severe = drop & (ratio < severe_ratio)
+                new_usable = ~artefact & ~severe
+                if np.array_equal(new_usable, usable):
+                    break
+                usable = new_usable
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio_all = n / ref_all
+            for i in np.flatnonzero(artefact | drop):
+                month = str(pd.Period(ordinal=int(months[i]), freq="M"))
+                if artefact[i]:
+                    rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=ref_all[i],
+                                     ratio=ratio_all[i], flag="extract_artefact", exclude=True,
+                                     reason=(f"{label} exactly {_fmt(n[i])} records in {month}, "
+                                             f"{ratio_all[i] * 100:.0f}% of the usual monthly level "
+                                             f"({_fmt(ref_all[i])}): probably a capped extract; "
+                                             "excluded from models.")))
+                elif severe[i]:
+                    rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=ref[i],
+                                     ratio=ratio[i], flag="sudden_drop", exclude=True,
+                                     reason=(f"{label} only {_fmt(n[i])} records in {month}, "
+                                             f"{ratio[i] * 100:.0f}% of the usual monthly level "
+                                             f"({_fmt(ref[i])}): most records appear to be missing; "
+                                             "excluded from models.")))
+                else:
+                    rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=ref[i],
+                                     ratio=ratio[i], flag="sudden_drop", exclude=False,
+                                     reason=(f"{label} {_fmt(n[i])} records in {month}, "
+                                             f"{ratio[i] * 100:.0f}% of the usual monthly level "
+                                             f"({_fmt(ref[i])}): an unusually low month (seasonal "
+                                             "lows can do this); check it is complete before "
+                                             "relying on it.")))
+    out = pd.DataFrame(rows, columns=group_cols + _FLAG_COLUMNS)
+    if len(out):
+        out = out.sort_values(group_cols + ["series", "month"], kind="stable").reset_index(drop=True)
+    return out
+
+
+@dataclass
+class MonthMatch:
+    """Result of :func:`common_months`.
+
+    Attributes
+    ----------
+    a, b : list of str
+        Months ('YYYY-MM') kept in each period, in matching order (``a[i]`` is
+        compared with ``b[i]``).
+    dropped_a, dropped_b : list of str
+        Months left out of each period because the matching month is absent from
+        the other period.
+    sentence : str
+        Plain-English note for the report.
+    """
+
+    a: list = field(default_factory=list)
+    b: list = field(default_factory=list)
+    dropped_a: list = field(default_factory=list)
+    dropped_b: list = field(default_factory=list)
+    sentence: str = ""
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        """The matched months as a two-column table."""
+        return pd.DataFrame({"a_month": self.a, "b_month": self.b})
+
+
+def common_months(a_months: Any, b_months: Any, lag: int | None = None) -> MonthMatch:
+    """Match the months of two periods, keeping only months present in both.
+
+    Parameters
+    ----------
+    a_months, b_months : iterable of months
+        The months with usable data in each period (e.g. 2025-01 ... 2025-12 and
+        the same months of 2024, minus missing or flagged months).
+    lag : int, optional
+        Months between matching months (``b = a - lag``), e.g. 3 to compare a
+        quarter with the previous one. By default months are matched by calendar
+        month (January with January), as in a comparison with the same period
+        last year; each period must then hold each calendar month at most once.
+
+    Returns
+    -------
+    MonthMatch
+        ``a``, ``b`` (kept months, matched in order), ``dropped_a``,
+        ``dropped_b`` and a ``sentence``.
+
+    Examples
+    --------
+    >>> m = common_months(["2025-01", "2025-02", "2025-03"], ["2024-01", "2024-03"])
+    >>> m.a, m.b, m.dropped_a
+    (['2025-01', '2025-03'], ['2024-01', '2024-03'], ['2025-02'])
+    """
+    a = _months(a_months, "a_months")
+    b = _months(b_months, "b_months")
+    if a.has_duplicates or b.has_duplicates:
+        raise ValueError("`a_months` and `b_months` must not repeat a month")
+    if lag is None:
+        for name, idx in (("a_months", a), ("b_months", b)):
+            if pd.Index(idx.month).has_duplicates:
+                raise ValueError(
+                    f"`{name}` spans more than 12 months, so months cannot be matched by calendar "
+                    "month; give `lag` (months between matching months)")
+        b_by_moy = {p.month: p for p in b}
+        pairs = [(p, b_by_moy[p.month]) for p in sorted(a) if p.month in b_by_moy]
+    else:
+        if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)):
+            raise ValueError(f"`lag` must be a whole number of months, got {lag!r}")
+        b_set = set(b)
+        pairs = [(p, p - int(lag)) for p in sorted(a) if (p - int(lag)) in b_set]
+    kept_a = [p for p, _ in pairs]
+    kept_b = [q for _, q in pairs]
+    dropped_a = [str(p) for p in sorted(a) if p not in set(kept_a)]
+    dropped_b = [str(q) for q in sorted(b) if q not in set(kept_b)]
+    if not pairs:
+        sentence = "The two periods have no months in common, so they cannot be compared month for month."
+    elif dropped_a or dropped_b:
+        dropped = dropped_a + dropped_b
+        listed = ", ".join(dropped[:-1]) + (" and " if len(dropped) > 1 else "") + dropped[-1]
+        sentence = (f"The comparison uses the {len(pairs)} months present in both periods; "
+                    f"{listed} {'was' if len(dropped) == 1 else 'were'} left out because the matching "
+                    "month is missing or excluded in the other period.")
+    else:
+        sentence = f"The comparison uses all {len(pairs)} months of both periods."
+    return MonthMatch(a=[str(p) for p in kept_a], b=[str(q) for q in kept_b],
+                      dropped_a=dropped_a, dropped_b=dropped_b, sentence=sentence)
