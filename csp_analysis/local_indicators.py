@@ -177,7 +177,7 @@ def period_bounds(period: str, period_type: str) -> tuple[date, date]:
     hint, pattern = PERIOD_TYPES[period_type]
     m = pattern.match(period)
     if not m:
-        guess = _guess_period_type(period)
+        guess = guess_period_type(period)
         extra = f" (it looks like a {guess.replace('_', ' ')}: is period_type wrong?)" if guess else ""
         raise ValueError(f"{period!r} is not a {period_type.replace('_', ' ')}; write {hint}{extra}")
     year = int(m.group(1))
@@ -205,7 +205,18 @@ def period_bounds(period: str, period_type: str) -> tuple[date, date]:
     return start, end
 
 
-def _guess_period_type(period: str) -> str | None:
+def guess_period_type(period: str) -> str | None:
+    """Return the period type whose pattern ``period`` follows, or None.
+
+    Parameters
+    ----------
+    period : str
+        E.g. ``"2023-01"`` (month) or ``"2022/23"`` (financial year).
+
+    Returns
+    -------
+    str or None
+    """
     for name, (_, pattern) in PERIOD_TYPES.items():
         if pattern.match(period):
             return name
@@ -394,7 +405,7 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
     out["period"], out["period_type"] = period, ptype
     out["period_start"] = out["period_end"] = None
     if ptype and ptype not in PERIOD_TYPES:
-        guess = _guess_period_type(period)
+        guess = guess_period_type(period)
         hint = f" ('{period}' looks like a {guess})" if guess else ""
         bad("period_type", f"{ptype!r} is not a period type; use one of {', '.join(PERIOD_TYPES)}{hint}")
     elif ptype and period:

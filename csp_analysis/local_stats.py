@@ -28,7 +28,7 @@ from scipy import stats
 
 from .local_indicators import (
     PERIOD_TYPES,
-    _guess_period_type,
+    guess_period_type,
     period_bounds,
     period_label,
     select_indicator,
@@ -293,7 +293,7 @@ def monthly_year_on_year(
         raise ValueError(f"indicator {indicator!r} has no monthly figures")
 
     def in_year(year: str) -> pd.DataFrame:
-        ptype = _guess_period_type(year)
+        ptype = guess_period_type(year)
         if ptype not in ("financial_year", "year"):
             raise ValueError(f"{year!r} is not a financial year (2022/23) or calendar year (2022)")
         start, end = period_bounds(year, ptype)
@@ -594,7 +594,8 @@ def compare_with_comparators(
                 "partnership": lr["partnership"], "indicator": indicator, "indicator_label": lr["indicator_label"],
                 "group": lr["group"], "period": period, "comparator": cr["comparator"],
                 "comparator_period": cr["period"], "comparator_period_type": cr["period_type"],
-                "numerator": x, "denominator": n, "implied": bool(lr["implied"]),
+                "numerator": x if ok else lr["value"] if lr["unit"] == "count" else np.nan,
+                "denominator": n, "implied": bool(lr["implied"]),
                 "published_percent": lr["value"] if lr["unit"] == "percent" else np.nan,
                 "comparator_percent": 100 * p0, "expected": n * p0 if ok else np.nan, "p_value": p,
                 "counts_children": bool(lr["counts_children"]),
@@ -624,6 +625,12 @@ def compare_with_comparators(
             sentences.append(_suppressed_sentence(where, None, small_number_threshold))
             continue
         comp_when = period_label(r["comparator_period"], r["comparator_period_type"])
+        if pd.isna(r["denominator"]):
+            shown = _pct(r["published_percent"]) if pd.notna(r["published_percent"]) else _fmt(r["numerator"])
+            sentences.append(f"{where}: {shown}, against {_pct(r['comparator_percent'])} for {r['comparator']} "
+                             f"in {comp_when}; no denominator is recorded, so no share, interval or test can "
+                             "be given (see the source note).")
+            continue
         ci_txt = f"{_conf(confidence)} confidence interval {_pct(r['lower'])} to {_pct(r['upper'])}"
         if r["implied"]:
             local_txt = f"{_pct(r['published_percent'])} of {_fmt(r['denominator'])} ({ci_txt})"
@@ -729,7 +736,7 @@ def before_after(
                          f"({', '.join(map(str, rows['group'].unique()))}); name one with group=")
     if rows["period_type"].nunique() > 1:
         raise ValueError(f"indicator {indicator!r} mixes period types; before_after needs one")
-    ptype = _guess_period_type(change_period)
+    ptype = guess_period_type(change_period)
     if ptype is None:
         raise ValueError(f"change_period {change_period!r} is not a period "
                          f"({'; '.join(h for h, _ in PERIOD_TYPES.values())})")

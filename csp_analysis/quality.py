@@ -19,8 +19,10 @@ value:
 
 The "usual level" of a month is, for artefacts, the median of all the series'
 other months and, for drops, the median of its other months within ``window``
-months either side, leaving out months flagged as artefacts or severe drops
-(the median of all other months when fewer than 4 are that close).
+months either side (all other months when fewer than 4 are that close), leaving
+out months flagged as artefacts or severe drops. Drops are screened first against
+all other months, so a cluster of bad months cannot drag the local level down,
+and then re-checked against nearby months until the flags settle.
 
 :func:`common_months` keeps only months present in both of two periods being
 compared (e.g. this year against the same months last year), saying which months
@@ -67,43 +69,45 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def _reference_levels(months: np.ndarray, n: np.ndarray, usable: np.ndarray,
-                      window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Usual level and dispersion of each month from the other usable months.
-
-    The pool is the other usable months within +/- ``window`` months (all other
-    usable months when fewer than 4 are that close). Returns the pool median and
-    a robust dispersion ratio ``phi = max(1, (1.4826 MAD)^2 / median)`` (variance
-    over mean; 1 for Poisson-like series).
-    """
+def _reference_levels(months: np.ndarray, n: np.ndarray, usable: np.ndarray, window: int) -> np.ndarray:
+    """Median of the other usable months within +/- window months (all others if < 4 near)."""
     ref = np.full(len(n), np.nan)
-    phi = np.ones(len(n))
     for i in range(len(n)):
         others = usable.copy()
         others[i] = False
         near = others & (np.abs(months - months[i]) <= window)
         pool = n[near] if near.sum() >= 4 else n[others]
         if len(pool):
-            med = float(np.median(pool))
-            ref[i] = med
-            if len(pool) >= 3 and med > 0:
-                mad = 1.4826 * float(np.median(np.abs(pool - med)))
-                phi[i] = max(1.0, mad ** 2 / med)
-    return ref, phi
+            ref[i] = float(np.median(pool))
+    return ref
 
 
-def _lower_tail(n: np.ndarray, mean: np.ndarray, phi: np.ndarray) -> np.ndarray:
+def _dispersion(n: np.ndarray, ref: np.ndarray, usable: np.ndarray) -> float:
+    """Robust variance-to-mean ratio of a series around its usual level.
+
+    ``phi = (1.4826 * median |(n - ref) / sqrt(ref)|)^2`` over the usable months,
+    at least 1 (Poisson). The median makes it robust to the bad months being
+    screened (up to half of them).
+    """
+    ok = usable & (ref > 0)
+    if ok.sum() < 3:
+        return 1.0
+    r = (n[ok] - ref[ok]) / np.sqrt(ref[ok])
+    return max(1.0, (1.4826 * float(np.median(np.abs(r)))) ** 2)
+
+
+def _lower_tail(n: np.ndarray, mean: np.ndarray, phi: float) -> np.ndarray:
     """P(X <= n) for a count with the given mean and variance ``phi * mean``.
 
     Poisson when ``phi == 1``, otherwise negative binomial (gamma-Poisson) with
     that variance, so naturally variable series are not flagged by chance.
     """
     mean = np.where(np.isnan(mean), 0.0, mean)
+    if phi <= 1.0:
+        return stats.poisson.cdf(n, mean)
     tail = stats.poisson.cdf(n, mean)
-    over = (phi > 1.0) & (mean > 0)
-    if over.any():
-        size = mean[over] / (phi[over] - 1.0)
-        tail[over] = stats.nbinom.cdf(n[over], size, 1.0 / phi[over])
+    pos = mean > 0
+    tail[pos] = stats.nbinom.cdf(n[pos], mean[pos] / (phi - 1.0), 1.0 / phi)
     return tail
 
 
@@ -147,10 +151,10 @@ def flag_anomalous_months(
         marked for exclusion; milder drops are reported for checking only.
     p_threshold : float, default 0.001
         A drop is flagged only if a count with the usual level as mean, and the
-        series' own month-to-month variability (robust variance-to-mean ratio of
-        the nearby months; Poisson if less variable), would be this low with
-        probability below ``p_threshold``, so small or naturally variable series
-        are not flagged by chance.
+        series' own month-to-month variability (a robust variance-to-mean ratio
+        of its usable months around their usual levels; Poisson if less
+        variable), would be this low with probability below ``p_threshold``, so
+        small or naturally variable series are not flagged by chance.
     window : int, default 12
         Months either side used for the usual level.
 
@@ -228,21 +232,23 @@ def flag_anomalous_months(
             if len(n) < 3:
                 continue
             # pass 1: round-number extract artefacts, against all other months
-            ref_all, _ = _reference_levels(months, n, np.ones(len(n), dtype=bool), window=10**6)
+            ref_all = _reference_levels(months, n, np.ones(len(n), dtype=bool), window=10**6)
             artefact = (n > 0) & (n % round_to == 0) & (n < artefact_ratio * ref_all)
             # pass 2: sudden drops, against nearby months that are neither artefacts
             # nor severe drops (iterated, so a cluster of bad months does not drag
             # the usual level down)
             usable = ~artefact
-            for _ in range(5):
-                ref, phi = _reference_levels(months, n, usable, window)
+            for step in range(6):
+                # first screen against all other months (robust to a local cluster of
+                # bad months), then against nearby months (robust to trends)
+                ref = _reference_levels(months, n, usable, window if step else 10**6)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = n / ref
-                tail = _lower_tail(n, ref, phi)
+                tail = _lower_tail(n, ref, _dispersion(n, ref, usable))
                 drop = ~artefact & (n < drop_ratio * ref) & (tail < p_threshold)
                 severe = drop & (ratio < severe_ratio)
                 new_usable = ~artefact & ~severe
-                if np.array_equal(new_usable, usable):
+                if step and np.array_equal(new_usable, usable):
                     break
                 usable = new_usable
             with np.errstate(divide="ignore", invalid="ignore"):
