@@ -112,7 +112,7 @@ def cmd_run(a) -> int:
         print(f"error: no params file for {', '.join(unknown)} in {a.params_dir or 'params/'} "
               f"(available: {', '.join(available)})", file=sys.stderr)
         return 2
-    notebooks = tuple(a.notebooks) if a.notebooks else runner.DEFAULT_NOTEBOOKS
+    notebooks = tuple(a.notebooks) if a.notebooks else None
     results = runner.run_all(slugs, params_dir=a.params_dir, outputs_dir=a.outputs, store=a.store,
                              notebooks=notebooks, jobs=a.jobs)
     index = Path(a.outputs or runner.store_mod.PROJECT_ROOT / "outputs") / "index.html"

@@ -40,15 +40,23 @@ def street_records(con, lad_codes: Sequence[str], start=None, end=None, crime_ty
 
 def monthly_counts(con, lad_codes: Sequence[str] | None = None, start=None, end=None,
                    by: Sequence[str] = ("crime_type",), pfa_code: str | None = None,
-                   lsoa_codes: Sequence[str] | None = None) -> pd.DataFrame:
+                   lsoa_codes: Sequence[str] | None = None, forces: Sequence[str] | None = None) -> pd.DataFrame:
     """Records per month (and per ``by`` columns) for LADs, a police force area or LSOAs.
+
+    Parameters
+    ----------
+    forces : list of str, optional
+        The force(s) whose files cover the area (the partnership's ``forces``). Only
+        months for which the store holds a street file of every one of them are
+        returned; records that other forces' files place in the area are counted in
+        those months. Default: the forces found in the records.
 
     Returns
     -------
     DataFrame
-        ``month`` and the ``by`` columns, and ``n`` (records). Only months present in
-        the store appear (combinations with zero records inside a present month are
-        filled with 0 so that a zero is not mistaken for a gap).
+        ``month`` and the ``by`` columns, and ``n`` (records). Only covered months
+        appear (combinations with zero records inside a covered month are filled
+        with 0 so that a zero is not mistaken for a gap).
     """
     where = []
     if lad_codes is not None:
@@ -63,7 +71,8 @@ def monthly_counts(con, lad_codes: Sequence[str] | None = None, start=None, end=
     q = f"SELECT {cols}, count(*) AS n FROM street_geo WHERE {cond}{_window(start, end)} GROUP BY ALL"
     df = con.execute(q).df()
     df["month"] = pd.to_datetime(df["month"])
-    present = covered_months(con, lad_codes=lad_codes, start=start, end=end)
+    present = covered_months(con, lad_codes=lad_codes, forces=forces, start=start, end=end)
+    df = df[df["month"].isin(present)]
     if by:
         levels = [df[b].dropna().unique() for b in by]
         full = pd.MultiIndex.from_product([present, *levels], names=["month", *by]).to_frame(index=False)
@@ -200,9 +209,18 @@ def data_vintage(con) -> dict:
     return out
 
 
-def has_street_data(con, lad_codes: Sequence[str]) -> bool:
-    q = f"SELECT 1 FROM street_geo WHERE lad_code IN {_in(lad_codes)} LIMIT 1"
+def has_street_data(con, lad_codes: Sequence[str], forces: Sequence[str] | None = None) -> bool:
+    """True when the store holds records in these LADs (from the given forces' files)."""
+    cond = f" AND force IN {_in(forces)}" if forces else ""
+    q = f"SELECT 1 FROM street_geo WHERE lad_code IN {_in(lad_codes)}{cond} LIMIT 1"
     return con.execute(q).fetchall() != []
+
+
+def stray_records(con, lad_codes: Sequence[str], forces: Sequence[str]) -> int:
+    """Records placed in these LADs by *other* forces' files (crimes recorded elsewhere)."""
+    q = (f"SELECT count(*) FROM street_geo WHERE lad_code IN {_in(lad_codes)} "
+         f"AND force NOT IN {_in(forces)}")
+    return con.execute(q).fetchall()[0][0]
 
 
 def stop_search_records(con, forces: Sequence[str], start=None, end=None) -> pd.DataFrame:

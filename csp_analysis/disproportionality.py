@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -405,6 +406,8 @@ def find_rate_by_group(
     if reference not in set(agg.loc[~agg["unknown"], "group"]):
         raise ValueError(f"reference={reference!r} is not a known group in column {group!r}")
     agg = agg[agg["searches"] > 0].reset_index(drop=True)
+    if reference not in set(agg["group"]):
+        raise ValueError(f"reference={reference!r} has no searches with a recorded outcome")
     ci = proportion_ci(agg["finds"], agg["searches"], confidence=confidence)
     agg["value"], agg["lower"], agg["upper"] = ci["value"], ci["lower"], ci["upper"]
     ref = agg[agg["group"] == reference].iloc[0]
@@ -552,9 +555,10 @@ def location_quotients(
             var = var - 2 * (1 - p) / big_c
         se = np.sqrt(np.maximum(var, 0))
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
-    lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
     zero_upper = stats.chi2.ppf(1 - (1 - confidence) / 2, 2) / 2 / t / big_p
-    upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
+    with np.errstate(invalid="ignore"):
+        lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
+        upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
     return pd.DataFrame(
         {
             "area": agg["area"],
@@ -695,6 +699,7 @@ def deprivation_gradient(
     table["confidence"] = confidence
     table["method"] = rc["method"]
     by_decile = table.iloc[::-1].reset_index()
+    by_decile["decile"] = by_decile["decile"].astype("int64")
 
     ridit = dec.map(table["ridit"]).to_numpy(dtype=float)
     log_off = np.log(pop.to_numpy())
@@ -941,7 +946,8 @@ def census_population_by_broad_group(census_df: pd.DataFrame) -> pd.DataFrame:
 
     Notes
     -----
-    If the table has a total row for persons (Sex such as "All persons" or
+    Columns named like totals ("Total: ...", "All usual residents") are
+    ignored. If the table has a total row for persons (Sex such as "All persons" or
     "Total"), only those rows are used, so persons are not counted twice.
     """
     if not isinstance(census_df, pd.DataFrame):
@@ -955,7 +961,10 @@ def census_population_by_broad_group(census_df: pd.DataFrame) -> pd.DataFrame:
     totals = sex.isin(["all persons", "all", "total", "persons", "all usual residents"])
     if totals.any():
         df = df[totals]
-    categories = [c for c in df.columns if c not in id_cols]
+    categories = [
+        c for c in df.columns
+        if c not in id_cols and not c.casefold().startswith(("total", "all usual residents", "all persons"))
+    ]
     if not categories:
         raise ValueError("census_df has no ethnic-group columns")
     groups = {c: broad_ethnic_group(c) for c in categories}
@@ -983,6 +992,29 @@ def census_population_by_broad_group(census_df: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------
 # small-number suppression
 # ----------------------------------------------------------------------------
+def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[int, int]]:
+    """Suppressed cells whose values follow exactly from row and/or column totals.
+
+    Unknowns are the suppressed cells; each published total gives one linear
+    equation in them. A cell is determined exactly when its unit vector is
+    orthogonal to the null space of the equations.
+    """
+    from scipy.linalg import null_space
+
+    cells = list(zip(*np.where(mask)))
+    if not cells:
+        return []
+    equations = []
+    if rows:
+        equations += [[1.0 if r == i else 0.0 for r, _ in cells] for i in range(mask.shape[0])]
+    if cols:
+        equations += [[1.0 if c == j else 0.0 for _, c in cells] for j in range(mask.shape[1])]
+    free = null_space(np.array(equations))
+    if free.size == 0:
+        return cells
+    return [cell for cell, row in zip(cells, free) if np.abs(row).max() < 1e-9]
+
+
 def suppress_small_numbers(
     table: pd.DataFrame,
     columns=None,
@@ -1011,7 +1043,9 @@ def suppress_small_numbers(
         cannot reveal a suppressed cell: wherever a row or column has exactly
         one suppressed cell, the next smallest cell in it is suppressed too
         (non-zero cells preferred, because a suppressed zero does not hide
-        anything from a total), repeated until stable.
+        anything from a total), repeated until stable; then any suppressed
+        cell whose value still follows exactly from the totals (checked by
+        linear algebra) gets a further complementary suppression.
     totals : {"both", "rows", "columns"}, default "both"
         Which totals are published or derivable: row totals (across
         ``columns``), column totals (down rows) or both.
@@ -1034,8 +1068,9 @@ def suppress_small_numbers(
 
     Notes
     -----
-    This simple row/column rule protects against differencing from one
-    table's margins. It does not guarantee protection across linked tables
+    The result guarantees that no suppressed cell can be worked out exactly
+    from this table's row and column totals. It does not prevent narrow
+    bounds (e.g. a cell known to be 0-2), nor protect across linked tables
     (e.g. the same counts published by sex and by age); apply it to the
     full set of tables together where that matters.
 
@@ -1075,32 +1110,61 @@ def suppress_small_numbers(
     low = 0 if suppress_zeros else 1
     mask = (values >= low) & (values < threshold)
 
+    def smallest_free(m_line: np.ndarray, v_line: np.ndarray):
+        """Index of the smallest unsuppressed cell in a line, non-zero preferred (None if none)."""
+        candidates = np.where(~m_line & ~np.isnan(v_line))[0]
+        if len(candidates) == 0:
+            return None
+        nonzero = candidates[v_line[candidates] > 0]
+        pool = nonzero if len(nonzero) else candidates
+        return pool[np.argmin(v_line[pool])]
+
     def protect(m: np.ndarray, vals: np.ndarray) -> bool:
         changed = False
         for i in range(m.shape[0]):
             if m[i].sum() == 1 and m.shape[1] > 1:
-                candidates = np.where(~m[i] & ~np.isnan(vals[i]))[0]
-                if len(candidates) == 0:
-                    continue
-                nonzero = candidates[vals[i, candidates] > 0]
-                pool = nonzero if len(nonzero) else candidates
-                pick = pool[np.argmin(vals[i, pool])]
-                m[i, pick] = True
-                changed = True
+                pick = smallest_free(m[i], vals[i])
+                if pick is not None:
+                    m[i, pick] = True
+                    changed = True
         return changed
 
+    # a line with one cell has no separate total (its total is the cell itself)
+    use_rows = totals in ("both", "rows") and mask.shape[1] > 1
+    use_cols = totals in ("both", "columns") and mask.shape[0] > 1
     if secondary:
         for _ in range(values.size + 1):
             changed = False
-            if totals in ("both", "rows"):
+            if use_rows:
                 changed |= protect(mask, values)
-            if totals in ("both", "columns"):
-                mt, vt = mask.T.copy(), values.T
-                changed_cols = protect(mt, vt)
+            if use_cols:
+                mt = mask.T.copy()
+                changed |= protect(mt, values.T)
                 mask = mt.T.copy()
-                changed |= changed_cols
-            if not changed:
+            if changed:
+                continue
+            # The one-per-line rule can still leave a cell pinned down by the
+            # margins (e.g. a suppressed cell that bridges two blocks). Find
+            # cells whose value is determined by the published totals and
+            # suppress one more cell beside the first of them. Hand-written:
+            # no allowed dependency implements cell-suppression auditing.
+            determined = _determined_cells(mask, use_rows, use_cols)
+            if not determined:
                 break
+            i, j = determined[0]
+            pick = smallest_free(mask[i], values[i]) if use_rows else None
+            if pick is not None:
+                mask[i, pick] = True
+                continue
+            pick = smallest_free(mask[:, j], values[:, j]) if use_cols else None
+            if pick is None:
+                warnings.warn(
+                    "secondary suppression could not protect every suppressed cell: the table has no "
+                    "unsuppressed cells left beside it",
+                    stacklevel=2,
+                )
+                break
+            mask[pick, j] = True
 
     full_mask = pd.DataFrame(False, index=table.index, columns=table.columns)
     full_mask.loc[rows, columns] = mask

@@ -351,7 +351,8 @@ def assign_funnel_significance(
     -------
     DataFrame
         One row per unit (index kept from a Series input) with
-        ``numerator``, ``denominator``, ``value`` and ``significance``, one
+        ``numerator``, ``denominator`` (for rates, the derived denominator
+        ``multiplier x events / rate``), ``value`` and ``significance``, one
         of ``"High (0.001)"``, ``"High (0.025)"``, ``"Low (0.001)"``,
         ``"Low (0.025)"``, ``"Not significant"`` and, for DSRs with fewer
         than 10 events, ``"Not applicable for events less than 10 for dsrs"``.

@@ -227,9 +227,11 @@ def indicator_change(
     -----
     Uses :func:`csp_analysis.rates.compare_periods`: the exact conditional
     (binomial) comparison of two Poisson counts with equal exposure. The counts
-    are treated as independent Poisson counts; counts of the same children at two
-    dates (a caseload snapshot) are positively correlated, which makes this
-    interval conservative for a change.
+    are treated as independent Poisson counts. Snapshot counts of a caseload
+    (children in need at a date) are neither: many of the same children appear in
+    both, and the change reflects policy and recording as well as chance. For them
+    the interval says whether a change exceeds Poisson noise; it is not a full
+    account of the uncertainty.
     """
     rows = select_indicator(df, indicator, partnership)
     _require_units(rows, indicator, ("count",), "indicator_change")
@@ -312,14 +314,17 @@ def monthly_year_on_year(
             present = c if not c.empty else p
             lacking = current_year if c.empty else previous_year
             recs = []
-            for _, r in present.iterrows():
+            small = suppression_mask(present["value"].to_numpy(), counts_children=present["counts_children"].to_numpy(),
+                                     threshold=small_number_threshold).to_numpy()
+            for (_, r), hide in zip(present.iterrows(), small):
+                value = np.nan if hide else r["value"]
                 recs.append({
                     "partnership": r["partnership"], "indicator": r["indicator"],
                     "indicator_label": r["indicator_label"], "group": r["group"],
                     "previous_period": None if p.empty else r["period"],
                     "current_period": None if c.empty else r["period"],
-                    "previous": np.nan if p.empty else r["value"], "current": np.nan if c.empty else r["value"],
-                    "suppressed": False,
+                    "previous": np.nan if p.empty else value, "current": np.nan if c.empty else value,
+                    "suppressed": bool(hide),
                     "sentence": (f"{r['indicator_label']}{_group_part(r['group'])}: {name} is published for "
                                  f"{_period_label(r)} but not in {lacking}, so no change can be computed."),
                 })

@@ -135,6 +135,7 @@ class Partnership(_Strict):
     comparators: list[str] = Field(default_factory=list, description="slugs of partnerships to compare with")
     interventions: list[Intervention] = Field(default_factory=list)
     local_data: list[LocalData] = Field(default_factory=list)
+    notebooks: list[str] | None = Field(None, description="notebooks to run (default: the three police-data reports)")
     synthetic: bool = False
 
     @field_validator("slug")

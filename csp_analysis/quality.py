@@ -20,9 +20,12 @@ value:
 The "usual level" of a month is, for artefacts, the median of all the series'
 other months and, for drops, the median of its other months within ``window``
 months either side (all other months when fewer than 4 are that close), leaving
-out months flagged as artefacts or severe drops. Drops are screened first against
-all other months, so a cluster of bad months cannot drag the local level down,
-and then re-checked against nearby months until the flags settle.
+out months flagged as artefacts or severe drops. Drops are screened first
+against the upper quartile of the nearby months, so a cluster of bad months
+cannot drag the level down, then re-checked against the median of the nearby
+months that are left until the flags settle. A lasting change of level (e.g.
+between two years) is not a drop, because months are compared with their
+neighbours.
 
 :func:`common_months` keeps only months present in both of two periods being
 compared (e.g. this year against the same months last year), saying which months
@@ -30,6 +33,8 @@ were dropped, so a missing or excluded month does not bias a comparison.
 
 References
 ----------
+Wheeler, D. J. (1995). *Advanced Topics in Statistical Process Control*. SPC
+Press, Knoxville (median moving range: sigma = median mR / 0.954).
 Office for Statistics Regulation (2021). *Quality Assurance of Administrative
 Data* (QAAD) toolkit. UK Statistics Authority, London.
 """
@@ -69,8 +74,10 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def _reference_levels(months: np.ndarray, n: np.ndarray, usable: np.ndarray, window: int) -> np.ndarray:
-    """Median of the other usable months within +/- window months (all others if < 4 near)."""
+def _reference_levels(months: np.ndarray, n: np.ndarray, usable: np.ndarray, window: int,
+                      quantile: float = 0.5) -> np.ndarray:
+    """Usual level of each month: a quantile (median by default) of the other usable
+    months within +/- window months (of all other usable months if < 4 are near)."""
     ref = np.full(len(n), np.nan)
     for i in range(len(n)):
         others = usable.copy()
@@ -78,22 +85,25 @@ def _reference_levels(months: np.ndarray, n: np.ndarray, usable: np.ndarray, win
         near = others & (np.abs(months - months[i]) <= window)
         pool = n[near] if near.sum() >= 4 else n[others]
         if len(pool):
-            ref[i] = float(np.median(pool))
+            ref[i] = float(np.quantile(pool, quantile))
     return ref
 
 
-def _dispersion(n: np.ndarray, ref: np.ndarray, usable: np.ndarray) -> float:
-    """Robust variance-to-mean ratio of a series around its usual level.
+def _dispersion(months: np.ndarray, n: np.ndarray, usable: np.ndarray) -> float:
+    """Robust variance-to-mean ratio of a series from its month-to-month changes.
 
-    ``phi = (1.4826 * median |(n - ref) / sqrt(ref)|)^2`` over the usable months,
-    at least 1 (Poisson). The median makes it robust to the bad months being
-    screened (up to half of them).
+    Uses consecutive usable months only: ``r = (n_t - n_{t-1}) / sqrt(mean of the
+    pair)`` and ``phi = (median |r| / 0.954)^2``, at least 1 (Poisson). The median
+    moving range divided by 0.954 estimates sigma (Wheeler 1995), is unaffected
+    by level shifts between periods and tolerates bad months among the pairs.
     """
-    ok = usable & (ref > 0)
-    if ok.sum() < 3:
+    pair = (np.diff(months) == 1) & usable[1:] & usable[:-1]
+    level = (n[1:] + n[:-1]) / 2.0
+    pair &= level > 0
+    if pair.sum() < 3:
         return 1.0
-    r = (n[ok] - ref[ok]) / np.sqrt(ref[ok])
-    return max(1.0, (1.4826 * float(np.median(np.abs(r)))) ** 2)
+    r = np.diff(n)[pair] / np.sqrt(level[pair])
+    return max(1.0, (float(np.median(np.abs(r))) / 0.954) ** 2)
 
 
 def _lower_tail(n: np.ndarray, mean: np.ndarray, phi: float) -> np.ndarray:
@@ -151,8 +161,8 @@ def flag_anomalous_months(
         marked for exclusion; milder drops are reported for checking only.
     p_threshold : float, default 0.001
         A drop is flagged only if a count with the usual level as mean, and the
-        series' own month-to-month variability (a robust variance-to-mean ratio
-        of its usable months around their usual levels; Poisson if less
+        series' own month-to-month variability (a variance-to-mean ratio from
+        the median change between consecutive months; Poisson if less
         variable), would be this low with probability below ``p_threshold``, so
         small or naturally variable series are not flagged by chance.
     window : int, default 12
@@ -239,12 +249,13 @@ def flag_anomalous_months(
             # the usual level down)
             usable = ~artefact
             for step in range(6):
-                # first screen against all other months (robust to a local cluster of
-                # bad months), then against nearby months (robust to trends)
-                ref = _reference_levels(months, n, usable, window if step else 10**6)
+                # first screen against the upper quartile of nearby months (so up to
+                # three quarters of them can be bad), then against their median,
+                # leaving out the severe drops found so far
+                ref = _reference_levels(months, n, usable, window, quantile=0.5 if step else 0.75)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = n / ref
-                tail = _lower_tail(n, ref, _dispersion(n, ref, usable))
+                tail = _lower_tail(n, ref, _dispersion(months, n, usable))
                 drop = ~artefact & (n < drop_ratio * ref) & (tail < p_threshold)
                 severe = drop & (ratio < severe_ratio)
                 new_usable = ~artefact & ~severe

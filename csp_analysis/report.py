@@ -102,7 +102,7 @@ class ReportContext:
 
     @property
     def has_street_data(self) -> bool:
-        return data_mod.has_street_data(self.con, self.params.lad_codes)
+        return data_mod.has_street_data(self.con, self.params.lad_codes, self.params.forces)
 
     # ---------------------------------------------------------------- narration
     def say(self, text: str) -> None:
@@ -132,6 +132,10 @@ class ReportContext:
             f"(force file(s): {forces}). The rest of this report is therefore empty. "
             "Download the force's files from data.police.uk and run `csp ingest` to fill it."
         )
+        stray = data_mod.stray_records(self.con, self.params.lad_codes, self.params.forces)
+        if stray:
+            self.say(f"(The store does hold {stray:,} records that other forces' files place in this area, "
+                     "crimes those forces recorded here; on their own they cannot describe the partnership.)")
         self.headline("data_available", "Data available", 0, f"No {what} data in the store for {self.params.name}.")
 
     # ---------------------------------------------------------------- tables

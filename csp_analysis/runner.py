@@ -124,7 +124,7 @@ def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, s
 
 
 def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path | None,
-                    notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS,
+                    notebooks: tuple[str, ...] | None = None,
                     notebooks_dir: Path | None = None) -> PartnershipRun:
     """Validate parameters, run every notebook and write headlines and the manifest."""
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
@@ -136,6 +136,7 @@ def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path 
     try:
         p = params_mod.load_params(pfile)
         pr.name = p.name
+        notebooks = tuple(notebooks or p.notebooks or DEFAULT_NOTEBOOKS)
         con = store_mod.connect(store, read_only=True)
         try:
             params_mod.check_against_store(p, con, pfile)
@@ -195,7 +196,7 @@ def _run_one(args) -> PartnershipRun:
 
 
 def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path | None = None,
-            store: Path | None = None, notebooks: tuple[str, ...] = DEFAULT_NOTEBOOKS, jobs: int = 1,
+            store: Path | None = None, notebooks: tuple[str, ...] | None = None, jobs: int = 1,
             notebooks_dir: Path | None = None, log=print) -> list[PartnershipRun]:
     """Run the notebooks for several partnerships (in parallel with ``jobs`` > 1)
     and write ``outputs/index.html``. Returns one result per partnership."""
@@ -204,7 +205,9 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
     outputs_dir = Path(outputs_dir) if outputs_dir else store_mod.PROJECT_ROOT / "outputs"
     store = Path(store).resolve() if store else store_mod.store_path().resolve()
     outputs_dir.mkdir(parents=True, exist_ok=True)
-    args = [(s, params_dir, outputs_dir, store, tuple(notebooks), notebooks_dir) for s in slugs]
+    _load_local_data(slugs, params_dir, store, log)
+    args = [(s, params_dir, outputs_dir, store, tuple(notebooks) if notebooks else None, notebooks_dir)
+            for s in slugs]
     results: list[PartnershipRun] = []
     if jobs > 1 and len(args) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as ex:
@@ -216,8 +219,38 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
             r = _run_one(a)
             log(_line(r))
             results.append(r)
-    write_index(results, outputs_dir, notebooks)
+    cols = list(notebooks or DEFAULT_NOTEBOOKS)
+    for r in results:
+        cols += [n.notebook for n in r.notebooks if n.notebook not in cols]
+    write_index(results, outputs_dir, cols)
     return results
+
+
+def _load_local_data(slugs, params_dir: Path, store: Path, log) -> None:
+    """Load the partnerships' local-indicator files into the store before any notebook
+    runs (one writer; the notebooks then read the store in parallel). A file that fails
+    validation is reported here and again by the partnership's run."""
+    from .local_indicators import LocalIndicatorError, load_local_indicator_files
+
+    todo = {}
+    for s in slugs:
+        try:
+            p = params_mod.load_params(params_dir / f"{s}.yaml")
+        except params_mod.ParamsError:
+            continue  # reported by the partnership's own run
+        if p.local_data:
+            todo[s] = [ld.path for ld in p.local_data]
+    if not todo:
+        return
+    con = store_mod.connect(store)
+    try:
+        for s, paths in todo.items():  # per partnership: one bad file never stops the others
+            try:
+                load_local_indicator_files(con, paths)
+            except (LocalIndicatorError, ValueError, OSError) as exc:
+                log(f"{s}: local indicators not loaded: {exc}")
+    finally:
+        con.close()
 
 
 def _line(r: PartnershipRun) -> str:

@@ -988,7 +988,9 @@ def _realised(street: pd.DataFrame, meta: dict, geo, ss: pd.DataFrame, ss_meta: 
     tc = u["town_centre"].to_numpy()[unit]
     riv_rest = (u["lad_name"].to_numpy()[unit] == "Riverton") & ~tc
     pre, post = m < start, m >= start
-    a = lambda mask: int((mask & tk & located).sum())
+    def a(mask):
+        return int((mask & tk & located).sum())
+
     t_pre, t_post, c_pre, c_post = a(tc & pre), a(tc & post), a(riv_rest & pre), a(riv_rest & post)
     lam = meta["lam"]
     tc_u = u["town_centre"].to_numpy()
@@ -1000,7 +1002,9 @@ def _realised(street: pd.DataFrame, meta: dict, geo, ss: pd.DataFrame, ss_meta: 
     bk = (k == _K["Burglary"]) & located
     s0, s1 = _month_index(SAFER_STREETS["start"]), _month_index(SAFER_STREETS["end"])
     during, before = (m >= s0) & (m <= s1), m < s0
-    b = lambda mask: int((mask & bk).sum())
+    def b(mask):
+        return int((mask & bk).sum())
+
     null_ratio = (b(nd & during) / b(nd & before)) / (b(nd_rest & during) / b(nd_rest & before))
     # deprivation gradient on realised counts (2023-2025, 2021 LSOAs, Synthshire, excl. TC & hot spots)
     synth_units = u["synth"].to_numpy() & ~u["town_centre"].to_numpy() & ~u["hotspot"].to_numpy()
@@ -1033,7 +1037,7 @@ def _realised(street: pd.DataFrame, meta: dict, geo, ss: pd.DataFrame, ss_meta: 
     }
 
 
-def _planted(geo, meta, street, realised: dict, seed: int) -> dict:
+def _planted(geo, meta, realised: dict, seed: int) -> dict:
     u = geo["units"]
     l11 = geo["lsoa11"]
 
@@ -1247,11 +1251,11 @@ def generate_demo_data(out_dir: str | Path = "data/demo", seed: int = DEFAULT_SE
         files.append(rel)
 
     realised = _realised(street, meta, geo, ss.drop(columns="_month"), ss_meta)
-    pe = _planted(geo, meta, street, realised, seed)
+    pe = _planted(geo, meta, realised, seed)
     (out / "planted_effects.json").write_text(json.dumps(pe, indent=2) + "\n", encoding="utf-8")
     (out / "PLANTED_EFFECTS.md").write_text(_effects_markdown(pe), encoding="utf-8")
     lads_txt = "\n".join(
-        f"  - {l.name} ({l.code}), about {l.census_pop:,} residents, {l.n_lsoa21} LSOAs (2021); "
+        f"  - {l.name} ({l.code}), {l.census_pop:,} residents (Census 2021), {l.n_lsoa21} LSOAs (2021); "
         f"CSP {l.csp_code} \"{l.csp_name}\"; PFA {l.pfa_code}" for l in LADS)
     (out / "SYNTHETIC_README.md").write_text(_README.format(
         seed=seed, force=FORCE_NAME, slug=FORCE_SLUG, pfa=FORCE_PFA_CODE, nforce=NEIGHBOUR_FORCE_NAME,

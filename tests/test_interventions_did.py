@@ -87,7 +87,7 @@ def test_gaussian_planted_effect_coverage_and_null_size():
         cover += r.lower <= 2.0 <= r.upper
         est.append(r.estimate)
         null = difference_in_differences(_panel(rng, 0.0), "y", "treated", "post", unit="unit",
-                                         time="t", unit_effects=True)
+                                         unit_effects=True)
         false_pos += null.table.loc["did", "p_value"] < 0.05
     assert 0.91 <= cover / reps <= 0.985
     assert np.mean(est) == pytest.approx(2.0, abs=0.1)
@@ -101,14 +101,28 @@ def test_poisson_planted_rate_ratio_coverage():
     logs = []
     for _ in range(reps):
         res = difference_in_differences(_panel(rng, 0.8, family="poisson"), "y", "treated",
-                                        "post", unit="unit", time="t", family="poisson",
-                                        unit_effects=True)
+                                        "post", unit="unit", family="poisson")
         r = res.table.loc["did"]
         assert r.scale == "ratio of rate ratios"
         cover += r.lower <= 0.8 <= r.upper
         logs.append(np.log(r.estimate))
     assert 0.90 <= cover / reps <= 0.985
     assert np.mean(logs) == pytest.approx(np.log(0.8), abs=0.02)
+
+
+def test_poisson_unit_effects_equal_pooled_in_balanced_panel():
+    # With a balanced panel, group-level treatment and period effects, the Poisson
+    # fixed-effects estimate equals the pooled Poisson estimate (Wooldridge 2023).
+    rng = np.random.default_rng(12)
+    df = _panel(rng, 0.8, family="poisson")
+    fe = difference_in_differences(df, "y", "treated", "post", unit="unit", time="t",
+                                   family="poisson", unit_effects=True)
+    pooled = difference_in_differences(df, "y", "treated", "post", unit="unit", time="t",
+                                       family="poisson")
+    assert fe.table.loc["did", "estimate"] == pytest.approx(pooled.table.loc["did", "estimate"],
+                                                            rel=1e-6)
+    r = fe.table.loc["did"]
+    assert r.lower <= 0.8 <= r.upper
 
 
 def test_event_study_and_pretrend_check():
@@ -184,7 +198,8 @@ def test_bad_input_raises(ck, kwargs, match):
 
 
 def test_treated_varying_within_unit_and_empty_cell_raise():
-    df = pd.DataFrame({"u": [1, 1, 2, 2], "tr": [0, 1, 0, 0], "p": [0, 1, 0, 1], "y": [1, 2, 3, 4]})
+    df = pd.DataFrame({"u": [1, 1, 2, 2, 3, 3], "tr": [0, 1, 0, 0, 1, 1], "p": [0, 1, 0, 1, 0, 1],
+                       "y": [1, 2, 3, 4, 5, 6]})
     with pytest.raises(ValueError, match="varies within a unit"):
         difference_in_differences(df, "y", "tr", "p", unit="u")
     df2 = pd.DataFrame({"tr": [0, 0, 1], "p": [0, 1, 0], "y": [1.0, 2.0, 3.0]})

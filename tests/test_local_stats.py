@@ -339,3 +339,28 @@ def test_before_after_errors(df, tmp_path):
         before_after(df, "contacts_processed_within_24_hours", "2022-01")
     with pytest.raises(ValueError, match="not a period"):
         before_after(df, "contacts_processed_within_24_hours", "January 2023")
+
+
+def test_comparator_rows_without_a_local_denominator_are_described_not_tested(tmp_path):
+    base = {"period": "2022/23", "period_type": "financial_year", "unit": "percent"}
+    rows = [
+        {**base, "group": "A", "value": "30", "denominator": "200"},
+        {**base, "group": "B", "value": "12"},
+        {**base, "group": "A", "value": "", "comparator": "England", "comparator_value": "25"},
+        {**base, "group": "B", "value": "", "comparator": "England", "comparator_value": "10"},
+    ]
+    out = compare_with_comparators(frame(tmp_path, rows), "x", "2022/23").set_index("group")
+    assert out.loc["A", "numerator"] == 60
+    assert out.loc["A", "p_value"] == pytest.approx(exact_binom_two_sided(60, 200, 0.25), rel=1e-6)
+    assert math.isnan(out.loc["B", "p_value"]) and math.isnan(out.loc["B", "p_value_holm"])
+    assert "no denominator is recorded" in out.loc["B", "sentence"]
+    assert "Holm" not in out.loc["A", "sentence"]  # a single test needs no adjustment
+
+
+def test_month_published_in_one_year_only_gets_a_row_saying_so(tmp_path):
+    rows = [{"period": "2021-06", "value": "50"}, {"period": "2022-06", "value": "60"},
+            {"period": "2022-07", "value": "70"}]
+    out = monthly_year_on_year(frame(tmp_path, rows), "x", "2022/23", "2021/22")
+    assert out["month"].tolist() == ["June", "July"]
+    assert out.loc[0, "percent_change"] == pytest.approx(20.0)
+    assert math.isnan(out.loc[1, "previous"]) and "not in 2021/22" in out.loc[1, "sentence"]

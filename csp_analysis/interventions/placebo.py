@@ -33,7 +33,6 @@ interrupted time series analysis. *Journal of Evaluation in Clinical Practice*
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np

@@ -53,7 +53,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from ._results import InterventionResult, TimeAxis, check_confidence, conf_pct, make_table
+from ._results import InterventionResult, TimeAxis, check_confidence, make_table
 from .its import _negbin_alpha, its_design
 
 __all__ = ["minimum_detectable_effect", "MDEResult"]

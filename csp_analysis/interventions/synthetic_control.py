@@ -192,9 +192,15 @@ class SyntheticControlResult(InterventionResult):
         )
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None, kind: str = "trajectories") -> Any:
+    def plot(self, ax: Any = None, kind: str = "trajectories",
+             max_pre_mspe_ratio: float | None = None) -> Any:
         """Plot the treated and synthetic series (``kind="trajectories"``) or the gaps
-        of the treated unit and the placebo units (``kind="gap"``)."""
+        of the treated unit and the placebo units (``kind="gap"``).
+
+        ``max_pre_mspe_ratio`` (e.g. 5) hides placebo units whose pre-period MSPE is
+        more than that multiple of the treated unit's, as in Abadie et al. (2010,
+        Figures 5-7): their gaps say little because they were never well fitted.
+        """
         import matplotlib.pyplot as plt
 
         if kind not in ("trajectories", "gap"):
@@ -211,7 +217,11 @@ class SyntheticControlResult(InterventionResult):
             ax.set_title(f"Synthetic control: {self.outcome}, {self.treated}")
         else:
             if self.placebo_gaps is not None:
-                for i, col in enumerate(self.placebo_gaps.columns):
+                cols = list(self.placebo_gaps.columns)
+                if max_pre_mspe_ratio is not None:
+                    limit = max_pre_mspe_ratio * self.pre_rmspe ** 2
+                    cols = [c for c in cols if self.placebo.loc[c, "pre_rmspe"] ** 2 <= limit]
+                for i, col in enumerate(cols):
                     ax.plot(x, self.placebo_gaps[col], color="grey", alpha=0.35, lw=0.8,
                             label="Placebo units" if i == 0 else None)
             ax.plot(x, self.gap["gap"], color="black", lw=1.8, label=str(self.treated))

@@ -14,7 +14,7 @@ def data_coverage(ctx) -> dict:
     by crime type inside the analysis window).
     """
     p = ctx.params
-    counts = data.monthly_counts(ctx.con, p.lad_codes, p.start, p.end)
+    counts = data.monthly_counts(ctx.con, p.lad_codes, p.start, p.end, forces=p.forces)
     months = sorted(counts["month"].unique()) if len(counts) else []
     missing = data.missing_months(months, p.start, p.end)
     if months:
@@ -24,7 +24,7 @@ def data_coverage(ctx) -> dict:
             text += " Months with no published file in the store: " + _ranges(missing) + \
                 ". Missing months are never filled in: comparisons use only months present in both periods."
         ctx.say(text)
-        noloc = data.no_location_counts(ctx.con, data.forces_for(ctx.con, p.lad_codes))
+        noloc = data.no_location_counts(ctx.con, p.forces)
         if len(noloc):
             tot = noloc["rows_no_location"].sum()
             ctx.say(f"Across the force file(s), {tot:,} records ({tot / noloc['rows_read'].sum():.1%}) had no "

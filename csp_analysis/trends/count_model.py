@@ -140,8 +140,9 @@ def _seasonal_average_design(X: np.ndarray, names: list[str], seasonality: str |
 def _fit_negbin(y: np.ndarray, X: np.ndarray, offset: np.ndarray, pois) -> tuple:
     """NB2 GLM with alpha from the Pearson moment equation (Breslow 1984).
 
-    ``alpha`` solves ``sum (y - mu)^2 / (mu (1 + alpha mu)) = n - p``, refitting the
-    GLM for each trial alpha (``scipy.optimize.brentq``); when the Poisson fit's
+    ``alpha`` solves ``sum (y - mu)^2 / (mu (1 + alpha mu)) = n - p``, alternating
+    between solving for alpha with the means fixed (``scipy.optimize.brentq``) and
+    refitting the GLM at that alpha until alpha settles; when the Poisson fit's
     Pearson chi-square is already at or below ``n - p`` there is no overdispersion
     and alpha is 0 (the Poisson fit is used). Hand-written because statsmodels
     offers only the maximum-likelihood estimate, which is biased towards zero with
@@ -153,26 +154,36 @@ def _fit_negbin(y: np.ndarray, X: np.ndarray, offset: np.ndarray, pois) -> tuple
     """
     n, p = X.shape
     df = n - p
-    mu0 = pois.fittedvalues
-    if np.sum((y - mu0) ** 2 / mu0) <= df:
+    mu = pois.fittedvalues
+    if np.sum((y - mu) ** 2 / mu) <= df:
         return pois, 0.0
 
-    def _fit(a: float):
-        return sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=a), offset=offset).fit()
-
-    def _excess(a: float) -> float:
-        if a == 0.0:
-            return float(np.sum((y - mu0) ** 2 / mu0) - df)
-        mu = _fit(a).fittedvalues
+    def _excess(a: float, mu: np.ndarray) -> float:
         return float(np.sum((y - mu) ** 2 / (mu * (1.0 + a * mu))) - df)
 
-    hi = max(1e-3, float(np.sum((y - mu0) ** 2 - y) / np.sum(mu0 ** 2)))
-    while _excess(hi) > 0:
-        hi *= 4.0
-        if hi > 1e6:
-            raise ValueError("`counts` are too overdispersed to estimate the negative binomial dispersion")
-    alpha = optimize.brentq(_excess, 0.0, hi, xtol=1e-10, rtol=1e-10)
-    return _fit(alpha), float(alpha)
+    # Alternate: solve the moment equation for alpha with the means fixed (cheap,
+    # monotone in alpha), refit the GLM at that alpha, until alpha settles.
+    alpha, params, results = 0.0, np.asarray(pois.params), pois
+    for _ in range(50):
+        if _excess(0.0, mu) <= 0:
+            new_alpha = 0.0
+        else:
+            hi = max(1e-3, 2 * alpha)
+            while _excess(hi, mu) > 0:
+                hi *= 4.0
+                if hi > 1e6:
+                    raise ValueError("`counts` are too overdispersed to estimate the negative binomial dispersion")
+            new_alpha = optimize.brentq(_excess, 0.0, hi, args=(mu,), xtol=1e-12, rtol=1e-10)
+        if new_alpha == 0.0:
+            return pois, 0.0
+        results = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=new_alpha), offset=offset).fit(
+            start_params=params)
+        params, mu = np.asarray(results.params), results.fittedvalues
+        converged = abs(new_alpha - alpha) <= 1e-8 + 1e-6 * new_alpha
+        alpha = new_alpha
+        if converged:
+            break
+    return results, float(alpha)
 
 
 def _sentence(label: str, value: float, lower: float, upper: float, p: float, confidence: float) -> str:

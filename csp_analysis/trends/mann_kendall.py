@@ -238,7 +238,9 @@ def mann_kendall(
     pandas.DataFrame
         One row: ``trend`` ("increasing", "decreasing" or "no trend"), ``h``
         (True when p < alpha), ``p_value`` (two-sided), ``z``, ``tau`` (tau-a),
-        ``s``, ``var_s``, ``slope`` (Sen), ``intercept``, ``value`` (= slope),
+        ``s``, ``var_s``, ``slope`` (Sen, per time unit), ``intercept`` (the Sen
+        line's value at the first time point of the series, or at ``times = 0``
+        when ``times`` is given: ``median(x) - median(t) * slope``), ``value`` (= slope),
         ``lower``, ``upper`` (confidence interval for the slope), ``confidence``,
         ``method``, ``n`` (non-missing values), ``unit`` and ``sentence``.
 

@@ -1,0 +1,63 @@
+"""End-to-end: synthetic data -> ingest -> papermill -> HTML, tables, headlines, index.
+
+Also renders the seed partnerships on ../shared/data (skipped when absent).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from csp_analysis import cli, runner
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    db, data_dir, out = root / "store.duckdb", root / "demo", root / "outputs"
+    assert cli.main(["setup-demo", "--data", str(data_dir), "--store", str(db), "--quiet"]) == 0
+    return db, data_dir, out
+
+
+def test_render_one_synthetic_partnership(demo):
+    db, _, out = demo
+    rc = cli.main(["run", "riverton", "--store", str(db), "--outputs", str(out)])
+    assert rc == 0
+    part = out / "riverton"
+    for nb in runner.DEFAULT_NOTEBOOKS:
+        html = (part / f"{nb}.html").read_text()
+        assert "Safer Riverton" in html and "Synthetic data" in html
+        assert "start_report(" not in html and "import " not in html  # no code cells
+        assert "<img" in html and "data:image/png;base64" in html     # charts embedded
+        assert "Download CSV" in html and "About this report" in html  # tables + provenance footer
+        assert "Traceback" not in html
+    tables = sorted(p.name for p in (part / "tables").glob("*.csv"))
+    assert any(t.startswith("01_trends__") for t in tables)
+    man = json.loads((part / "manifest.json").read_text())
+    assert man["status"] == "ok" and man["data_vintage"]["street/synthshire"]["latest_month"] == "2025-12"
+    assert man["inputs"]["police_files"] and man["parameters"]["lad_codes"] == ["X08000001"]
+    assert isinstance(json.loads((part / "headlines.json").read_text()), list)
+    index = (out / "index.html").read_text()
+    assert "riverton/01_trends.html" in index
+    idx = json.loads((out / "index.json").read_text())
+    assert [r["status"] for r in idx] == ["ok"] and all(n["status"] == "ok" for n in idx[0]["notebooks"])
+
+
+@pytest.mark.realdata
+def test_render_real_barnsley_and_kirklees_no_data(shared_data, tmp_path):
+    db, out = tmp_path / "real.duckdb", tmp_path / "outputs"
+    geo = shared_data / "geography"
+    assert cli.main(["ingest-lookup", str(geo), str(shared_data / "population"), "--store", str(db)]) == 0
+    sy = shared_data / "police_uk" / "street"
+    files = sorted(str(p) for p in sy.glob("*/*south-yorkshire*"))
+    assert cli.main(["ingest", *files, "--store", str(db), "--quiet"]) == 0
+    rc = cli.main(["run", "barnsley", "kirklees", "--store", str(db), "--outputs", str(out)])
+    assert rc == 0
+    barnsley = (out / "barnsley" / "01_trends.html").read_text()
+    assert "Safer Barnsley Partnership" in barnsley and "data:image/png;base64" in barnsley
+    assert "No data" not in barnsley
+    kirklees = (out / "kirklees" / "01_trends.html").read_text()
+    assert "No data" in kirklees and "west-yorkshire" in kirklees
