@@ -211,7 +211,7 @@ class ReportContext:
         vintage = data_mod.data_vintage(self.con)
         relevant = {k: v for k, v in vintage.items() if k.split("/", 1)[1] in self.params.forces}
         vtxt = "; ".join(
-            f"{k}: {v['first_month']} to {v['latest_month']} ({v['months']} months, ingested {v['last_ingest']})"
+            f"{k}: {v['first_month']} to {v['latest_month']} ({v['months']} month{'s' if v['months'] != 1 else ''}, ingested {v['last_ingest']})"
             for k, v in relevant.items()) or "no police data for this partnership's forces in the store"
         params_yaml = self.params_file.read_text(encoding="utf-8") if self.params_file.exists() else ""
         self.say(

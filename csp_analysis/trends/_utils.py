@@ -90,10 +90,7 @@ def month_number(months: pd.PeriodIndex) -> np.ndarray:
 
 
 def format_number(x: float, digits: int | None = None) -> str:
-    """Format a number for a sentence: thousands separators, sensible precision.
-
-    The minus sign is the Unicode minus (U+2212) for typesetting.
-    """
+    """Format a number for a sentence: thousands separators, sensible precision."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     if digits is None:
@@ -109,7 +106,7 @@ def format_number(x: float, digits: int | None = None) -> str:
         else:
             digits = max(2, -int(math.floor(math.log10(ax))) + 1)
     text = f"{abs(x):,.{digits}f}"
-    return ("\u2212" if x < 0 and float(text.replace(",", "")) != 0 else "") + text
+    return ("-" if x < 0 and float(text.replace(",", "")) != 0 else "") + text
 
 
 def format_percent(x: float, digits: int = 1) -> str:
