@@ -14,10 +14,6 @@ import pandas as pd
 
 __all__: list[str] = []
 
-#: Columns every confidence-interval result carries, in this order.
-CI_COLUMNS = ["value", "lower", "upper", "confidence", "method"]
-
-
 def check_confidence(confidence: Any, name: str = "confidence") -> float:
     """Return ``confidence`` as a float in (0, 1) or raise a ValueError naming it."""
     try:
@@ -89,22 +85,25 @@ def month_number(months: pd.PeriodIndex) -> np.ndarray:
     return np.asarray(months.year * 12 + months.month - 1, dtype=np.int64)
 
 
+def auto_digits(*values: float) -> int:
+    """Decimal places giving about three significant figures for the largest of ``values``."""
+    finite = [abs(v) for v in values if v is not None and not math.isnan(v)]
+    ax = max(finite) if finite else 0.0
+    if ax == 0 or ax >= 100:
+        return 0
+    if ax >= 10:
+        return 1
+    if ax >= 1:
+        return 2
+    return max(2, -int(math.floor(math.log10(ax))) + 1)
+
+
 def format_number(x: float, digits: int | None = None) -> str:
     """Format a number for a sentence: thousands separators, sensible precision."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     if digits is None:
-        ax = abs(x)
-        if ax == 0:
-            digits = 0
-        elif ax >= 100:
-            digits = 0
-        elif ax >= 10:
-            digits = 1
-        elif ax >= 1:
-            digits = 2
-        else:
-            digits = max(2, -int(math.floor(math.log10(ax))) + 1)
+        digits = auto_digits(x)
     text = f"{abs(x):,.{digits}f}"
     return ("-" if x < 0 and float(text.replace(",", "")) != 0 else "") + text
 

@@ -122,7 +122,8 @@ def _design(months: pd.PeriodIndex, origin: int, seasonality: str | None, harmon
 
 
 def _seasonal_average_design(X: np.ndarray, names: list[str], seasonality: str | None) -> np.ndarray:
-    """Design with seasonal terms replaced by their average over the 12 months."""
+    """Design with the seasonal terms replaced by their average over the calendar months
+    in the model (an average on the log scale), giving the de-seasonalised trend line."""
     Xt = X.copy()
     if seasonality == "month":
         n_dummies = sum(1 for nm in names if nm.startswith("month_"))
@@ -241,7 +242,8 @@ def fit_count_trend(
         Number of harmonics when ``seasonality="fourier"`` (1-6).
     exclude : iterable of months, optional
         Months to leave out, e.g. those flagged by
-        :func:`csp_analysis.quality.flag_anomalous_months`.
+        :func:`csp_analysis.quality.flag_anomalous_months` with ``exclude``
+        True. Months not in ``counts`` are ignored.
     confidence : float, default 0.95
         Confidence level of the interval.
     label : str, default "Recorded crime"

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from ._utils import (
+    auto_digits,
     check_alpha,
     check_confidence,
     confidence_label,
@@ -180,18 +181,19 @@ def _verdict(z: float, p: float, alpha: float) -> tuple[str, bool]:
 def _sentence(label: str, trend: str, slope: float, lower: float, upper: float, p: float,
               confidence: float, unit: str, test_name: str) -> str:
     conf = confidence_label(confidence)
-    ci = f"{conf} CI {format_number(lower)} to {format_number(upper)}"
+    d = auto_digits(slope, lower, upper)
+    ci = f"{conf} CI {format_number(lower, d)} to {format_number(upper, d)}"
     per = f"a {unit}" if unit else ""
     if trend == "no trend":
         return (
             f"{label} shows no clear upward or downward trend ({test_name} {format_p(p)}); "
-            f"the estimated change is {format_number(slope)} {per} ({ci}), which could be chance."
+            f"the estimated change is {format_number(slope, d)} {per} ({ci}), which could be chance."
         ).replace("  ", " ")
     direction = "upward" if trend == "increasing" else "downward"
     verb = "rose" if trend == "increasing" else "fell"
     return (
-        f"{label} {verb} by about {format_number(abs(slope))} {per} "
-        f"(Sen's slope {format_number(slope)}, {ci}); the {direction} trend is unlikely "
+        f"{label} {verb} by about {format_number(abs(slope), d)} {per} "
+        f"(Sen's slope {format_number(slope, d)}, {ci}); the {direction} trend is unlikely "
         f"to be chance ({test_name} {format_p(p)})."
     ).replace("  ", " ")
 
