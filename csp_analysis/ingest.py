@@ -376,12 +376,51 @@ def ingest_paths(
         from tqdm.auto import tqdm
 
         iterator = tqdm(sources, desc="ingest", unit="file")
-    for src in iterator:
-        results.append(ingest_source(con, src, batch=batch, replace=replace))
+    # Reading, decompressing, hashing and parsing (pyarrow releases the GIL) run one or
+    # two files ahead in a thread while the main thread writes to the store, which
+    # only one writer may do; results stay in file order.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead = [pool.submit(_prepare, s) for s in sources[:3]]
+        for i, src in enumerate(iterator):
+            prepared = ahead[i].result()
+            if i + 3 < len(sources):
+                ahead.append(pool.submit(_prepare, sources[i + 3]))
+            ahead[i] = None  # free the parsed table once used
+            results.append(ingest_source(con, src, batch=batch, replace=replace, prepared=prepared))
     return results
 
 
-def ingest_source(con, src: Source, batch: str | None = None, replace: bool = False) -> FileResult:
+@dataclass
+class _Prepared:
+    data: bytes | None = None
+    sha: str | None = None
+    parsed: tuple | None = None
+    error: BaseException | None = None
+
+
+def _prepare(src: Source) -> _Prepared:
+    """Read, hash and parse a file (thread-safe: no store access)."""
+    out = _Prepared()
+    try:
+        if not FILE_RE.search(src.name):
+            return out
+        kind, _, _ = parse_file_name(src.name)
+        if kind == "outcomes":
+            return out
+        out.data = src.read()
+        out.sha = hashlib.sha256(out.data).hexdigest()
+        text = _decode(src.display, out.data)
+        raw = out.data if _is_utf8(out.data) else None
+        out.parsed = read_table(src.display, text, kind, raw=raw)
+    except Exception as exc:  # noqa: BLE001 - re-raised in the main thread, in order
+        out.error = exc
+    return out
+
+
+def ingest_source(con, src: Source, batch: str | None = None, replace: bool = False,
+                  prepared: _Prepared | None = None) -> FileResult:
     """Ingest one file atomically; never raises for a bad file (the result says why)."""
     res = FileResult(source=src.display)
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -397,8 +436,11 @@ def ingest_source(con, src: Source, batch: str | None = None, replace: bool = Fa
             res.status = "ignored"
             res.message = "outcomes files are not used (street files carry the last outcome)"
             return res
-        data = src.read()
-        sha = hashlib.sha256(data).hexdigest()
+        if prepared is None:
+            prepared = _prepare(src)
+        if prepared.data is None and prepared.error is not None:
+            raise prepared.error
+        data, sha = prepared.data, prepared.sha
         prev = con.execute(
             "SELECT sha256, file_mtime, source_file FROM ingest_log WHERE kind = ? AND force = ? "
             "AND month = ? AND status IN ('loaded', 'replaced') ORDER BY finished_at DESC LIMIT 1",
@@ -416,24 +458,26 @@ def ingest_source(con, src: Source, batch: str | None = None, replace: bool = Fa
                 f"({prev[2]}, modified {prev[1]:%Y-%m-%d %H:%M}); use --replace to load it anyway"
             )
             return res
-        text = _decode(src.display, data)
-        utf8 = _is_utf8(data)
-        table, invalid, header = read_table(src.display, text, kind, raw=data if utf8 else None)
+        if prepared.error is not None:
+            raise prepared.error
+        table, invalid, header = prepared.parsed
         res.rows_read = table.num_rows + len(invalid)
         if res.rows_read == 0:
             raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
-        _load(con, src, res, table, invalid, header, kind, force, month, batch, replaced=prev is not None)
+        # the log row is written inside the file's transaction (one commit per file)
+        _load(con, src, res, table, invalid, header, kind, force, month, batch, replaced=prev is not None,
+              log=lambda: _log(con, res, src, sha, batch, started))
     except IngestError as exc:
         res.status, res.message = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - report, log and carry on with the other files
         res.status, res.message = "failed", f"{src.display}: {type(exc).__name__}: {exc}"
     finally:
-        if res.status != "ignored":
+        if res.status not in ("ignored", "loaded", "replaced"):
             _log(con, res, src, sha, batch, started)
     return res
 
 
-def _load(con, src, res, table, invalid, header, kind, force, month, batch, replaced: bool) -> None:
+def _load(con, src, res, table, invalid, header, kind, force, month, batch, replaced: bool, log=None) -> None:
     target, reason_sql, select_sql = (
         ("street", _STREET_REASON, _STREET_SELECT)
         if kind == "street"
@@ -444,8 +488,9 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE staged AS SELECT *, {reason_sql} AS reason FROM arrow_in",
-            _used(reason_sql, {"file_month": month}),
+            # a view cannot take parameters; the month is validated as YYYY-MM by parse_file_name
+            f"CREATE OR REPLACE TEMP VIEW staged AS SELECT *, "
+            f"{reason_sql.replace('$file_month', repr(month))} AS reason FROM arrow_in",
         )
         n_bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchall()[0][0]
         if n_bad == table.num_rows and table.num_rows > 0:
@@ -497,22 +542,27 @@ def _load(con, src, res, table, invalid, header, kind, force, month, batch, repl
                 f"{src.display}: reconciliation failed: read {res.rows_read} rows, "
                 f"loaded {loaded}, rejected {rejected}"
             )
+        res.rows_loaded, res.rows_rejected, res.rows_no_location = loaded, rejected, no_loc
+        res.reasons = {r: int(c) for r, c in reasons}
+        if invalid:
+            res.reasons["wrong number of fields"] = len(invalid)
+        res.status = "replaced" if replaced else "loaded"
+        parts = [f"read {res.rows_read:,} = loaded {loaded:,} + rejected {rejected:,}"]
+        if no_loc:
+            parts.append(f"{no_loc:,} rows without a location")
+        res.message = "; ".join(parts)
+        if log is not None:
+            log()
         _before_commit_hook()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
+        res.status = "interrupted"
+        res.message = "interrupted or failed before commit; the store is as it was before this file"
+        res.rows_loaded = res.rows_rejected = res.rows_no_location = 0
         raise
     finally:
         con.unregister("arrow_in")
-    res.rows_loaded, res.rows_rejected, res.rows_no_location = loaded, rejected, no_loc
-    res.reasons = {r: int(c) for r, c in reasons}
-    if invalid:
-        res.reasons["wrong number of fields"] = len(invalid)
-    res.status = "replaced" if replaced else "loaded"
-    parts = [f"read {res.rows_read:,} = loaded {loaded:,} + rejected {rejected:,}"]
-    if no_loc:
-        parts.append(f"{no_loc:,} rows without a location")
-    res.message = "; ".join(parts)
 
 
 def _has_rows(con, target: str, force: str, month: str) -> bool:
