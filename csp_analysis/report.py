@@ -71,7 +71,7 @@ def _slugify(name: str) -> str:
 
 def format_number(x: Any, dp: int = 0) -> str:
     """Format a number for analysts: thousands separators, fixed decimals, '–' for missing."""
-    if x is None or (isinstance(x, float) and pd.isna(x)):
+    if x is None or x is pd.NA or (isinstance(x, float) and pd.isna(x)):
         return "–"
     if isinstance(x, (int,)) or (isinstance(x, float) and dp == 0):
         return f"{x:,.0f}"
@@ -140,7 +140,8 @@ class ReportContext:
 
     # ---------------------------------------------------------------- tables
     def table(self, df: pd.DataFrame, name: str, caption: str, suppress: Sequence[str] | None = None,
-              index: bool = False, float_dp: int = 1, note: str | None = None) -> pd.DataFrame:
+              index: bool = False, float_dp: int = 1, note: str | None = None,
+              max_rows: int | None = None) -> pd.DataFrame:
         """Show a table with a caption and a CSV download link; write the CSV.
 
         Parameters
@@ -153,6 +154,8 @@ class ReportContext:
         suppress : list of str, optional
             Columns holding counts of people: cells below the partnership's
             ``small_number_threshold`` are suppressed (with secondary suppression).
+        max_rows : int, optional
+            Show only the first ``max_rows`` rows in the report (the CSV always has every row).
         """
         out = df.copy()
         if suppress and self.params.small_number_threshold > 0:
@@ -164,6 +167,9 @@ class ReportContext:
         self.tables.append(fname)
         b64 = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
         fmt = out.copy()
+        if max_rows is not None and len(fmt) > max_rows:
+            fmt = fmt.head(max_rows)
+            note = ((note + " ") if note else "") + f"First {max_rows} of {len(out):,} rows shown; the CSV has all."
         for c in fmt.columns:
             if pd.api.types.is_float_dtype(fmt[c]):
                 fmt[c] = fmt[c].map(lambda v: format_number(v, float_dp))
@@ -171,6 +177,8 @@ class ReportContext:
                 fmt[c] = fmt[c].map(format_number)
             elif pd.api.types.is_datetime64_any_dtype(fmt[c]):
                 fmt[c] = fmt[c].dt.strftime("%Y-%m")
+            elif pd.api.types.is_object_dtype(fmt[c]):  # e.g. counts with suppressed '[c]' cells
+                fmt[c] = fmt[c].map(lambda v: _format_mixed(v, float_dp))
         body = fmt.to_html(index=index, escape=True, classes="csp-table", border=0, na_rep="–")
         note_html = f"<p class='csp-note'>{html.escape(note)}</p>" if note else ""
         supp = ""
@@ -224,6 +232,19 @@ class ReportContext:
             "Open Government Licence v3.0); English Indices of Deprivation 2019 (MHCLG).  \n"
             f"**Parameters** (`{self.params_file.name}`):\n\n```yaml\n{params_yaml.strip()}\n```"
         )
+
+
+def _format_mixed(v: Any, dp: int) -> Any:
+    """Format numbers inside an object column (whole numbers without decimals); leave the rest."""
+    import numbers
+
+    if isinstance(v, bool) or not isinstance(v, numbers.Number):
+        return v
+    if pd.isna(v):
+        return "–"
+    if float(v).is_integer():
+        return format_number(int(v))
+    return format_number(float(v), dp)
 
 
 def _display_html(s: str) -> None:

@@ -106,6 +106,7 @@ def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, s
                         "store": str(store) if store else None, "output_dir": str(output_dir)},
             kernel_name="python3", cwd=str(notebooks_dir), progress_bar=False,
             execution_timeout=timeout, report_mode=False,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings in run logs
         )
         nr.status = "ok"
     except Exception as exc:  # noqa: BLE001 - a failed notebook keeps its executed copy

@@ -45,15 +45,29 @@ def _ranges(months) -> str:
     return "; ".join(out)
 
 
-def monthly_chart(ctx, counts: pd.DataFrame) -> None:
-    """A labelled monthly chart of all recorded crime and ASB (gaps left as gaps)."""
+def monthly_chart(ctx, counts: pd.DataFrame, excluded: dict | None = None) -> None:
+    """A labelled monthly chart of all recorded crime and ASB (gaps left as gaps).
+
+    ``excluded`` (optional) maps "Anti-social behaviour" (or "All crime (excl. ASB)") to
+    months flagged by the data-quality checks: they are drawn as red crosses, off the line.
+    """
     p = ctx.params
     full = pd.date_range(p.start, p.end, freq="MS")
-    asb = counts[counts["crime_type"] == "Anti-social behaviour"].groupby("month")["n"].sum().reindex(full)
-    crime = counts[counts["crime_type"] != "Anti-social behaviour"].groupby("month")["n"].sum().reindex(full)
+    asb = counts[counts["crime_type"] == "Anti-social behaviour"].groupby("month")["n"].sum().reindex(full).astype(float)
+    crime = counts[counts["crime_type"] != "Anti-social behaviour"].groupby("month")["n"].sum().reindex(full).astype(float)
     fig, ax = plt.subplots()
+    flagged = []
+    for key, series in (("All crime (excl. ASB)", crime), ("Anti-social behaviour", asb)):
+        months = pd.to_datetime([pd.Period(m, freq="M").to_timestamp() for m in (excluded or {}).get(key, [])])
+        months = [m for m in months if m in series.index and pd.notna(series[m])]
+        if months:
+            flagged.append((months, series[months].to_numpy()))
+            series[months] = float("nan")
     ax.plot(crime.index, crime.values, marker=".", label="Recorded crime (excluding ASB)")
     ax.plot(asb.index, asb.values, marker=".", label="Anti-social behaviour incidents")
+    for i, (months, values) in enumerate(flagged):
+        ax.plot(months, values, "x", color="tab:red", markersize=8,
+                label="Flagged month (excluded from analysis)" if i == 0 else None)
     ax.set_title(f"{p.name}: records per month")
     ax.set_xlabel("Month")
     ax.set_ylabel("Records per month (count)")
