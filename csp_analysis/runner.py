@@ -27,6 +27,8 @@ from . import store as store_mod
 
 NOTEBOOKS_DIR = store_mod.PROJECT_ROOT / "notebooks"
 DEFAULT_NOTEBOOKS = ("01_trends", "02_disproportionality", "03_intervention_effects")
+NOTEBOOK_TITLES = {"01_trends": "Trends", "02_disproportionality": "Disproportionality",
+                   "03_intervention_effects": "Intervention effects", "04_local_indicators": "Local indicators"}
 
 
 @dataclass
@@ -277,8 +279,9 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> 
             if n is None:
                 cells.append("<td>–</td>")
                 continue
-            link = (f"<a href='{html.escape(r['slug'])}/{html.escape(n['html'])}'>{html.escape(nb)}</a>"
-                    if n.get("html") else html.escape(nb))
+            title = html.escape(NOTEBOOK_TITLES.get(nb, nb))
+            link = (f"<a href='{html.escape(r['slug'])}/{html.escape(n['html'])}'>{title}</a>"
+                    if n.get("html") else title)
             cls = "ok" if n["status"] == "ok" else "failed"
             err = f"<br><small>{html.escape((n.get('error') or '')[:200])}</small>" if n["status"] != "ok" else ""
             cells.append(f"<td class='{cls}'>{link}<br><small>{n['status']} · {n['seconds']:.0f} s</small>{err}</td>")
@@ -289,7 +292,7 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> 
             f"<tr><td><b>{html.escape(r.get('name') or r['slug'])}</b><br><small>{html.escape(r['slug'])} · "
             f"<span class='{'ok' if r['status'] == 'ok' else 'failed'}'>{r['status']}</span> · "
             f"{r['seconds']:.0f} s</small>{err}</td>{''.join(cells)}<td><ul>{heads}</ul></td></tr>")
-    head = "".join(f"<th>{html.escape(nb)}</th>" for nb in notebooks)
+    head = "".join(f"<th>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</th>" for nb in notebooks)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>csp-analysis reports</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
