@@ -187,6 +187,9 @@ def _wilson_limits(x: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.
         lo, hi = proportion_confint(x[ok], n[ok], alpha=1 - confidence, method="wilson")
         lower[ok] = np.clip(lo, 0.0, 1.0)
         upper[ok] = np.clip(hi, 0.0, 1.0)
+    # the Wilson limits are exactly 0 at x = 0 and 1 at x = n (rounding left e.g. 2e-19 above the estimate)
+    lower[ok & (x == 0)] = 0.0
+    upper[ok & (x == n)] = 1.0
     return lower, upper
 
 

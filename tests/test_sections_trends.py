@@ -169,3 +169,14 @@ def test_rule_sentences_name_the_months():
     chart = trends.tr.control_chart(pd.Series(values, index=idx), kind="c")
     s = trends.rule_sentences(chart)
     assert any("outside the process limits" in x and "Jan 2025" in x for x in s)
+
+
+def test_england_and_wales_row_when_every_force_is_in_the_store(store, tmp_path_factory, monkeypatch):
+    # the synthetic store has one force; pretend every month has all 43 forces' files
+    ctx = _ctx(store, "easthaven", tmp_path_factory)
+    months = pd.period_range("2020-01", "2025-12", freq="M").tolist()
+    monkeypatch.setattr(trends, "_national_months", lambda con: (months, months[-1], []))
+    res = trends.analyse(ctx)
+    ew = res.headline[res.headline["area_type"] == "England and Wales"]
+    assert len(ew) == len(res.measures) and (ew["months_compared"] == 12).all()
+    assert "England and Wales is included" in res.national_note

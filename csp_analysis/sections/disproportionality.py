@@ -35,6 +35,7 @@ Choices made here (and said in the report):
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,7 +340,8 @@ def stop_search_analysis(ctx) -> StopSearchResult:
         with _quiet_ctx():
             f = dp.find_rate_by_group(rows, "group", outcome="find", reference=REFERENCE, small_number=STABLE_MIN)
         order = {g: i for i, g in enumerate([*SEARCH_GROUPS, "Unknown"])}
-        res.find = f.sort_values("group", key=lambda c: c.map(order).fillna(99), kind="mergesort").reset_index(drop=True)
+        res.find = (f.sort_values("group", key=lambda c: c.map(order).fillna(99), kind="mergesort")
+                    .reset_index(drop=True))
     except ValueError as e:
         res.find, res.find_reason = None, str(e)
     return res
@@ -415,7 +417,7 @@ def places_analysis(ctx) -> PlacesResult:
     res.months = list(vint.loc[is2021, "month"])
     res.months_2011 = list(vint.loc[~is2021, "month"])
     if not res.months:  # fallback: 2011-coded months, keeping codes unchanged between the vintages
-        res.months, res.mapped_2011 = list(vint["month"]), True
+        res.months, res.months_2011, res.mapped_2011 = list(vint["month"]), [], True
     pop = data.lsoa_population(con, p.lad_codes)
     if pop.empty:
         res.reason = "The store has no Census 2021 residents by LSOA (population_lsoa) for this partnership."
@@ -521,7 +523,8 @@ class ComparisonResult:
     units: pd.DataFrame | None = None   # unit, name, crimes, population, rate, is_partnership
     funnel: pd.DataFrame | None = None
     partnership_row: pd.Series | None = None
-    uncovered_pfas: list = field(default_factory=list)
+    uncovered_pfas: list = field(default_factory=list)      # force areas with no file in the months
+    reorganised_pfas: list = field(default_factory=list)    # file loaded, but districts not in the 2017 lookup
     n_unassigned: int = 0           # crimes in covered areas that no CSP in the lookup holds
 
 
@@ -563,7 +566,14 @@ def comparison_analysis(ctx) -> ComparisonResult:
         res.kind, res.months = "force", covered
         pfas, forces = _pfa_codes(con, p.lad_codes), list(p.forces)
     all_pfas = con.execute("SELECT DISTINCT pfa_code, pfa_name FROM lad_lookup WHERE pfa_code IS NOT NULL").df()
-    res.uncovered_pfas = sorted(all_pfas.loc[~all_pfas["pfa_code"].isin(pfas), "pfa_name"].dropna())
+    missing = sorted(all_pfas.loc[~all_pfas["pfa_code"].isin(pfas), "pfa_name"].dropna())
+    if res.kind == "national":
+        loaded = set(con.execute(
+            f"SELECT DISTINCT force FROM ingest_log WHERE kind = 'street' AND status IN ('loaded','replaced') "
+            f"AND month = DATE '{res.months[0]:%Y-%m-01}'").df()["force"])
+        slug = {n: re.sub(r"[^a-z0-9]+", "-", n.lower().replace("&", "and")).strip("-") for n in missing}
+        res.reorganised_pfas = [n for n in missing if slug[n] in loaded]
+        res.uncovered_pfas = [n for n in missing if slug[n] not in loaded]
     lads = con.execute(
         f"SELECT lad_code, lad_name, csp_code, csp_name FROM lad_lookup WHERE pfa_code IN {_in(pfas)}").df()
     lads = lads[~lads["lad_code"].isin(p.lad_codes)]
@@ -1134,7 +1144,6 @@ def places_section(ctx, res: DisproportionalityResults) -> None:
     if not pl.available:
         ctx.say(pl.reason + " This section is empty.")
         return
-    years = len(pl.months) / 12.0
     text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year in each LSOA "
             f"(2021 boundaries; Census 2021 usual residents), pooled over {_months_text(pl.months)}.")
     if pl.mapped_2011:
@@ -1148,7 +1157,8 @@ def places_section(ctx, res: DisproportionalityResults) -> None:
     if pl.n_dropped_codes:
         text += (f" {pl.n_dropped_codes:,} crimes in these months carry an LSOA code with no 2021 population and are "
                  "not used.")
-    text += f" In all, {pl.n_records:,} crimes in {len(pl.lsoa)} LSOAs; the partnership rate is {pl.overall_rate:.1f} per 1,000 a year."
+    text += (f" In all, {pl.n_records:,} crimes in {len(pl.lsoa)} LSOAs; the partnership rate is "
+             f"{pl.overall_rate:.1f} per 1,000 a year.")
     ctx.say(text)
     # ---- funnel
     f = pl.funnel
@@ -1194,10 +1204,10 @@ def places_section(ctx, res: DisproportionalityResults) -> None:
                 "chance alone): " + ", ".join(f"{n} ({_r(x)} times average)" for n, x in
                                               zip(w95["lsoa_name"][:8], w95["ratio"][:8]))
                 + ("; see the full table" if len(w95) > 8 else "") + ".")
-    ctx.headline("lsoa_outliers_high", "LSOAs with crime rates above the funnel limits",
-                 int((pl.lsoa["outlier"] == "high").sum()),
-                 f"{int((pl.lsoa['outlier'] == 'high').sum())} of {len(pl.lsoa)} LSOAs have crime rates above the 99.8% "
-                 "over-dispersion-adjusted funnel limits (Spiegelhalter additive adjustment).")
+    n_high = int((pl.lsoa["outlier"] == "high").sum())
+    ctx.headline("lsoa_outliers_high", "LSOAs with crime rates above the funnel limits", n_high,
+                 f"{n_high} of {len(pl.lsoa)} LSOAs have crime rates above the 99.8% over-dispersion-adjusted "
+                 "funnel limits (Spiegelhalter additive adjustment).")
     allt = pl.lsoa.sort_values("rate", ascending=False)
     ctx.table(pd.DataFrame({
         "LSOA code": allt["lsoa_code"], "LSOA": allt["lsoa_name"], "Residents": allt["population"].astype(int),
@@ -1206,7 +1216,7 @@ def places_section(ctx, res: DisproportionalityResults) -> None:
         "Outside 99.8% limits": allt["outlier"].replace({"": "no", "high": "above", "low": "below"}),
         "Outside 95% limits": allt["outlier_95"].replace({"": "no", "high": "above", "low": "below"}),
     }), "lsoa_rates", "Crime rate for every LSOA (highest first; the CSV holds all LSOAs).", float_dp=2, max_rows=10)
-    _deprivation(ctx, pl, years)
+    _deprivation(ctx, pl)
     _burden(ctx, pl)
 
 
@@ -1217,7 +1227,21 @@ def _show_limits(ax, units: pd.DataFrame) -> None:
                 max(hi, float(np.nanmax(units["upper"])) * 1.05))
 
 
-def _deprivation(ctx, pl: PlacesResult, years: float) -> None:
+def _cap_off_scale(ax, units: pd.DataFrame, factor: float = 1.6) -> None:
+    """Keep the funnel readable when a few areas are far above it: cut the y-axis and
+    mark those areas at the top with their values."""
+    cap = float(np.nanmax(units["upper"])) * factor
+    far = units[units["ratio"] > cap]
+    if far.empty:
+        return
+    ax.set_ylim(top=cap)
+    ax.scatter(far["expected"], np.full(len(far), cap * 0.97), marker="^", s=40, color="#D62728", zorder=6)
+    for _, r in far.iterrows():
+        ax.annotate(f"{r['name']} ({r['ratio']:.1f}, off scale)", (r["expected"], cap * 0.97),
+                    textcoords="offset points", xytext=(6, -4), fontsize=7)
+
+
+def _deprivation(ctx, pl: PlacesResult) -> None:
     ctx.say("### Crime and deprivation")
     if pl.n_matched == 0 and pl.gradient is None:
         ctx.say(f"The deprivation gradient cannot be shown: {pl.gradient_reason or 'no LSOA could be matched'}.")
@@ -1243,8 +1267,8 @@ def _deprivation(ctx, pl: PlacesResult, years: float) -> None:
         ctx.say("- " + r["sentence"] + f" ({format_p_value(r['p_value'])}; quasi-Poisson model, dispersion "
                 f"{r['dispersion']:.1f}.)")
     g, rii = s.iloc[0], s.iloc[1]
-    ctx.headline("deprivation_rii", "Relative index of inequality (crime by deprivation)", round(float(rii["value"]), 2),
-                 rii["sentence"], lower=round(float(rii["lower"]), 2), upper=round(float(rii["upper"]), 2))
+    ctx.headline("deprivation_rii", "Relative index of inequality (crime by deprivation)",
+                 round(float(rii["value"]), 2), rii["sentence"], lower=round(float(rii["lower"]), 2), upper=round(float(rii["upper"]), 2))
     ctx.headline("deprivation_rate_ratio_per_decile", "Crime rate ratio per deprivation decile",
                  round(float(g["value"]), 3), g["sentence"], lower=round(float(g["lower"]), 3),
                  upper=round(float(g["upper"]), 3))
@@ -1298,7 +1322,10 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
                 f"{cm.months[0]:%B %Y}, times 12) in every partnership (Community Safety Partnership, 2017 "
                 f"boundaries) whose force published a file for that month: {len(u)} areas.")
         if cm.uncovered_pfas:
-            text += (f" Force areas with no file for that month are missing: {', '.join(cm.uncovered_pfas)}.")
+            text += f" Force areas with no file for that month are missing: {', '.join(cm.uncovered_pfas)}."
+        if cm.reorganised_pfas:
+            text += (f" {' and '.join(cm.reorganised_pfas)} are missing too: their districts were reorganised after "
+                     "the 2017 partnership lookup, so their crimes cannot be assigned to a partnership.")
     else:
         text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year in the partnerships "
                 f"of the same force area, pooled over {_months_text(cm.months)}: {len(u)} areas. (The store holds "
@@ -1314,10 +1341,12 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
     ctx.say(text)
     f = cm.funnel
     fig, ax = plt.subplots(figsize=(9, 5))
-    plot_funnel(f, ax=ax, title="Crime rate: partnerships compared", label_outliers=False,
+    when = f"{cm.months[0]:%B %Y}" if len(cm.months) == 1 else _ranges(cm.months)
+    plot_funnel(f, ax=ax, title=f"Crime rate: partnerships compared ({when})", label_outliers=False,
                 xlabel="Expected crimes in the period (residents x average rate)",
                 ylabel="Observed / expected crimes (1 = average)")
     _show_limits(ax, u)
+    _cap_off_scale(ax, u)
     r = cm.partnership_row
     ax.scatter([r["expected"]], [r["ratio"]], s=90, facecolors="none", edgecolors="#FF7F0E", linewidths=2,
                label=p.name, zorder=5)
@@ -1335,7 +1364,8 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
     tbl = u.sort_values("rate", ascending=False).reset_index(drop=True)
     tbl["Rank"] = np.arange(1, len(tbl) + 1)
     ctx.table(pd.DataFrame({
-        "Rank (highest rate first)": tbl["Rank"], "Partnership": tbl["name"], "Residents": tbl["population"].astype(int),
+        "Rank (highest rate first)": tbl["Rank"], "Partnership": tbl["name"],
+        "Residents": tbl["population"].astype(int),
         "Crimes": tbl["crimes"].astype(int), "Crimes per 1,000 a year": tbl["rate"], "Ratio to average": tbl["ratio"],
         "Lower 99.8% limit": tbl["lower"], "Upper 99.8% limit": tbl["upper"],
         "Outside limits": tbl["outlier"].replace({"": "no", "high": "above", "low": "below"}),

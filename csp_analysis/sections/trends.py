@@ -446,11 +446,12 @@ def analyse(ctx) -> TrendsResult:
     needed = set(latest) | set(latest - lag)
     have_months = [m for m in needed if m in set(months)]
     if have_months and all(m in set(nat_months) for m in have_months):
+        nat_in = [m for m in nat_months if m in set(months)]
         nat = con.execute(
             "SELECT month, crime_type, count(*) AS n FROM street_geo WHERE (lad_code LIKE 'E%' OR lad_code LIKE 'W%') "
-            f"AND month IN ({', '.join(repr(m.to_timestamp().strftime('%Y-%m-%d')) for m in nat_months)}) "
+            f"AND month IN ({', '.join(repr(m.to_timestamp().strftime('%Y-%m-%d')) for m in nat_in)}) "
             "GROUP BY ALL").df()
-        wide["England and Wales"] = _wide(nat, measures)
+        wide["England and Wales"] = _wide(nat, measures).reindex(nat_in, fill_value=0)
         pop = con.execute("SELECT population FROM population_area WHERE area_code = 'K04000001' LIMIT 1").fetchall()
         area_rows.append({"area": "England and Wales", "area_type": "England and Wales",
                           "population": float(pop[0][0]) if pop else None})
@@ -532,8 +533,12 @@ def summary(ctx, res: TrendsResult) -> None:
         for title, mask in groups:
             sub = part[mask.fillna(False).astype(bool)]
             if len(sub):
-                items = [("**" + _change_phrase(r) + "**") if r["priority"] or r["measure"] in (ALL_CRIME, ASB)
-                         else _change_phrase(r) for _, r in sub.iterrows()]
+                items = []
+                for _, r in sub.iterrows():
+                    text = _change_phrase(r)
+                    if r["months_compared"] != n_all:
+                        text += f" [{r['months_compared']} months]"
+                    items.append(f"**{text}**" if r["priority"] or r["measure"] in (ALL_CRIME, ASB) else text)
                 bullets.append(f"- **{title}:** " + "; ".join(items) + ".")
         lines += bullets
         lines.append("\nPriority crime types, all crime and ASB are in bold. \"Unlikely to be chance\" means the "
