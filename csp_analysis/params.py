@@ -113,11 +113,22 @@ class Intervention(_Strict):
         return self
 
 
+class ProcessChange(_Strict):
+    """A change in how a service works (e.g. a new triage process) around which the
+    local-indicators report compares the named indicators before and after."""
+
+    name: str
+    start: Month = Field(description="first month under the new process")
+    indicators: list[str] = Field(min_length=1, description="ids of local indicators the change should move")
+    description: str = ""
+
+
 class LocalData(_Strict):
     """A local-indicators CSV (see docs/local_indicators_format.md)."""
 
     path: Path
     description: str = ""
+    process_changes: list[ProcessChange] = Field(default_factory=list)
 
 
 class Partnership(_Strict):
