@@ -32,6 +32,13 @@ class ParamsError(ValueError):
     """Invalid partnership parameters; the message names the file and field."""
 
 
+def _check_crime_types(v: list[str]) -> list[str]:
+    for t in v:
+        if t != "All crime" and t not in CRIME_TYPES:
+            raise ValueError(f"unknown crime type {t!r}; use one of: All crime, {', '.join(CRIME_TYPES)}")
+    return v
+
+
 def _to_month(v: Any) -> date:
     if isinstance(v, (date, pd.Timestamp)):
         return date(v.year, v.month, 1)
@@ -101,10 +108,7 @@ class Intervention(_Strict):
     @field_validator("target_crime_types")
     @classmethod
     def _types(cls, v):
-        for t in v:
-            if t != "All crime" and t not in CRIME_TYPES:
-                raise ValueError(f"unknown crime type {t!r}; use one of: All crime, {', '.join(CRIME_TYPES)}")
-        return v
+        return _check_crime_types(v)
 
     @model_validator(mode="after")
     def _order(self):
@@ -175,10 +179,7 @@ class Partnership(_Strict):
     @field_validator("priority_crime_types")
     @classmethod
     def _types(cls, v):
-        for t in v:
-            if t != "All crime" and t not in CRIME_TYPES:
-                raise ValueError(f"unknown crime type {t!r}; use one of: All crime, {', '.join(CRIME_TYPES)}")
-        return v
+        return _check_crime_types(v)
 
     # -- conveniences for notebooks
     @property
