@@ -205,3 +205,128 @@ def test_treated_varying_within_unit_and_empty_cell_raise():
     df2 = pd.DataFrame({"tr": [0, 0, 1], "p": [0, 1, 0], "y": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match="four"):
         difference_in_differences(df2, "y", "tr", "p")
+
+
+# --------------------------------------------------------------------------- #
+# Few treated clusters, monthly Poisson counts: pre-trend checks and size
+# --------------------------------------------------------------------------- #
+def _monthly_counts(rng, n_treated=8, n_control=40, n_pre=12, n_post=6, base=6.0,
+                    pre_slope=0.0):
+    """Monthly Poisson counts per place: place levels, shared month effects (season
+    plus noise), no intervention effect; ``pre_slope`` plants a linear divergence of
+    the treated places (log rate per month) that stops at the start."""
+    n_units, n_months = n_treated + n_control, n_pre + n_post
+    t = np.arange(n_months)
+    month = 0.2 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.15, n_months)
+    level = np.log(base) + rng.normal(0, 0.5, n_units)
+    treated = (np.arange(n_units) < n_treated).astype(int)
+    drift = pre_slope * np.minimum(t - n_pre, 0)
+    eta = level[:, None] + month[None, :] + treated[:, None] * drift[None, :]
+    return pd.DataFrame({
+        "unit": np.repeat(np.arange(n_units), n_months),
+        "treated": np.repeat(treated, n_months),
+        "month": np.tile(t, n_units),
+        "post": np.tile((t >= n_pre).astype(int), n_units),
+        "n": rng.poisson(np.exp(eta)).ravel(),
+    })
+
+
+def test_few_treated_clusters_null_rejection_rates():
+    # 8 treated and 40 comparison places, no effect and no pre-trend: the DiD, the
+    # linear pre-trend check and the joint pre-trend check reject at about 5%.
+    # (Before the fix the joint test gave F ~ 50 on 38 df here and always rejected,
+    # and the CR1 DiD with a normal / t(G-1) reference rejected about 10%.)
+    rng = np.random.default_rng(2024)
+    reps = 120
+    p = np.empty((reps, 3))
+    for i in range(reps):
+        res = difference_in_differences(_monthly_counts(rng), "n", "treated", "post",
+                                        unit="unit", time="month", family="poisson")
+        p[i] = (res.table.loc["did", "p_value"], res.pretrend["linear"]["p_value"],
+                res.pretrend["p_value"])
+    rates = (p < 0.05).mean(axis=0)
+    assert rates[0] <= 0.09  # DiD false-positive rate
+    assert rates[1] <= 0.10  # linear pre-trend check
+    assert rates[2] <= 0.10  # joint pre-trend check
+    # p-values are not piled up near 0 (roughly uniform under the null)
+    assert (p < 0.5).mean() == pytest.approx(0.5, abs=0.1)
+    # what was used is reported
+    assert "t distribution with 10.0 df" in res.table.loc["did", "method"]
+    assert "CR1 cluster-robust" in res.table.loc["did", "method"]
+    assert res.pretrend["covariance"].startswith("model-based")
+    assert res.n_treated_clusters == 8 and res.n_clusters == 48
+    assert any("joint pre-trend test used the model-based" in w for w in res.warnings)
+    assert any("only 8 clusters contain treated units" in w for w in res.warnings)
+    text = res.summary()
+    assert "10.0 df" in text and "Pre-trend check (primary, 1 df)" in text
+
+
+def test_many_monthly_leads_joint_test_does_not_explode():
+    # The colleague's case: 38 pre-period leads, 8 treated places, unit effects.
+    rng = np.random.default_rng(7)
+    df = _monthly_counts(rng, n_pre=39, n_post=12)
+    res = difference_in_differences(df, "n", "treated", "post", unit="unit", time="month",
+                                    family="poisson", unit_effects=True)
+    pt = res.pretrend
+    assert pt["df"] == 38
+    assert pt["statistic"] < 3 and pt["p_value"] > 0.001
+    assert "model-based" in pt["covariance"]
+    assert pt["linear"]["df"] == 1 and 0 <= pt["linear"]["p_value"] <= 1
+
+
+def test_planted_linear_pretrend_is_flagged():
+    # Treated places drifting apart by 5% a month over the 12 months before the start.
+    rng = np.random.default_rng(77)
+    reps = 40
+    flags_linear = flags_joint = 0
+    for _ in range(reps):
+        res = difference_in_differences(_monthly_counts(rng, pre_slope=0.05), "n", "treated",
+                                        "post", unit="unit", time="month", family="poisson")
+        flags_linear += res.pretrend["linear"]["p_value"] < 0.05
+        flags_joint += res.pretrend["p_value"] < 0.05
+        row = res.table.loc["pre_trend_difference"]
+        assert row.p_value == res.pretrend["linear"]["p_value"]
+    assert flags_linear / reps >= 0.8  # the primary (1 df) check has the power
+    # the 11-df joint test spreads its power over all patterns: weaker against a trend
+    assert flags_joint / reps >= 0.25
+    assert "evidence that the groups were already diverging" in res.summary().lower()
+
+
+@pytest.mark.parametrize("family", ["poisson", "gaussian"])
+@pytest.mark.parametrize("unit_effects", [False, True])
+def test_two_clusters_fall_back_to_model_based(family, unit_effects):
+    rng = np.random.default_rng(8)
+    df = _monthly_counts(rng, n_treated=3, n_control=5, n_pre=8, n_post=4)
+    for clusters in (df["treated"], df["unit"] % 2):  # separate / mixed groups
+        df["area"] = clusters
+        res = difference_in_differences(df, "n", "treated", "post", unit="unit",
+                                        cluster="area", time="month", family=family,
+                                        unit_effects=unit_effects)
+        for effect in ("did", "pre_trend_difference"):
+            r = res.table.loc[effect]
+            assert np.isfinite(r.se) and r.se > 0 and r.lower < r.estimate < r.upper
+            assert 0 <= r.p_value <= 1
+            assert "model-based" in r.method
+        assert np.isfinite(res.pretrend["p_value"])
+        assert any("only 2 cluster(s)" in w and "'area'" in w for w in res.warnings)
+        assert "model-based" in res.summary()
+
+
+def test_single_treated_cluster_falls_back_to_model_based():
+    # One treated place among many: the cluster-robust variance of the DiD is
+    # degenerate, so model-based (quasi-Poisson) errors are used, with a warning.
+    rng = np.random.default_rng(9)
+    df = _monthly_counts(rng, n_treated=1, n_control=20, n_pre=8, n_post=4)
+    res = difference_in_differences(df, "n", "treated", "post", unit="unit", time="month",
+                                    family="poisson")
+    assert "model-based SE (quasi-Poisson" in res.table.loc["did", "method"]
+    assert any("treated group lies in a single cluster" in w for w in res.warnings)
+
+
+def test_cluster_t_degrees_of_freedom():
+    from csp_analysis.interventions.did import _cluster_df
+
+    assert _cluster_df(40, 20, 20) == pytest.approx(38.0)
+    assert _cluster_df(48, 8, 40) == pytest.approx(10.0, abs=0.1)
+    assert _cluster_df(42, 2, 40) == pytest.approx(1.1, abs=0.05)
+    assert _cluster_df(30, 30, 30) == 29.0  # every cluster holds both groups: G - 1

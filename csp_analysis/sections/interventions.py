@@ -341,11 +341,15 @@ def _did_adjusted(res) -> dict:
     se = max(se_cr, se_mb) if np.isfinite(se_mb) else se_cr
     b = math.log(float(r["estimate"]))
     z = stats.norm.ppf(0.975)
+    if str(r.get("method", "")).find("model-based") >= 0:
+        # the DiD itself fell back to model-based errors (too few clusters): say so
+        basis = "quasi-Poisson model-based (too few clusters for cluster-robust ones)"
+    else:
+        basis = ("quasi-Poisson model-based (larger than the cluster-robust one)"
+                 if np.isfinite(se_mb) and se_mb > se_cr else "cluster-robust")
     return {"estimate": math.exp(b), "lower": math.exp(b - z * se), "upper": math.exp(b + z * se),
             "p_value": float(2 * stats.norm.sf(abs(b / se))) if se > 0 else float("nan"), "se": se,
-            "se_cluster": se_cr, "se_model": se_mb,
-            "basis": ("quasi-Poisson model-based (larger than the cluster-robust one)"
-                      if np.isfinite(se_mb) and se_mb > se_cr else "cluster-robust")}
+            "se_cluster": se_cr, "se_model": se_mb, "basis": basis}
 
 
 def _estimates_table(a: InterventionAnalysis) -> pd.DataFrame:
