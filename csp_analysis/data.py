@@ -241,3 +241,19 @@ def to_series(counts: pd.DataFrame, value: str = "n") -> pd.Series:
     s = counts.groupby("month")[value].sum()
     s.index = pd.DatetimeIndex(s.index, freq=None)
     return s.astype(float) if s.dtype.kind == "f" else s.astype(np.int64)
+
+
+def month_range_text(months: Sequence[pd.Timestamp]) -> str:
+    """'Jan 2022 to Mar 2022; Jan 2025 to Dec 2025' for a list of months."""
+    ms = sorted({pd.Timestamp(m) for m in months})
+    if not ms:
+        return "none"
+    out, start, prev = [], ms[0], ms[0]
+    for m in ms[1:] + [None]:
+        if m is not None and (m.year * 12 + m.month) == (prev.year * 12 + prev.month) + 1:
+            prev = m
+            continue
+        out.append(f"{start:%b %Y}" if start == prev else f"{start:%b %Y} to {prev:%b %Y}")
+        if m is not None:
+            start = prev = m
+    return "; ".join(out)

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from . import data, quality
+from .data import month_range_text  # noqa: F401  (re-exported: part of this module's API)
 from .params import LSOA_CODE_RE, SLUG_RE, Intervention, Partnership, load_params
 
 ASB = "Anti-social behaviour"
@@ -84,22 +85,6 @@ _KM_PER_DEG = 111.32
 def _in(values: Sequence[str]) -> str:
     vals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
     return f"({vals})" if vals else "(NULL)"
-
-
-def month_range_text(months: Sequence[pd.Timestamp]) -> str:
-    """'Jan 2022 to Mar 2022; Jan 2025 to Dec 2025' for a list of months."""
-    ms = sorted({pd.Timestamp(m) for m in months})
-    if not ms:
-        return "none"
-    out, start, prev = [], ms[0], ms[0]
-    for m in ms[1:] + [None]:
-        if m is not None and (m.year * 12 + m.month) == (prev.year * 12 + prev.month) + 1:
-            prev = m
-            continue
-        out.append(f"{start:%b %Y}" if start == prev else f"{start:%b %Y} to {prev:%b %Y}")
-        if m is not None:
-            start = prev = m
-    return "; ".join(out)
 
 
 def _mi(m: pd.Timestamp) -> int:

@@ -242,3 +242,11 @@ def test_common_months_errors():
         common_months(["not a month"], ["2024-01"])
     with pytest.raises(ValueError, match="lag"):
         common_months(["2025-01"], ["2024-01"], lag=1.5)
+
+
+def test_month_range_text_joins_consecutive_months():
+    from csp_analysis.data import month_range_text
+
+    months = pd.to_datetime(["2022-03-01", "2022-01-01", "2022-02-01", "2025-06-01", "2022-02-01"])
+    assert month_range_text(months) == "Jan 2022 to Mar 2022; Jun 2025"
+    assert month_range_text([]) == "none"

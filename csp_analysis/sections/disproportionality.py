@@ -50,7 +50,7 @@ from .. import disproportionality as dp
 from ..data import _in
 from ..funnels import funnel_outliers, plot_funnel
 from ..rates import format_p_value, proportion_ci, rate_ratio
-from .overview import _ranges
+from ..data import month_range_text as _ranges
 
 #: Groups compared (officer-defined ethnicity has no Mixed group).
 SEARCH_GROUPS = ("White", "Black", "Asian", "Other")

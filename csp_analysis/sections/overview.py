@@ -21,7 +21,7 @@ def data_coverage(ctx) -> dict:
         text = (f"The store holds street-level records for **{len(months)} of the "
                 f"{len(months) + len(missing)} months** from {p.start:%B %Y} to {p.end:%B %Y}.")
         if missing:
-            text += " Months with no published file in the store: " + _ranges(missing) + \
+            text += " Months with no published file in the store: " + data.month_range_text(missing) + \
                 ". Missing months are never filled in: comparisons use only months present in both periods."
         ctx.say(text)
         noloc = data.no_location_counts(ctx.con, p.forces)
@@ -30,19 +30,6 @@ def data_coverage(ctx) -> dict:
             ctx.say(f"Across the force file(s), {tot:,} records ({tot / noloc['rows_read'].sum():.1%}) had no "
                     "location and cannot be placed in any partnership; they are counted, not used.")
     return {"months": months, "missing": missing, "counts": counts}
-
-
-def _ranges(months) -> str:
-    months = sorted(pd.to_datetime(months))
-    out, start, prev = [], months[0], months[0]
-    for m in months[1:] + [None]:
-        if m is not None and (m.year * 12 + m.month) == (prev.year * 12 + prev.month) + 1:
-            prev = m
-            continue
-        out.append(f"{start:%b %Y}" if start == prev else f"{start:%b %Y} to {prev:%b %Y}")
-        if m is not None:
-            start = prev = m
-    return "; ".join(out)
 
 
 def monthly_chart(ctx, counts: pd.DataFrame, excluded: dict | None = None) -> None:
