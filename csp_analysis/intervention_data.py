@@ -229,9 +229,13 @@ def vintage_notes(lsoas: pd.DataFrame, units: Sequence[str]) -> list[str]:
                      "codes in the published files.")
         return notes
     notes.append(f"{len(unchanged)} LSOA(s) of the area kept their code between the 2011 and 2021 vintages.")
+    unlinked_old, unlinked_new = [], []
     for u, grp in changed.groupby("unit"):
         old = grp[grp["in_2011"]]["lsoa_name"].tolist()
         new = grp[grp["in_2021"]]["lsoa_name"].tolist()
+        if not old or not new:  # no position in the store to link it by: it stays a place of its own
+            (unlinked_old if old else unlinked_new).extend(old or new)
+            continue
         if len(old) == 1 and len(new) > 1:
             kind = "was split into"
         elif len(old) > 1 and len(new) == 1:
@@ -241,7 +245,14 @@ def vintage_notes(lsoas: pd.DataFrame, units: Sequence[str]) -> list[str]:
         notes.append(f"2011 LSOA(s) {', '.join(sorted(old)) or '(none)'} {kind} 2021 LSOA(s) "
                      f"{', '.join(sorted(new)) or '(none)'}; they are counted together as one place "
                      "throughout (linked by nearest centroid within the district).")
-    notes.append(f"The area is analysed as {n_units} place(s) that are stable across the change of codes.")
+    if unlinked_old or unlinked_new:
+        notes.append(f"{len(unlinked_old)} 2011-only and {len(unlinked_new)} 2021-only LSOA(s) could not be linked "
+                     "across the change of codes because the store has no position for them (no supplied "
+                     "centroid and no located records); each stays a place of its own, so its counts before "
+                     "and after the switch of codes in the published files are not comparable: "
+                     + ", ".join(sorted(unlinked_old + unlinked_new)) + ".")
+    notes.append(f"The area is analysed as {n_units} place(s)"
+                 + (" that are stable across the change of codes." if not (unlinked_old or unlinked_new) else "."))
     return notes
 
 
@@ -632,11 +643,12 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
          f"AND {_type_condition(types)} AND month >= DATE '{p.start:%Y-%m-01}' AND month <= DATE '{p.end:%Y-%m-01}' "
          "GROUP BY ALL")
     raw = con.execute(q).df() if lad_filter else pd.DataFrame(columns=["month", "lsoa_code", "n"])
-    raw["month"] = pd.to_datetime(raw["month"])
+    raw["month"] = pd.to_datetime(raw["month"]).astype("datetime64[ns]")
     raw["unit"] = raw["lsoa_code"].map(code_unit)
     raw = raw[raw["unit"].isin(wanted_units) & raw["month"].isin(months)]
     agg = raw.groupby(["month", "unit"], as_index=False)["n"].sum()
-    grid = pd.MultiIndex.from_product([months, sorted(wanted_units)], names=["month", "unit"]).to_frame(index=False)
+    grid = pd.MultiIndex.from_product([pd.DatetimeIndex(months, dtype="datetime64[ns]"), sorted(wanted_units)],
+                                      names=["month", "unit"]).to_frame(index=False)
     panel = grid.merge(agg, on=["month", "unit"], how="left").fillna({"n": 0})
     panel["n"] = panel["n"].astype(np.int64)
     panel["role"] = panel["unit"].map(roles)

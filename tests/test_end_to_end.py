@@ -61,3 +61,5 @@ def test_render_real_barnsley_and_kirklees_no_data(shared_data, tmp_path):
     assert "No data" not in barnsley
     kirklees = (out / "kirklees" / "01_trends.html").read_text()
     assert "No data" in kirklees and "west-yorkshire" in kirklees
+    kirklees_iv = (out / "kirklees" / "03_intervention_effects.html").read_text()
+    assert "Safer Dewsbury Town Centre Group" in kirklees_iv and "The data cannot say" in kirklees_iv

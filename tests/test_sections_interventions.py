@@ -220,3 +220,46 @@ def test_gap_means_no_model_and_a_plain_message(store, tmp_path_factory):
     heads = json.loads((ctx.output_dir / "headlines" / "03_intervention_effects.json").read_text())
     h = next(h for h in heads if h["key"] == "intervention_1")
     assert h["value"] is None and h["finding"] == "cannot_answer"
+
+
+def test_vintage_notes_say_which_codes_could_not_be_linked():
+    lsoas = pd.DataFrame({
+        "lsoa_code": ["A11", "A21a", "A21b", "B11", "C21", "D"],
+        "lsoa_name": ["X 001A", "X 001E", "X 001F", "X 002A", "X 003E", "X 004A"],
+        "in_2011": [True, False, False, True, False, True],
+        "in_2021": [False, True, True, False, True, True],
+        "status": ["changed"] * 5 + ["unchanged"],
+        "unit": ["A11", "A11", "A11", "B11", "C21", "D"],
+    })
+    notes = idata.vintage_notes(lsoas, lsoas["unit"].unique())
+    text = " ".join(notes)
+    assert "2011 LSOA(s) X 001A was split into 2021 LSOA(s) X 001E, X 001F" in text
+    assert "(none)" not in text
+    assert "1 2011-only and 1 2021-only LSOA(s) could not be linked" in text and "X 002A, X 003E" in text
+    assert notes[-1] == "The area is analysed as 4 place(s)."
+
+
+def test_partnership_without_street_data_gets_a_plain_answer(store, tmp_path_factory):
+    """No records and no LSOA positions (like Kirklees on ../shared/data): no crash, a plain verdict."""
+    root = tmp_path_factory.mktemp("nodata")
+    db = root / "nodata.duckdb"
+    shutil.copy(store, db)
+    c = store_mod.connect(db)
+    for t in ("street", "ingest_log", "lsoa_centroids"):
+        c.execute(f"DELETE FROM {t}")
+    c.close()
+    c = store_mod.connect(db, read_only=True)
+    try:
+        p = params.load_params(params.DEFAULT_PARAMS_DIR / "riverton.yaml")
+        d = idata.build_intervention_data(c, p, p.interventions[0])
+    finally:
+        c.close()
+    assert not d.coverage.can_model and d.months == []
+    assert int(d.treated.sum()) == 0
+    assert not any("(none)" in n for n in d.notes)
+    ctx, res = _analyse(db, "riverton", tmp_path_factory)
+    assert all(a.finding == "cannot_answer" and a.its is None for a in res)
+    S.summary(ctx, res)
+    S.intervention_report(ctx, res[0])
+    tables = sorted(f.name for f in (ctx.output_dir / "tables").glob("*.csv"))
+    assert tables and not [t for t in tables if "monthly_series" in t], tables  # no empty series table

@@ -600,6 +600,8 @@ def intervention_report(ctx, a: InterventionAnalysis) -> None:
 
 def _series_table(ctx, a: InterventionAnalysis) -> None:
     d = a.data
+    if not d.usable:  # nothing to tabulate; series_chart has said so
+        return
     t = pd.DataFrame({"Month": pd.DatetimeIndex(d.usable)})
     t["Treated area"] = d.treated.reindex(d.usable).to_numpy()
     if d.buffer is not None:
@@ -656,6 +658,10 @@ def series_chart(ctx, a: InterventionAnalysis) -> None:
     """The treated area's monthly target crimes with the scheme's window shaded."""
     d, p = a.data, ctx.params
     full = pd.date_range(p.start, p.end, freq="MS")
+    if not d.usable:
+        ctx.say(f"The store has no usable month of data for this area in the analysis window "
+                f"({full[0]:%B %Y} to {full[-1]:%B %Y}), so there is no series to show.")
+        return
     y = d.treated.reindex(full).astype(float)
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.plot(full, y.values, marker=".", color="black", label="Treated area")
