@@ -89,3 +89,13 @@ def test_cli_run_exits_non_zero_when_any_fails(setup, monkeypatch):
     assert rc == 1
     assert (out / "alpha" / "ok.html").exists()
     assert cli.main(["run", "nosuch", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db)]) == 2
+
+
+def test_thread_limits_share_the_cores_between_parallel_kernels():
+    from csp_analysis.runner import THREAD_VARS, thread_limits
+
+    lim = thread_limits(2, cpus=16, environ={})
+    assert set(lim) == set(THREAD_VARS) and set(lim.values()) == {"8"}
+    assert set(thread_limits(4, cpus=2, environ={}).values()) == {"1"}
+    # what the user set is theirs
+    assert "OMP_NUM_THREADS" not in thread_limits(2, cpus=16, environ={"OMP_NUM_THREADS": "3"})
