@@ -683,9 +683,9 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
     comp = total("comparison") if comp_units else None
 
     start = pd.Timestamp(iv.start)
-    pre_total = float(treated[treated.index < start].sum()) if treated is not None else 0.0
     cov = assess_coverage(usable, start, iv.phase_in_months, iv.end, window_start=p.start, window_end=p.end)
-    pre_total = float(treated.reindex(cov.pre).fillna(0).sum()) if cov.pre else pre_total
+    # the before period depends on the coverage rules; its crime total is checked once it is known
+    pre_total = float(treated.reindex(cov.pre).fillna(0).sum())
     if cov.can_model and pre_total < MIN_PRE_TOTAL:
         cov = assess_coverage(usable, start, iv.phase_in_months, iv.end, window_start=p.start, window_end=p.end,
                               pre_total=pre_total)

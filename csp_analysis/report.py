@@ -140,7 +140,7 @@ class ReportContext:
 
     # ---------------------------------------------------------------- tables
     def table(self, df: pd.DataFrame, name: str, caption: str, suppress: Sequence[str] | None = None,
-              index: bool = False, float_dp: int = 1, note: str | None = None,
+              index: bool = False, float_dp: int | dict[str, int] = 1, note: str | None = None,
               max_rows: int | None = None) -> pd.DataFrame:
         """Show a table with a caption and a CSV download link; write the CSV.
 
@@ -154,6 +154,9 @@ class ReportContext:
         suppress : list of str, optional
             Columns holding counts of people: cells below the partnership's
             ``small_number_threshold`` are suppressed (with secondary suppression).
+        float_dp : int or dict
+            Decimal places shown for floats: one number for every column, or a dict
+            ``{column: places}`` (columns not named get 1).
         max_rows : int, optional
             Show only the first ``max_rows`` rows in the report (the CSV always has every row).
         """
@@ -171,14 +174,15 @@ class ReportContext:
             fmt = fmt.head(max_rows)
             note = ((note + " ") if note else "") + f"First {max_rows} of {len(out):,} rows shown; the CSV has all."
         for c in fmt.columns:
+            dp = float_dp.get(c, 1) if isinstance(float_dp, dict) else float_dp
             if pd.api.types.is_float_dtype(fmt[c]):
-                fmt[c] = fmt[c].map(lambda v: format_number(v, float_dp))
+                fmt[c] = fmt[c].map(lambda v: format_number(v, dp))
             elif pd.api.types.is_integer_dtype(fmt[c]):
                 fmt[c] = fmt[c].map(format_number)
             elif pd.api.types.is_datetime64_any_dtype(fmt[c]):
                 fmt[c] = fmt[c].dt.strftime("%Y-%m")
             elif pd.api.types.is_object_dtype(fmt[c]):  # e.g. counts with suppressed '[c]' cells
-                fmt[c] = fmt[c].map(lambda v: _format_mixed(v, float_dp))
+                fmt[c] = fmt[c].map(lambda v: _format_mixed(v, dp))
         body = fmt.to_html(index=index, escape=True, classes="csp-table", border=0, na_rep="–")
         note_html = f"<p class='csp-note'>{html.escape(note)}</p>" if note else ""
         supp = ""

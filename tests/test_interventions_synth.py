@@ -169,3 +169,20 @@ def test_bad_input_raises(prop99):
     with pytest.raises(ValueError, match="donors"):
         synthetic_control(prop99, "State", "Year", "PacksPerCapita", "California", 1989,
                           donors=["Utah"])
+
+
+def test_weights_meet_the_optimality_conditions(prop99):
+    """KKT conditions of min ||y - Xw||^2 on the simplex, checked directly (independent of
+    any solver): the gradient is equal on the donors with weight and no smaller on the rest."""
+    wide = prop99.pivot(index="Year", columns="State", values="PacksPerCapita")
+    pre = wide.index < 1989
+    y = wide.loc[pre, "California"].to_numpy()
+    X = wide.loc[pre].drop(columns="California").to_numpy()
+    w = fit_simplex_weights(y, X)
+    assert w.min() >= 0 and w.sum() == pytest.approx(1.0)
+    grad = -2 * X.T @ (y - X @ w)
+    pos = w > 1e-6
+    lam = grad[pos].mean()
+    scale = np.abs(grad).max()
+    assert np.abs(grad[pos] - lam).max() < 1e-4 * scale
+    assert (grad[~pos] >= lam - 1e-4 * scale).all()

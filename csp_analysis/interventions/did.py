@@ -303,6 +303,13 @@ class DiDResult(InterventionResult):
         Clusters containing treated rows.
     se_method : str
         The standard errors used for the main estimate (also in ``method``).
+    df : float or None
+        Degrees of freedom of the t reference distribution of the main estimate
+        (None: normal reference).
+    se_model : float
+        Model-based standard error of the main estimate (link scale: classical OLS,
+        or quasi-Poisson with Pearson dispersion floored at 1), whichever
+        covariance was used for ``se``.
     model : statsmodels results of the main model.
     """
 
@@ -702,7 +709,7 @@ def difference_in_differences(
     return DiDResult(
         table=make_table(rows, extra=["se"]), cell_means=cell_means, event_study=event_study,
         pretrend=pretrend, n_clusters=n_clusters, n_treated_clusters=n_treated_clusters,
-        se_method=fm.label, n_obs=int(len(y)), model=res,
+        se_method=fm.label, n_obs=int(len(y)), model=res, df=fm.df, se_model=_se(fm.model_cov, "did"),
         outcome=outcome, family=family, exposure=exposure, time=time,
         confidence=confidence, warnings=warn_list,
     )

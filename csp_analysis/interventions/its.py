@@ -633,7 +633,8 @@ def interrupted_time_series(
         if hac_lags is None:
             warn_list.append(
                 "Caution: the residuals are autocorrelated (Ljung-Box p < 0.05), so standard errors "
-                "may be too small; consider seasonal terms or Newey-West errors (hac_lags).")
+                "may be too small; consider " + ("seasonal terms or " if seasonality is None else "")
+                + "Newey-West errors (hac_lags).")
         else:
             warn_list.append(
                 "Note: the residuals are autocorrelated (Ljung-Box p < 0.05); Newey-West errors with "

@@ -108,16 +108,15 @@ def fit_simplex_weights(target: np.ndarray, donors: np.ndarray) -> np.ndarray:
     starts = [w_nnls / w_nnls.sum()] if w_nnls.sum() > 0 else []
     starts.append(np.full(J, 1.0 / J))
     best = None
-    for w0 in starts:
+    for w0 in starts:  # the problem is convex: the first start that converges is optimal
         sol = optimize.minimize(
             obj, w0, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * J,
             constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0,
                           "jac": lambda w: np.ones_like(w)}],
             options={"ftol": 1e-14, "maxiter": 2000},
         )
-        if sol.success and (best is None or sol.fun < best.fun):
+        if sol.success:
             best = sol
-        if best is not None:
             break
     if best is None:  # pragma: no cover - SLSQP failed from every start
         raise RuntimeError("synthetic control weights: the optimiser did not converge")

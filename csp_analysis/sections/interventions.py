@@ -43,11 +43,15 @@ import pandas as pd
 
 from .. import intervention_data as idata
 from .. import interventions as ivm
+from ..interventions._results import fmt_p as _p
 
 OUTCOME = "target crimes"
 ALPHA = 0.05
 #: Above this many comparison places, the difference-in-differences groups them into MSOAs.
 MAX_DID_COMPARISON_UNITS = 200
+#: Newey-West lag for the ITS variant shown when the residuals are autocorrelated (a quarter).
+HAC_LAGS = 3
+HAC_LABEL = f"With Newey-West standard errors (lag {HAC_LAGS}: allows for correlation between nearby months)"
 #: Method names used in tables and verdicts.
 M_ITS, M_DID, M_SC, M_DISP, M_PLACEBO, M_MDE = (
     "Interrupted time series", "Difference-in-differences", "Synthetic control",
@@ -65,14 +69,8 @@ def _chg(rr: float, dp: int = 0) -> str:
     return f"{abs(pct):.{dp}f}% {'lower' if pct < 0 else 'higher'}"
 
 
-def _ci(lo: float, hi: float) -> str:
-    return f"95% CI from {_chg(lo)} to {_chg(hi)}"
-
-
-def _p(p: float) -> str:
-    if p is None or not np.isfinite(p):
-        return "p not available"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def _ci(lo: float, hi: float, dp: int = 0) -> str:
+    return f"95% CI from {_chg(lo, dp)} to {_chg(hi, dp)}"
 
 
 def _chance(p: float) -> str:
@@ -122,6 +120,7 @@ class InterventionAnalysis:
     did: Any = None
     did_adj: dict | None = None
     did_pretrend: dict | None = None
+    its_hac: Any = None               # the ITS with Newey-West errors, when the residuals are autocorrelated
     did_frame: pd.DataFrame | None = None
     sc: Any = None
     sc_ratio: float = float("nan")
@@ -207,12 +206,16 @@ def _fit_all(a: InterventionAnalysis) -> None:
         variants.append(("With a change of trend after the start (level and slope)", {"slope_change": True}))
         if cov.seasonal:
             variants.append(("Without seasonal terms", {"seasonality": None}))
+        if a.its.diagnostics["ljung_box_p"] < ALPHA:
+            variants.append((HAC_LABEL, {"hac_lags": HAC_LAGS}))
         for label, over in variants:
             try:
                 r = a.its if not over else ivm.interrupted_time_series(a.frame, OUTCOME, "month", eff,
                                                                        **_its_kwargs(a, **over))
             except (ValueError, np.linalg.LinAlgError):
                 continue
+            if label == HAC_LABEL:
+                a.its_hac = r
             cf = r.counterfactual
             sel = cf["post"] & cf["used"]
             pdiff = r.table.loc["post_period_difference"]
@@ -223,7 +226,7 @@ def _fit_all(a: InterventionAnalysis) -> None:
                 "Level change (rate ratio)": float(lv["estimate"]),
                 "Lower 95%": float(lv["lower"]), "Upper 95%": float(lv["upper"]), "p-value": float(lv["p_value"]),
                 "Average change over the after period (%)": 100 * float(pdiff["estimate"]) / cf_sum if cf_sum else np.nan,
-                "Dispersion": float(r.diagnostics["dispersion"]),
+                "Dispersion (variation relative to chance; 1 = pure chance)": float(r.diagnostics["dispersion"]),
             })
         a.its_sensitivity = pd.DataFrame(rows)
         if len(a.its_sensitivity):
@@ -250,18 +253,8 @@ def _fit_all(a: InterventionAnalysis) -> None:
             a.did_adj = _did_adjusted(a.did)
         except (ValueError, np.linalg.LinAlgError) as exc:
             a.skipped[M_DID] = f"could not be fitted ({exc})"
-        if a.did is not None:
-            # pre-trend check: the same design on the before period only, with a fake start half way through
-            try:
-                pre = sorted(cov.pre)
-                fake = pre[len(pre) // 2]
-                pp = a.did_frame[a.did_frame["month"] < eff].copy()
-                pp["post"] = (pp["month"] >= fake).astype(int)
-                r = ivm.difference_in_differences(pp, "n", "treated", "post", unit="unit", cluster=d.cluster,
-                                                  time="month", family="poisson", unit_effects=True)
-                a.did_pretrend = dict(_did_adjusted(r), fake_start=fake)
-            except (ValueError, np.linalg.LinAlgError):
-                a.did_pretrend = None
+        if a.did is not None and "pre_trend_difference" in a.did.table.index:
+            a.did_pretrend = a.did.table.loc["pre_trend_difference"].to_dict()
     else:
         a.skipped[M_DID] = "no comparison area with data"
     # ---- 4. synthetic control
@@ -322,33 +315,28 @@ def _did_adjusted(res) -> dict:
     Cluster-robust standard errors are too small when few places are treated (here often
     fewer than ten LSOAs; Conley & Taber 2011; MacKinnon & Webb 2017). The larger of the
     cluster-robust and the quasi-Poisson model-based standard error (Pearson dispersion,
-    floored at 1) is used for the interval and p-value.
+    floored at 1; both from :func:`difference_in_differences`) is used for the interval
+    and p-value, with the DiD's own t reference distribution (small-sample degrees of
+    freedom for few treated clusters).
     """
     from scipy import stats
 
     r = res.table.loc["did"]
-    se_cr = float(r["se"])
-    se_mb = float("nan")
-    try:
-        m = res.model
-        ncp = m.normalized_cov_params
-        v = float(ncp.loc["did", "did"]) if hasattr(ncp, "loc") else float(
-            ncp[list(m.params.index).index("did"), list(m.params.index).index("did")])
-        phi = max(1.0, float(m.pearson_chi2) / max(float(m.df_resid), 1.0))
-        se_mb = math.sqrt(v * phi)
-    except Exception:  # noqa: BLE001 - fall back to the cluster-robust SE
-        pass
+    se_cr, se_mb = float(r["se"]), float(res.se_model)
     se = max(se_cr, se_mb) if np.isfinite(se_mb) else se_cr
     b = math.log(float(r["estimate"]))
-    z = stats.norm.ppf(0.975)
-    if str(r.get("method", "")).find("model-based") >= 0:
+    ref = stats.t(res.df) if res.df is not None else stats.norm()
+    crit = float(ref.ppf(0.975))
+    if "model-based" in str(r.get("method", "")):
         # the DiD itself fell back to model-based errors (too few clusters): say so
         basis = "quasi-Poisson model-based (too few clusters for cluster-robust ones)"
     else:
         basis = ("quasi-Poisson model-based (larger than the cluster-robust one)"
                  if np.isfinite(se_mb) and se_mb > se_cr else "cluster-robust")
-    return {"estimate": math.exp(b), "lower": math.exp(b - z * se), "upper": math.exp(b + z * se),
-            "p_value": float(2 * stats.norm.sf(abs(b / se))) if se > 0 else float("nan"), "se": se,
+    if res.df is not None:
+        basis += f", t distribution with {res.df:.1f} degrees of freedom"
+    return {"estimate": math.exp(b), "lower": math.exp(b - crit * se), "upper": math.exp(b + crit * se),
+            "p_value": float(2 * ref.sf(abs(b / se))) if se > 0 else float("nan"), "se": se,
             "se_cluster": se_cr, "se_model": se_mb, "basis": basis}
 
 
@@ -356,10 +344,11 @@ def _estimates_table(a: InterventionAnalysis) -> pd.DataFrame:
     rows = []
     if a.mde is not None:
         t = a.mde.table
-        rows.append({"Method": M_MDE, "Estimate (% change)": np.nan,
-                     "Lower 95% (% change)": float(t.loc["mde_decrease", "estimate"]),
-                     "Upper 95% (% change)": float(t.loc["mde_increase", "estimate"]), "p-value": np.nan,
-                     "Note": "smallest fall / rise detectable with 80% power (not an estimate)"})
+        rows.append({"Method": M_MDE, "Estimate (% change)": np.nan, "Lower 95% (% change)": np.nan,
+                     "Upper 95% (% change)": np.nan, "p-value": np.nan,
+                     "Note": f"not an estimate: the smallest fall ({float(t.loc['mde_decrease', 'estimate']):.1f}%) "
+                             f"or rise (+{float(t.loc['mde_increase', 'estimate']):.1f}%) these data could detect "
+                             "with 80% power"})
     if a.its is not None:
         r = a.its.table.loc["level_change"]
         rows.append({"Method": M_ITS, "Estimate (% change)": 100 * (r["estimate"] - 1),
@@ -376,17 +365,19 @@ def _estimates_table(a: InterventionAnalysis) -> pd.DataFrame:
                      "Upper 95% (% change)": np.nan, "p-value": float(a.sc.p_value),
                      "Note": "permutation (placebo-in-space) p-value; no confidence interval"})
     if a.disp is not None:
-        w = a.disp.table.loc["wdd"]
+        w = a.disp.table.loc["wdd_displacement"]
         rows.append({"Method": M_DISP, "Estimate (% change)": np.nan, "Lower 95% (% change)": np.nan,
                      "Upper 95% (% change)": np.nan, "p-value": float(w["p_value"]),
-                     "Note": f"WDQ {a.disp.table.loc['wdq', 'estimate']:.2f}; WDD {w['estimate']:+.0f} crimes "
-                             f"(95% CI {w['lower']:+.0f} to {w['upper']:+.0f})"})
+                     "Note": f"buffer's change relative to the control area: {w['estimate']:+.0f} crimes "
+                             f"(95% CI {w['lower']:+.0f} to {w['upper']:+.0f}; WDQ "
+                             f"{a.disp.table.loc['wdq', 'estimate']:.2f})"})
     if a.placebo is not None:
         rows.append({"Method": M_PLACEBO, "Estimate (% change)": np.nan, "Lower 95% (% change)": np.nan,
-                     "Upper 95% (% change)": np.nan, "p-value": float(a.placebo.rank_p_value),
+                     "Upper 95% (% change)": np.nan, "p-value": np.nan,
                      "Note": ("real estimate larger than every placebo estimate" if a.placebo.real_is_unusual
                               else "real estimate NOT unusual among placebo estimates") +
-                             f" ({len(a.placebo.table)} fake starts; rank p-value)"})
+                             f" ({len(a.placebo.table)} fake starts: rank p-value {a.placebo.rank_p_value:.3f}, "
+                             f"the smallest possible being {1 / (len(a.placebo.table) + 1):.3f})"})
     out = pd.DataFrame(rows)
     if len(out):
         out["p-value"] = out["p-value"].map(_ptxt)
@@ -452,11 +443,13 @@ def _verdict(a: InterventionAnalysis) -> None:
     if a.placebo is not None and not a.placebo.real_is_unusual:
         cautions.append("the placebo check found changes of similar size at fake start dates before the scheme, "
                         "so this change may not be unusual")
+    if (a.its_hac is not None and M_ITS in sig
+            and a.its_hac.table.loc["level_change", "p_value"] >= ALPHA):
+        cautions.append("the time-series result could be chance once the correlation between neighbouring months "
+                        "is allowed for (Newey-West standard errors)")
     if a.did_pretrend is not None and a.did_pretrend["p_value"] < ALPHA:
         cautions.append("the treated and comparison areas were already moving apart before the start, which "
                         "weakens the comparison")
-    if a.sc is not None and (a.sc.pre_rmspe > 0.1 * a.sc.pre_level):
-        pass  # reported in its own section; the synthetic control is supporting evidence only
     if len(sig) == len(ests) and len(dirs) == 1 and len(ests) >= 2:
         word = "fell" if "down" in dirs else "rose"
         a.finding = "reduction" if "down" in dirs else "increase"
@@ -703,7 +696,7 @@ def mde_section(ctx, a: InterventionAnalysis) -> None:
         f"**With this much data, only changes larger than about {dec:.0f}% (a fall) or {inc:.0f}% (a rise) could "
         "be detected.** That is the smallest step change that an interrupted time series of "
         f"{n_pre} consecutive months before and {a.cov.n_post} after (about {a.mde.mean_pre:.0f} target crimes a "
-        f"month, over-dispersion {a.mde.dispersion:.2f}) would find with 80% power at the 5% level. A real effect "
+        f"month, and month-to-month variation {a.mde.dispersion:.2f} times what chance alone gives) would find with 80% power at the 5% level. A real effect "
         "smaller than that would usually be missed, so a 'no significant change' result below cannot rule it out."
     )
     ctx.headline(f"intervention_{a.index}_mde", f"{a.iv.name}: minimum detectable fall (%)", round(float(dec), 1),
@@ -746,13 +739,22 @@ def its_section(ctx, a: InterventionAnalysis) -> None:
     ax.set_ylabel("Recorded crimes per month (count)")
     ax.set_xlabel("Month")
     ctx.show(fig)
-    notes = [w for w in r.warnings if "seasonal" not in w or r.seasonality is None]
+    notes = []
+    for w in r.warnings:
+        if "autocorrelated" in w and a.its_hac is not None:
+            h = a.its_hac.table.loc["level_change"]
+            w = (f"What the model leaves unexplained is correlated from one month to the next (Ljung-Box test "
+                 f"{_p(r.diagnostics['ljung_box_p'])}), so the interval above may be too narrow. With Newey-West "
+                 f"standard errors, which allow for this, the change is {_chg(h['estimate'])} "
+                 f"({_ci(h['lower'], h['upper'])}; {_p(h['p_value'])}).")
+        notes.append(w)
     if notes:
         ctx.say("**Diagnostics:** " + " ".join(notes))
     if a.its_sensitivity is not None and len(a.its_sensitivity) > 1:
         ctx.table(a.its_sensitivity, f"iv{a.index}_its_sensitivity",
                   "Interrupted time series: the main model and variants (level change as a rate ratio).",
-                  float_dp=3, note="If the variants broadly agree, the result does not hinge on one modelling choice. "
+                  float_dp={c: (1 if c.endswith("(%)") else 3) for c in a.its_sensitivity.columns},
+                  note="If the variants broadly agree, the result does not hinge on one modelling choice. "
                                    "The 'level and slope' variant measures the level change at the first month, which "
                                    "is less precise; its average change over the after period is comparable with the "
                                    "main model's.")
@@ -785,10 +787,14 @@ def did_section(ctx, a: InterventionAnalysis) -> None:
     pt = a.did_pretrend
     if pt is not None:
         ok = pt["p_value"] >= ALPHA
-        ctx.say(f"Pre-trend check: the same comparison on the before period alone, pretending the scheme started in "
-                f"{_m(pt['fake_start'])}, finds a change of {_chg(pt['estimate'])} ({_ci(pt['lower'], pt['upper'])}; "
-                f"{_p(pt['p_value'])}). "
-                + ("No evidence that the two areas were already moving apart before the start."
+        monthly = 100 * (pt["estimate"] - 1)
+        joint = a.did.pretrend or {}
+        joint_txt = (f" A joint test that the treated and comparison areas differed in no month before the start "
+                     f"gives {_p(joint['p_value'])}." if np.isfinite(joint.get("p_value", np.nan)) else "")
+        ctx.say(f"Pre-trend check: before the start, the treated area's trend differed from the comparison area's by "
+                f"{monthly:+.1f}% a month ({_ci(pt['lower'], pt['upper'], dp=1)}; {_p(pt['p_value'])})."
+                + joint_txt + " "
+                + ("No clear evidence that the two areas were already moving apart before the start."
                    if ok else "**The two areas were already moving apart before the start**, so the comparison is a "
                               "weaker guide to what would have happened."))
     warn = [w for w in a.did.warnings if "over-dispersed" not in w]
@@ -859,7 +865,12 @@ def displacement_section(ctx, a: InterventionAnalysis) -> None:
     )
     ctx.say(
         f"**Weighted Displacement Quotient (Bowers & Johnson 2003): {t.loc['wdq', 'estimate']:.2f}.** "
-        f"{a.disp.interpretation} (The WDQ has no significance test.)  \n"
+        + (f"{a.disp.interpretation} "
+           if wdisp["p_value"] < ALPHA or not np.isfinite(wdisp["p_value"]) else
+           "Read by its sign alone it would suggest: " + a.disp.interpretation[0].lower()
+           + a.disp.interpretation[1:].rstrip(".") + "; but the buffer's change relative to the control area could "
+           "well be chance (test below), so there is no clear displacement or diffusion of benefits. ")
+        + "(The WDQ itself has no significance test.)  \n"
         f"**Weighted Displacement Difference test (Wheeler & Ratcliffe 2018):** relative to the control area, the "
         f"treated area had {wt['estimate']:+.0f} crimes (95% CI {wt['lower']:+.0f} to {wt['upper']:+.0f}; "
         f"{_p(wt['p_value'])}) and the buffer {wdisp['estimate']:+.0f} (95% CI {wdisp['lower']:+.0f} to "
