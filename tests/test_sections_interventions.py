@@ -168,6 +168,11 @@ def test_planted_cctv_effect_found_with_its_size(riverton):
     assert set(a.estimates["Method"]) >= {S.M_MDE, S.M_ITS, S.M_DID, S.M_SC, S.M_DISP, S.M_PLACEBO}
     assert a.estimates["Method"].iloc[0] == S.M_MDE
     assert "30% lower" in a.verdict and "What this does not show" in a.verdict
+    # nothing planted before the start, and no displacement: no caution on either
+    assert a.did_pretrend["p_value"] > 0.05 and "moving apart" not in a.verdict
+    assert a.verdict.startswith("**Consistent evidence") and "no sign of crime being displaced" in a.verdict
+    disp = a.estimates.set_index("Method").loc[S.M_DISP]
+    assert disp["p-value"] == S._ptxt(a.disp.table.loc["wdd_displacement", "p_value"])
 
 
 def test_riverton_sections_render(riverton):
@@ -263,3 +268,34 @@ def test_partnership_without_street_data_gets_a_plain_answer(store, tmp_path_fac
     S.intervention_report(ctx, res[0])
     tables = sorted(f.name for f in (ctx.output_dir / "tables").glob("*.csv"))
     assert tables and not [t for t in tables if "monthly_series" in t], tables  # no empty series table
+
+
+def test_report_did_interval_is_conservative_and_keeps_its_size_under_the_null():
+    """The report's DiD (larger of cluster-robust and model-based SE, the DiD's own t df):
+    never narrower than the DiD's interval, and on monthly counts with no effect (8 treated,
+    40 comparison places, as a town-centre scheme) it flags about 5% or fewer."""
+    from csp_analysis.interventions import difference_in_differences
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    reps, rejected = 80, 0
+    for i in range(reps):
+        n_units, n_pre, n_post = 48, 12, 6
+        t = np.arange(n_pre + n_post)
+        month = 0.2 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.15, len(t))
+        level = np.log(6.0) + rng.normal(0, 0.5, n_units)
+        eta = level[:, None] + month[None, :] + rng.normal(0, 0.2, (n_units, len(t)))  # over-dispersed
+        df = pd.DataFrame({"unit": np.repeat(np.arange(n_units), len(t)),
+                           "treated": np.repeat((np.arange(n_units) < 8).astype(int), len(t)),
+                           "month": np.tile(t, n_units), "post": np.tile((t >= n_pre).astype(int), n_units),
+                           "n": rng.poisson(np.exp(eta)).ravel()})
+        res = difference_in_differences(df, "n", "treated", "post", unit="unit", cluster="unit", time="month",
+                                        family="poisson", unit_effects=True)
+        adj = S._did_adjusted(res)
+        r = res.table.loc["did"]
+        assert adj["lower"] <= r["lower"] + 1e-12 and adj["upper"] >= r["upper"] - 1e-12
+        assert adj["se"] == pytest.approx(max(r["se"], res.se_model))
+        crit = stats.t.ppf(0.975, res.df)
+        assert np.log(adj["upper"] / adj["estimate"]) == pytest.approx(crit * adj["se"])
+        rejected += adj["p_value"] < 0.05
+    assert rejected / reps <= 0.08
