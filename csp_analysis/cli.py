@@ -127,12 +127,20 @@ def cmd_run(a) -> int:
 def cmd_status(a) -> int:
     from . import data, store
 
-    con = store.connect(a.store, read_only=True)
-    for k, v in data.data_vintage(con).items():
-        print(f"{k}: {v['first_month']}..{v['latest_month']} ({v['months']} months), last ingest {v['last_ingest']}")
-    for t in ("street", "stop_search", "rejects", "lsoa_lookup", "lad_lookup", "population_lsoa",
-              "population_area", "population_ethnicity", "deprivation", "lsoa_centroids"):
-        print(f"{t}: {con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:,} rows")
+    try:
+        con = store.connect(a.store, read_only=True)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        for k, v in data.data_vintage(con).items():
+            print(f"{k}: {v['first_month']}..{v['latest_month']} ({v['months']} months), "
+                  f"last ingest {v['last_ingest']}")
+        for t in ("street", "stop_search", "rejects", "lsoa_lookup", "lad_lookup", "population_lsoa",
+                  "population_area", "population_ethnicity", "deprivation", "lsoa_centroids"):
+            print(f"{t}: {con.execute(f'SELECT count(*) FROM {t}').fetchall()[0][0]:,} rows")
+    finally:
+        con.close()
     return 0
 
 

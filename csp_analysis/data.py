@@ -6,9 +6,8 @@ never by the force file they came in. Months are returned as ``pandas.Timestamp`
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 
@@ -24,18 +23,6 @@ def _window(start=None, end=None, col: str = "month") -> str:
     if end is not None:
         w.append(f"{col} <= DATE '{pd.Timestamp(end):%Y-%m-01}'")
     return (" AND " + " AND ".join(w)) if w else ""
-
-
-def street_records(con, lad_codes: Sequence[str], start=None, end=None, crime_types: Iterable[str] | None = None,
-                   columns: str = "*") -> pd.DataFrame:
-    """Street-level records located in the given LADs (by LSOA)."""
-    q = f"SELECT {columns} FROM street_geo WHERE lad_code IN {_in(lad_codes)}{_window(start, end)}"
-    if crime_types:
-        q += f" AND crime_type IN {_in(list(crime_types))}"
-    df = con.execute(q).df()
-    if "month" in df:
-        df["month"] = pd.to_datetime(df["month"])
-    return df
 
 
 def monthly_counts(con, lad_codes: Sequence[str] | None = None, start=None, end=None,
@@ -117,15 +104,23 @@ def missing_months(months: Sequence[pd.Timestamp], start, end) -> list[pd.Timest
 
 
 def no_location_counts(con, forces: Sequence[str]) -> pd.DataFrame:
-    """Rows without a location per force and month (these cannot be placed in a CSP)."""
+    """Rows without a location per force and month (these cannot be placed in a CSP).
+
+    The share is taken against the rows read from the copy of the file currently in the
+    store (the latest loaded or replaced log row of the force-month), not an earlier copy.
+    """
     df = con.execute(
         f"SELECT n.force, n.month, n.rows_no_location, l.rows_read FROM no_location n "
-        f"JOIN ingest_log l ON l.source_file = n.source_file AND l.status IN ('loaded','replaced') "
+        f"JOIN (SELECT kind, force, month, rows_read FROM ingest_log "
+        f"      WHERE status IN ('loaded','replaced') "
+        f"      QUALIFY row_number() OVER (PARTITION BY kind, force, month "
+        f"                                 ORDER BY finished_at DESC, started_at DESC) = 1) l "
+        f"  ON l.kind = n.kind AND l.force = n.force AND l.month = n.month "
         f"WHERE n.kind = 'street' AND n.force IN {_in(forces)} ORDER BY 1, 2"
     ).df()
     df["month"] = pd.to_datetime(df["month"])
     df["share"] = df["rows_no_location"] / df["rows_read"]
-    return df.drop_duplicates(["force", "month"], keep="last")
+    return df.drop_duplicates(["force", "month"], keep="last").reset_index(drop=True)
 
 
 def lad_info(con, lad_codes: Sequence[str]) -> pd.DataFrame:
@@ -143,11 +138,16 @@ def lads_in_pfa(con, pfa_code: str) -> list[str]:
 def population(con, area_codes: Sequence[str]) -> float | None:
     """Residents of LADs (mid-year estimate where available, else Census 2021 by LSOA).
 
+    Loading a mid-year estimates file replaces the areas' earlier estimates, so the
+    estimate is the one from the file loaded last (stores built before that rule may hold
+    several rows per area: the one inserted last is used).
+
     Returns None when the store has no population for any of the areas.
     """
     total, found = 0.0, 0
     for code in area_codes:
-        rows = con.execute("SELECT population FROM population_area WHERE area_code = ? LIMIT 1", [code]).fetchall()
+        rows = con.execute("SELECT population FROM population_area WHERE area_code = ? "
+                           "ORDER BY rowid DESC LIMIT 1", [code]).fetchall()
         r = rows[0] if rows else None
         if r is None:
             rows = con.execute(
@@ -230,17 +230,6 @@ def stop_search_records(con, forces: Sequence[str], start=None, end=None) -> pd.
     if len(df):
         df["month"] = pd.to_datetime(df["month"])
     return df
-
-
-def window_months(start, end) -> pd.DatetimeIndex:
-    return pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="MS")
-
-
-def to_series(counts: pd.DataFrame, value: str = "n") -> pd.Series:
-    """A monthly Series indexed by month from a counts frame with one row per month."""
-    s = counts.groupby("month")[value].sum()
-    s.index = pd.DatetimeIndex(s.index, freq=None)
-    return s.astype(float) if s.dtype.kind == "f" else s.astype(np.int64)
 
 
 def month_range_text(months: Sequence[pd.Timestamp]) -> str:

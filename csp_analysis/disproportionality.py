@@ -599,6 +599,39 @@ def _quasi_poisson(y, x, log_offset, confidence):
     return math.exp(beta), math.exp(beta - z * se), math.exp(beta + z * se), p, dispersion
 
 
+def _decile_factor_quasi_poisson(y, levels, log_offset, reference, confidence):
+    """Rate ratios of each level to ``reference`` from a quasi-Poisson GLM with a factor.
+
+    A Poisson GLM of the small-area counts with one indicator per level (the reference
+    left out) and a log population offset; standard errors are multiplied by the square
+    root of the Pearson dispersion ``X^2 / df`` when it exceeds 1, as in
+    :func:`_quasi_poisson`. With one row per level (no residual degrees of freedom) the
+    dispersion cannot be estimated and the Poisson standard errors are used.
+
+    Returns (ratios, lower, upper, p, log_rate_se, dispersion): dicts keyed by level (the
+    reference has ratio 1 and NaN limits), and the quasi-Poisson standard error of each
+    level's log rate (for the rate intervals).
+    """
+    import statsmodels.api as sm
+
+    levels = np.asarray(levels)
+    others = [lv for lv in np.unique(levels) if lv != reference]
+    design = np.column_stack([np.ones(len(levels))] + [(levels == lv).astype(float) for lv in others])
+    fit = sm.GLM(np.asarray(y, dtype=float), design, family=sm.families.Poisson(), offset=log_offset).fit()
+    dispersion = fit.pearson_chi2 / fit.df_resid if fit.df_resid > 0 else np.nan
+    scale = max(1.0, dispersion) if np.isfinite(dispersion) else 1.0
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    cov = np.asarray(fit.cov_params()) * scale
+    ratios, lower, upper, pvals, se_rate = {reference: 1.0}, {reference: np.nan}, {reference: np.nan}, \
+        {reference: np.nan}, {reference: math.sqrt(cov[0, 0])}
+    for j, lv in enumerate(others, start=1):
+        b, se = float(fit.params[j]), math.sqrt(cov[j, j])
+        ratios[lv], lower[lv], upper[lv] = math.exp(b), math.exp(b - z * se), math.exp(b + z * se)
+        pvals[lv] = float(2 * stats.norm.sf(abs(b / se)))
+        se_rate[lv] = math.sqrt(cov[0, 0] + cov[j, j] + 2 * cov[0, j])
+    return ratios, lower, upper, pvals, se_rate, dispersion
+
+
 def deprivation_gradient(
     data: pd.DataFrame,
     decile: str,
@@ -631,8 +664,13 @@ def deprivation_gradient(
     DeprivationGradient
         ``by_decile``: one row per decile, most deprived first, with
         ``decile``, ``count``, ``population``, ``population_share``,
-        ``ridit``, ``value`` (rate), ``lower``, ``upper`` (exact / Byar's),
-        ``confidence``, ``method``.
+        ``ridit``, ``value`` (rate), ``lower``, ``upper`` (exact / Byar's:
+        Poisson, so too narrow when small areas vary more than chance),
+        ``confidence``, ``method``; and, allowing for that extra variation,
+        ``rate_lower_adjusted``, ``rate_upper_adjusted`` (quasi-Poisson rate
+        interval), ``ratio``, ``ratio_lower``, ``ratio_upper``, ``ratio_p_value``
+        (rate ratio to the least deprived group, 1 for that group) and
+        ``dispersion`` (Pearson dispersion of the decile-factor model).
         ``summary``: two rows, ``"rate ratio per decile"`` (the rate
         multiplies by this for each step towards more deprived) and
         ``"relative index of inequality"``, with ``measure``, ``value``,
@@ -651,7 +689,11 @@ def deprivation_gradient(
     Kunst 1997; the PHE Segment Tool and ``phe_sii`` use the same ridit
     construction). Standard errors are multiplied by the square root of the
     Pearson dispersion when it exceeds 1 (quasi-Poisson), because small-area
-    crime counts are usually over-dispersed. Intervals are Wald intervals
+    crime counts are usually over-dispersed. The decile ratios and adjusted
+    rate intervals come the same way from a quasi-Poisson GLM with a factor
+    for the decile (least deprived = reference): with small areas in each
+    decile, the Poisson intervals (``lower``, ``upper``) treat the areas'
+    differences as if they were chance alone and can be many times too narrow. Intervals are Wald intervals
     on the log scale. The model assumes a log-linear gradient; check the
     decile rates for departures.
 
@@ -698,11 +740,25 @@ def deprivation_gradient(
     table["value"], table["lower"], table["upper"] = rc["value"], rc["lower"], rc["upper"]
     table["confidence"] = confidence
     table["method"] = rc["method"]
+    log_off = np.log(pop.to_numpy())
+    ratios, r_lo, r_hi, r_p, se_rate, disp_f = _decile_factor_quasi_poisson(
+        y.to_numpy(), dec.to_numpy(), log_off, ordered[0], confidence)
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    with np.errstate(divide="ignore"):
+        log_rate = np.log(table["count"] / table["population"])
+    se = table.index.map(se_rate).to_numpy(dtype=float)
+    zero = (table["count"] == 0).to_numpy()
+    table["rate_lower_adjusted"] = np.where(zero, 0.0, np.exp(log_rate - z * se) * multiplier)
+    table["rate_upper_adjusted"] = np.where(zero, np.nan, np.exp(log_rate + z * se) * multiplier)
+    table["ratio"] = table.index.map(ratios).to_numpy(dtype=float)
+    table["ratio_lower"] = table.index.map(r_lo).to_numpy(dtype=float)
+    table["ratio_upper"] = table.index.map(r_hi).to_numpy(dtype=float)
+    table["ratio_p_value"] = table.index.map(r_p).to_numpy(dtype=float)
+    table["dispersion"] = disp_f
     by_decile = table.iloc[::-1].reset_index()
     by_decile["decile"] = by_decile["decile"].astype("int64")
 
     ridit = dec.map(table["ridit"]).to_numpy(dtype=float)
-    log_off = np.log(pop.to_numpy())
     rows = []
     for measure, x in (("rate ratio per decile", step), ("relative index of inequality", ridit)):
         val, lo, hi, p, disp = _quasi_poisson(y.to_numpy(), x, log_off, confidence)

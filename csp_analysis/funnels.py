@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from .rates import _check_confidence, _poisson_limits, _prepare
+from .rates import _check_positive_scalar as _positive
 
 __all__ = [
     "funnel_limits",
@@ -216,10 +217,9 @@ def funnel_limits(
         axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
         out = pd.DataFrame({"population": axis})
         for label, conf in _LEVELS.items():
-            z = stats.norm.ppf(1 - (1 - conf) / 2)
-            half = z * np.sqrt(av * (1 - av) / axis)
-            out[f"lower_{label}_limit"] = np.clip((av - half) * multiplier, 0, multiplier)
-            out[f"upper_{label}_limit"] = np.clip((av + half) * multiplier, 0, multiplier)
+            lo, hi = _proportion_limits(av, axis, conf)
+            out[f"lower_{label}_limit"] = np.clip(lo * multiplier, 0, multiplier)
+            out[f"upper_{label}_limit"] = np.clip(hi * multiplier, 0, multiplier)
         out = out[["population", "lower_2s_limit", "upper_2s_limit", "lower_3s_limit", "upper_3s_limit"]]
         out["baseline"] = av * multiplier
         out["statistic"] = "proportion"
@@ -308,14 +308,14 @@ def _points(points) -> np.ndarray:
     return arr
 
 
-def _positive(value, name) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return v
+def _proportion_limits(average: float, denominator, confidence: float):
+    """Normal-approximation funnel limits of a proportion around ``average`` (0-1 scale,
+    not clipped): ``average -/+ z sqrt(average (1 - average) / denominator)``. Shared by
+    :func:`funnel_limits` (the funnel drawn) and :func:`assign_funnel_significance`
+    (each unit against it), so that the two always agree."""
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    half = z * np.sqrt(average * (1 - average) / np.asarray(denominator, dtype=float))
+    return average - half, average + half
 
 
 def _check_num_den(num, den, proportion):
@@ -396,11 +396,7 @@ def assign_funnel_significance(
     if statistic == "proportion":
         av = num.sum() / den.sum()
         value = num / den
-        lim = {}
-        for label, conf in _LEVELS.items():
-            z = stats.norm.ppf(1 - (1 - conf) / 2)
-            half = z * np.sqrt(av * (1 - av) / den)
-            lim[label] = (av - half, av + half)
+        lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
         assign(
             [
                 ("Low (0.001)", value < lim["3s"][0]),

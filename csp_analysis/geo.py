@@ -10,8 +10,8 @@ force-level only.
 Some forces publish easting and northing swapped (Nottinghamshire 2024, see
 ``../shared/data/README.md``): :func:`repair_swapped_coordinates` converts to British
 National Grid, exchanges easting and northing and converts back, and
-:func:`detect_swapped` decides per force whether that puts the points where the force's
-own crimes are.
+:func:`detect_swapped` decides per force and month whether that puts the points where
+the force's own crimes are (a force may publish some months swapped and others not).
 """
 from __future__ import annotations
 
@@ -90,6 +90,15 @@ def detect_swapped(points: pd.DataFrame, lon, lat, max_km: float = 2.0) -> bool:
     return near0 < 0.5 and near1 > 0.8
 
 
+def _positions_by(keys: pd.Series):
+    """(key, positions) for each distinct non-missing key, in sorted key order."""
+    codes, uniques = pd.factorize(keys, sort=True)
+    for j, key in enumerate(uniques):
+        yield key, np.flatnonzero(codes == j)
+    if (codes < 0).any():  # records without a month: judged together
+        yield None, np.flatnonzero(codes < 0)
+
+
 def snap_points(con, forces, home_only: bool = True) -> pd.DataFrame:
     """Distinct street-crime snap points of the forces with their LSOA and LAD.
 
@@ -131,12 +140,25 @@ def locate_stop_search(con, records: pd.DataFrame, max_km: float = 1.0) -> tuple
             notes.append(f"{force}: no street-level data in the store to place searches against.")
             continue
         lon, lat = grp["longitude"].to_numpy(float), grp["latitude"].to_numpy(float)
-        if detect_swapped(pts, lon, lat):
-            lon, lat = repair_swapped_coordinates(lon, lat)
+        # A force may publish swapped coordinates in some months only (Nottinghamshire
+        # 2024-11 and 2024-12), so the swap is detected and repaired month by month.
+        swapped = np.zeros(len(grp), dtype=bool)
+        repaired_months = []
+        months = grp["month"] if "month" in grp else pd.Series(0, index=grp.index)
+        has_xy = has.to_numpy()
+        for month, pos in _positions_by(months):
+            if detect_swapped(pts, lon[pos], lat[pos]):
+                swapped[pos[has_xy[pos]]] = True
+                repaired_months.append(month)
+        if swapped.any():
+            lon, lat = lon.copy(), lat.copy()
+            lon[swapped], lat[swapped] = repair_swapped_coordinates(lon[swapped], lat[swapped])
             out.loc[grp.index, "longitude"] = lon
             out.loc[grp.index, "latitude"] = lat
-            out.loc[grp.index, "coordinates_repaired"] = True
-            notes.append(f"{force}: coordinates were published with easting and northing swapped; they were "
+            out.loc[grp.index[swapped], "coordinates_repaired"] = True
+            named = [f"{pd.Timestamp(m):%Y-%m}" for m in repaired_months if m is not None and "month" in grp]
+            when = f" in {', '.join(named)}" if named else ""
+            notes.append(f"{force}: coordinates were published with easting and northing swapped{when}; they were "
                          "repaired (converted to British National Grid, swapped back) before placing searches.")
         idx, _ = nearest_points(pts, lon, lat, max_km)
         hit = idx >= 0

@@ -15,8 +15,11 @@ Guarantees
 * **Atomicity**: each file is loaded in one transaction; a failure or interruption
   leaves the store as it was before that file.
 * **Isolation of failures**: a malformed file (empty, not a CSV, missing columns, no
-  parseable month) raises :class:`IngestError` naming the file and line; it is logged
-  and the remaining files still load.
+  parseable month, a corrupt zip archive) raises :class:`IngestError` naming the file and
+  line; it is logged and the remaining files still load.
+* **Modification times** are compared in UTC: file times from the file system, zip
+  member times from the archive's UTC timestamp where it has one (Info-ZIP extended
+  timestamp), else its local-time DOS stamp read as local time of this machine.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import hashlib
 import io
 import os
 import re
+import struct
 import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -72,6 +76,7 @@ class Source:
     read: Callable[[], bytes]
     mtime: dt.datetime
     explicit: bool = True  # named by the user (not found by walking a folder or archive)
+    error: str | None = None  # set when the file cannot even be listed (a corrupt zip archive)
 
 
 @dataclass
@@ -125,11 +130,37 @@ def _file_source(f: Path) -> Source:
     return Source(display=str(f), name=f.name, read=read, mtime=mtime)
 
 
+def _zip_member_mtime(info: zipfile.ZipInfo) -> dt.datetime:
+    """A zip member's modification time as naive UTC (like :func:`_file_source`).
+
+    The DOS time stamp of a zip member is local time of the machine that wrote it; the
+    Info-ZIP extended timestamp field (0x5455), when present, holds the UTC time.
+    """
+    extra, i = info.extra, 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, i)
+        body = extra[i + 4:i + 4 + size]
+        if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
+            (ts,) = struct.unpack_from("<i", body, 1)
+            return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).replace(tzinfo=None)
+        i += 4 + size
+    local = dt.datetime(*info.date_time)  # naive local time: astimezone() reads it as such
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 def _zip_sources(z: Path) -> Iterator[Source]:
     try:
         zf = zipfile.ZipFile(z)
-    except zipfile.BadZipFile as exc:
-        raise IngestError(f"{z}: not a valid zip archive ({exc})") from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        # reported as one failed file by ingest_source; the other files still load
+        msg = f"{z}: not a valid zip archive ({exc})"
+        mtime = dt.datetime.fromtimestamp(z.stat().st_mtime, tz=dt.timezone.utc).replace(tzinfo=None)
+
+        def unreadable() -> bytes:
+            raise IngestError(msg)
+
+        yield Source(display=str(z), name=z.name, read=unreadable, mtime=mtime, explicit=True, error=msg)
+        return
     with zf:
         infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
     for info in infos:
@@ -143,7 +174,7 @@ def _zip_sources(z: Path) -> Iterator[Source]:
             return gzip.decompress(data) if base.endswith(".gz") else data
 
         yield Source(display=f"{z}!{info.filename}", name=base, read=read,
-                     mtime=dt.datetime(*info.date_time), explicit=False)
+                     mtime=_zip_member_mtime(info), explicit=False)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -273,7 +304,7 @@ def read_table(display: str, text: str, kind: str, raw: bytes | None = None) -> 
 # --------------------------------------------------------------------------- SQL
 _STREET_REASON = """
 CASE
-  WHEN "Month" = $file_month AND "Crime type" <> '' AND ("Longitude" = '' OR try_cast("Longitude" AS DOUBLE) IS NOT NULL)
+  WHEN "Month" = $file_month AND trim("Crime type") <> '' AND ("Longitude" = '' OR try_cast("Longitude" AS DOUBLE) IS NOT NULL)
     AND ("Latitude" = '' OR try_cast("Latitude" AS DOUBLE) IS NOT NULL) THEN NULL
   WHEN NOT regexp_full_match(trim("Month"), '[0-9]{4}-[0-9]{2}') OR try_strptime(trim("Month") || '-01', '%Y-%m-%d') IS NULL
     THEN 'unparseable month ' || '''' || "Month" || ''''
@@ -303,13 +334,22 @@ FROM staged WHERE reason IS NULL"""
 
 _BOOL = "CASE lower(trim({c})) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE ELSE NULL END"
 
-_SS_REASON = """
+# True/False columns: blank (or 'nan' from pandas-written files) is NULL, anything else
+# but true/false (any case) rejects the row, the same for all three columns.
+_SS_BOOL_COLUMNS = ("Outcome linked to object of search", "Part of a policing operation",
+                    "Removal of more than just outer clothing")
+_SS_BOOL_REASONS = "\n".join(
+    f"""  WHEN lower(trim("{c}")) NOT IN ('', 'true', 'false', 'nan')
+    THEN 'unparseable True/False ' || '''' || "{c}" || '''' || ' in {c}'"""
+    for c in _SS_BOOL_COLUMNS
+)
+
+_SS_REASON = f"""
 CASE
   WHEN try_cast(trim("Date") AS TIMESTAMPTZ) IS NULL THEN 'unparseable date ' || '''' || "Date" || ''''
   WHEN trim("Longitude") <> '' AND try_cast("Longitude" AS DOUBLE) IS NULL THEN 'unparseable longitude ' || '''' || "Longitude" || ''''
   WHEN trim("Latitude") <> '' AND try_cast("Latitude" AS DOUBLE) IS NULL THEN 'unparseable latitude ' || '''' || "Latitude" || ''''
-  WHEN lower(trim("Outcome linked to object of search")) NOT IN ('', 'true', 'false', 'nan')
-    THEN 'unparseable True/False ' || '''' || "Outcome linked to object of search" || ''''
+{_SS_BOOL_REASONS}
   ELSE NULL
 END"""
 
@@ -403,6 +443,8 @@ class _Prepared:
 def _prepare(src: Source) -> _Prepared:
     """Read, hash and parse a file (thread-safe: no store access)."""
     out = _Prepared()
+    if src.error is not None:
+        return out
     try:
         if not FILE_RE.search(src.name):
             return out
@@ -425,6 +467,10 @@ def ingest_source(con, src: Source, batch: str | None = None, replace: bool = Fa
     res = FileResult(source=src.display)
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     sha = None
+    if src.error is not None:
+        res.status, res.message = "failed", src.error
+        _log(con, res, src, sha, batch, started)
+        return res
     if not src.explicit and not FILE_RE.search(src.name):
         res.status = "ignored"
         res.message = "not a data.police.uk street or stop-and-search file name"

@@ -890,41 +890,132 @@ def suppression_mask(values, denominators=None, counts_children=True, threshold:
     return (small & cc).astype(bool)
 
 
-def suppress_small_counts(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
-    """Blank small counts of children in a local-indicators table before publication.
+def secondary_suppression(
+    df: pd.DataFrame,
+    by,
+    value: str = "value",
+    suppressed: str = "suppressed",
+) -> pd.Series:
+    """Rows to suppress as well, so that a suppressed figure cannot be recovered from a total.
 
-    Primary suppression blanks ``value`` on count rows with ``counts_children``
-    true when the value is from 1 to ``threshold - 1``. Secondary suppression then
-    blanks the next smallest value among the other groups of the same indicator and
-    period when only one group was suppressed, so that the suppressed figure cannot
-    be recovered from a published total.
+    Within each breakdown (the rows sharing the ``by`` columns, e.g. one
+    indicator's groups in one period), when exactly one row of two or more is
+    suppressed, the row with the smallest positive ``value`` among the others is
+    suppressed too: otherwise the suppressed figure could be worked out by
+    subtracting the others from a published (or later published) total. This is
+    the only implementation of secondary suppression in the package; every table
+    of the local-indicators report gets its suppression from
+    :func:`suppress_small_counts`, which calls it.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Local indicators.
+        The rows that take part (e.g. the counts of children of a table).
+    by : str or list of str
+        The columns that define a breakdown. Missing values in them form a
+        group of their own.
+    value : str
+        The column of figures (counts); the smallest positive one is chosen.
+    suppressed : str
+        Boolean column: the rows already suppressed (primary suppression).
+
+    Returns
+    -------
+    pandas.Series of bool
+        Indexed like ``df``: true for the rows to suppress in addition
+        (secondary suppression); rows already suppressed are false.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2022/23"] * 3, "value": [3, 40, 12], "suppressed": [True, False, False]})
+    >>> secondary_suppression(t, ["period"]).tolist()
+    [False, False, True]
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    out = pd.Series(False, index=df.index)
+    if df.empty:
+        return out
+    sup = df[suppressed].fillna(False).astype(bool)
+    size = pd.to_numeric(df[value], errors="coerce")
+    key = df[by].astype(object).where(df[by].notna(), "").astype(str).agg("\x1f".join, axis=1)
+    for _, idx in df.groupby(key, sort=False).groups.items():
+        if len(idx) < 2 or int(sup.loc[idx].sum()) != 1:
+            continue
+        rest = size.loc[idx][~sup.loc[idx] & (size.loc[idx] > 0)]
+        if not rest.empty:
+            out.loc[rest.idxmin()] = True
+    return out
+
+
+def suppress_small_counts(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
+    """Blank small counts of children in a local-indicators table before publication.
+
+    The one suppression path of the local-indicators report: every table,
+    chart, sentence and source note it publishes hides exactly the figures
+    flagged here. A local row (no comparator) with ``counts_children`` true is
+    a count of children when its unit is ``count``, or ``percent`` with a
+    denominator (its count is then worked back from the percentage). Such a
+    figure is suppressed when
+
+    * primary: the count is from 1 to ``threshold - 1``, or it has a
+      denominator and the remainder (denominator minus count) is (see
+      :func:`suppression_mask`);
+    * secondary: it is the smallest other count of a breakdown (same
+      partnership, indicator and period) in which exactly one figure is
+      suppressed (see :func:`secondary_suppression`).
+
+    A denominator is withheld (``denominator_suppressed``) when it is itself a
+    small count of children, or when it equals a suppressed figure of another
+    indicator for the same partnership, period and group: a total reused as a
+    denominator (e.g. all modern slavery incidents, the base of the modern
+    slavery non-crimes) would otherwise print the figure that the breakdown hides.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Local indicators (from :func:`read_local_indicators` or the store).
     threshold : int
-        Smallest publishable count (default 5).
+        Smallest publishable count (default 5); ``0`` or ``None`` switches
+        suppression off.
 
     Returns
     -------
     pandas.DataFrame
-        A copy with a boolean ``suppressed`` column; suppressed values are missing.
+        A copy (same index) with boolean columns ``suppressed``, ``secondary``
+        (suppressed only to protect another figure) and
+        ``denominator_suppressed``; suppressed values and withheld denominators
+        are missing.
     """
     out = df.copy()
     out["suppressed"] = False
-    if not threshold:
+    out["secondary"] = False
+    out["denominator_suppressed"] = False
+    if not threshold or out.empty:
         return out
-    is_count = (out["unit"] == "count") & out["counts_children"].astype(bool) & out["comparator"].isna()
-    small = is_count & (out["value"] > 0) & (out["value"] < threshold)
-    out.loc[small, "suppressed"] = True
-    keys = ["partnership", "indicator", "period"]
-    for _, idx in out[is_count].groupby(keys, dropna=False).groups.items():
-        block = out.loc[idx]
-        if len(block) < 2 or block["suppressed"].sum() != 1:
-            continue
-        rest = block[~block["suppressed"] & (block["value"] > 0)]
-        if not rest.empty:
-            out.loc[rest["value"].idxmin(), "suppressed"] = True
+    local = out["comparator"].isna() & out["counts_children"].astype(bool)
+    den = pd.to_numeric(out["denominator"], errors="coerce")
+    is_pct = out["unit"] == "percent"
+    eligible = local & ((out["unit"] == "count") | (is_pct & den.notna()))
+    x = out["value"].where(~is_pct, (out["value"] / 100 * den).round())
+    part = pd.DataFrame({
+        "partnership": out["partnership"], "indicator": out["indicator"], "period": out["period"], "x": x,
+    })[eligible]
+    part["suppressed"] = suppression_mask(part["x"], den[eligible], True, threshold).to_numpy()
+    extra = secondary_suppression(part, ["partnership", "indicator", "period"], value="x")
+    out.loc[part.index, "suppressed"] = part["suppressed"] | extra
+    out.loc[part.index, "secondary"] = extra
+    # denominators: small ones, and those that print a figure hidden elsewhere
+    small_den = local & (den > 0) & (den < threshold)
+    hidden = out["suppressed"]
+    hidden_keys = {(p, per, g, float(v)): ind
+                   for p, per, g, v, ind in zip(out.loc[hidden, "partnership"], out.loc[hidden, "period"],
+                                                out.loc[hidden, "group"], x[hidden], out.loc[hidden, "indicator"])
+                   if isinstance(g, str) and pd.notna(v)}
+    reused = pd.Series([
+        isinstance(g, str) and pd.notna(d) and hidden_keys.get((p, per, g, float(d)), ind) != ind
+        for p, per, g, d, ind in zip(out["partnership"], out["period"], out["group"], den, out["indicator"])
+    ], index=out.index)
+    out["denominator_suppressed"] = (small_den | (local & reused)).astype(bool)
     out.loc[out["suppressed"], "value"] = float("nan")
+    out.loc[out["denominator_suppressed"], "denominator"] = float("nan")
     return out

@@ -14,13 +14,23 @@ Thin functions that apply the package's statistics to the tidy frame of
 * :func:`before_after` - before and after a process change, with the caveat that
   a handful of points cannot separate the change from a trend.
 
+* :func:`two_proportions` - two shares compared (Wilson intervals, Newcombe
+  interval for the difference, Fisher's exact test), used by :func:`before_after`
+  and by the report's change in share.
+
 Each returns a tidy DataFrame with a plain-English ``sentence`` column. Counts of
 children from 1 to ``small_number_threshold - 1`` (and proportions whose
 numerator or complement is that small) are suppressed: their figures are
-missing, ``suppressed`` is true and the sentence says so.
+missing, ``suppressed`` is true and the sentence says so; in a change between two
+periods only the small count is blanked, with the change statistics. This is
+primary suppression only: the report adds secondary suppression through
+:func:`csp_analysis.local_indicators.suppress_small_counts`. Where several
+changes or comparisons are tested at once, ``p_value_holm`` is Holm-adjusted
+over them and the sentences' verdicts rest on it.
 """
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pandas as pd
@@ -109,8 +119,77 @@ def _rows_for_period(rows: pd.DataFrame, indicator: str, period: str) -> pd.Data
 # --------------------------------------------------------------------------- change in counts
 
 
+def _suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
+                                threshold: int, secondary: bool = False) -> str:
+    """The sentence of a change whose count in one period is suppressed (the other is shown).
+
+    Parameters
+    ----------
+    label : str
+        The indicator's label.
+    group : str or None
+        The group, if any.
+    shown_value : float
+        The count that is published.
+    shown_label, hidden_label : str
+        The periods of the published and the suppressed count, in words.
+    threshold : int
+        The suppression threshold.
+    secondary : bool
+        The hidden count is suppressed only to protect another figure.
+
+    Returns
+    -------
+    str
+    """
+    why = (f"so that a count of children below {threshold} cannot be worked out from a total" if secondary
+           else f"a count of children below {threshold}")
+    return (f"{label}{_group_part(group)}: {_fmt(shown_value)} in {shown_label}; the figure for {hidden_label} is "
+            f"suppressed ({why}), so no change is shown.")
+
+
+_VERDICT_RE = re.compile(r"; (unlikely to be chance|could be chance) \((p [^)]*)\)\.$")
+
+
+def _holm(out: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Add ``p_value_holm`` (Holm over the tested rows) and word each verdict on it.
+
+    The rows of ``out`` are one set of tests (the groups of one breakdown, or the
+    months of a year); with more than one test, a change is called unlikely to be
+    chance only when its Holm-adjusted p-value is below ``1 - confidence`` and its
+    interval excludes no change, and the sentence says so.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    out = out.copy()
+    out["p_value_holm"] = np.nan
+    valid = out["p_value"].notna()
+    k = int(valid.sum())
+    if not k:
+        return out
+    out.loc[valid, "p_value_holm"] = multipletests(out.loc[valid, "p_value"].to_numpy(dtype=float),
+                                                   method="holm")[1]
+    if k == 1:
+        return out
+    alpha = 1 - confidence
+    for i in out.index[valid]:
+        r = out.loc[i]
+        excludes = (r["lower"] > 1) or (r["upper"] < 1)
+        verdict = "unlikely to be chance" if (r["p_value_holm"] < alpha and excludes) else "could be chance"
+        tail = (f"; {verdict} after Holm adjustment for {k} comparisons ({_p(r['p_value'])}; adjusted "
+                f"{_p(r['p_value_holm'])}).")
+        s = r["sentence"]
+        out.at[i, "sentence"] = _VERDICT_RE.sub(tail, s) if _VERDICT_RE.search(s) else s
+    return out
+
+
 def _change_table(cur: pd.DataFrame, prev: pd.DataFrame, confidence: float, threshold: int) -> pd.DataFrame:
-    """Pair current and previous rows by group and apply compare_periods."""
+    """Pair current and previous rows by group and apply compare_periods.
+
+    Each count is suppressed on its own (``previous_suppressed``,
+    ``current_suppressed``); the change statistics of a row are withheld
+    (``suppressed``) when either count is, since they would reveal it.
+    """
     from .rates import compare_periods
 
     key = "_g"
@@ -132,22 +211,31 @@ def _change_table(cur: pd.DataFrame, prev: pd.DataFrame, confidence: float, thre
         for col in res.columns:
             res.loc[both, col] = r[col] if col != "rates_sentence" else r["sentence"]
     m = pd.concat([m, res], axis=1)
-    cc = m["counts_children"].fillna(False).astype(bool)
-    sup = (suppression_mask(m["value_cur"].to_numpy(), counts_children=cc.to_numpy(), threshold=threshold)
-           | suppression_mask(m["value_prev"].to_numpy(), counts_children=cc.to_numpy(), threshold=threshold))
-    m["suppressed"] = sup.to_numpy()
+    cc = m["counts_children"].fillna(False).astype(bool).to_numpy()
+    m["previous_suppressed"] = suppression_mask(m["value_prev"].to_numpy(), counts_children=cc,
+                                                threshold=threshold).to_numpy()
+    m["current_suppressed"] = suppression_mask(m["value_cur"].to_numpy(), counts_children=cc,
+                                               threshold=threshold).to_numpy()
+    m["suppressed"] = m["previous_suppressed"] | m["current_suppressed"]
 
     sentences = []
     for _, r in m.iterrows():
         label = r["indicator_label"]
         grp = _group_part(r["group"])
-        if r["suppressed"]:
-            sentences.append(_suppressed_sentence(label, r["group"], threshold))
-            continue
         pc = r["period_cur"] if pd.notna(r["period_cur"]) else None
         pp = r["period_prev"] if pd.notna(r["period_prev"]) else None
         lab_c = period_label(pc, r["period_type_cur"]) if pc else None
         lab_p = period_label(pp, r["period_type_prev"]) if pp else None
+        shown_c = pc is not None and not r["current_suppressed"]
+        shown_p = pp is not None and not r["previous_suppressed"]
+        if r["suppressed"]:
+            if shown_c or shown_p:
+                sentences.append(_suppressed_change_sentence(
+                    label, r["group"], r["value_cur"] if shown_c else r["value_prev"], lab_c if shown_c else lab_p,
+                    lab_p if shown_c else lab_c, threshold))
+            else:
+                sentences.append(_suppressed_sentence(label, r["group"], threshold))
+            continue
         if not pc or not pp:
             have, lack = (lab_c, "the previous period") if pc else (lab_p, "the current period")
             val = r["value_cur"] if pc else r["value_prev"]
@@ -175,12 +263,19 @@ def _change_table(cur: pd.DataFrame, prev: pd.DataFrame, confidence: float, thre
         "upper": m["upper"],
         "p_value": m["p_value"],
         "suppressed": m["suppressed"].astype(bool),
+        "previous_suppressed": m["previous_suppressed"].astype(bool),
+        "current_suppressed": m["current_suppressed"].astype(bool),
         "sentence": m["sentence"],
     })
-    numeric = ["previous", "current", "difference", "percent_change", "percent_lower", "percent_upper",
-               "ratio", "lower", "upper", "p_value"]
-    out.loc[out["suppressed"], numeric] = np.nan
+    out.loc[out["previous_suppressed"], "previous"] = np.nan
+    out.loc[out["current_suppressed"], "current"] = np.nan
+    out.loc[out["suppressed"], CHANGE_STATISTICS] = np.nan
     return out.reset_index(drop=True)
+
+
+#: The columns of a change table computed from both counts (withheld when either count is suppressed).
+CHANGE_STATISTICS = ["difference", "percent_change", "percent_lower", "percent_upper", "ratio", "lower", "upper",
+                     "p_value"]
 
 
 def indicator_change(
@@ -220,8 +315,19 @@ def indicator_change(
         ``partnership``, ``indicator``, ``indicator_label``, ``group``,
         ``previous_period``, ``current_period``, ``previous``, ``current``,
         ``difference``, ``percent_change``, ``percent_lower``, ``percent_upper``,
-        ``ratio``, ``lower``, ``upper``, ``p_value``, ``suppressed``, ``sentence``.
-        A group published for one period only gets a row saying so.
+        ``ratio``, ``lower``, ``upper``, ``p_value``, ``suppressed``,
+        ``previous_suppressed``, ``current_suppressed``, ``sentence``,
+        ``p_value_holm``. A group published for one period only gets a row
+        saying so.
+
+        Each count is suppressed on its own (``previous_suppressed``,
+        ``current_suppressed``: a count of children from 1 to
+        ``small_number_threshold - 1``); the other count is still shown, but
+        the change statistics (``difference`` to ``p_value``) are withheld and
+        ``suppressed`` is true, since they would reveal the hidden count.
+        ``p_value_holm`` is Holm-adjusted over the groups tested (the whole
+        breakdown); with more than one test the sentence's verdict ("unlikely
+        to be chance" or "could be chance") rests on it.
 
     Notes
     -----
@@ -242,7 +348,7 @@ def indicator_change(
             f"cannot compare a {cur['period_type'].iloc[0].replace('_', ' ')} ({current_period}) with a "
             f"{prev['period_type'].iloc[0].replace('_', ' ')} ({previous_period}); use periods of one type"
         )
-    return _change_table(cur, prev, confidence, small_number_threshold)
+    return _holm(_change_table(cur, prev, confidence, small_number_threshold), confidence)
 
 
 def monthly_year_on_year(
@@ -278,7 +384,8 @@ def monthly_year_on_year(
         As :func:`indicator_change`, one row per month (and group) published in
         either year, in calendar order of the current year, plus ``month``
         (e.g. ``"June"``). A month published in one year only gets a row
-        saying so.
+        saying so. ``p_value_holm`` is Holm-adjusted over all the months (and
+        groups) tested, and the sentences' verdicts rest on it.
 
     Notes
     -----
@@ -324,7 +431,8 @@ def monthly_year_on_year(
                     "previous_period": None if p.empty else r["period"],
                     "current_period": None if c.empty else r["period"],
                     "previous": np.nan if p.empty else value, "current": np.nan if c.empty else value,
-                    "suppressed": bool(hide),
+                    "suppressed": bool(hide), "previous_suppressed": bool(hide) and not p.empty,
+                    "current_suppressed": bool(hide) and not c.empty,
                     "sentence": (f"{r['indicator_label']}{_group_part(r['group'])}: {name} is published for "
                                  f"{_period_label(r)} but not in {lacking}, so no change can be computed."),
                 })
@@ -334,7 +442,7 @@ def monthly_year_on_year(
         part.insert(4, "month", name)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
-    return out
+    return _holm(out, confidence)
 
 
 # --------------------------------------------------------------------------- proportions
@@ -451,16 +559,8 @@ def indicator_proportions(
     return out.reset_index(drop=True)
 
 
-def _control_chart():
-    try:
-        from .trends import control_chart
-    except ImportError:
-        from .trends.control_charts import control_chart
-    return control_chart
-
-
 def _add_p_chart(out: pd.DataFrame, rows: pd.DataFrame, improvement: str | None) -> pd.DataFrame:
-    control_chart = _control_chart()
+    from .trends import control_chart
 
     usable = (rows["period_type"] == "month") & out["denominator"].notna() & ~out["suppressed"]
     chart_parts, sentences = [], []
@@ -664,6 +764,55 @@ def compare_with_comparators(
         [c if c != "implied" else "implied_numerator" for c in cols]]
 
 
+# --------------------------------------------------------------------------- two proportions
+
+
+def two_proportions(x1, n1, x0, n0, confidence: float = 0.95) -> dict:
+    """Compare two proportions: Wilson intervals, Newcombe's interval for the difference, Fisher's test.
+
+    Parameters
+    ----------
+    x1, n1 : float
+        Count and total of the later (or "after") group.
+    x0, n0 : float
+        Count and total of the earlier (or "before") group.
+    confidence : float
+        Confidence level of the intervals (default 0.95).
+
+    Returns
+    -------
+    dict
+        ``percent0``, ``lower0``, ``upper0`` and ``percent1``, ``lower1``,
+        ``upper1`` (per cent, Wilson score intervals from
+        :func:`csp_analysis.rates.proportion_ci`); ``difference`` (``percent1``
+        minus ``percent0``, percentage points) with ``lower`` and ``upper``
+        (Newcombe's hybrid score interval, method 10, from
+        :func:`statsmodels.stats.proportion.confint_proportions_2indep`); and
+        ``p_value`` (two-sided Fisher's exact test, :func:`scipy.stats.fisher_exact`).
+
+    Examples
+    --------
+    >>> r = two_proportions(134, 192, 302, 425)
+    >>> round(r["difference"], 1), round(r["p_value"], 2)
+    (-1.3, 0.77)
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from .rates import proportion_ci
+
+    x1, n1, x0, n0 = (int(round(float(v))) for v in (x1, n1, x0, n0))
+    ci = proportion_ci([x0, x1], [n0, n1], confidence=confidence, multiplier=100)
+    lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff", alpha=1 - confidence)
+    p = stats.fisher_exact([[x1, n1 - x1], [x0, n0 - x0]]).pvalue
+    return {
+        "percent0": float(ci["value"].iloc[0]), "lower0": float(ci["lower"].iloc[0]),
+        "upper0": float(ci["upper"].iloc[0]), "percent1": float(ci["value"].iloc[1]),
+        "lower1": float(ci["lower"].iloc[1]), "upper1": float(ci["upper"].iloc[1]),
+        "difference": float(ci["value"].iloc[1] - ci["value"].iloc[0]), "lower": 100 * float(lo),
+        "upper": 100 * float(hi), "p_value": float(p),
+    }
+
+
 # --------------------------------------------------------------------------- before / after
 
 
@@ -709,7 +858,7 @@ def before_after(
         ``n_after``, ``measure``, ``before`` (with ``before_lower`` and
         ``before_upper`` for proportions), ``after`` (likewise), ``difference``,
         ``lower``, ``upper``, ``p_value``, ``method``, ``suppressed``,
-        ``sentence``, ``caveat``.
+        ``min_points`` (as given), ``sentence``, ``caveat``.
 
     Notes
     -----
@@ -774,7 +923,7 @@ def before_after(
         "n_before": nb, "n_after": na, "measure": None, "before": np.nan, "before_lower": np.nan,
         "before_upper": np.nan, "after": np.nan, "after_lower": np.nan, "after_upper": np.nan,
         "difference": np.nan, "lower": np.nan, "upper": np.nan, "p_value": np.nan, "method": None,
-        "suppressed": False,
+        "suppressed": False, "min_points": int(min_points),
     }
     sb, sa = span(before), span(after)
     left_out = ""
@@ -783,20 +932,15 @@ def before_after(
                     " (see the source note).")
 
     if proportions:
-        from statsmodels.stats.proportion import confint_proportions_2indep
-
-        from .rates import proportion_ci
-
         inp = _proportion_inputs(rows)
         xb, nb_ = inp.loc[before.index, "x"].sum(), inp.loc[before.index, "n"].sum()
         xa, na_ = inp.loc[after.index, "x"].sum(), inp.loc[after.index, "n"].sum()
-        ci = proportion_ci([xb, xa], [nb_, na_], confidence=confidence, multiplier=100)
-        lo, hi = confint_proportions_2indep(xa, na_, xb, nb_, method="newcomb", compare="diff", alpha=alpha)
-        p = stats.fisher_exact([[xa, na_ - xa], [xb, nb_ - xb]]).pvalue
-        rec.update(before_lower=ci["lower"].iloc[0], before_upper=ci["upper"].iloc[0],
-                   after_lower=ci["lower"].iloc[1], after_upper=ci["upper"].iloc[1])
-        rec.update(measure="percent (pooled)", before=ci["value"].iloc[0], after=ci["value"].iloc[1],
-                   difference=ci["value"].iloc[1] - ci["value"].iloc[0], lower=100 * lo, upper=100 * hi,
+        tp = two_proportions(xa, na_, xb, nb_, confidence=confidence)
+        p = tp["p_value"]
+        rec.update(before_lower=tp["lower0"], before_upper=tp["upper0"],
+                   after_lower=tp["lower1"], after_upper=tp["upper1"])
+        rec.update(measure="percent (pooled)", before=tp["percent0"], after=tp["percent1"],
+                   difference=tp["difference"], lower=tp["lower"], upper=tp["upper"],
                    p_value=p, method="Wilson intervals; Newcombe interval for the difference; Fisher's exact test")
         rec["suppressed"] = bool(suppression_mask([xb, xa], [nb_, na_], bool(first["counts_children"]),
                                                   small_number_threshold).any())

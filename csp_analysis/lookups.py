@@ -17,16 +17,34 @@ lsoa21cd, longitude, latitude    ``lsoa_centroids``
 ===============================  ==========================================================
 
 Loading a file replaces the rows previously loaded from a file of the same name, in
-one transaction, so it is idempotent and atomic.
+one transaction, so it is idempotent and atomic. The LAD lookup and the mid-year
+estimates replace the rows of the areas they hold, whatever file those came from, so a
+newer edition (mid-2022 after mid-2021) supersedes the older one: the file loaded last
+wins. Every problem with a file (unreadable, unrecognised, a column missing, a value
+that is not a number, a LAD listed twice, a store error) raises :class:`IngestError`
+naming the file.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from .ingest import IngestError
+
+#: Columns each kind of file must have (the ones :func:`load_lookup` reads unconditionally).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "lad_lookup": ("LAD17CD", "LAD17NM", "CSP17CD", "CSP17NM", "PFA17CD", "PFA17NM"),
+    "lsoa21": ("lsoa21cd", "lad21cd"),
+    "lsoa11": ("lsoa11cd", "lad21cd"),
+    "population_lsoa": ("lsoa21_code", "age_group", "usual_residents"),
+    "population_area": ("Code", "Name", "Geography", "Population"),
+    "population_ethnicity": ("Geography Code", "Geography Name", "Sex"),
+    "deprivation": ("lsoa11_code", "index_of_multiple_deprivation_imd_rank"),
+    "centroids": ("longitude", "latitude"),
+}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -38,13 +56,37 @@ def _read(path: Path) -> pd.DataFrame:
     return df
 
 
-def _num(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
-    s = pd.to_numeric(df[col].str.replace(",", "", regex=False).replace("", "0"), errors="coerce")
+def _num(df: pd.DataFrame, col: str, path: Path, blank_is_zero: bool = False) -> pd.Series:
+    """Numbers of a text column (thousands separators allowed).
+
+    Blank cells are missing (NaN, stored as NULL) unless ``blank_is_zero`` (population
+    counts, where ONS leaves zero or suppressed cells blank).
+    """
+    text = df[col].str.replace(",", "", regex=False).str.strip()
+    blank = text == ""
+    s = pd.to_numeric(text.mask(blank, "0"), errors="coerce")
     bad = s.isna()
     if bad.any():
         i = int(bad.idxmax())
         raise IngestError(f"{path}, line {i + 2}, column {col!r}: not a number ({df.at[i, col]!r})")
-    return s
+    return s if blank_is_zero else s.mask(blank)
+
+
+def _check_columns(df: pd.DataFrame, kind: str, path: Path) -> None:
+    missing = [c for c in REQUIRED_COLUMNS.get(kind, ()) if c not in df.columns]
+    if kind == "centroids" and "lsoa21cd" not in df.columns and "lsoa_code" not in df.columns:
+        missing.insert(0, "lsoa21cd")
+    if missing:
+        raise IngestError(f"{path}, line 1: missing column(s) {', '.join(missing)} "
+                          f"(needed for a {kind.replace('_', ' ')} file)")
+
+
+def _check_unique(df: pd.DataFrame, col: str, path: Path, what: str) -> None:
+    dup = df[col].duplicated(keep=False)
+    if dup.any():
+        code = df.loc[dup, col].iloc[0]
+        lines = [str(i + 2) for i in df.index[df[col] == code]]
+        raise IngestError(f"{path}, lines {', '.join(lines)}: {what} {code!r} is listed more than once")
 
 
 def detect_kind(columns: list[str]) -> str | None:
@@ -67,6 +109,19 @@ def detect_kind(columns: list[str]) -> str | None:
     if {"lsoa21cd", "longitude", "latitude"} <= cols or {"lsoa_code", "longitude", "latitude"} <= cols:
         return "centroids"
     return None
+
+
+#: The columns that identify a row of each lookup table: loading a file replaces the
+#: store's rows with the same key.
+REPLACE_KEYS = {
+    "lad_lookup": ("lad_code",),
+    "lsoa_lookup": ("lsoa_code", "vintage"),
+    "population_lsoa": ("lsoa_code",),
+    "population_area": ("area_code",),
+    "population_ethnicity": ("area_code",),
+    "deprivation": ("lsoa_code",),
+    "lsoa_centroids": ("lsoa_code",),
+}
 
 
 def load_lookup(con, path: str | os.PathLike) -> dict:
@@ -101,8 +156,10 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
             "Census 2021 LSOA residents by age, ONS mid-year estimates, Census 2021 ethnic group "
             "by LAD, IoD 2019 ranks and deciles, LSOA centroids."
         )
+    _check_columns(df, kind, path)
     src = path.name
     if kind == "lad_lookup":
+        _check_unique(df, "LAD17CD", path, "LAD")
         out = pd.DataFrame({
             "lad_code": df["LAD17CD"], "lad_name": df["LAD17NM"], "csp_code": df["CSP17CD"],
             "csp_name": df["CSP17NM"], "pfa_code": df["PFA17CD"], "pfa_name": df["PFA17NM"], "source": src,
@@ -120,19 +177,19 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
     elif kind == "population_lsoa":
         out = pd.DataFrame({
             "lsoa_code": df["lsoa21_code"], "lsoa_name": df.get("lsoa21_name"), "age_group": df["age_group"],
-            "population": _num(df, "usual_residents", path), "source": src,
+            "population": _num(df, "usual_residents", path, blank_is_zero=True), "source": src,
         })
         table = "population_lsoa"
     elif kind == "population_area":
         out = pd.DataFrame({
             "area_code": df["Code"], "area_name": df["Name"], "geography": df["Geography"],
-            "population": _num(df, "Population", path), "source": src,
+            "population": _num(df, "Population", path, blank_is_zero=True), "source": src,
         })
         table = "population_area"
     elif kind == "population_ethnicity":
         groups = [c for c in df.columns if c not in ("Geography Code", "Geography Name", "Sex")]
         for g in groups:
-            df[g] = _num(df, g, path)  # blank cells are zero or suppressed (ONS)
+            df[g] = _num(df, g, path, blank_is_zero=True)  # blank cells are zero or suppressed (ONS)
         long = df.melt(id_vars=["Geography Code", "Geography Name", "Sex"], value_vars=groups,
                        var_name="ethnic_group", value_name="population")
         out = pd.DataFrame({
@@ -162,13 +219,18 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
     con.register("lookup_in", out)
     con.execute("BEGIN TRANSACTION")
     try:
-        if table == "lad_lookup":
-            con.execute("DELETE FROM lad_lookup WHERE lad_code IN (SELECT lad_code FROM lookup_in)")
-        else:
-            con.execute(f"DELETE FROM {table} WHERE source = ?", [src])
+        # Replace by key, not by file name: the rows for the areas this file covers are
+        # replaced (a newer edition wins, a reload changes nothing), and a file of the same
+        # name from another folder (e.g. the synthetic data's look-alike files) never
+        # removes areas it does not cover.
+        keys = " AND ".join(f"t.{k} = n.{k}" for k in REPLACE_KEYS[table])
+        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM lookup_in n WHERE {keys})")
         cols = ", ".join(out.columns)
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM lookup_in")
         con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise IngestError(f"{path}: could not be loaded into {table} ({type(exc).__name__}: {exc})") from exc
     except BaseException:
         con.execute("ROLLBACK")
         raise

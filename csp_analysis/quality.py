@@ -267,27 +267,22 @@ def flag_anomalous_months(
             for i in np.flatnonzero(artefact | drop):
                 month = str(pd.Period(ordinal=int(months[i]), freq="M"))
                 if artefact[i]:
-                    rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=ref_all[i],
-                                     ratio=ratio_all[i], flag="extract_artefact", exclude=True,
-                                     reason=(f"{label} exactly {_fmt(n[i])} records in {month}, "
-                                             f"{ratio_all[i] * 100:.0f}% of the usual monthly level "
-                                             f"({_fmt(ref_all[i])}): probably a capped extract; "
-                                             "excluded from models.")))
+                    flag, exclude, reference, r = "extract_artefact", True, ref_all[i], ratio_all[i]
+                    what = f"{label} exactly {_fmt(n[i])} records"
+                    why = "probably a capped extract; excluded from models."
                 elif severe[i]:
-                    rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=ref[i],
-                                     ratio=ratio[i], flag="sudden_drop", exclude=True,
-                                     reason=(f"{label} only {_fmt(n[i])} records in {month}, "
-                                             f"{ratio[i] * 100:.0f}% of the usual monthly level "
-                                             f"({_fmt(ref[i])}): most records appear to be missing; "
-                                             "excluded from models.")))
+                    flag, exclude, reference, r = "sudden_drop", True, ref[i], ratio[i]
+                    what = f"{label} only {_fmt(n[i])} records"
+                    why = "most records appear to be missing; excluded from models."
                 else:
-                    rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=ref[i],
-                                     ratio=ratio[i], flag="sudden_drop", exclude=False,
-                                     reason=(f"{label} {_fmt(n[i])} records in {month}, "
-                                             f"{ratio[i] * 100:.0f}% of the usual monthly level "
-                                             f"({_fmt(ref[i])}): an unusually low month (seasonal "
-                                             "lows can do this); check it is complete before "
-                                             "relying on it.")))
+                    flag, exclude, reference, r = "sudden_drop", False, ref[i], ratio[i]
+                    what = f"{label} {_fmt(n[i])} records"
+                    why = ("an unusually low month (seasonal lows can do this); check it is complete "
+                           "before relying on it.")
+                rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=reference, ratio=r,
+                                 flag=flag, exclude=exclude,
+                                 reason=(f"{what} in {month}, {r * 100:.0f}% of the usual monthly level "
+                                         f"({_fmt(reference)}): {why}")))
     out = pd.DataFrame(rows, columns=group_cols + _FLAG_COLUMNS)
     if len(out):
         out = out.sort_values(group_cols + ["series", "month"], kind="stable").reset_index(drop=True)

@@ -421,6 +421,15 @@ def _exact_conditional(x1, n1, x2, n2, confidence):
     pi = R k / (1 + R k) with k = n1 / n2, so R = pi / (1 - pi) / k.
     Clopper-Pearson limits for pi (beta quantiles) map to the ratio; the
     two-sided p-value is scipy.stats.binomtest at pi0 = k / (1 + k).
+
+    Hand-written rather than taken from statsmodels: ``test_poisson_2indep``
+    has the exact conditional *test* (``method="exact-cond"``), but
+    ``confint_poisson_2indep`` offers no exact conditional *interval* (its
+    ``"exact-cond"`` method is listed as "NOT YET" in statsmodels 0.15), and the report needs the test and
+    the interval from the same method, as R's ``poisson.test`` gives them. The
+    interval is the Clopper-Pearson interval of the binomial proportion
+    (beta quantiles), mapped to the rate ratio; it is vectorised here, and
+    the tests check it against ``poisson.test``.
     """
     alpha = 1 - confidence
     total = x1 + x2
@@ -558,6 +567,21 @@ def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -
     )
 
 
+def _change_interval(pct: float, lo: float, hi: float) -> str:
+    """The interval of a % change in the words of the estimate, as magnitudes.
+
+    The same convention as the trend sentences (:mod:`csp_analysis.trends.count_model`):
+    after "fell", the limits are sizes of the fall ("fell 10.5% (95% CI 2.9% to 17.5%)");
+    after "rose", sizes of the rise; an interval that spans no change says so in words
+    ("a fall of 26.0% to a rise of 9.8%").
+    """
+    if pct < 0 and hi <= 0:
+        return f"{_pct(-hi)} to {_pct(-lo)}"
+    if pct > 0 and lo >= 0:
+        return f"{_pct(lo)} to {_pct(hi)}"
+    return f"a fall of {_pct(-lo)} to a rise of {_pct(hi)}"
+
+
 def _change_sentence(cur, prev, ce, pe, ratio, lower, upper, p, confidence) -> str:
     if not all(np.isfinite([cur, prev, ce, pe])):
         return "Not available: missing input."
@@ -582,7 +606,7 @@ def _change_sentence(cur, prev, ce, pe, ratio, lower, upper, p, confidence) -> s
     if not same_exposure:
         verb = "The rate " + verb.lower()
     size = "less than 0.1%" if abs(pct) < 0.05 else _pct(abs(pct))
-    ci = f"({conf_pct} CI {_pct((lower - 1) * 100)} to {_pct((upper - 1) * 100)})"
+    ci = f"({conf_pct} CI {_change_interval(pct, (lower - 1) * 100, (upper - 1) * 100)})"
     if same_exposure:
         counts = f"from {format_count(prev)} to {format_count(cur)}"
     else:
@@ -633,7 +657,9 @@ def compare_periods(
     exact test and the Clopper-Pearson interval can very rarely disagree at
     the boundary, and the sentence then errs towards "could be chance".
     With ``previous = 0`` the ratio and upper limit are infinite and the
-    sentence says that no percentage change can be computed.
+    sentence says that no percentage change can be computed. The interval is
+    worded like the estimate, as magnitudes ("Fell 10.5% (95% CI 2.9% to
+    17.5%)"), or "a fall of ... to a rise of ..." when it spans no change.
 
     References
     ----------

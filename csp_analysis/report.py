@@ -260,38 +260,23 @@ def _display_html(s: str) -> None:
         print(s)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+# one implementation of the write-to-temporary-then-rename used for every output file
+from .runner import _atomic_write  # noqa: E402
 
 
 def suppress_counts(df: pd.DataFrame, columns: list[str], threshold: int) -> pd.DataFrame:
     """Suppress counts of people below ``threshold`` (shown as '[c]').
 
-    Primary suppression hides 1..threshold-1 (zeros are shown: a true zero discloses
-    nobody). Secondary suppression: where exactly one cell in a column is suppressed,
-    the next smallest cell in that column is suppressed too, so that a column total
-    cannot reveal it. Uses :func:`csp_analysis.disproportionality.suppress_small_numbers`
-    when available.
+    Uses :func:`csp_analysis.disproportionality.suppress_small_numbers` with its
+    defaults: primary suppression hides 1..threshold-1 (zeros are shown: a true zero
+    discloses nobody); secondary suppression protects both row totals (across
+    ``columns``) and column totals, so that no suppressed cell can be worked out from
+    a total.
     """
-    try:
-        from .disproportionality import suppress_small_numbers  # type: ignore
+    from .disproportionality import suppress_small_numbers
 
-        res = suppress_small_numbers(df, columns, threshold=threshold)
-        return res[0] if isinstance(res, tuple) else res
-    except (ImportError, TypeError):
-        pass
-    out = df.copy().astype({c: object for c in columns})
-    for c in columns:
-        vals = pd.to_numeric(df[c], errors="coerce")
-        mask = (vals > 0) & (vals < threshold)
-        if mask.sum() == 1:
-            rest = vals[~mask & (vals > 0)]
-            if len(rest):
-                mask[rest.idxmin()] = True
-        out.loc[mask, c] = "[c]"
-    return out
+    suppressed, _ = suppress_small_numbers(df, list(columns), threshold=threshold)
+    return suppressed
 
 
 def start_report(partnership: str, notebook: str, params_dir: str | os.PathLike | None = None,

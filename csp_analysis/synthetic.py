@@ -35,6 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .ingest import STOP_SEARCH_HEADER, STREET_HEADER
+from .params import CRIME_TYPES as _PARAMS_CRIME_TYPES
+
 __all__ = [
     "DEFAULT_SEED", "FORCE_SLUG", "FORCE_NAME", "FORCE_PFA_CODE", "NEIGHBOUR_FORCE_SLUG",
     "NEIGHBOUR_FORCE_NAME", "NEIGHBOUR_PFA_CODE", "MONTHS", "LSOA21_FIRST_MONTH", "CRIME_TYPES",
@@ -59,22 +62,11 @@ CRLF_LAST_MONTH = "2022-12"
 #: The synthetic "download" happened just after the 2025-12 release; outcomes are as known then.
 DOWNLOAD_AFTER = "2025-12"
 
-STREET_COLUMNS = (
-    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
-    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
-)
-STOP_SEARCH_COLUMNS = (
-    "Type", "Date", "Part of a policing operation", "Policing operation", "Latitude", "Longitude",
-    "Gender", "Age range", "Self-defined ethnicity", "Officer-defined ethnicity", "Legislation",
-    "Object of search", "Outcome", "Outcome linked to object of search",
-    "Removal of more than just outer clothing",
-)
-
-CRIME_TYPES = (
-    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs",
-    "Other crime", "Other theft", "Possession of weapons", "Public order", "Robbery",
-    "Shoplifting", "Theft from the person", "Vehicle crime", "Violence and sexual offences",
-)
+#: The published file headers and crime types, shared with the ingest and the parameters
+#: (one definition each; these names are kept as aliases).
+STREET_COLUMNS: tuple[str, ...] = tuple(STREET_HEADER)
+STOP_SEARCH_COLUMNS: tuple[str, ...] = tuple(STOP_SEARCH_HEADER)
+CRIME_TYPES: tuple[str, ...] = _PARAMS_CRIME_TYPES
 _K = {k: i for i, k in enumerate(CRIME_TYPES)}
 ASB = _K["Anti-social behaviour"]
 
@@ -457,25 +449,13 @@ def _write_csv(df: pd.DataFrame, path: Path, crlf: bool = False) -> None:
     df.to_csv(path, index=False, lineterminator="\r\n" if crlf else "\n", encoding="utf-8")
 
 
-def _poisson_slope(y: np.ndarray, x: np.ndarray, offset: np.ndarray, extra: np.ndarray | None = None) -> float:
-    """Slope of x in a Poisson log-linear model (IRLS), with optional extra covariates."""
-    cols = [np.ones_like(x, dtype=float), x.astype(float)]
-    if extra is not None:
-        cols += [extra[:, j].astype(float) for j in range(extra.shape[1])]
-    X = np.column_stack(cols)
-    beta = np.zeros(X.shape[1])
-    beta[0] = np.log(y.sum() / np.exp(offset).sum())
-    for _ in range(50):
-        eta = X @ beta + offset
-        mu = np.exp(eta)
-        z = eta - offset + (y - mu) / mu
-        W = mu
-        new = np.linalg.solve(X.T @ (W[:, None] * X), X.T @ (W * z))
-        if np.max(np.abs(new - beta)) < 1e-10:
-            beta = new
-            break
-        beta = new
-    return float(beta[1])
+def _poisson_slope(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> float:
+    """Slope of x in a Poisson log-linear model with an offset (statsmodels GLM)."""
+    import statsmodels.api as sm
+
+    X = sm.add_constant(np.asarray(x, dtype=float), has_constant="add")
+    fit = sm.GLM(np.asarray(y, dtype=float), X, family=sm.families.Poisson(), offset=offset).fit()
+    return float(fit.params[1])
 
 
 # ============================================================================= geography

@@ -29,7 +29,7 @@ from csp_analysis.disproportionality import (
     share_of_burden,
     suppress_small_numbers,
 )
-from csp_analysis.rates import proportion_ci, rate_ci
+from csp_analysis.rates import proportion_ci, rate_ci, rate_ratio
 
 SS_FILE = "stop_search_disproportionality_eff/stop_and_search_by_ethnicity_EW_2009-2020.csv"
 COUNT, POP, RATE = "Number of stop and searches", "Population", "Rate per 1,000 population"
@@ -488,3 +488,56 @@ def test_funnel_null_flags_about_five_percent_at_95():
         e = rng.uniform(30, 3000, 150)
         rates.append(dp.funnel_outliers(rng.poisson(e), e, confidence=0.95)["outlier"].mean())
     assert 0.035 <= np.mean(rates) <= 0.065
+
+
+def test_deprivation_decile_intervals_allow_for_overdispersion():
+    """Over-dispersed LSOA counts with no true gradient: the decile-factor quasi-Poisson
+    ratio intervals (each decile against the least deprived) cover 1 about 95% of the time,
+    and the adjusted rate intervals cover the true rate; Poisson intervals on the decile
+    totals do not."""
+    rng = np.random.default_rng(2019)
+    reps, per_decile, base = 200, 30, 0.05
+    dec = np.repeat(np.arange(1, 11), per_decile)
+    cover_ratio = cover_rate = cover_poisson = n_ratio = n_rate = 0
+    dispersions = []
+    for _ in range(reps):
+        pop = rng.uniform(1200, 2000, len(dec))
+        mult = rng.gamma(4.0, 1 / 4.0, len(dec))  # mean 1: no gradient, heavy extra variation
+        y = rng.poisson(pop * base * mult)
+        res = deprivation_gradient(pd.DataFrame({"decile": dec, "crimes": y, "pop": pop}), "decile", "crimes",
+                                   "pop", multiplier=1)
+        bd = res.by_decile
+        others = bd.iloc[:-1]  # the last row is the least deprived decile (the reference)
+        cover_ratio += int(((others["ratio_lower"] <= 1) & (1 <= others["ratio_upper"])).sum())
+        n_ratio += len(others)
+        cover_rate += int(((bd["rate_lower_adjusted"] <= base) & (base <= bd["rate_upper_adjusted"])).sum())
+        n_rate += len(bd)
+        ref = bd.iloc[-1]
+        rr = rate_ratio(others["count"], others["population"], ref["count"], ref["population"])
+        cover_poisson += int(((rr["lower"] <= 1) & (1 <= rr["upper"])).sum())
+        dispersions.append(bd["dispersion"].iloc[0])
+    assert 0.9 <= cover_ratio / n_ratio <= 0.99
+    assert 0.9 <= cover_rate / n_rate <= 0.99
+    assert cover_poisson / n_ratio < 0.6  # the pure Poisson intervals are far too narrow here
+    assert np.median(dispersions) > 10
+    # the reference decile: ratio exactly 1, no interval
+    assert bd.iloc[-1]["ratio"] == 1 and np.isnan(bd.iloc[-1]["ratio_lower"])
+
+
+def test_deprivation_decile_ratios_match_a_statsmodels_factor_glm():
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(5)
+    d = _lsoa_data(rng, sd=0.3)
+    res = deprivation_gradient(d, "decile", "crimes", "pop")
+    fit = smf.glm("crimes ~ C(decile, Treatment(reference=10))", data=d, family=sm.families.Poisson(),
+                  offset=np.log(d["pop"])).fit(scale="X2")
+    bd = res.by_decile.set_index("decile")
+    assert bd["dispersion"].iloc[0] == pytest.approx(fit.scale)
+    ci = np.exp(fit.conf_int())
+    for k in range(1, 10):
+        name = f"C(decile, Treatment(reference=10))[T.{k}]"
+        assert bd.loc[k, "ratio"] == pytest.approx(np.exp(fit.params[name]))
+        assert bd.loc[k, "ratio_lower"] == pytest.approx(ci.loc[name, 0])
+        assert bd.loc[k, "ratio_upper"] == pytest.approx(ci.loc[name, 1])

@@ -342,3 +342,31 @@ def test_plot_funnel_returns_labelled_axes(medpar_dir):
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="funnel_outliers"):
         plot_funnel(pd.DataFrame({"x": [1]}))
+
+
+def test_proportion_significance_matches_the_drawn_funnel():
+    # one helper for the proportion limits: a unit is "Low"/"High" exactly when it lies
+    # outside the funnel drawn at its own denominator
+    rng = np.random.default_rng(12)
+    den = rng.integers(50, 2000, 60).astype(float)
+    num = rng.binomial(den.astype(int), rng.uniform(0.15, 0.35, 60)).astype(float)
+    lab = assign_funnel_significance(num, den, statistic="proportion")
+    lim = funnel_limits(num, den, statistic="proportion", multiplier=1, points=den)
+    value = num / den
+    low2 = value < lim["lower_2s_limit"].to_numpy()
+    high2 = value > lim["upper_2s_limit"].to_numpy()
+    low3 = value < lim["lower_3s_limit"].to_numpy()
+    high3 = value > lim["upper_3s_limit"].to_numpy()
+    sig = lab["significance"].to_numpy()
+    np.testing.assert_array_equal(low3, sig == "Low (0.001)")
+    np.testing.assert_array_equal(high3, sig == "High (0.001)")
+    np.testing.assert_array_equal(low2 & ~low3, sig == "Low (0.025)")
+    np.testing.assert_array_equal(high2 & ~high3, sig == "High (0.025)")
+
+
+def test_positive_check_is_the_rates_one():
+    from csp_analysis import funnels, rates
+
+    assert funnels._positive is rates._check_positive_scalar
+    with pytest.raises(ValueError, match="multiplier must be a positive number"):
+        funnel_limits([1, 2], [10, 20], statistic="proportion", multiplier=0)

@@ -279,3 +279,167 @@ def test_real_street_files_reconcile_with_manifest_twice(shared_data, tmp_path):
         merged = manifest.merge(per, left_on=["force", "month"], right_on=["force", "m"])
         assert (merged["rows"] == merged["n"]).all() and len(merged) == len(manifest)
     con.close()
+
+
+# ----------------------------------------------------------------------------- review fixes
+def test_corrupt_zip_in_a_folder_is_one_failed_file_and_the_others_load(con, tmp_path):
+    good_file(tmp_path / "in", month="2024-01")
+    (tmp_path / "in" / "broken.zip").write_bytes(b"this is not a zip archive")
+    good_file(tmp_path / "in", month="2024-02")
+    res = ingest.ingest_paths(con, [tmp_path / "in"], progress=False)
+    by = {Path(r.source).name: r for r in res}
+    assert by["broken.zip"].status == "failed" and "not a valid zip archive" in by["broken.zip"].message
+    assert str(tmp_path / "in" / "broken.zip") in by["broken.zip"].message
+    assert [by[f"2024-0{m}-test-street.csv"].status for m in (1, 2)] == ["loaded", "loaded"]
+    assert count(con) == 14
+    log = con.execute("SELECT status FROM ingest_log WHERE file_name = 'broken.zip'").fetchall()
+    assert log == [("failed",)]
+    assert "FAILED" in ingest.summarise(res)
+
+
+def _zip_with(path: Path, member: str, data: bytes, date_time, extra: bytes = b"") -> Path:
+    info = zipfile.ZipInfo(member, date_time=date_time)
+    info.extra = extra
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(info, data)
+    return path
+
+
+def test_zip_member_times_are_utc_like_file_times(tmp_path, monkeypatch):
+    import datetime as dt
+    import struct
+    import time
+
+    data = good_file(tmp_path / "src", month="2024-03").read_bytes()
+    # Info-ZIP extended timestamp (UTC seconds) wins over the DOS local time stamp
+    ts = 1_720_000_000  # 2024-07-03 09:46:40 UTC
+    ut = struct.pack("<HHBi", 0x5455, 5, 1, ts)
+    z1 = _zip_with(tmp_path / "a.zip", "2024-03/2024-03-test-street.csv", data, (2001, 1, 1, 0, 0, 0), ut)
+    [s1] = list(ingest.iter_sources([z1]))
+    assert s1.mtime == dt.datetime(2024, 7, 3, 9, 46, 40)
+    # without it the DOS stamp is local time of this machine: converted to UTC
+    monkeypatch.setenv("TZ", "EST+05")  # fixed 5 hours behind UTC, no daylight saving
+    time.tzset()
+    try:
+        z2 = _zip_with(tmp_path / "b.zip", "2024-03/2024-03-test-street.csv", data, (2024, 7, 1, 12, 0, 0))
+        [s2] = list(ingest.iter_sources([z2]))
+        assert s2.mtime == dt.datetime(2024, 7, 1, 17, 0, 0)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    # a plain file's time is UTC as well
+    f = tmp_path / "plain" / "2024-03-test-street.csv"
+    f.parent.mkdir()
+    f.write_bytes(data)
+    os.utime(f, (ts, ts))
+    [s3] = list(ingest.iter_sources([f]))
+    assert s3.mtime == s1.mtime
+
+
+def test_whitespace_only_crime_type_is_rejected(con, tmp_path):
+    f = write(tmp_path / "2024-01-test-street.csv",
+              [HEADER, street_row(crime_id="a"), street_row(crime_id="b", ctype="   "), street_row(crime_id="c", ctype="")])
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "loaded" and (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 1, 2)
+    assert r.reasons == {"missing crime type": 2}
+    assert con.execute("SELECT count(*) FROM street WHERE trim(crime_type) = ''").fetchone()[0] == 0
+    assert [x[0] for x in con.execute("SELECT line FROM rejects ORDER BY line").fetchall()] == [3, 4]
+
+
+@pytest.mark.parametrize("column", ["Part of a policing operation", "Outcome linked to object of search",
+                                    "Removal of more than just outer clothing"])
+def test_stop_search_true_false_columns_treated_alike(con, tmp_path, column):
+    cols = ingest.STOP_SEARCH_HEADER
+    base = dict(zip(cols, ["Person search", "2024-11-01T11:16:00+00:00", "False", "", "53.08", "-1.37", "Male",
+                           "18-24", "", "White", "Misuse of Drugs Act 1971 (section 23)", "Controlled drugs",
+                           "Arrest", "False", "False"]))
+
+    def row(value):
+        return ",".join({**base, column: value}[c] for c in cols)
+
+    f = write(tmp_path / "2024-11-test-stop-and-search.csv",
+              [SS_HEADER, row("True"), row(" false "), row(""), row("yes"), row("nan")])
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "loaded" and (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 4, 1)
+    [(line, reason)] = con.execute("SELECT line, reason FROM rejects").fetchall()
+    assert line == 5 and reason == f"unparseable True/False 'yes' in {column}"
+    col = {"Part of a policing operation": "part_of_policing_operation",
+           "Outcome linked to object of search": "outcome_linked_to_object",
+           "Removal of more than just outer clothing": "removal_of_more_than_outer_clothing"}[column]
+    got = [x[0] for x in con.execute(f"SELECT {col} FROM stop_search ORDER BY line").fetchall()]
+    assert got == [True, False, None, None]  # blank (and 'nan') stay NULL
+
+
+LAD_HEADER = "LAD17CD,LAD17NM,CSP17CD,CSP17NM,PFA17CD,PFA17NM,FID"
+
+
+@pytest.mark.parametrize("drop", ["LAD17NM", "CSP17NM", "PFA17NM"])
+def test_lookup_lad_file_missing_a_name_column(con, tmp_path, drop):
+    cols = LAD_HEADER.split(",")
+    vals = "E08000001,Alpha,E22000001,Alpha CSP,E23000001,Force A,1".split(",")
+    keep = [i for i, c in enumerate(cols) if c != drop]
+    f = write(tmp_path / "lad.csv", [",".join(cols[i] for i in keep), ",".join(vals[i] for i in keep)])
+    with pytest.raises(ingest.IngestError, match=rf"lad.csv, line 1: missing column\(s\) {drop}"):
+        lookups.load_lookup(con, f)
+    assert count(con, "lad_lookup") == 0
+
+
+def test_lookup_lad_listed_twice_names_file_and_lines(con, tmp_path):
+    f = write(tmp_path / "lad.csv", [LAD_HEADER, "E08000001,Alpha,E22000001,Alpha CSP,E23000001,Force A,1",
+                                     "E08000002,Beta,E22000002,Beta CSP,E23000001,Force A,2",
+                                     "E08000001,Alpha,E22000001,Alpha CSP,E23000001,Force A,3"])
+    with pytest.raises(ingest.IngestError, match=r"lad.csv, lines 2, 4: LAD 'E08000001' is listed more than once"):
+        lookups.load_lookup(con, f)
+    assert count(con, "lad_lookup") == 0
+
+
+def test_lookup_store_errors_become_ingest_errors_naming_the_file(con, tmp_path):
+    # a constraint that only the store checks (here a key added to the table for the test)
+    con.execute("DROP TABLE lsoa_centroids")
+    con.execute("CREATE TABLE lsoa_centroids (lsoa_code VARCHAR PRIMARY KEY, longitude DOUBLE, latitude DOUBLE, "
+                "source VARCHAR)")
+    g = write(tmp_path / "cent2.csv", ["lsoa_code,longitude,latitude", "E01000001,-1.5,53.5", "E01000001,-1.4,53.4"])
+    with pytest.raises(ingest.IngestError, match=r"cent2.csv: could not be loaded into lsoa_centroids"):
+        lookups.load_lookup(con, g)
+    assert count(con, "lsoa_centroids") == 0
+
+
+def test_lookup_blank_numbers_null_except_population_counts(con, tmp_path):
+    f = write(tmp_path / "cent.csv", ["lsoa21cd,longitude,latitude", "E01000001,-1.5,53.5", "E01000002,,53.4"])
+    lookups.load_lookup(con, f)
+    assert con.execute("SELECT lsoa_code, longitude, latitude FROM lsoa_centroids ORDER BY 1").fetchall() == [
+        ("E01000001", -1.5, 53.5), ("E01000002", None, 53.4)]
+    g = write(tmp_path / "mye.csv", ["Code,Name,Geography,Population", "E1,A,LAD,\"1,200\"", "E2,B,LAD,"])
+    lookups.load_lookup(con, g)
+    assert con.execute("SELECT area_code, population FROM population_area ORDER BY 1").fetchall() == [
+        ("E1", 1200.0), ("E2", 0.0)]
+
+
+def test_cli_ingest_lookup_bad_file_is_an_error_not_a_traceback(tmp_path, capsys):
+    from csp_analysis import cli
+
+    f = write(tmp_path / "lad.csv", ["LAD17CD,CSP17CD,PFA17CD", "E08000001,E22000001,E23000001"])
+    rc = cli.main(["ingest-lookup", str(f), "--store", str(tmp_path / "c.duckdb")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "error:" in err and "LAD17NM" in err and "Traceback" not in err
+
+
+def test_lookup_files_with_the_same_name_from_two_folders_both_stay(con, tmp_path):
+    """The synthetic data's look-alike files (same names as the ONS files) must not wipe
+    the real areas, nor the real ones the synthetic; reloading a file changes nothing."""
+    header = "Geography Code,Geography Name,Sex,White,Asian,Black"
+    name = "census2021_ethnic_group_19cat_by_sex_lad_region.csv"
+    (tmp_path / "real").mkdir()
+    (tmp_path / "demo").mkdir()
+    real = write(tmp_path / "real" / name, [header, "E08000016,Barnsley,All persons,230000,3000,1000"])
+    demo = write(tmp_path / "demo" / name, [header, "X08000001,Riverton,All persons,90000,9000,4000"])
+    lookups.load_lookup(con, demo)
+    lookups.load_lookup(con, real)
+    lookups.load_lookup(con, real)
+    rows = con.execute("SELECT area_code, count(*) FROM population_ethnicity GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [("E08000016", 3), ("X08000001", 3)]
+    # a corrected edition replaces the area's rows
+    write(tmp_path / "real" / name, [header, "E08000016,Barnsley,All persons,231000,3100,1000"])
+    lookups.load_lookup(con, real)
+    assert con.execute("SELECT sum(population) FROM population_ethnicity WHERE area_code = 'E08000016'"
+                       ).fetchall()[0][0] == 235100

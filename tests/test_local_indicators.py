@@ -18,6 +18,7 @@ from csp_analysis.local_indicators import (
     period_bounds,
     query_local_indicators,
     read_local_indicators,
+    secondary_suppression,
     select_indicator,
     suppress_small_counts,
     suppression_mask,
@@ -172,6 +173,58 @@ def test_each_bad_row_names_file_row_line_and_column(tmp_path, override, column,
     msg = only_problem(path)
     assert msg.startswith(f"{path}, row 2 (line 3), column '{column}': "), msg
     assert fragment in msg, msg
+
+
+@pytest.mark.parametrize(
+    "override, column, fragment",
+    [
+        ({"period": "1850/51"}, "period", "year 1850 is out of range (1900 to 2100)"),
+        ({"period": "2150", "period_type": "year"}, "period", "year 2150 is out of range (1900 to 2100)"),
+        ({"value": "inf"}, "value", "not a finite number ('inf')"),
+        ({"value": "-Infinity"}, "value", "not a finite number ('-Infinity')"),
+        ({"unit": "gbp", "value": "£46010"}, "value", "without a currency sign"),
+        ({"unit": "gbp", "value": "46010$"}, "value", "without a currency sign"),
+        ({"unit": "rate", "value": "-2.5"}, "value", "a rate cannot be negative (-2.5)"),
+        ({"unit": "ratio", "value": "-4"}, "value", "a ratio cannot be negative (-4)"),
+        ({"unit": "ratio", "value": "4", "denominator": "10"}, "denominator", "does not apply to unit ratio"),
+        ({"unit": "score", "value": "3.2", "denominator": "10"}, "denominator", "does not apply to unit score"),
+        ({"unit": "gbp", "value": "46010", "denominator": "10"}, "denominator", "does not apply to unit gbp"),
+        ({"unit": "percent", "value": "50", "denominator": "10.5"}, "denominator",
+         "must be a whole number of cases (10.5)"),
+    ],
+)
+def test_more_bad_rows_name_file_row_line_and_column(tmp_path, override, column, fragment):
+    first = {"period": "2021/22", "value": "100", "unit": override.get("unit", "count")}  # one unit per indicator
+    path = write_rows(tmp_path, [first, override])
+    msg = only_problem(path)
+    assert msg.startswith(f"{path}, row 2 (line 3), column '{column}': "), msg
+    assert fragment in msg, msg
+
+
+def test_duplicate_header_cell_names_the_column(tmp_path):
+    cols = list(COLUMNS) + ["value"]
+    path = tmp_path / "local.csv"
+    path.write_text(",".join(cols) + "\n" + ",".join([GOOD[c] for c in COLUMNS] + ["120"]) + "\n")
+    assert only_problem(path) == f"{path}, column 'value': appears twice in the header"
+
+
+def test_empty_header_cell_names_the_line(tmp_path):
+    path = tmp_path / "local.csv"
+    path.write_text(",".join(COLUMNS) + ",\n" + ",".join(GOOD[c] for c in COLUMNS) + ",\n")
+    assert only_problem(path) == f"{path}, line 1: a header cell is empty (every column needs a name)"
+
+
+def test_tab_separated_file_is_refused(tmp_path):
+    path = tmp_path / "local.csv"
+    path.write_text("\t".join(COLUMNS) + "\n" + "\t".join(GOOD[c] for c in COLUMNS) + "\n")
+    msg = only_problem(path)
+    assert msg.startswith(f"{path}, line 1: not a comma-separated file (the header is separated by tabs)"), msg
+
+
+def test_path_is_a_folder(tmp_path):
+    folder = tmp_path / "local.csv"
+    folder.mkdir()
+    assert only_problem(folder) == f"{folder}: is a folder, not a CSV file"
 
 
 def test_duplicate_key_names_both_rows(tmp_path):
@@ -479,3 +532,49 @@ def test_contacts_within_24_hours_have_no_denominators(barnsley):
     assert rows["value"].tolist() == [32, 48, 75]
     assert rows["denominator"].isna().all()
     assert rows["source"].str.contains("(denominators) are not published", regex=False).all()
+
+
+def test_secondary_suppression_within_the_given_groups():
+    t = pd.DataFrame({
+        "indicator": ["a"] * 4 + ["b"] * 2,
+        "period": ["2021/22", "2021/22", "2022/23", "2022/23", "2022/23", "2022/23"],
+        "value": [3, 40, 12, 30, 50, 60],
+        "suppressed": [True, False, False, False, False, False],
+    })
+    # the breakdown is one indicator in one period: only 40 protects the 3
+    assert secondary_suppression(t, ["indicator", "period"]).tolist() == [False, True, False, False, False, False]
+    # grouped by indicator alone (across periods), the smallest other count, 12, would be chosen instead
+    assert secondary_suppression(t, "indicator").tolist() == [False, False, True, False, False, False]
+    # two suppressed figures in a breakdown protect each other; zero is never chosen
+    t2 = pd.DataFrame({"g": ["x"] * 4, "value": [1, 2, 0, 9], "suppressed": [True, True, False, False]})
+    assert not secondary_suppression(t2, ["g"]).any()
+    t3 = pd.DataFrame({"g": ["x"] * 3, "value": [1, 0, 9], "suppressed": [True, False, False]})
+    assert secondary_suppression(t3, ["g"]).tolist() == [False, False, True]
+
+
+def test_suppress_small_counts_remainder_percent_rows_and_reused_denominators(tmp_path):
+    path = write_rows(tmp_path, [
+        # 40 of 42 leaves 2: the remainder rule of suppression_mask
+        {"indicator": "seen", "indicator_label": "Seen", "value": "40", "denominator": "42"},
+        # 95.2% of 42 is 40 of 42: a percentage with a denominator is a count too
+        {"indicator": "seen_pct", "indicator_label": "Seen (%)", "unit": "percent", "value": "95.2",
+         "denominator": "42"},
+        # a percentage without a denominator is not a count
+        {"indicator": "happy", "indicator_label": "Happy (%)", "unit": "percent", "value": "3"},
+        # a breakdown whose secondary-suppressed 7 is reused as another indicator's denominator
+        {"indicator": "incidents", "indicator_label": "Incidents", "group": "A", "value": "3"},
+        {"indicator": "incidents", "indicator_label": "Incidents", "group": "B", "value": "7"},
+        {"indicator": "incidents", "indicator_label": "Incidents", "group": "C", "value": "90"},
+        {"indicator": "non_crime", "indicator_label": "Non-crimes", "group": "B", "value": "5", "denominator": "7"},
+        {"indicator": "non_crime", "indicator_label": "Non-crimes", "group": "C", "value": "30",
+         "denominator": "90"},
+    ])
+    out = suppress_small_counts(read_local_indicators(path), threshold=5)
+    # non-crimes C (30) protects non-crimes B by secondary suppression within its own breakdown
+    assert out["suppressed"].tolist() == [True, True, False, True, True, False, True, True]
+    assert out["secondary"].tolist() == [False, False, False, False, True, False, False, True]
+    # 5 of 7 leaves 2 (primary); its denominator 7 is the hidden incidents B figure, so it is withheld too
+    assert out["denominator_suppressed"].tolist() == [False, False, False, False, False, False, True, False]
+    assert math.isnan(out.loc[6, "denominator"]) and out.loc[7, "denominator"] == 90
+    assert out.loc[out["suppressed"], "value"].isna().all()
+    assert not suppress_small_counts(read_local_indicators(path), threshold=0)["suppressed"].any()

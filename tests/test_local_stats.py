@@ -24,6 +24,7 @@ from csp_analysis.local_stats import (
     indicator_change,
     indicator_proportions,
     monthly_year_on_year,
+    two_proportions,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -364,3 +365,82 @@ def test_month_published_in_one_year_only_gets_a_row_saying_so(tmp_path):
     assert out["month"].tolist() == ["June", "July"]
     assert out.loc[0, "percent_change"] == pytest.approx(20.0)
     assert math.isnan(out.loc[1, "previous"]) and "not in 2021/22" in out.loc[1, "sentence"]
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_change_blanks_only_the_small_count(df):
+    out = indicator_change(df, "children_in_need_by_category", "2022/23", "2021/22").set_index("group")
+    ns = out.loc["Not stated"]  # 2 -> 32: the 2 is hidden, the 32 is not
+    assert ns["previous_suppressed"] and not ns["current_suppressed"] and ns["suppressed"]
+    assert math.isnan(ns["previous"]) and ns["current"] == 32
+    for col in ("difference", "percent_change", "percent_lower", "percent_upper", "ratio", "lower", "upper",
+                "p_value", "p_value_holm"):
+        assert math.isnan(ns[col]), col
+    assert ns["sentence"] == ("Children in need by category of need (Not stated): 32 in 2022/23; the figure for "
+                              "2021/22 is suppressed (a count of children below 5), so no change is shown.")
+    low = out.loc["Low income"]  # 1 -> 2: both hidden
+    assert low["previous_suppressed"] and low["current_suppressed"]
+    assert not out.loc["Abuse or neglect", ["previous_suppressed", "current_suppressed", "suppressed"]].any()
+
+
+def test_change_p_values_are_holm_adjusted_within_the_breakdown(df):
+    from statsmodels.stats.multitest import multipletests
+
+    out = indicator_change(df, "children_in_need_by_category", "2022/23", "2021/22")
+    tested = out[out["p_value"].notna()]
+    assert len(tested) == 6  # ten categories, four with a suppressed count
+    assert tested["p_value_holm"].to_numpy() == pytest.approx(multipletests(tested["p_value"], method="holm")[1])
+    assert out.loc[out["p_value"].isna(), "p_value_holm"].isna().all()
+    stress = out.set_index("group").loc["Family in acute stress"]  # 34 -> 54: p = 0.04 alone, not after Holm
+    assert stress["p_value"] < 0.05 < stress["p_value_holm"]
+    assert "could be chance after Holm adjustment for 6 comparisons (p = 0.04; adjusted p = 0.13)" in stress["sentence"]
+    assert "unlikely" not in stress["sentence"]
+    abuse = out.set_index("group").loc["Abuse or neglect", "sentence"]
+    assert "unlikely to be chance after Holm adjustment for 6 comparisons" in abuse
+    # a single test needs no adjustment and keeps the plain verdict
+    ref = indicator_change(df, "referrals", "2022/23", "2021/22").iloc[0]
+    assert ref["p_value_holm"] == ref["p_value"] and "Holm" not in ref["sentence"]
+
+
+def test_month_by_month_p_values_are_holm_adjusted_over_the_months(df):
+    from statsmodels.stats.multitest import multipletests
+
+    out = monthly_year_on_year(df, "children_in_need", "2022/23", "2021/22")
+    assert out["p_value_holm"].to_numpy() == pytest.approx(multipletests(out["p_value"], method="holm")[1])
+    nov = out.set_index("month").loc["November"]
+    assert "could be chance after Holm adjustment for 10 comparisons" in nov["sentence"]
+    assert not out["previous_suppressed"].any() and not out["current_suppressed"].any()
+
+
+def test_two_proportions_against_closed_forms():
+    xb, nb, xa, na = 302, 425, 134, 192
+    r = two_proportions(xa, na, xb, nb)
+    lb, ub = wilson(xb, nb)
+    la, ua = wilson(xa, na)
+    assert (r["lower0"], r["upper0"]) == pytest.approx((100 * lb, 100 * ub))
+    assert (r["lower1"], r["upper1"]) == pytest.approx((100 * la, 100 * ua))
+    pb, pa = xb / nb, xa / na
+    assert r["difference"] == pytest.approx(100 * (pa - pb))
+    assert r["lower"] == pytest.approx(100 * (pa - pb - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)))
+    assert r["upper"] == pytest.approx(100 * (pa - pb + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)))
+    assert r["p_value"] == pytest.approx(stats.fisher_exact([[xa, na - xa], [xb, nb - xb]]).pvalue)
+
+
+def test_before_after_proportions_use_two_proportions(df):
+    out = before_after(df, "rhi_completed_within_72_hours", "2023-01").iloc[0]
+    r = two_proportions(134, 192, 302, 425)
+    assert (out["before"], out["after"], out["difference"]) == (r["percent0"], r["percent1"], r["difference"])
+    assert (out["lower"], out["upper"], out["p_value"]) == (r["lower"], r["upper"], r["p_value"])
+
+
+def test_before_after_count_p_value_is_the_exact_binomial_test(df):
+    # missing reports: 616 in the nine months before January 2023, 246 in the three after; conditional on the
+    # 862 in all, the count after is binomial with p = 3/12 under no change in the monthly mean
+    out = before_after(df, "missing_reports_received", "2023-01").iloc[0]
+    assert (out["n_before"], out["n_after"]) == (9, 3)
+    assert out["p_value"] == pytest.approx(stats.binomtest(246, 862, 0.25).pvalue, rel=1e-9)
+    assert round(out["p_value"], 4) == 0.0182
+    assert out["min_points"] == 8
+    assert before_after(df, "missing_reports_received", "2023-01", min_points=3).iloc[0]["min_points"] == 3

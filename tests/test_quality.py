@@ -250,3 +250,26 @@ def test_month_range_text_joins_consecutive_months():
     months = pd.to_datetime(["2022-03-01", "2022-01-01", "2022-02-01", "2025-06-01", "2022-02-01"])
     assert month_range_text(months) == "Jan 2022 to Mar 2022; Jun 2025"
     assert month_range_text([]) == "none"
+
+
+def test_reason_texts_of_each_flag_kind():
+    """The three kinds of flag share one reason layout: what, month, share of the usual level, why."""
+    rng = np.random.default_rng(3)
+    df = _frame(rng, {"Burglary": 400, "Anti-social behaviour": 2500})
+    _set(df, "Burglary", "2023-09", 80)
+    _set(df, "Burglary", "2024-04", 180)
+    _set(df, "Anti-social behaviour", "2023-05", 300)
+    flags = flag_anomalous_months(df).set_index(["series", "month"])
+    for key, flag, exclude, start, end in [
+        (("Anti-social behaviour", "2023-05"), "extract_artefact", True,
+         "Anti-social behaviour exactly 300 records in 2023-05, ", "probably a capped extract; excluded from models."),
+        (("Burglary", "2023-09"), "sudden_drop", True,
+         "Burglary only 80 records in 2023-09, ", "most records appear to be missing; excluded from models."),
+        (("Burglary", "2024-04"), "sudden_drop", False, "Burglary 180 records in 2024-04, ",
+         "an unusually low month (seasonal lows can do this); check it is complete before relying on it."),
+    ]:
+        r = flags.loc[key]
+        assert (r["flag"], bool(r["exclude"])) == (flag, exclude)
+        assert r["ratio"] == pytest.approx(r["n"] / r["reference"])
+        pct = f"{r['ratio'] * 100:.0f}% of the usual monthly level ({r['reference']:,.0f}): "
+        assert r["reason"].startswith(start) and r["reason"].endswith(pct + end), r["reason"]

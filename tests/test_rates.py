@@ -259,3 +259,27 @@ def test_format_p_value():
     assert format_p_value(0.002) == "p = 0.002"
     assert format_p_value(0.41) == "p = 0.41"
     assert format_p_value(0.999) == "p > 0.99"
+
+
+def test_compare_periods_interval_wording_uses_magnitudes_after_fell():
+    # one convention with the trend sentences: sizes of the fall after "fell", never a signed interval
+    fall = compare_periods(1110, 1240).iloc[0]
+    lo, hi = (1 - fall["upper"]) * 100, (1 - fall["lower"]) * 100
+    assert fall["sentence"].startswith(f"Fell 10.5% (95% CI {lo:.1f}% to {hi:.1f}%) from 1,240 to 1,110")
+    assert "CI -" not in fall["sentence"]
+    # an interval that spans no change says so in words
+    mixed = compare_periods(90, 100).iloc[0]
+    assert mixed["percent_lower"] < 0 < mixed["percent_upper"]
+    assert (f"(95% CI a fall of {-mixed['percent_lower']:.1f}% to a rise of {mixed['percent_upper']:.1f}%)"
+            in mixed["sentence"])
+    up = compare_periods(105, 100).iloc[0]
+    assert up["sentence"].startswith("Rose 5.0% (95% CI a fall of")
+    rate = compare_periods(60, 100, current_exposure=1, previous_exposure=2).iloc[0]
+    assert rate["sentence"].startswith("The rate rose 20.0% (95% CI a fall of")
+
+
+def test_exact_conditional_interval_is_documented_as_hand_written():
+    from csp_analysis import rates
+
+    doc = rates._exact_conditional.__doc__
+    assert "test_poisson_2indep" in doc and "confint_poisson_2indep" in doc

@@ -99,3 +99,47 @@ def test_thread_limits_share_the_cores_between_parallel_kernels():
     assert set(thread_limits(4, cpus=2, environ={}).values()) == {"1"}
     # what the user set is theirs
     assert "OMP_NUM_THREADS" not in thread_limits(2, cpus=16, environ={"OMP_NUM_THREADS": "3"})
+
+
+def test_manifest_hashes_inputs_with_sha256(setup):
+    import hashlib
+
+    db, pdir, out = setup
+    runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                   notebooks_dir=FIXTURES, log=lambda *_: None)
+    manifest = json.loads((out / "alpha" / "manifest.json").read_text())
+    want = hashlib.sha256((pdir / "alpha.yaml").read_bytes()).hexdigest()
+    assert manifest["inputs"]["params_file"]["sha256"] == want == runner._sha256(pdir / "alpha.yaml")
+    assert manifest["inputs"]["notebooks"]["ok"] == hashlib.sha256((FIXTURES / "ok.ipynb").read_bytes()).hexdigest()
+    assert not list(out.rglob("*.tmp"))  # every atomic write renamed its temporary file
+
+
+def test_report_and_runner_share_one_atomic_write():
+    from csp_analysis import report
+
+    assert report._atomic_write is runner._atomic_write
+
+
+def test_cli_status_missing_store_and_closes_its_connection(setup, tmp_path, capsys):
+    db, _, _ = setup
+    assert cli.main(["status", "--store", str(tmp_path / "nope.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "does not exist" in err and "Traceback" not in err
+    assert cli.main(["status", "--store", str(db)]) == 0
+    assert "lad_lookup: 1 rows" in capsys.readouterr().out
+    con = store.connect(db)  # a read-write connection: fails if status left its read-only one open
+    con.close()
+
+
+def test_report_suppress_counts_is_suppress_small_numbers():
+    import pandas as pd
+
+    from csp_analysis import report
+    from csp_analysis.disproportionality import suppress_small_numbers
+
+    df = pd.DataFrame({"group": ["A", "B", "C", "D"], "searches": [3, 40, 0, 25], "arrests": [1, 6, 0, 7]})
+    got = report.suppress_counts(df, ["searches", "arrests"], 5)
+    pd.testing.assert_frame_equal(got, suppress_small_numbers(df, ["searches", "arrests"], threshold=5)[0])
+    assert got.loc[0, "searches"] == "[c]" and got.loc[0, "arrests"] == "[c]"
+    assert got.loc[2, "searches"] == 0  # a true zero is shown
+    assert list(got["group"]) == ["A", "B", "C", "D"]

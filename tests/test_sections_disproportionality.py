@@ -252,3 +252,79 @@ def test_suppression_blanks_counts_and_what_reveals_them():
     assert s2.loc["Unknown", "Searches"] == "[c]"  # secondary: next smallest in the column
     assert not v2.ref_suppressed and s2.loc["Black", "Searches"] == 60
     assert sec._publishable(big, v2) == ["Black", "Other"]
+
+
+# ---------------------------------------------------------------------------- review fixes
+def test_decile_table_intervals_allow_for_overdispersion(riverton):
+    _, res = riverton
+    bd = res.places.decile_table
+    disp = float(bd["dispersion"].iloc[0])
+    assert disp > 10  # LSOAs vary far more than chance
+    # the shown intervals are the quasi-Poisson ones, far wider than the Poisson rate intervals
+    width_qp = np.log(bd["rate_upper_adjusted"] / bd["rate_lower_adjusted"])
+    width_p = np.log(bd["upper"] / bd["lower"])
+    assert (width_qp > 3 * width_p).all()
+    others = bd.iloc[:-1]
+    assert (others["ratio_lower"] < others["ratio"]).all() and (others["ratio"] < others["ratio_upper"]).all()
+    assert "far more than chance alone would give" in sec.dispersion_sentence(disp)
+    assert f"{disp:,.0f} times" in sec.dispersion_sentence(disp)
+
+
+def test_decile_table_csv_shows_the_adjusted_intervals(riverton):
+    ctx, res = riverton
+    sec._deprivation(ctx, res.places)
+    t = pd.read_csv(ctx.output_dir / "tables" / f"{NB}__deprivation_deciles.csv")
+    bd = res.places.decile_table
+    np.testing.assert_allclose(t["Lower 95% CI"], bd["rate_lower_adjusted"], rtol=1e-6)
+    np.testing.assert_allclose(t["Ratio: upper 95% CI"].iloc[:-1], bd["ratio_upper"].iloc[:-1], rtol=1e-6)
+
+
+def test_national_comparison_pools_every_national_month(db, tmp_path, monkeypatch):
+    # the test store holds one force; with the threshold at one force every covered month is "national"
+    monkeypatch.setattr(sec, "NATIONAL_MIN_FORCES", 1)
+    ctx = _ctx("riverton", db, tmp_path / "out")
+    cm = sec.comparison_analysis(ctx)
+    assert cm.available and cm.kind == "national"
+    assert len(cm.months) == len(STREET_MONTHS) == 24
+    u = cm.units
+    np.testing.assert_allclose(u["rate"], u["crimes"] / (u["population"] * 24 / 12) * 1000)
+    said = []
+    monkeypatch.setattr(ctx, "say", said.append)
+    sec.comparison_section(ctx, sec.DisproportionalityResults(None, None, cm, None))
+    text = " ".join(said)
+    assert "pooled over 24 months (Jul 2022 to Jun 2024)" in text and "divided by 24, times 12" in text
+
+
+def test_shared_helpers_are_reused():
+    from csp_analysis import disproportionality as dp
+
+    assert sec._who is dp._who and sec._r is dp._fmt_ratio
+    res = sec.PlacesResult(available=False)
+    ctx = SimpleNamespace(has_street_data=False, params=None, con=None)
+    assert sec._street_months(ctx, res) == [] and "no street-level crime records" in res.reason
+
+
+def test_named_comparators_are_marked_and_unknown_ones_reported(riverton, db, tmp_path):
+    import yaml
+
+    from csp_analysis import params
+
+    _, res = riverton
+    u = res.comparison.units
+    # riverton.yaml names northdale-southmoor and easthaven: their partnership units, and nothing else
+    assert set(u.loc[u["is_comparator"], "name"]) == {"Northdale and Southmoor", "Easthaven"}
+    assert not u.loc[u["is_partnership"], "is_comparator"].any()
+    pdir = tmp_path / "params"
+    pdir.mkdir()
+    raw = yaml.safe_load((params.DEFAULT_PARAMS_DIR / "riverton.yaml").read_text())
+    raw["comparators"] = ["easthaven", "nowhere"]
+    (pdir / "riverton.yaml").write_text(yaml.safe_dump(raw))
+    for slug in ("easthaven", "northdale-southmoor"):
+        (pdir / f"{slug}.yaml").write_text((params.DEFAULT_PARAMS_DIR / f"{slug}.yaml").read_text())
+    ctx = _ctx("riverton", db, tmp_path / "out", params_dir=pdir)
+    cm = sec.comparison_analysis(ctx)
+    assert set(cm.units.loc[cm.units["is_comparator"], "name"]) == {"Easthaven"}
+    assert cm.comparators_missing == ["nowhere (no valid parameters file nowhere.yaml)"]
+    sec.comparison_section(ctx, sec.DisproportionalityResults(None, None, cm, None))
+    csv = next((ctx.output_dir / "tables").glob("*partnerships_compared*.csv")).read_text()
+    assert "Named comparator" in csv.splitlines()[0]

@@ -10,6 +10,7 @@ the real lookups is skipped without it).
 """
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import re
@@ -273,6 +274,110 @@ def test_barnsley_rendered_tables(barnsley):
     assert (ctx.output_dir / "headlines" / "04_local_indicators.json").exists()
 
 
+@pytest.fixture(scope="module")
+def barnsley_rendered(tiny_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out_barnsley_rendered")
+    ctx = report.start_report("barnsley-safeguarding", "04_local_indicators", store=tiny_store, output_dir=out)
+    res = li.analyse(ctx)
+    render_all(ctx, res)
+    return ctx, res
+
+
+LEAKY_PHRASES = ("three in the Neonatal Intensive Care Unit", "4 cases were identified",
+                 "4 children who were matched", "(2 non-crimes)", "all modern slavery incidents (5)",
+                 "Two of these occurred")
+
+
+def _all_csv_cells(ctx) -> list[str]:
+    cells = []
+    for f in sorted(ctx.tables_dir.glob("04_local_indicators__*.csv")):
+        t = pd.read_csv(f, dtype=str, keep_default_na=False)
+        cells += list(t.columns) + [c for c in t.to_numpy().ravel().tolist() if c]
+    return cells
+
+
+def test_no_suppressed_figure_leaks_through_a_csv_or_its_notes(barnsley_rendered):
+    ctx, res = barnsley_rendered
+    pub = res.published
+    hidden = (pub["suppressed"] | pub["denominator_suppressed"]) & pub["comparator"].isna()
+    # the notes of suppressed figures that no published figure shares (those quote the hidden numbers)
+    secret = set(res.df.loc[hidden, "source"]) - set(res.df.loc[~hidden, "source"])
+    assert len(secret) >= 5
+    cells = _all_csv_cells(ctx)
+    for note in secret:
+        assert not any(note in c for c in cells), note
+    for phrase in LEAKY_PHRASES:
+        assert not any(phrase in c for c in cells), phrase
+    src = table(ctx, "all_figures_with_sources")
+    assert list(src.columns) == ["Indicator", "Period", "Group", "Comparator", "Figure", "Unit", "Source note"]
+    withheld = src[src["Figure"] == "[c]"]
+    assert len(withheld) == int(pub["suppressed"].sum()) == 18
+    assert set(withheld["Source note"]) == {li.WITHHELD}
+    assert (src.loc[src["Figure"] != "[c]", "Source note"] != li.WITHHELD).all()
+    # nor in the headlines
+    heads = (ctx.output_dir / "headlines" / "04_local_indicators.json").read_text(encoding="utf-8")
+    for phrase in LEAKY_PHRASES:
+        assert phrase not in heads
+
+
+def test_a_figure_suppressed_in_one_table_is_suppressed_in_all(barnsley_rendered):
+    ctx, res = barnsley_rendered
+    src = table(ctx, "all_figures_with_sources")
+
+    def figure(ind, period, group=""):
+        return src[(src["Indicator"] == ind) & (src["Period"] == period) & (src["Group"] == group)]["Figure"].item()
+
+    ch = table(ctx, "count_changes").set_index("Group")
+    # 'Not stated' 2 -> 32: only the 2 is hidden, and no change is given
+    assert (ch.loc["Not stated", "Previous"], ch.loc["Not stated", "Latest"]) == ("[c]", "32")
+    assert ch.loc["Not stated", "Change (%)"] == "" and ch.loc["Not stated", "p-value"] == ""
+    assert figure("children_in_need_by_category", "2022/23", "Not stated") == "32"
+    # 2022/23: Low income (2) is hidden, so the smallest other count (Parental disability, 12) is too
+    assert ch.loc["Parental disability or illness", "Latest"] == "[c]"
+    assert figure("children_in_need_by_category", "2022/23", "Parental disability or illness") == "[c]"
+    assert ch.loc["Socially unacceptable behaviour", "Latest"] == "22"
+    # modern slavery (5) is hidden in the incidents breakdown, and so as the non-crimes' total
+    assert table(ctx, "police_incidents_safeguarding").set_index("Group").loc["Modern slavery", "2022/23"] == "[c]"
+    nc = table(ctx, "police_incidents_safeguarding_non_crime_shares").set_index("Group")
+    assert nc.loc["Modern slavery", "Total"] == "[c]" and nc.loc["Female genital mutilation", "Total"] == "[c]"
+    assert figure("police_incidents_safeguarding", "2022/23", "Modern slavery") == "[c]"
+    # every analysis table follows the one decision, figure by figure
+    for t in [res.changes] + [v[0] for v in res.monthly_yoy.values()]:
+        for _, r in t.iterrows():
+            for side in ("previous", "current"):
+                if isinstance(r[f"{side}_period"], str):
+                    assert bool(r[f"{side}_suppressed"]) == li._hidden(res, r["indicator"], r[f"{side}_period"],
+                                                                       r["group"])[0], (r["sentence"], side)
+    for t in list(res.proportions.values()) + list(res.comparisons.values()):
+        for _, r in t.iterrows():
+            assert bool(r["suppressed"]) == li._hidden(res, r["indicator"], r["period"], r["group"])[0], r["sentence"]
+
+
+def test_changes_are_holm_adjusted_within_each_breakdown(barnsley_rendered):
+    ctx, res = barnsley_rendered
+    ch = table(ctx, "count_changes")
+    assert "p-value (Holm, within the breakdown)" in ch.columns
+    stress = res.changes.set_index("group").loc["Family in acute stress"]
+    assert stress["p_value"] < 0.05 < stress["p_value_holm"] and "could be chance after Holm" in stress["sentence"]
+    mm = table(ctx, "children_in_need_month_by_month")
+    assert "p-value (Holm, over the months)" in mm.columns
+    comp = table(ctx, "referrals_by_source_comparators")
+    assert "Unlikely to be chance (after Holm)" in comp.columns and "Unlikely chance" not in comp.columns
+    sc = res.share_changes.set_index(["indicator", "group"])
+    police = sc.loc[("referrals_by_source", "Police")]
+    assert police["p_value_holm"] >= police["p_value"]
+    assert "after Holm adjustment for the two groups" in police["sentence"]
+    assert not any("Family in acute stress" in f["sentence"] and "unlikely" in f["sentence"] for f in res.findings)
+
+
+def test_short_caveat_uses_min_points():
+    few = pd.Series({"n_before": 9, "n_after": 9, "min_points": 12})
+    assert li._caveat_short(few) == ("With only 18 points, the data cannot separate the change from an underlying "
+                                     "trend.")
+    enough = pd.Series({"n_before": 9, "n_after": 9, "min_points": 8})
+    assert li._caveat_short(enough) == "A before/after comparison assumes no underlying trend."
+
+
 def test_store_copy_used_when_it_matches_the_file(tmp_path):
     db = make_store(tmp_path / "s.duckdb")
     con = store.connect(db)
@@ -406,6 +511,15 @@ def test_csp_run_barnsley_safeguarding_renders(tmp_path):
     assert any(k.endswith("barnsley_safeguarding_2022_23.csv") for k in man["inputs"]["local_data"])
     heads = json.loads((part / "headlines.json").read_text())
     assert any(h["key"] == "referrals__change" for h in heads)
+    # no suppressed figure leaks through the page, its embedded CSVs or the tables folder
+    embedded = [base64.b64decode(b).decode("utf-8")
+                for b in re.findall(r"base64,([A-Za-z0-9+/=]+)[\"']>Download CSV", html)]
+    assert len(embedded) >= 20
+    for phrase in LEAKY_PHRASES:
+        assert phrase not in html and not any(phrase in e for e in embedded), phrase
+    for f in (part / "tables").glob("*.csv"):
+        text_csv = f.read_text(encoding="utf-8")
+        assert not any(phrase in text_csv for phrase in LEAKY_PHRASES), f.name
 
 
 @pytest.mark.slow

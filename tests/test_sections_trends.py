@@ -180,3 +180,130 @@ def test_england_and_wales_row_when_every_force_is_in_the_store(store, tmp_path_
     ew = res.headline[res.headline["area_type"] == "England and Wales"]
     assert len(ew) == len(res.measures) and (ew["months_compared"] == 12).all()
     assert "England and Wales is included" in res.national_note
+
+
+# ---------------------------------------------------------------------------- review fixes
+def _say_ctx():
+    """A stand-in report context that keeps what is said and closes figures."""
+    import matplotlib.pyplot as plt
+    from types import SimpleNamespace
+
+    said, tables = [], []
+    ctx = SimpleNamespace(say=said.append, show=lambda fig: plt.close(fig),
+                          table=lambda df, name, caption, **kw: tables.append((df, name, caption, kw)),
+                          headline=lambda *a, **k: None)
+    return ctx, said, tables
+
+
+def test_sen_slope_units_seasonal_known_slope():
+    # every calendar month's count rises by exactly 5 a year on top of a seasonal pattern
+    idx = pd.period_range("2020-01", "2024-12", freq="M")
+    season = np.round(20 * np.sin(2 * np.pi * (idx.month.to_numpy() - 1) / 12))
+    y = 200 + season + 5 * (idx.year.to_numpy() - 2020)
+    series = pd.DataFrame({"Burglary": y}, index=idx)
+    lr, _ = trends._long_run(series, {}, ["Burglary"])
+    r = lr.iloc[0]
+    assert r["mk_test"] == "seasonal Kendall"
+    assert r["sen_slope_year"] == pytest.approx(5.0) and r["sen_annual_total"] == pytest.approx(60.0)
+    s = r["mk_sentence"]
+    assert "the monthly count of burglary rose by about 5.0 records per month each year" in s
+    assert "about 60 more records a year in total" in s and "Sen's slope +5.0 records per month each year" in s
+    assert "a year (" not in s.split("check:")[1].split("records per month")[0]  # no bare "a year" unit
+
+
+def test_sen_slope_units_plain_fallback_match_table_and_sentence():
+    # 10 months only: the plain test; 2 more records each month = 24 per month each year
+    idx = pd.period_range("2024-01", periods=10, freq="M")
+    series = pd.DataFrame({"Burglary": 50.0 + 2.0 * np.arange(10)}, index=idx)
+    lr, _ = trends._long_run(series, {}, ["Burglary"])
+    r = lr.iloc[0]
+    assert r["mk_test"] == "Mann-Kendall (not seasonal)"
+    assert r["sen_slope_year"] == pytest.approx(24.0) and r["sen_annual_total"] == pytest.approx(288.0)
+    s = r["mk_sentence"]
+    assert "rose by about 24 records per month each year" in s and "about 288 more records a year" in s
+    assert "a month (" not in s  # the library's per-month unit is not mixed in
+    # the table shows the same number under a column that says the same unit
+    res = SimpleNamespaceResult(lr)
+    ctx, said, tables = _say_ctx()
+    trends.long_run(ctx, res)
+    t = {name: df for df, name, *_ in tables}["long_run_trend"]
+    assert t.loc[0, trends.SEN_COLUMN] == pytest.approx(24.0)
+    assert "records per month each year" in trends.SEN_COLUMN
+    assert any("rose by about 24 records per month each year" in x for x in said)
+
+
+class SimpleNamespaceResult:
+    """The parts of a TrendsResult that long_run reads."""
+
+    def __init__(self, lr):
+        self.long_run, self.priorities, self.partnership = lr, ["Burglary"], "P"
+
+
+def test_riverton_long_run_sentences_say_monthly_count(riverton):
+    _, res = riverton
+    r = res.long_run.set_index("measure").loc[trends.ALL_CRIME]
+    assert "monthly count of all crime (excluding ASB) rose by about" in r["mk_sentence"]
+    assert f"about {12 * r['sen_slope_year']:,.0f} more records a year in total" in r["mk_sentence"]
+    ctx, said, _ = _say_ctx()
+    trends.summary(ctx, res)
+    text = "\n".join(said)
+    assert "a real trend" not in text and "unlikely to be chance" in text
+
+
+def test_control_chart_of_record_switches_to_xmr_for_seasonal_counts():
+    rng = np.random.default_rng(3)
+    idx = pd.period_range("2023-01", periods=36, freq="M")
+    seasonal = pd.Series(rng.poisson(500 + 100 * np.sin(2 * np.pi * np.arange(36) / 12)).astype(float), index=idx)
+    chart, poisson, kind, _ = trends.control_chart_of_record(seasonal, 250_000)
+    assert poisson is not None and poisson["outside_limits"].mean() > trends.XMR_SWITCH_SHARE
+    assert chart.attrs["kind"] == "xmr" and kind.startswith("XmR")
+    np.testing.assert_allclose(chart["value"], poisson["value"])  # same values, other limits
+    steady = pd.Series(rng.poisson(500, 36).astype(float), index=idx)
+    chart2, poisson2, kind2, _ = trends.control_chart_of_record(steady, 250_000)
+    assert poisson2 is None and chart2.attrs["kind"] == "u" and kind2.startswith("u chart")
+    chart3, _, kind3, unit3 = trends.control_chart_of_record(steady, None)
+    assert chart3.attrs["kind"] == "c" and "count" in unit3
+
+
+def test_asb_control_chart_verdict_comes_from_the_xmr_chart(riverton):
+    _, res = riverton
+    ctx, said, _ = _say_ctx()
+    chart = trends._control_chart(ctx, res, trends.ASB)
+    assert chart.attrs["kind"] == "xmr"
+    text = "\n".join(said)
+    assert "Poisson (u chart) limits were tried first" in text and "XmR chart" in text
+    latest = [x for x in said if x.startswith("Latest month")]
+    assert len(latest) == 1 and "on the XmR chart" in latest[0] and "Poisson chart" not in latest[0]
+    assert "Against the same month in earlier years" in latest[0] and "Dec 2024" in latest[0]
+    # the XmR chart flags far fewer months outside its limits than the Poisson chart did
+    assert chart["outside_limits"].sum() < 0.15 * len(chart)
+
+
+def test_annual_table_notes_years_with_flagged_months(riverton):
+    from csp_analysis.sections import overview
+
+    ctx0, res = riverton
+    cov_counts = trends.data.monthly_counts(ctx0.con, ctx0.params.lad_codes, ctx0.params.start, ctx0.params.end,
+                                            forces=ctx0.params.forces)
+    ctx, _, tables = _say_ctx()
+    overview.annual_table(ctx, cov_counts, excluded=res.excluded)
+    _, name, caption, kw = tables[-1]
+    assert name == "records_by_type_year" and "flagged as extract errors" in caption
+    assert "the 2021 total for Anti-social behaviour includes Jun 2021" in kw["note"]
+    overview.annual_table(ctx, cov_counts)
+    assert tables[-1][3].get("note") is None
+
+
+def test_concentration_in_whole_lsoas_without_share_intervals(riverton):
+    ctx, res = riverton
+    hs = trends.hot_spot_data(ctx.con, ctx.params, res, trends.ALL_CRIME)
+    c = hs["concentration"].set_index(["period", "measure"])
+    assert c.loc[("latest", "share_top_5%"), "n_top_places"] == 8  # 5% of 150 LSOAs, rounded up
+    text = trends.concentration_sentences(hs["concentration"][hs["concentration"]["period"] == "latest"])
+    assert "The busiest 8 of 150 LSOAs (the top 5%, rounded up)" in text and "7.5" not in text
+    assert "The busiest 15 of 150 LSOAs (the top 10%) had" in text
+    assert "other sets of LSOAs like these" in text
+    shown = trends.concentration_display(hs["concentration"])
+    shares = shown[shown["Measure"].str.startswith("Share")]
+    assert shares[["CI lower", "CI upper"]].isna().all().all()
+    assert shown.loc[shown["Measure"] == "Generalised Gini", "CI lower"].notna().all()

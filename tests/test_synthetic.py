@@ -373,3 +373,33 @@ def test_other_seed_differs(demo, tmp_path):
     assert other["seed"] == 1 and other["rows"] != summary["rows"]
     rel = "police_uk/street/2024-01/2024-01-synthshire-street.csv"
     assert (tmp_path / "s1" / rel).read_bytes() != (out / rel).read_bytes()
+
+
+# ----------------------------------------------------------------------------- shared definitions
+def test_headers_and_crime_types_are_the_ingest_and_params_ones():
+    from csp_analysis import ingest, params
+
+    assert syn.STREET_COLUMNS == tuple(ingest.STREET_HEADER) and ",".join(syn.STREET_COLUMNS) == STREET_HEADER
+    assert syn.STOP_SEARCH_COLUMNS == tuple(ingest.STOP_SEARCH_HEADER)
+    assert ",".join(syn.STOP_SEARCH_COLUMNS) == SS_HEADER
+    assert syn.CRIME_TYPES is params.CRIME_TYPES
+
+
+def test_poisson_slope_matches_closed_form():
+    # with a 0/1 covariate the Poisson MLE slope is the log ratio of the two groups' rates
+    y = np.array([3.0, 5.0, 2.0, 9.0, 12.0, 7.0])
+    x = np.array([0, 0, 0, 1, 1, 1])
+    pop = np.array([100.0, 150.0, 50.0, 120.0, 200.0, 80.0])
+    want = np.log((28 / 400) / (10 / 300))
+    assert syn._poisson_slope(y, x, np.log(pop)) == pytest.approx(want, rel=1e-8)
+    # and a known slope on a large simulated sample
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, 20_000)
+    off = np.log(rng.uniform(500, 2000, x.size))
+    y = rng.poisson(np.exp(-5 + 0.1 * x + off))
+    assert syn._poisson_slope(y, x, off) == pytest.approx(0.1, abs=0.005)
+
+
+def test_planted_effects_record_the_realised_deprivation_gradient(planted):
+    value = planted["realised"]["deprivation_rr_per_decile_poisson_2023_2025_excl_town_centre_hotspots"]
+    assert value == pytest.approx(1.1228, abs=1e-4)  # as with the former hand-written IRLS fit

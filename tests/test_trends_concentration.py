@@ -158,3 +158,20 @@ def test_top_places_ties_extend_the_list_and_errors():
         top_places(pd.Series({"a": 1}), pd.Series({"a": 1}), n=0)
     with pytest.raises(ValueError, match="previous"):
         top_places(pd.Series({"a": 1}), pd.Series({"a": -1}))
+
+
+def test_whole_places_rounds_up_to_whole_places():
+    rng = np.random.default_rng(8)
+    x = rng.poisson(rng.gamma(0.7, 8, 150)).astype(float)
+    res = concentration(x, n_boot=200, place_label="LSOAs", whole_places=True).set_index("measure")
+    top = np.sort(x)[::-1]
+    assert res.loc["share_top_5%", "n_top_places"] == 8  # 5% of 150 = 7.5 -> 8 whole LSOAs
+    assert res.loc["share_top_5%", "value"] == pytest.approx(top[:8].sum() / x.sum())
+    assert res.loc["share_top_10%", "n_top_places"] == 15
+    assert res.loc["share_top_10%", "value"] == pytest.approx(top[:15].sum() / x.sum())
+    s5 = res.loc["share_top_5%", "sentence"]
+    assert s5.startswith("The busiest 8 of 150 LSOAs (the top 5%, rounded up to whole places)") and "7.5" not in s5
+    assert res.loc["share_top_10%", "sentence"].startswith("The busiest 15 of 150 LSOAs (the top 10%)")
+    # the default still reads the Lorenz curve at the exact fraction
+    lorenz = concentration(x, n_boot=200).set_index("measure")
+    assert lorenz.loc["share_top_5%", "n_top_places"] == pytest.approx(7.5)

@@ -250,3 +250,12 @@ def test_plot_control_chart():
     plt.close("all")
     with pytest.raises(ValueError, match="chart"):
         plot_control_chart(pd.DataFrame({"a": [1]}))
+
+
+def test_xmr_limits_are_not_floored_but_count_charts_are():
+    # as the module docstring says: c/u/p lower limits stop at 0, XmR limits do not
+    x = pd.Series([1.0, 6, 0, 5, 1, 7, 0, 4, 2, 6, 1, 5, 0, 6])
+    xmr = control_chart(x, kind="xmr")
+    assert (xmr["lower"] < 0).all()
+    c = control_chart(x, kind="c")
+    assert (c["lower"] == 0).all()

@@ -269,3 +269,20 @@ def test_all_tied_values_give_no_trend():
 def test_bad_input_raises_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_seasonal_sentence_names_the_per_season_unit_and_p_style():
+    idx = pd.period_range("2020-01", "2024-12", freq="M")
+    x = pd.Series(100 + 10 * np.sin(2 * np.pi * (idx.month.to_numpy() - 1) / 12)
+                  + 3 * (idx.year.to_numpy() - 2020), index=idx)
+    res = seasonal_mann_kendall(x, label="Recorded burglary").iloc[0]
+    assert res["slope"] == pytest.approx(3.0)
+    assert "rose by about 3.00 a year in each calendar month" in res["sentence"]
+    # one p-value style across the package (csp_analysis.rates.format_p_value)
+    from csp_analysis.rates import format_p_value
+    from csp_analysis.trends import _utils
+
+    for p in (0.0004, 0.0042, 0.0342, 0.5, 0.995):
+        assert _utils.format_p(p) == format_p_value(p)
+    with pytest.raises(ValueError, match="confidence"):
+        _utils.check_confidence(1.5)

@@ -46,10 +46,11 @@ import pandas as pd
 from scipy import stats
 
 from .. import data, geo
+from .. import params as params_mod
 from .. import disproportionality as dp
 from ..data import _in
 from ..funnels import funnel_outliers, plot_funnel
-from ..rates import format_p_value, proportion_ci, rate_ratio
+from ..rates import format_p_value, proportion_ci
 from ..data import month_range_text as _ranges
 
 #: Groups compared (officer-defined ethnicity has no Mixed group).
@@ -91,16 +92,10 @@ def _pct(x: float, dp_: int = 1) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x * 100:.{dp_}f}%"
 
 
-def _r(x: float) -> str:
-    """Ratio for text: two decimals below 0.95, one above."""
-    if x is None or not np.isfinite(x):
-        return "not available"
-    return f"{x:.2f}" if x < 0.95 else f"{x:.1f}"
-
-
-def _who(group: str) -> str:
-    return {"Other": "people from Other ethnic groups", "Mixed": "people of Mixed ethnicity"}.get(
-        group, f"{group} people")
+#: Ratio for text (two decimals below 0.95, one above) and the people of a group, worded as in
+#: csp_analysis.disproportionality's own sentences.
+_r = dp._fmt_ratio
+_who = dp._who
 
 
 def _cap(s: str) -> str:
@@ -393,6 +388,21 @@ def _vintage_by_month(con, lad_codes, months) -> pd.DataFrame:
     return df
 
 
+def _street_months(ctx, res) -> list:
+    """The covered months of street-level data for the partnership, or [] with ``res.reason``
+    set (no street data at all, or none in the analysis window). Shared opening of the
+    places, comparison and outcomes analyses."""
+    p = ctx.params
+    if not ctx.has_street_data:
+        res.reason = "The store holds no street-level crime records for this partnership."
+        return []
+    covered = data.covered_months(ctx.con, p.lad_codes, p.forces, p.start, p.end)
+    if not covered:
+        res.reason = "No month in the analysis window has the force's street-level file loaded."
+        return []
+    return list(covered)
+
+
 def _lsoa_counts(con, lad_codes, months) -> pd.DataFrame:
     mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in months)
     return con.execute(
@@ -405,12 +415,8 @@ def places_analysis(ctx) -> PlacesResult:
     deprivation gradient and the share of crime in the most affected 10% of LSOAs."""
     p, con = ctx.params, ctx.con
     res = PlacesResult(available=False)
-    if not ctx.has_street_data:
-        res.reason = "The store holds no street-level crime records for this partnership."
-        return res
-    covered = data.covered_months(con, p.lad_codes, p.forces, p.start, p.end)
+    covered = _street_months(ctx, res)
     if not covered:
-        res.reason = "No month in the analysis window has the force's street-level file loaded."
         return res
     vint = _vintage_by_month(con, p.lad_codes, covered)
     is2021 = vint["n11"] <= vint["n21"]  # months with no vintage-specific codes count as 2021 (codes unchanged)
@@ -474,11 +480,9 @@ def places_analysis(ctx) -> PlacesResult:
             residents = m.groupby("imd_decile")["population"].sum()
             bd["lsoas"] = bd["decile"].map(n_lsoa)
             bd["residents"] = bd["decile"].map(residents)
-            ref = bd.iloc[-1]  # least deprived decile present
-            with _quiet_ctx():
-                rr = rate_ratio(bd["count"], bd["population"], ref["count"], ref["population"])
-            bd["ratio"], bd["ratio_lower"], bd["ratio_upper"] = rr["ratio"], rr["lower"], rr["upper"]
-            bd.loc[bd.index[-1], ["ratio_lower", "ratio_upper"]] = np.nan
+            # ratios to the least deprived decile present (the last row), from the quasi-Poisson
+            # decile-factor model of deprivation_gradient: Poisson intervals would treat the large
+            # differences between LSOAs as chance and be far too narrow
             res.decile_table = bd
         else:
             res.gradient_reason = (f"the matched LSOAs fall in only {m['imd_decile'].nunique()} deprivation decile(s); "
@@ -526,6 +530,7 @@ class ComparisonResult:
     uncovered_pfas: list = field(default_factory=list)      # force areas with no file in the months
     reorganised_pfas: list = field(default_factory=list)    # file loaded, but districts not in the 2017 lookup
     n_unassigned: int = 0           # crimes in covered areas that no CSP in the lookup holds
+    comparators_missing: list = field(default_factory=list)  # named comparators not among the areas compared
 
 
 def _home_pfas(con, month) -> dict:
@@ -539,19 +544,37 @@ def _home_pfas(con, month) -> dict:
     return dict(zip(df["force"], df["pfa_code"]))
 
 
+def _loaded_forces(con, months) -> dict:
+    """month -> set of forces whose street file for that month is loaded."""
+    mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in months)
+    df = con.execute(
+        f"SELECT DISTINCT month, force FROM ingest_log WHERE kind = 'street' AND status IN ('loaded','replaced') "
+        f"AND month IN ({mlist})").df()
+    out = {pd.Timestamp(m): set() for m in months}
+    for m, f in zip(df["month"], df["force"]):
+        out[pd.Timestamp(m)].add(f)
+    return out
+
+
+def _national_pool(con, nat_months) -> list:
+    """The national months to pool: every one whose loaded forces include all the forces of
+    the latest national month (so every partnership has the same months), oldest first."""
+    loaded = _loaded_forces(con, nat_months)
+    latest = max(nat_months)
+    return sorted(m for m in nat_months if loaded[m] >= loaded[latest])
+
+
 def comparison_analysis(ctx) -> ComparisonResult:
-    """Crime (excluding ASB) per 1,000 residents for every partnership (CSP) the store
-    covers: every CSP in the country for the latest month with a national set of files
-    (at least ``NATIONAL_MIN_FORCES`` forces), else the CSPs of the partnership's force
-    area(s) pooled over the months covered. The partnership's LADs form one unit."""
+    """Crime (excluding ASB) per 1,000 residents a year for every partnership (CSP) the
+    store covers: every CSP in the country, pooled over the months in the window with a
+    national set of files (at least ``NATIONAL_MIN_FORCES`` forces, and every force of the
+    latest such month), else the CSPs of the partnership's force area(s) pooled over the
+    months covered. Rates are crimes / (residents x months / 12) x 1,000. The partnership's
+    LADs form one unit."""
     p, con = ctx.params, ctx.con
     res = ComparisonResult(available=False)
-    if not ctx.has_street_data:
-        res.reason = "The store holds no street-level crime records for this partnership."
-        return res
-    covered = data.covered_months(con, p.lad_codes, p.forces, p.start, p.end)
+    covered = _street_months(ctx, res)
     if not covered:
-        res.reason = "No month in the analysis window has the force's street-level file loaded."
         return res
     nat = con.execute(
         "SELECT month, count(DISTINCT force) AS forces FROM ingest_log WHERE kind = 'street' "
@@ -559,8 +582,10 @@ def comparison_analysis(ctx) -> ComparisonResult:
         f"{NATIONAL_MIN_FORCES} ORDER BY month DESC").df()
     nat_months = [pd.Timestamp(m) for m in nat["month"] if pd.Timestamp(m) in set(covered)]
     if nat_months:
-        res.kind, res.months = "national", [nat_months[0]]
-        home = _home_pfas(con, nat_months[0])
+        # pool every national month in the window whose files include all the forces of the latest
+        # one, so that each partnership is counted over the same months
+        res.kind, res.months = "national", _national_pool(con, nat_months)
+        home = _home_pfas(con, max(res.months))
         pfas, forces = sorted(set(home.values())), sorted(home)
     else:
         res.kind, res.months = "force", covered
@@ -568,9 +593,7 @@ def comparison_analysis(ctx) -> ComparisonResult:
     all_pfas = con.execute("SELECT DISTINCT pfa_code, pfa_name FROM lad_lookup WHERE pfa_code IS NOT NULL").df()
     missing = sorted(all_pfas.loc[~all_pfas["pfa_code"].isin(pfas), "pfa_name"].dropna())
     if res.kind == "national":
-        loaded = set(con.execute(
-            f"SELECT DISTINCT force FROM ingest_log WHERE kind = 'street' AND status IN ('loaded','replaced') "
-            f"AND month = DATE '{res.months[0]:%Y-%m-01}'").df()["force"])
+        loaded = _loaded_forces(con, [max(res.months)])[max(res.months)]
         slug = {n: re.sub(r"[^a-z0-9]+", "-", n.lower().replace("&", "and")).strip("-") for n in missing}
         res.reorganised_pfas = [n for n in missing if slug[n] in loaded]
         res.uncovered_pfas = [n for n in missing if slug[n] not in loaded]
@@ -618,10 +641,36 @@ def comparison_analysis(ctx) -> ComparisonResult:
                             confidence=FUNNEL_CONFIDENCE, overdispersion="additive", debias=True)
     units["ratio"], units["lower"], units["upper"] = f["ratio"].to_numpy(), f["lower"].to_numpy(), f["upper"].to_numpy()
     units["outlier"] = f["direction"].to_numpy()
+    units["is_comparator"], res.comparators_missing = _mark_comparators(ctx, units, lads)
     res.units, res.funnel = units, f
     res.partnership_row = units[units["is_partnership"]].iloc[0]
     res.available = True
     return res
+
+
+def _mark_comparators(ctx, units: pd.DataFrame, lads: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Flag the areas that hold the partnerships named in the parameters' ``comparators``.
+
+    A comparator (a slug with its own parameters file) is matched to the 2017 partnership
+    (CSP) units holding its LADs; returns the flags and the comparators that could not be
+    matched (no parameters file, or none of its LADs among the areas compared), by name.
+    """
+    flags = np.zeros(len(units), dtype=bool)
+    missing = []
+    csp_of = dict(zip(lads["lad_code"], lads["csp_code"]))
+    for slug in ctx.params.comparators:
+        f = ctx.params_file.parent / f"{slug}.yaml"
+        try:
+            other = params_mod.load_params(f, check_files=False)
+        except (FileNotFoundError, params_mod.ParamsError):
+            missing.append(f"{slug} (no valid parameters file {f.name})")
+            continue
+        hit = units["unit"].isin({csp_of[c] for c in other.lad_codes if c in csp_of}).to_numpy()
+        if hit.any():
+            flags |= hit
+        else:
+            missing.append(other.name)
+    return flags, missing
 
 
 # ============================================================================ outcomes
@@ -660,12 +709,8 @@ def outcomes_analysis(ctx) -> OutcomesResult:
 
     p, con = ctx.params, ctx.con
     res = OutcomesResult(available=False)
-    if not ctx.has_street_data:
-        res.reason = "The store holds no street-level crime records for this partnership."
-        return res
-    covered = data.covered_months(con, p.lad_codes, p.forces, p.start, p.end)
+    covered = _street_months(ctx, res)
     if not covered:
-        res.reason = "No month in the analysis window has the force's street-level file loaded."
         return res
     pfas = _pfa_codes(con, p.lad_codes)
     res.force_area = "the " + " and ".join(_pfa_names(con, pfas) or p.forces) + " force area"
@@ -939,8 +984,9 @@ def summary(ctx, res: DisproportionalityResults) -> None:
     if cm.available:
         r = cm.partnership_row
         pos = {"high": "above the upper limit", "low": "below the lower limit"}.get(r["outlier"], "within the limits")
-        scope = (f"every partnership with data in {cm.months[0]:%B %Y}" if cm.kind == "national"
-                 else "the other partnerships of its force area")
+        scope = ("every partnership with data " + (f"in {cm.months[0]:%B %Y}" if len(cm.months) == 1 else
+                                                   f"pooled over {_months_text(cm.months)}")
+                 if cm.kind == "national" else "the other partnerships of its force area")
         bullets.append(f"**Against other partnerships** ({scope}; {len(cm.units)} areas): {r['rate']:.0f} crimes per "
                        f"1,000 residents a year, {_r(r['ratio'])} times the average, {pos}.")
     elif pl.available:
@@ -1254,18 +1300,24 @@ def _deprivation(ctx, pl: PlacesResult) -> None:
         ctx.say(f"No gradient is estimated: {pl.gradient_reason}.")
         return
     bd = pl.decile_table
+    disp = float(bd["dispersion"].iloc[0])
+    ctx.say(dispersion_sentence(disp))
     ctx.table(pd.DataFrame({
         "IMD decile (1 = most deprived)": bd["decile"], "LSOAs": bd["lsoas"].astype(int),
         "Residents": bd["residents"].astype(int), "Crimes": bd["count"].astype(int),
-        "Crimes per 1,000 a year": bd["value"], "Lower 95% CI": bd["lower"], "Upper 95% CI": bd["upper"],
+        "Crimes per 1,000 a year": bd["value"], "Lower 95% CI": bd["rate_lower_adjusted"],
+        "Upper 95% CI": bd["rate_upper_adjusted"],
         f"Ratio to decile {int(bd['decile'].iloc[-1])}": bd["ratio"], "Ratio: lower 95% CI": bd["ratio_lower"],
         "Ratio: upper 95% CI": bd["ratio_upper"],
     }), "deprivation_deciles", "Crime rate by deprivation decile, with the rate ratio to the least deprived decile "
-       "present (exact conditional 95% CI).", float_dp=2)
+       "present (95% CIs from a quasi-Poisson model of the LSOA counts with a term for each decile, which allows "
+       "for LSOAs varying more than chance).", float_dp=2,
+        note=f"Intervals are widened by the square root of the dispersion ({disp:,.0f}), so they reflect how much "
+             "LSOAs in the same decile differ, not just chance.")
     s = pl.gradient.summary
     for _, r in s.iterrows():
         ctx.say("- " + r["sentence"] + f" ({format_p_value(r['p_value'])}; quasi-Poisson model, dispersion "
-                f"{r['dispersion']:.1f}.)")
+                f"{r['dispersion']:,.0f}.)")
     g, rii = s.iloc[0], s.iloc[1]
     ctx.headline("deprivation_rii", "Relative index of inequality (crime by deprivation)",
                  round(float(rii["value"]), 2), rii["sentence"], lower=round(float(rii["lower"]), 2), upper=round(float(rii["upper"]), 2))
@@ -1274,12 +1326,28 @@ def _deprivation(ctx, pl: PlacesResult) -> None:
                  upper=round(float(g["upper"]), 3))
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.bar(bd["decile"].astype(str), bd["value"], color="#1F77B4")
-    ax.errorbar(np.arange(len(bd)), bd["value"], yerr=[bd["value"] - bd["lower"], bd["upper"] - bd["value"]],
+    ax.errorbar(np.arange(len(bd)), bd["value"], yerr=[bd["value"] - bd["rate_lower_adjusted"],
+                                                       bd["rate_upper_adjusted"] - bd["value"]],
                 fmt="none", ecolor="black", capsize=3, linewidth=1)
     ax.set_xlabel("IMD 2019 decile (1 = most deprived)")
     ax.set_ylabel("Crimes per 1,000 residents a year")
-    ax.set_title(f"{ctx.params.name}: crime rate by deprivation decile (95% CI)")
+    ax.set_title(f"{ctx.params.name}: crime rate by deprivation decile (95% CI, allowing for over-dispersion)")
     ctx.show(fig)
+
+
+def dispersion_sentence(dispersion: float) -> str:
+    """What the quasi-Poisson dispersion means, in words."""
+    if not np.isfinite(dispersion):
+        return ("The intervals below assume that crime counts vary between LSOAs only by chance (there are too "
+                "few LSOAs per decile to check).")
+    if dispersion <= 1.5:
+        return (f"LSOAs in the same decile differ about as much as chance alone would give (dispersion "
+                f"{dispersion:.1f}), so the intervals below are close to simple Poisson intervals.")
+    return (f"LSOAs in the same decile differ far more than chance alone would give: the variation in their crime "
+            f"counts is about {dispersion:,.0f} times what a pure-chance (Poisson) model expects (the "
+            f"*dispersion*). So the intervals below come from a quasi-Poisson model and are about "
+            f"{np.sqrt(dispersion):,.0f} times as wide as simple Poisson intervals; the Poisson ones would make "
+            "small differences between deciles look certain.")
 
 
 def _burden(ctx, pl: PlacesResult) -> None:
@@ -1318,11 +1386,20 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
         return
     u = cm.units
     if cm.kind == "national":
-        text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year (one month, "
-                f"{cm.months[0]:%B %Y}, times 12) in every partnership (Community Safety Partnership, 2017 "
-                f"boundaries) whose force published a file for that month: {len(u)} areas.")
+        n_m = len(cm.months)
+        if n_m == 1:
+            text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year (one month, "
+                    f"{cm.months[0]:%B %Y}, times 12: the only month in the window with files from at least "
+                    f"{NATIONAL_MIN_FORCES} forces, so the level carries that month's seasonal high or low) in every partnership (Community Safety "
+                    f"Partnership, 2017 boundaries) whose force published a file for that month: {len(u)} areas.")
+        else:
+            text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year in every partnership "
+                    f"(Community Safety Partnership, 2017 boundaries) whose force published files for the months "
+                    f"compared: {len(u)} areas, pooled over {_months_text(cm.months)}, every month in the window "
+                    f"with files from the same forces (crimes in those {n_m} months divided by {n_m}, times 12).")
         if cm.uncovered_pfas:
-            text += f" Force areas with no file for that month are missing: {', '.join(cm.uncovered_pfas)}."
+            text += (f" Force areas with no file for {'that month' if n_m == 1 else 'these months'} are missing: "
+                     f"{', '.join(cm.uncovered_pfas)}.")
         if cm.reorganised_pfas:
             text += (f" {' and '.join(cm.reorganised_pfas)} are missing too: their districts were reorganised after "
                      "the 2017 partnership lookup, so their crimes cannot be assigned to a partnership.")
@@ -1352,6 +1429,13 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
                label=p.name, zorder=5)
     ax.annotate(p.name, (r["expected"], r["ratio"]), textcoords="offset points", xytext=(6, -12), fontsize=8,
                 color="#FF7F0E")
+    comp = u[u["is_comparator"]]
+    if len(comp):
+        ax.scatter(comp["expected"], comp["ratio"], s=70, marker="D", facecolors="none", edgecolors="#6A3D9A",
+                   linewidths=1.5, label="Named comparators", zorder=5)
+        for _, c in comp.iterrows():
+            ax.annotate(c["name"], (c["expected"], c["ratio"]), textcoords="offset points", xytext=(6, 4),
+                        fontsize=7, color="#6A3D9A")
     ax.legend(frameon=False, fontsize=8)
     ctx.show(fig)
     pos = {"high": "above the upper 99.8% limit", "low": "below the lower 99.8% limit"}.get(r["outlier"],
@@ -1359,6 +1443,15 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
     sentence = (f"{p.name}: {r['rate']:.1f} crimes per 1,000 residents a year, {_r(r['ratio'])} times the average "
                 f"of the {len(u)} areas compared (limits {r['lower']:.2f} to {r['upper']:.2f}), {pos}.")
     ctx.say(sentence)
+    if len(comp) or cm.comparators_missing:
+        parts = [f"{c['name']} {c['rate']:.1f} ({_r(c['ratio'])} times the average, "
+                 + {"high": "above the limits", "low": "below the limits"}.get(c["outlier"], "within the limits") + ")"
+                 for _, c in comp.sort_values("rate", ascending=False).iterrows()]
+        txt = ("The partnerships named as comparators in the parameters: " + "; ".join(parts) + " crimes per 1,000 "
+               "residents a year." if parts else "")
+        if cm.comparators_missing:
+            txt += (" Named comparators not among the areas compared: " + ", ".join(cm.comparators_missing) + ".")
+        ctx.say(txt.strip())
     ctx.headline("crime_rate_vs_partnerships", "Crime rate relative to other partnerships", round(float(r["ratio"]), 2),
                  sentence, rate_per_1000=round(float(r["rate"]), 1))
     tbl = u.sort_values("rate", ascending=False).reset_index(drop=True)
@@ -1370,6 +1463,7 @@ def comparison_section(ctx, res: DisproportionalityResults) -> None:
         "Lower 99.8% limit": tbl["lower"], "Upper 99.8% limit": tbl["upper"],
         "Outside limits": tbl["outlier"].replace({"": "no", "high": "above", "low": "below"}),
         "This partnership": np.where(tbl["is_partnership"], "yes", ""),
+        "Named comparator": np.where(tbl["is_comparator"], "yes", ""),
     }), "partnerships_compared", "Partnerships compared (highest rate first; the CSV holds every area).",
         float_dp=2, max_rows=15)
 

@@ -29,8 +29,14 @@ any partnership's file:
   before and after the change (:func:`~csp_analysis.local_stats.before_after`);
 * everything else: tables of the published figures, grouped sensibly.
 
-Counts of children from 1 to ``small_number_threshold - 1`` are suppressed everywhere
-(``[c]``), with secondary suppression within each breakdown.
+Counts of children from 1 to ``small_number_threshold - 1`` (and counts whose remainder of
+their denominator is that small) are suppressed everywhere (``[c]``), with secondary
+suppression within each breakdown. The decision is made once, by
+:func:`csp_analysis.local_indicators.suppress_small_counts` on all the partnership's
+figures (``LocalResult.published``), and every table, chart, sentence and source note
+follows it; the source notes of suppressed figures are withheld, since they may quote
+the hidden number. Changes tested together (the groups of a breakdown, the months of a
+year) are Holm-adjusted before a change is called unlikely to be chance.
 """
 from __future__ import annotations
 
@@ -63,6 +69,10 @@ MIN_CHART_POINTS = 8
 #: At most this many findings in the summary.
 MAX_FINDINGS = 8
 MARK = "[c]"
+#: The comparator table's verdict column.
+UNLIKELY_COL = "Unlikely to be chance (after Holm)"
+#: What a source note of a suppressed figure is replaced by (the note may quote the figure).
+WITHHELD = "withheld (suppressed figure)"
 
 _DISCREPANCY_RE = re.compile(r"DISCREPANCY:?\s*(.+)$", re.IGNORECASE | re.DOTALL)
 _UNIT_WORDS = {
@@ -199,15 +209,14 @@ class LocalResult:
     discrepancies: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
+    #: ``df`` as published: suppress_small_counts' flags (``suppressed``, ``secondary``,
+    #: ``denominator_suppressed``), the one suppression decision every table follows
+    published: pd.DataFrame = field(default_factory=pd.DataFrame)
+    hidden: dict = field(default_factory=dict)  # (indicator, period, group) -> flags of ``published``
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-    def labels(self) -> dict:
-        if self.df.empty:
-            return {}
-        return dict(zip(self.df["indicator"], self.df["indicator_label"]))
 
     def local(self) -> pd.DataFrame:
         return self.df[self.df["comparator"].isna()]
@@ -356,33 +365,101 @@ def _count_change_plan(rows: pd.DataFrame) -> list[tuple[str, str]]:
     return plan
 
 
-def _secondary(table: pd.DataFrame, block: list[str], size: str, blank: list[str], sentence_of) -> pd.DataFrame:
-    """Secondary suppression: in each block with exactly one suppressed row (of two or
-    more), also suppress the row with the smallest ``size``, so that a total cannot
-    reveal the first."""
-    t = table.copy()
+def _flags(res: LocalResult) -> dict:
+    """(indicator, period, group) -> (suppressed, secondary, denominator withheld), from ``res.published``."""
+    pub = res.published
+    if pub is None or pub.empty:
+        return {}
+    loc = pub[pub["comparator"].isna()]
+    return {(r.indicator, r.period, r.group if isinstance(r.group, str) else ""):
+            (bool(r.suppressed), bool(r.secondary), bool(r.denominator_suppressed)) for r in loc.itertuples()}
+
+
+def _hidden(res: LocalResult, indicator, period, group) -> tuple[bool, bool, bool]:
+    """Whether a published figure is suppressed (and as secondary), and whether its denominator is withheld."""
+    if not isinstance(period, str):
+        return (False, False, False)
+    g = group if isinstance(group, str) else ""
+    return res.hidden.get((indicator, period, g), (False, False, False))
+
+
+def _apply_published(t: pd.DataFrame, res: LocalResult, blank: list[str], sentence_of,
+                     period: str = "period") -> pd.DataFrame:
+    """Suppress the rows of an analysis table that the report's one suppression path hides.
+
+    :func:`csp_analysis.local_indicators.suppress_small_counts` (primary, remainder
+    and secondary suppression) decides once, on all the partnership's figures, which
+    are published; every table follows it, so a figure shown as [c] in one table is
+    [c] in all. Rows newly suppressed here get their ``blank`` columns emptied,
+    ``secondary`` set where they protect another figure, and a new sentence.
+    """
+    t = t.copy()
     if t.empty or "suppressed" not in t:
         return t
     t["suppressed"] = t["suppressed"].fillna(False).astype(bool)
-    key = t[block].astype(object).where(t[block].notna(), "").astype(str).agg("|".join, axis=1)
-    for _, idx in t.groupby(key, sort=False).groups.items():
-        blk = t.loc[idx]
-        if len(blk) < 2 or int(blk["suppressed"].sum()) != 1:
+    t["secondary"] = t["secondary"].fillna(False).astype(bool) if "secondary" in t else False
+    for i, r in t.iterrows():
+        sup, sec, _ = _hidden(res, r["indicator"], r[period], r["group"])
+        if not sup or r["suppressed"]:
             continue
-        rest = blk[~blk["suppressed"] & (pd.to_numeric(blk[size], errors="coerce") > 0)]
-        if rest.empty:
-            continue
-        j = pd.to_numeric(rest[size], errors="coerce").idxmin()
-        t.loc[j, "suppressed"] = True
-        t.loc[j, "secondary"] = True
+        t.at[i, "suppressed"] = True
+        t.at[i, "secondary"] = sec
         for c in blank:
             if c in t:
-                t.loc[j, c] = np.nan
+                t.at[i, c] = np.nan
         if "sentence" in t:
-            t.loc[j, "sentence"] = sentence_of(t.loc[j])
-    if "secondary" in t:
-        t["secondary"] = t["secondary"].fillna(False).astype(bool)
+            t.at[i, "sentence"] = sentence_of(t.loc[i])
     return t
+
+
+def _apply_published_changes(t: pd.DataFrame, res: LocalResult) -> pd.DataFrame:
+    """As :func:`_apply_published`, count by count, for a table of changes between two periods.
+
+    A count hidden by the report's suppression (e.g. secondary suppression, which
+    :func:`csp_analysis.local_stats.indicator_change` does not do) is blanked with the
+    change statistics; the other count stays.
+    """
+    t = t.copy()
+    if t.empty:
+        return t
+    t["secondary"] = t["secondary"].fillna(False).astype(bool) if "secondary" in t else False
+    thr = res.threshold
+    for i, r in t.iterrows():
+        newly = {}
+        for side in ("previous", "current"):
+            sup, sec, _ = _hidden(res, r["indicator"], r[f"{side}_period"], r["group"])
+            if sup and not r[f"{side}_suppressed"]:
+                newly[side] = sec
+                t.at[i, f"{side}_suppressed"] = True
+                t.at[i, side] = np.nan
+        if not newly:
+            continue
+        sec = any(newly.values())
+        t.at[i, "secondary"] = sec
+        t.at[i, "suppressed"] = True
+        for c in ls.CHANGE_STATISTICS + ["p_value_holm"]:
+            if c in t:
+                t.at[i, c] = np.nan
+        r = t.loc[i]
+        shown = [x for x in ("current", "previous")
+                 if isinstance(r[f"{x}_period"], str) and not r[f"{x}_suppressed"]]
+        if shown:
+            x = shown[0]
+            y = "previous" if x == "current" else "current"
+            t.at[i, "sentence"] = ls._suppressed_change_sentence(
+                r["indicator_label"], r["group"], r[x], _plabel(r[f"{x}_period"], _ptype(r[f"{x}_period"])),
+                _plabel(r[f"{y}_period"], _ptype(r[f"{y}_period"])), thr, secondary=newly.get(y, False))
+        else:
+            when = f", {r['month']}" if isinstance(r.get("month"), str) else ""
+            t.at[i, "sentence"] = _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}{when}", thr, sec)
+    t["secondary"] = t["secondary"].astype(bool)
+    return t
+
+
+def _ptype(period: str) -> str:
+    from ..local_indicators import guess_period_type
+
+    return guess_period_type(period) or ""
 
 
 def _supp_sentence(label: str, threshold: int, secondary: bool = False) -> str:
@@ -394,49 +471,75 @@ def _supp_sentence(label: str, threshold: int, secondary: bool = False) -> str:
 
 
 def _share_change(rows: pd.DataFrame, threshold: int, confidence: float = CONFIDENCE) -> dict | None:
-    """Change in a share between two periods (pooled proportions, Newcombe interval, Fisher's test)."""
-    from scipy import stats
-    from statsmodels.stats.proportion import confint_proportions_2indep
+    """Change in a share between the latest two periods (:func:`csp_analysis.local_stats.two_proportions`).
 
-    from ..rates import format_p_value, proportion_ci
-
+    The sentence is written by :func:`_share_change_sentences`, once the tests of the
+    whole breakdown are known (for the Holm adjustment).
+    """
     rows = rows.assign(_start=[period_bounds(a, b)[0] for a, b in zip(rows["period"], rows["period_type"])])
     rows = rows.sort_values("_start")
     if len(rows) < 2:
         return None
     prev, cur = rows.iloc[-2], rows.iloc[-1]
     xp, n_p, xc, nc = prev["numerator"], prev["denominator"], cur["numerator"], cur["denominator"]
-    label = f"{cur['indicator_label']}{_group_part(cur['group'])}"
     rec = {"indicator": cur["indicator"], "indicator_label": cur["indicator_label"], "group": cur["group"],
            "previous_period": prev["period"], "current_period": cur["period"],
+           "previous_period_type": prev["period_type"], "current_period_type": cur["period_type"],
            "previous_numerator": xp, "previous_denominator": n_p, "current_numerator": xc,
            "current_denominator": nc, "previous_percent": np.nan, "current_percent": np.nan,
            "difference_points": np.nan, "lower": np.nan, "upper": np.nan, "p_value": np.nan,
            "implied_numerator": bool(prev["implied_numerator"] or cur["implied_numerator"]),
-           "suppressed": bool(prev["suppressed"] or cur["suppressed"])}
+           "suppressed": bool(prev["suppressed"] or cur["suppressed"]), "sentence": None}
     if rec["suppressed"] or any(pd.isna(v) for v in (xp, n_p, xc, nc)):
         if not rec["suppressed"]:
             return None
+        label = f"{cur['indicator_label']}{_group_part(cur['group'])}"
         rec["sentence"] = _supp_sentence(label, threshold)
+        for c in ("previous_numerator", "current_numerator"):
+            rec[c] = np.nan
         return rec
-    ci = proportion_ci([xp, xc], [n_p, nc], confidence=confidence, multiplier=100)
-    lo, hi = confint_proportions_2indep(xc, nc, xp, n_p, method="newcomb", compare="diff", alpha=1 - confidence)
-    pval = stats.fisher_exact([[int(xc), int(nc - xc)], [int(xp), int(n_p - xp)]]).pvalue
-    rec.update(previous_percent=ci["value"].iloc[0], current_percent=ci["value"].iloc[1],
-               difference_points=ci["value"].iloc[1] - ci["value"].iloc[0], lower=100 * lo, upper=100 * hi,
-               p_value=pval)
-    d = rec["difference_points"]
-    verb = "rose" if d > 0 else "fell" if d < 0 else "was unchanged"
-    verdict = "unlikely to be chance" if pval < 1 - confidence else "could be chance"
-    implied = " (counts derived from the published percentages)" if rec["implied_numerator"] else ""
-    pp = _plabel(prev["period"], prev["period_type"])
-    cp = _plabel(cur["period"], cur["period_type"])
-    rec["sentence"] = (
-        f"{label}: the share {verb} from {_pct(rec['previous_percent'])} of {_num(n_p)} in {pp} to "
-        f"{_pct(rec['current_percent'])} of {_num(nc)} in {cp}{implied}, a change of {d:+.1f} percentage points "
-        f"({confidence:.0%} CI {100 * lo:+.1f} to {100 * hi:+.1f}); Fisher's exact test {format_p_value(pval)}: "
-        f"{verdict}.")
+    tp = ls.two_proportions(xc, nc, xp, n_p, confidence=confidence)
+    rec.update(previous_percent=tp["percent0"], current_percent=tp["percent1"], difference_points=tp["difference"],
+               lower=tp["lower"], upper=tp["upper"], p_value=tp["p_value"])
     return rec
+
+
+def _share_change_sentences(shares: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Holm-adjust the share changes within each breakdown and word each verdict on it."""
+    from statsmodels.stats.multitest import multipletests
+
+    from ..rates import format_p_value
+
+    if shares.empty:
+        return shares
+    out = shares.copy()
+    out["p_value_holm"] = np.nan
+    alpha = 1 - confidence
+    key = ["indicator", "previous_period", "current_period"]
+    for _, idx in out.groupby(key, sort=False).groups.items():
+        ok = [i for i in idx if pd.notna(out.at[i, "p_value"])]
+        if not ok:
+            continue
+        out.loc[ok, "p_value_holm"] = multipletests(out.loc[ok, "p_value"].to_numpy(dtype=float), method="holm")[1]
+        k = len(ok)
+        for i in ok:
+            r = out.loc[i]
+            d, p, ph = r["difference_points"], r["p_value"], r["p_value_holm"]
+            verb = "rose" if d > 0 else "fell" if d < 0 else "was unchanged"
+            verdict = "unlikely to be chance" if ph < alpha else "could be chance"
+            test = f"Fisher's exact test {format_p_value(p)}"
+            if k > 1:
+                test += f" ({format_p_value(ph)} after Holm adjustment for the {_words(k)} groups)"
+            implied = " (counts derived from the published percentages)" if r["implied_numerator"] else ""
+            pp = _plabel(r["previous_period"], r["previous_period_type"])
+            cp = _plabel(r["current_period"], r["current_period_type"])
+            out.at[i, "sentence"] = (
+                f"{r['indicator_label']}{_group_part(r['group'])}: the share {verb} from "
+                f"{_pct(r['previous_percent'])} of {_num(r['previous_denominator'])} in {pp} to "
+                f"{_pct(r['current_percent'])} of {_num(r['current_denominator'])} in {cp}{implied}, a change of "
+                f"{d:+.1f} percentage points ({confidence:.0%} CI {r['lower']:+.1f} to {r['upper']:+.1f}); {test}: "
+                f"{verdict}.")
+    return out
 
 
 # --------------------------------------------------------------------------- analysis
@@ -452,7 +555,11 @@ def analyse(ctx) -> LocalResult:
 
 def analyse_frame(res: LocalResult) -> LocalResult:
     """Run the analyses that fit each indicator of ``res.df`` (filled in place)."""
+    from ..local_indicators import suppress_small_counts
+
     df, slug, thr = res.df, res.slug, res.threshold
+    res.published = suppress_small_counts(df, thr)
+    res.hidden = _flags(res)
     local = res.local()
     comp_inds = set(df.loc[df["comparator"].notna(), "indicator"])
     changes, shares = [], []
@@ -469,7 +576,7 @@ def analyse_frame(res: LocalResult) -> LocalResult:
                 except (KeyError, ValueError) as exc:
                     res.notes.append(f"{label}: no change computed ({exc}).")
                     continue
-                changes.append(t)
+                changes.append(_apply_published_changes(t, res))
                 res.used.add(ind)
         # B. monthly counts (without denominators): like months a year apart, or a c-chart
         monthly = rows[(rows["period_type"] == "month") & rows["denominator"].isna()]
@@ -484,9 +591,10 @@ def analyse_frame(res: LocalResult) -> LocalResult:
             except (KeyError, ValueError) as exc:
                 res.notes.append(f"{label}: no shares computed ({exc}).")
             else:
-                t = _secondary(t, ["period"], "numerator", ["numerator", "percent", "lower", "upper"],
-                               lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}, "
-                                                        f"{_plabel(r['period'], r['period_type'])}", thr, True))
+                t = _apply_published(t, res, ["numerator", "percent", "lower", "upper", "chart_value"],
+                                     lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}, "
+                                                              f"{_plabel(r['period'], r['period_type'])}", thr,
+                                                              bool(r["secondary"])))
                 res.proportions[ind] = t
                 res.used.add(ind)
                 annual = t[(t["period_type"] != "month") & t["denominator"].notna()]
@@ -499,13 +607,7 @@ def analyse_frame(res: LocalResult) -> LocalResult:
         if ind in comp_inds:
             _comparators(res, ind, rows)
     res.changes = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame()
-    if not res.changes.empty:
-        res.changes = _secondary(
-            res.changes, ["indicator", "previous_period", "current_period"], "current",
-            ["previous", "current", "difference", "percent_change", "percent_lower", "percent_upper", "ratio",
-             "lower", "upper", "p_value"],
-            lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}", thr, True))
-    res.share_changes = pd.DataFrame(shares)
+    res.share_changes = _share_change_sentences(pd.DataFrame(shares))
     _published_checks(res)
     _process_changes(res)
     _discrepancies(res)
@@ -530,11 +632,7 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
             except (KeyError, ValueError) as exc:
                 res.notes.append(f"{label}: no month-by-month comparison ({exc}).")
             else:
-                t = _secondary(t, ["indicator"], "current",
-                               ["previous", "current", "difference", "percent_change", "percent_lower",
-                                "percent_upper", "ratio", "lower", "upper", "p_value"],
-                               lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}, "
-                                                        f"{r['month']}", thr, True))
+                t = _apply_published_changes(t, res)
                 res.monthly_yoy[ind] = (t, cur, prev)
                 res.used.add(ind)
                 return
@@ -543,8 +641,9 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
     s = monthly.sort_values("period_start").reset_index(drop=True)
     from ..local_indicators import suppression_mask
 
+    canonical = [_hidden(res, ind, per, None)[0] for per in s["period"]]
     s["suppressed"] = suppression_mask(s["value"].to_numpy(), counts_children=bool(s["counts_children"].iloc[0]),
-                                       threshold=thr).to_numpy()
+                                       threshold=thr).to_numpy() | np.array(canonical, dtype=bool)
     s.attrs = {}
     if len(s) >= MIN_CHART_POINTS and not s["suppressed"].any():
         from ..trends import control_chart
@@ -573,7 +672,7 @@ def _comparators(res: LocalResult, ind: str, rows: pd.DataFrame) -> None:
         for _, c in comps.iterrows():
             match = lr[lr["group"].fillna("") == (c["group"] or "")]
             lv = match.iloc[0] if not match.empty else None
-            recs.append({"indicator_label": label, "group": c["group"],
+            recs.append({"indicator": ind, "indicator_label": label, "group": c["group"],
                          "period": period if lv is not None else None,
                          "value": lv["value"] if lv is not None else np.nan,
                          "unit": lv["unit"] if lv is not None else rows["unit"].iloc[0],
@@ -583,11 +682,10 @@ def _comparators(res: LocalResult, ind: str, rows: pd.DataFrame) -> None:
         reason = str(exc).strip("'\"")
         res.comparisons_descriptive[ind] = (pd.DataFrame(recs), reason)
     else:
-        t = _secondary(t, ["comparator"], "numerator",
-                       ["numerator", "local_percent", "lower", "upper", "difference_points", "expected", "p_value",
-                        "p_value_holm"],
-                       lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}", res.threshold,
-                                                True))
+        t = _apply_published(t, res, ["numerator", "local_percent", "lower", "upper", "difference_points",
+                                      "expected", "p_value", "p_value_holm"],
+                             lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}",
+                                                      res.threshold, bool(r["secondary"])))
         res.comparisons[ind] = t
     res.used.add(ind)
 
@@ -656,6 +754,8 @@ def _discrepancies(res: LocalResult) -> None:
     recs, seen = [], set()
     for _, r in res.df.iterrows():
         d = discrepancy(r["source"])
+        if d and _note_withheld(res, r):
+            d = WITHHELD  # the note would quote the hidden figure
         if d and (r["indicator"], d) not in seen:
             seen.add((r["indicator"], d))
             recs.append({"indicator": r["indicator"], "indicator_label": r["indicator_label"],
@@ -714,7 +814,8 @@ def _findings(res: LocalResult) -> None:
 
 
 def _caveat_short(r) -> str:
-    if r["n_before"] < 8 or r["n_after"] < 8:
+    min_points = r.get("min_points", 8)
+    if r["n_before"] < min_points or r["n_after"] < min_points:
         n = int(r["n_before"] + r["n_after"])
         return f"With only {_words(n)} points, the data cannot separate the change from an underlying trend."
     return "A before/after comparison assumes no underlying trend."
@@ -730,7 +831,8 @@ def monthly_summary(t: pd.DataFrame, cur: str, prev: str) -> str:
     n = len(both)
     if n == 0:
         return f"{label}: no month is published (unsuppressed) in both {prev} and {cur}."
-    sig = both["p_value"] < 1 - CONFIDENCE
+    p = both["p_value_holm"] if "p_value_holm" in both else both["p_value"]
+    sig = (p < 1 - CONFIDENCE) & ((both["lower"] > 1) | (both["upper"] < 1))
     down = both[sig & (both["percent_change"] < 0)]
     up = both[sig & (both["percent_change"] > 0)]
     parts = []
@@ -742,7 +844,8 @@ def monthly_summary(t: pd.DataFrame, cur: str, prev: str) -> str:
         which = (f"in all {_words(n)} months" if len(part) == n else
                  f"in {_words(len(part))} month{'s' if len(part) != 1 else ''} ({_ranges(part['month'].tolist())})"
                  if len(part) <= 6 else f"in {_words(len(part))} months")
-        parts.append(f"{word} in {cur} {which}, {size}, more than chance would explain")
+        parts.append(f"{word} in {cur} {which}, {size}, more than chance would explain (after Holm adjustment "
+                     f"for the {_words(n)} months)")
     rest = n - len(down) - len(up)
     if rest:
         parts.append(f"in the other {_words(rest)} the change could be chance" if parts else
@@ -856,6 +959,11 @@ def _p(p: float) -> str:
     return format_p_value(p)
 
 
+def _pfmt(p) -> str:
+    """A p-value for a table cell: empty when missing, ``<0.001`` below 0.001, else three decimals."""
+    return "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
 # --------------------------------------------------------------------------- display helpers
 
 
@@ -872,6 +980,12 @@ def _counts(values, suppressed) -> np.ndarray:
     arr = np.empty(len(out), dtype=object)
     arr[:] = out
     return arr
+
+
+def _totals(res: LocalResult, t: pd.DataFrame) -> np.ndarray:
+    """A display column of the denominators of ``t``, [c] where the report withholds one."""
+    hide = [_hidden(res, i, p, g)[2] for i, p, g in zip(t["indicator"], t["period"], t["group"])]
+    return _counts(t["denominator"], hide)
 
 
 def _small(v, threshold: int) -> bool:
@@ -900,8 +1014,9 @@ def _supp_note(res: LocalResult, disp: pd.DataFrame | None = None) -> str | None
         return None
     if disp is not None and not disp.isin([MARK]).any().any():
         return None
-    return (f"Counts of children from 1 to {res.threshold - 1} are suppressed ({MARK}), with a second figure "
-            "suppressed where a total would reveal the first.")
+    return (f"Counts of children from 1 to {res.threshold - 1}, and counts whose remainder of a published total "
+            f"is that small, are suppressed ({MARK}), with a second figure suppressed where a total would reveal "
+            "the first; the same figures are suppressed in every table.")
 
 
 def _wrap(text: str, width: int = 34) -> str:
@@ -921,10 +1036,19 @@ def _ylabel_count(unit: str) -> str:
 
 
 def condensed_sentences(t: pd.DataFrame, threshold: int) -> list[str]:
-    """The rows' sentences, with the suppressed rows of each indicator gathered into one sentence."""
+    """The rows' sentences, with the suppressed rows of each indicator gathered into one sentence.
+
+    A change whose count is suppressed in one period only keeps its own sentence
+    (which gives the other count).
+    """
     if "suppressed" not in t:
         return list(t["sentence"])
-    sup = t["suppressed"].fillna(False).astype(bool).to_numpy()
+    sup = t["suppressed"].fillna(False).astype(bool)
+    if {"previous_suppressed", "current_suppressed"} <= set(t.columns):
+        gone = [t[f"{x}_suppressed"].fillna(False).astype(bool) | ~t[f"{x}_period"].map(lambda v: isinstance(v, str))
+                for x in ("previous", "current")]
+        sup = sup & gone[0] & gone[1]
+    sup = sup.to_numpy()
     out = [x for x, hide in zip(t["sentence"], sup) if not hide]
     if not sup.any():
         return out
@@ -1030,7 +1154,7 @@ def _forest(ctx, t: pd.DataFrame, title: str) -> None:
     labels = [_wrap(lab, 48) for lab in labels]
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(ok) + 1.6))
     y = np.arange(len(ok))
-    sig = ok["p_value"] < 1 - CONFIDENCE
+    sig = (ok["p_value_holm"] if "p_value_holm" in ok else ok["p_value"]) < 1 - CONFIDENCE
     ax.errorbar(ok["ratio"], y, xerr=[ok["ratio"] - ok["lower"], ok["upper"] - ok["ratio"]], fmt="none",
                 ecolor="#555555", capsize=3, linewidth=1)
     ax.scatter(ok["ratio"][~sig], y[~sig.to_numpy()], color="#9e9e9e", zorder=3, label="Could be chance")
@@ -1069,8 +1193,11 @@ def changes_section(ctx, res: LocalResult) -> None:
             "### Counts: latest period against the one before\n\n"
             "Each count is compared with the same count in the period before, with the exact conditional test for "
             "two counts (the counts are treated as Poisson). The confidence interval is for the percentage "
-            "change: where it excludes zero, the change is unlikely to be chance alone. Chance is not the only "
-            "explanation: recording practice and definitions change too.")
+            "change. Where an indicator is broken down into groups, several changes are tested at once, so "
+            "their p-values are Holm-adjusted within the breakdown before a change is called unlikely to be "
+            "chance (the intervals are not adjusted). Where a count of children is suppressed in one period, "
+            "the other is still shown but no change is given. Chance is not the only explanation: recording "
+            "practice and definitions change too.")
         _forest(ctx, t, f"{res.name}: change in counts on the previous period")
         cc = t["indicator"].map(res.local().groupby("indicator")["counts_children"].first()).fillna(False)
         disp = pd.DataFrame({
@@ -1080,11 +1207,11 @@ def changes_section(ctx, res: LocalResult) -> None:
             "Change (%)": t["percent_change"],
             "CI lower (%)": t["percent_lower"].where(t["percent_change"].notna()),
             "CI upper (%)": t["percent_upper"].where(t["percent_change"].notna()),
-            "p-value": t["p_value"].where(t["percent_change"].notna()).map(
-                lambda p: "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")),
+            "p-value": t["p_value"].where(t["percent_change"].notna()).map(_pfmt),
+            "p-value (Holm, within the breakdown)": t["p_value_holm"].where(t["percent_change"].notna()).map(_pfmt),
         })
-        for c in ("Previous", "Latest"):
-            disp[c] = _counts(disp[c], t["suppressed"])
+        disp["Previous"] = _counts(t["previous"], t["previous_suppressed"])
+        disp["Latest"] = _counts(t["current"], t["current_suppressed"])
         disp = _blank_small(disp, ["Previous", "Latest"], thr, cc)
         ctx.table(disp, "count_changes", "Counts in the latest two periods, with the percentage change and its "
                   f"{CONFIDENCE:.0%} confidence interval.", note=_supp_note(res, disp))
@@ -1115,7 +1242,8 @@ def _monthly_yoy_block(ctx, res, ind, t, cur, prev) -> None:
             "largely the same children are counted month after month, so the months are **not added up** into "
             "a yearly total. Each month is compared with the same month of the previous year instead; the "
             "interval shows whether a change is larger than counting noise, not the full uncertainty (policy and "
-            "recording changes move such counts too).")
+            "recording changes move such counts too). The months are tested together, so their p-values are "
+            "Holm-adjusted before a change is called more than chance would explain.")
     series = res.local()
     series = series[(series["indicator"] == ind) & (series["period_type"] == "month") & series["group"].isna()]
     if not series.empty:
@@ -1128,7 +1256,9 @@ def _monthly_yoy_block(ctx, res, ind, t, cur, prev) -> None:
             for m in months_order:
                 hit = s[s["period_start"].dt.month == m]
                 v = hit["value"].iloc[0] if not hit.empty else np.nan
-                y.append(np.nan if _small(v, thr) and bool(s["counts_children"].iloc[0]) else v)
+                hide = not hit.empty and (_hidden(res, ind, hit["period"].iloc[0], None)[0]
+                                          or (_small(v, thr) and bool(s["counts_children"].iloc[0])))
+                y.append(np.nan if hide else v)
             ax.plot(range(12), y, label=fy, **style)
         ax.set_xticks(range(12))
         ax.set_xticklabels(["Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar"])
@@ -1141,12 +1271,13 @@ def _monthly_yoy_block(ctx, res, ind, t, cur, prev) -> None:
     disp = pd.DataFrame({
         "Month": t["month"], "Group": t["group"].fillna(""), prev: t["previous"], cur: t["current"],
         "Change (%)": t["percent_change"], "CI lower (%)": t["percent_lower"], "CI upper (%)": t["percent_upper"],
-        "p-value": t["p_value"].map(lambda p: "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")),
+        "p-value": t["p_value"].map(_pfmt),
+        "p-value (Holm, over the months)": t["p_value_holm"].map(_pfmt),
     })
     if not disp["Group"].astype(bool).any():
         disp = disp.drop(columns="Group")
-    for c in (prev, cur):
-        disp[c] = _counts(disp[c], t["suppressed"])
+    disp[prev] = _counts(t["previous"], t["previous_suppressed"])
+    disp[cur] = _counts(t["current"], t["current_suppressed"])
     cc = bool(series["counts_children"].iloc[0]) if not series.empty else True
     disp = _blank_small(disp, [prev, cur], thr, cc)
     ctx.table(disp, f"{ind}_month_by_month", f"{label}: each month of {cur} against the same month of {prev}.",
@@ -1287,7 +1418,7 @@ def proportions_section(ctx, res: LocalResult) -> None:
         disp = pd.DataFrame({
             "Period": t["period"], "Group": t["group"].fillna(""),
             "Count": _counts(t["numerator"], t["suppressed"]),
-            "Total": _counts(t["denominator"], [False] * len(t)), "Share (%)": t["percent"], "CI lower (%)": t["lower"],
+            "Total": _totals(res, t), "Share (%)": t["percent"], "CI lower (%)": t["lower"],
             "CI upper (%)": t["upper"],
         })
         if t["implied_numerator"].any():
@@ -1312,7 +1443,7 @@ def proportions_section(ctx, res: LocalResult) -> None:
         disp = pd.DataFrame({
             "Indicator": s["indicator_label"], "Period": s["period"],
             "Count": _counts(s["numerator"], s["suppressed"]),
-            "Total": _counts(s["denominator"], [False] * len(s)), "Share (%)": s["percent"], "CI lower (%)": s["lower"],
+            "Total": _totals(res, s), "Share (%)": s["percent"], "CI lower (%)": s["lower"],
             "CI upper (%)": s["upper"], "Count from a %": s["implied_numerator"].map({True: "yes", False: ""}),
         })
         cc = s["indicator"].map(res.local().groupby("indicator")["counts_children"].first()).fillna(True)
@@ -1383,15 +1514,15 @@ def comparators_section(ctx, res: LocalResult) -> None:
         disp = pd.DataFrame({
             "Group": t["group"].fillna(""),
             "Comparator": [f"{c} ({p})" for c, p in zip(t["comparator"], t["comparator_period"])],
-            "Count": _counts(t["numerator"], t["suppressed"]), "Total": _counts(t["denominator"], [False] * len(t)),
+            "Count": _counts(t["numerator"], t["suppressed"]), "Total": _totals(res, t),
             "Share (%)": t["local_percent"], f"{CONFIDENCE:.0%} CI (%)": ci,
             "Comparator (%)": t["comparator_percent"], "Difference (points)": t["difference_points"],
             "p-value": t["p_value"].map(lambda p: "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")),
             "p-value (Holm)": t["p_value_holm"].map(lambda p: "" if pd.isna(p) else
                                                     ("<0.001" if p < 0.001 else f"{p:.3f}")),
-            "Unlikely chance": (t["p_value_holm"] < 1 - CONFIDENCE).map({True: "yes", False: "no"}),
+            UNLIKELY_COL: (t["p_value_holm"] < 1 - CONFIDENCE).map({True: "yes", False: "no"}),
         })
-        disp.loc[t["suppressed"].to_numpy(), "Unlikely chance"] = ""
+        disp.loc[(t["suppressed"] | t["p_value_holm"].isna()).to_numpy(), UNLIKELY_COL] = ""
         if not disp["Group"].astype(bool).any():
             disp = disp.drop(columns="Group")
         disp = _blank_small(disp, ["Count", "Total"], thr, True)
@@ -1410,7 +1541,8 @@ def comparators_section(ctx, res: LocalResult) -> None:
         if not disp["Group"].astype(bool).any():
             disp = disp.drop(columns="Group")
         for i, r in t.iterrows():
-            if r["counts_children"] and r["unit"] == "count" and _small(r["value"], thr):
+            if (_hidden(res, ind, r["period"], r["group"])[0]
+                    or (r["counts_children"] and r["unit"] == "count" and _small(r["value"], thr))):
                 disp.at[i, "This partnership"] = MARK
         ctx.table(disp, f"{ind}_comparators", f"{label}: this partnership and its comparators (no test possible).")
         ctx.say(_sentences(
@@ -1483,8 +1615,10 @@ def _before_after_chart(ctx, res, ba, r) -> None:
         y = s["period"].map(pp["percent"]).astype(float)
         lo, hi = s["period"].map(pp["lower"]).astype(float), s["period"].map(pp["upper"]).astype(float)
         unit = "percent"
-    if bool(s["counts_children"].iloc[0]) and unit == "count":
-        y = y.where(~y.map(lambda v: _small(v, res.threshold)))
+    if unit == "count":
+        hide = [_hidden(res, ba["indicator"], p, ba["group"])[0] for p in s["period"]]
+        small = y.map(lambda v: _small(v, res.threshold)) & bool(s["counts_children"].iloc[0])
+        y = y.where(~(small | pd.Series(hide, index=y.index)))
     fig, ax = plt.subplots()
     change = pd.Timestamp(ba["change"].start)
     before = x < change
@@ -1516,18 +1650,17 @@ def _before_after_chart(ctx, res, ba, r) -> None:
 # --------------------------------------------------------------------------- rendering: other figures
 
 
-def _display_values(rows: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """Published figures with small counts of children suppressed (primary and secondary)."""
-    from ..local_indicators import suppress_small_counts
+def _display_values(res: LocalResult, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` of ``res.df`` as published: the report's one suppression decision (``res.published``)."""
+    return res.published.loc[rows.index].reset_index(drop=True)
 
-    rows = rows.reset_index(drop=True)
-    out = suppress_small_counts(rows, threshold=threshold)
-    out["secondary"] = out["suppressed"] & ~rows["value"].map(lambda v: _small(v, threshold))
-    # a small denominator of children is as disclosive as a small count
-    small_den = out["counts_children"] & out["denominator"].map(lambda v: _small(v, threshold))
-    out.loc[small_den, "suppressed"] = True
-    out.loc[small_den, ["value", "denominator"]] = np.nan
-    return out
+
+def _note_withheld(res: LocalResult, r) -> bool:
+    """Whether a figure's source note must be withheld: the figure, or its denominator, is suppressed."""
+    if isinstance(r["comparator"], str):
+        return False
+    sup, _, den = _hidden(res, r["indicator"], r["period"], r["group"])
+    return sup or den
 
 
 def _figure_text(r) -> str:
@@ -1563,7 +1696,7 @@ def other_figures_section(ctx, res: LocalResult) -> None:
     ctx.say("## Other published figures\n\n"
             "The remaining figures are shown as published: single figures, breakdowns without a total, and "
             "figures such as scores or amounts to which no test applies.")
-    shown = _display_values(rest, thr)
+    shown = _display_values(res, rest)
     shown["Figure"] = shown.apply(_figure_text, axis=1)
     shown["Sentence"] = shown.apply(lambda r: _row_sentence(r, thr), axis=1)
     grouped = shown.groupby("indicator", sort=False)["group"].apply(lambda g: g.notna().any())
@@ -1671,13 +1804,15 @@ def sources_section(ctx, res: LocalResult) -> None:
     text += ("\n\nSource documents: " + "; ".join(f"{d} ({n} figure{'s' if n != 1 else ''})"
                                                  for d, n in docs.items())
              + ". Every figure carries a source note (document, section, table, and anything odd about the figure); "
-               "the table below has them all (download the CSV).")
+               "the table below has them all (download the CSV), except the notes of suppressed figures, which are "
+               f"{WITHHELD.split(' (')[0]} because they may quote the hidden number.")
     ctx.say(text)
-    shown = _display_values(res.df, res.threshold)
+    shown = _display_values(res, res.df)
+    withheld = (shown["suppressed"] | shown["denominator_suppressed"]) & shown["comparator"].isna()
     disp = pd.DataFrame({
         "Indicator": shown["indicator"], "Period": shown["period"], "Group": shown["group"].fillna(""),
         "Comparator": shown["comparator"].fillna(""), "Figure": shown.apply(_figure_text, axis=1),
-        "Unit": shown["unit"], "Source note": shown["source"],
+        "Unit": shown["unit"], "Source note": shown["source"].where(~withheld, WITHHELD),
     })
     ctx.table(disp, "all_figures_with_sources", "Every local figure used in this report, with its source note.",
               max_rows=8, note=_supp_note(res, disp))

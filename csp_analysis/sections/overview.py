@@ -63,12 +63,39 @@ def monthly_chart(ctx, counts: pd.DataFrame, excluded: dict | None = None) -> No
     ctx.show(fig)
 
 
-def annual_table(ctx, counts: pd.DataFrame) -> pd.DataFrame:
-    """Records by crime type and calendar year (months present only)."""
+def annual_table(ctx, counts: pd.DataFrame, excluded: dict | None = None) -> pd.DataFrame:
+    """Records by crime type and calendar year (months present only).
+
+    ``excluded`` (optional) maps a crime type (or "All crime (excl. ASB)") to months flagged
+    by the data-quality checks (extract errors, severe drops). The table keeps the records
+    as published, so the caption says which year totals include such months.
+    """
     c = counts.copy()
     c["year"] = c["month"].dt.year
     months = c.groupby("year")["month"].nunique()
     t = c.pivot_table(index="crime_type", columns="year", values="n", aggfunc="sum", fill_value=0)
     t.columns = [f"{y} ({months[y]} months)" for y in t.columns]
     t = t.reset_index().rename(columns={"crime_type": "Crime type"})
-    return ctx.table(t, "records_by_type_year", "Records by crime type and calendar year (months in the store).")
+    present = set(pd.PeriodIndex(pd.to_datetime(c["month"]), freq="M"))
+    notes = []
+    for what, flagged in (excluded or {}).items():
+        flagged = sorted(pd.Period(m, freq="M") for m in flagged)
+        flagged = [m for m in flagged if m in present]
+        if not flagged:
+            continue
+        by_year: dict[int, list] = {}
+        for m in flagged:
+            by_year.setdefault(m.year, []).append(m)
+        who = "every crime type except ASB" if what == "All crime (excl. ASB)" else what
+        notes.append("; ".join(
+            f"the {y} total for {who} includes {', '.join(m.strftime('%b %Y') for m in ms)}"
+            for y, ms in by_year.items()))
+    caption = "Records by crime type and calendar year (months in the store)."
+    note = None
+    if notes:
+        note = ("Totals are as published, including months flagged as extract errors or severe drops: "
+                + "; ".join(notes) + ". Those months are left out of every comparison and model in this report, "
+                "so these year totals are not comparable with the other years for those crime types.")
+        caption = ("Records by crime type and calendar year (months in the store; some totals include months "
+                   "flagged as extract errors, see the note).")
+    return ctx.table(t, "records_by_type_year", caption, note=note)

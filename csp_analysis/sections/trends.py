@@ -47,6 +47,11 @@ CONFIDENCE = 0.95
 TOP_N = 10
 #: Control charts show at most this many of the latest months.
 CHART_MONTHS = 36
+#: Share of months outside the Poisson (c/u chart) limits above which the XmR chart is the
+#: chart of record (the counts vary more than a Poisson process: Making Data Count).
+XMR_SWITCH_SHARE = 0.15
+#: Long-run table: the column with Sen's slope, and its unit.
+SEN_COLUMN = "Sen's slope (change in monthly count, records per month each year)"
 
 #: data.police.uk slugs of the 43 territorial forces of England and Wales. The store can
 #: describe "England and Wales" only for months with a street file from every one of them.
@@ -207,6 +212,9 @@ class TrendsResult:
         Why England and Wales is, or is not, in the headline table.
     long_run : pandas.DataFrame
         One row per measure: count-model annual % change and Mann-Kendall (partnership).
+        ``sen_slope_year`` (with ``sen_lower``, ``sen_upper``) is Sen's slope as the change in
+        the *monthly* count each year (records per month, per year), whichever test was used;
+        ``sen_annual_total`` is 12 times it, the change in the annual total.
     fits : dict
         measure -> CountTrendResult (or None).
     """
@@ -385,13 +393,41 @@ def _long_run(series: pd.DataFrame, excluded: dict, measures: list[str]) -> tupl
                 mk = None
         if mk is not None:
             m = mk.iloc[0]
-            slope = m["slope"] * (12 if m["unit"] == "month" else 1)
-            lo = m["lower"] * (12 if m["unit"] == "month" else 1)
-            hi = m["upper"] * (12 if m["unit"] == "month" else 1)
+            # Both tests end up in one unit: the change in the MONTHLY count per year. The seasonal
+            # slope already is that (median of same-calendar-month slopes, per year); the plain
+            # test's slope is per month of the monthly count, so it is multiplied by 12.
+            k = 12 if m["unit"] == "month" else 1
+            slope, lo, hi = m["slope"] * k, m["lower"] * k, m["upper"] * k
             row.update(mk_trend=m["trend"], mk_p=m["p_value"], sen_slope_year=slope, sen_lower=lo, sen_upper=hi,
-                       mk_sentence=m["sentence"])
+                       sen_annual_total=slope * 12,
+                       mk_sentence=sen_sentence(label(measure), m["trend"], slope, lo, hi, m["p_value"],
+                                                row["mk_test"]))
         rows.append(row)
     return pd.DataFrame(rows), fits
+
+
+def _fig(x: float) -> str:
+    """A slope for text: no decimals from 10, one from 1, two below."""
+    a = abs(x)
+    return f"{a:,.0f}" if a >= 10 else f"{a:.1f}" if a >= 1 else f"{a:.2f}"
+
+
+def sen_sentence(what: str, trend: str, slope: float, lower: float, upper: float, p: float,
+                 test: str) -> str:
+    """Sen's slope in words, in the unit of the long-run table: the change in the monthly
+    count, in records per month, each year (``slope`` and its interval in that unit)."""
+    name = "seasonal Kendall" if test.startswith("seasonal") else "Mann-Kendall"
+    conf = f"{int(CONFIDENCE * 100)}% CI"
+    total = f"about {_fig(12 * slope)} {'more' if slope > 0 else 'fewer'} records a year in total"
+    if trend == "no trend" or not np.isfinite(slope) or slope == 0:
+        return (f"{cap(name)} check: no clear upward or downward trend in the monthly count of {what} "
+                f"({name} {rates.format_p_value(p)}); Sen's slope is {slope:+.1f} records per month each year "
+                f"({conf} {lower:+.1f} to {upper:+.1f}), which could be chance.")
+    verb = "rose" if slope > 0 else "fell"
+    return (f"{cap(name)} check: the monthly count of {what} {verb} by about {_fig(slope)} records per month "
+            f"each year, {total} (Sen's slope {slope:+.1f} records per month each year, {conf} {lower:+.1f} to "
+            f"{upper:+.1f}); the {'upward' if slope > 0 else 'downward'} trend is unlikely to be chance "
+            f"({name} {rates.format_p_value(p)}).")
 
 
 def analyse(ctx) -> TrendsResult:
@@ -550,7 +586,7 @@ def summary(ctx, res: TrendsResult) -> None:
         for m in [ALL_CRIME, ASB, *[x for x in res.priorities if x not in (ALL_CRIME, ASB)]]:
             if m in lr.index and pd.notna(lr.loc[m].get("annual_change", np.nan)):
                 r = lr.loc[m]
-                verdict = ("a real trend" if (r["change_lower"] > 0 or r["change_upper"] < 0)
+                verdict = ("unlikely to be chance" if (r["change_lower"] > 0 or r["change_upper"] < 0)
                            else "could be chance")
                 bits.append(f"{label(m)} {_pct(r['annual_change'])} a year "
                             f"({_pct(r['change_lower'])} to {_pct(r['change_upper'])}; {verdict})")
@@ -626,7 +662,7 @@ def data_quality(ctx, res: TrendsResult) -> None:
                        "type in every area (Excluded = yes), so that areas are compared over the same months.")
     ex_asb = res.excluded.get(ASB, [])
     overview.monthly_chart(ctx, cov["counts"], excluded={ASB: ex_asb} if ex_asb else None)
-    overview.annual_table(ctx, cov["counts"])
+    overview.annual_table(ctx, cov["counts"], excluded={m: v for m, v in res.excluded.items() if v} or None)
 
 
 # ============================================================================ headline table
@@ -878,23 +914,22 @@ def _control_chart(ctx, res: TrendsResult, measure: str) -> pd.DataFrame | None:
         return None
     s = res.series.loc[months, measure].astype(float)
     s.index = pd.PeriodIndex(months, freq="M")
-    pop = res.population
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if pop:
-            chart = tr.control_chart(s, kind="u", denominators=np.full(len(s), pop), multiplier=1000,
-                                     improvement="decrease")
-            unit = "Records per 1,000 residents per month"
-            kind = "u chart (monthly rate per 1,000 residents, Poisson limits)"
-        else:
-            chart = tr.control_chart(s, kind="c", improvement="decrease")
-            unit = "Records per month (count)"
-            kind = "c chart (monthly count, Poisson limits)"
-    ax = tr.plot_control_chart(chart, title=f"{res.partnership}: {label(measure)}, control chart ({kind.split(' (')[0]})",
-                               ylabel=unit)
+    chart, poisson, kind, unit = control_chart_of_record(s, res.population)
+    ax = tr.plot_control_chart(chart, title=f"{res.partnership}: {label(measure)}, control chart "
+                               f"({kind.split(' (')[0]})", ylabel=unit)
     ctx.show(ax.figure)
-    text = (f"*Control chart:* a {kind} of {span}, with the NHS *Making Data Count* rules "
-            "(a fall is shown as an improvement). ")
+    text = (f"*Control chart:* {'an' if kind.startswith('XmR') else 'a'} {kind} of {span}, with the NHS "
+            "*Making Data Count* rules (a fall is shown as an improvement). ")
+    if poisson is not None:
+        share_out = float(poisson["outside_limits"].mean())
+        text += (f"The Poisson ({poisson.attrs['kind']} chart) limits were tried first, but {share_out:.0%} of months "
+                 f"({int(poisson['outside_limits'].sum())} of {len(poisson)}) fall outside them: the counts vary "
+                 "much more from month to month than a steady Poisson process would (seasonality and genuine "
+                 "fluctuation), so on that chart ordinary months such as the usual seasonal highs and lows look "
+                 "like special causes. Following *Making Data Count*, the XmR chart, whose limits come from the "
+                 "series' own month-to-month variation, is used instead, and its verdicts are the ones given here. "
+                 "It still reads a strong seasonal pattern as runs above or below the mean, so a single signal "
+                 "in a usually high or low month deserves a look at the same month in earlier years. ")
     n_sc = int(chart["special_cause"].sum())
     if n_sc == 0:
         text += "No month shows special-cause variation: the series is within normal variation."
@@ -902,24 +937,60 @@ def _control_chart(ctx, res: TrendsResult, measure: str) -> pd.DataFrame | None:
     else:
         ctx.say(text + f"{n_sc} of {len(chart)} months show special-cause variation:\n\n" +
                 "\n".join(f"- {s}" for s in rule_sentences(chart)))
-        share_out = chart["outside_limits"].mean()
-        if share_out > 0.15:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                xmr = tr.control_chart(s, kind="xmr", improvement="decrease")
-            out_x = [pd.Period(m, freq="M") for m in xmr.index[xmr["outside_limits"].to_numpy(dtype=bool)]]
-            ctx.say(f"{share_out:.0%} of months lie outside the Poisson limits: this series varies more from "
-                    "month to month than chance in a steady process would (seasonality and genuine fluctuation), "
-                    "so single points outside these limits are weak evidence; sustained shifts and trends matter "
-                    "more. As a check, an XmR chart, whose limits come from the series' own month-to-month "
-                    "variation, puts " + (f"{len(out_x)} month{'s' if len(out_x) != 1 else ''} outside its limits "
-                                          f"({_ranges(out_x)})." if out_x else "no month outside its limits."))
     last = chart.iloc[-1]
-    ctx.say(f"Latest month ({_month_text(pd.Period(chart.index[-1], freq='M'))}): "
-            f"{last['variation'].lower()}." + (
+    latest = pd.Period(chart.index[-1], freq="M")
+    ctx.say(f"Latest month ({_month_text(latest)}), on the "
+            f"{'XmR' if poisson is not None else 'Poisson'} chart: {last['variation'].lower()}."
+            + _same_month_text(res, measure, latest) + (
                 f" With only {len(chart)} months the limits are provisional (Making Data Count advises at least "
                 "15 to 20)." if len(chart) < 15 else ""))
     return chart
+
+
+def _same_month_text(res: TrendsResult, measure: str, month: pd.Period, years: int = 2) -> str:
+    """The month's count against the same calendar month in up to ``years`` earlier years
+    (usable months only): the seasonal yardstick a control chart lacks."""
+    usable = set(res.usable(measure))
+    if month not in usable:
+        return ""
+    s = res.series[measure]
+    earlier = [month - 12 * k for k in range(1, years + 1) if (month - 12 * k) in usable]
+    if not earlier:
+        return ""
+    return (f" Against the same month in earlier years (the seasonal yardstick): {int(s[month]):,} records in "
+            f"{_month_text(month)}, against " + _list([f"{int(s[m]):,} in {_month_text(m)}" for m in earlier]) + ".")
+
+
+def control_chart_of_record(
+    s: pd.Series, population: float | None = None, switch_share: float = XMR_SWITCH_SHARE,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, str, str]:
+    """The control chart to report for a monthly count series, and why.
+
+    A u chart (rate per 1,000 residents; with no population, a c chart of the counts) with
+    Poisson limits is computed first. When more than ``switch_share`` of the months fall
+    outside those limits the counts are over-dispersed (seasonality, genuine fluctuation) and
+    the Poisson limits are too narrow to separate special from common causes, so, as *Making
+    Data Count* advises, an XmR chart of the same values is the chart of record.
+
+    Returns ``(chart, poisson, kind, unit)``: the chart of record, the Poisson chart when it
+    was set aside (else None), a description of the chart and the y-axis label.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if population:
+            pchart = tr.control_chart(s, kind="u", denominators=np.full(len(s), population), multiplier=1000,
+                                      improvement="decrease")
+            unit = "Records per 1,000 residents per month"
+            kind = "u chart (monthly rate per 1,000 residents, Poisson limits)"
+        else:
+            pchart = tr.control_chart(s, kind="c", improvement="decrease")
+            unit = "Records per month (count)"
+            kind = "c chart (monthly count, Poisson limits)"
+        if pchart["outside_limits"].mean() <= switch_share:
+            return pchart, None, kind, unit
+        xmr = tr.control_chart(pchart["value"], kind="xmr", improvement="decrease")
+    what = "monthly rate per 1,000 residents" if population else "monthly count"
+    return xmr, pchart, f"XmR chart ({what}, limits from the month-to-month variation)", unit
 
 
 def priority_sections(ctx, res: TrendsResult) -> None:
@@ -957,8 +1028,10 @@ def long_run(ctx, res: TrendsResult) -> None:
             "term for each calendar month (so seasonality is not mistaken for trend), fitted to the months "
             "present; gaps are allowed and flagged months are left out. The Mann-Kendall test (seasonal "
             "Kendall, comparing January with January and so on, where each calendar month appears in at least "
-            "two years) is a check that does not assume a straight-line trend; Sen's slope is its estimate in "
-            "records a year.")
+            "two years) is a check that does not assume a straight-line trend. Its estimate, Sen's slope, is "
+            "the change in the **monthly** count each year (records per month, per year): a slope of 5 means "
+            "each month has about 5 more records than the same month a year before, about 60 more a year in "
+            "total.")
     t = pd.DataFrame({"Crime type": lr["measure"],
                       "Priority": np.where(lr["measure"].isin(res.priorities), "yes", ""),
                       "Months used": lr["months_used"], "Months excluded": lr["months_excluded"]})
@@ -971,15 +1044,18 @@ def long_run(ctx, res: TrendsResult) -> None:
     t["MK verdict"] = lr.get("mk_trend", "")
     t["MK p-value"] = [rates.format_p_value(v).replace("p ", "").replace("= ", "") if pd.notna(v) else "–"
                        for v in lr.get("mk_p", pd.Series(np.nan, index=lr.index))]
-    for src, dst in [("sen_slope_year", "Sen's slope (records a year)"), ("sen_lower", "Sen CI lower"),
-                     ("sen_upper", "Sen CI upper")]:
+    for src, dst in [("sen_slope_year", SEN_COLUMN), ("sen_lower", "Sen CI lower"),
+                     ("sen_upper", "Sen CI upper"),
+                     ("sen_annual_total", "Sen: change in annual total (records a year)")]:
         t[dst] = lr[src].astype(float).round(1) if src in lr else np.nan
     ctx.table(t, "long_run_trend", f"{res.partnership}: annual % change (count model) and Mann-Kendall trend test, "
               "by crime type.",
               note="Count model: negative binomial GLM with month-of-year terms, dispersion by the Pearson "
                    "moment estimator, t intervals. Mann-Kendall: seasonal Kendall test where at least six calendar "
                    "months appear in two or more years, otherwise the plain test (which seasonality can mislead); "
-                   "verdict at the 5% level; Sen's slope in records a year.")
+                   "verdict at the 5% level. Sen's slope is the change in the monthly count, in records per "
+                   "month, each year (the plain test's slope per month is multiplied by 12 to give the same unit); "
+                   "times 12 again, it is the change in the annual total.")
     # forest plot
     ok = lr.dropna(subset=["annual_change"]) if "annual_change" in lr else lr.iloc[0:0]
     if len(ok):
@@ -1013,8 +1089,10 @@ def long_run(ctx, res: TrendsResult) -> None:
                 if isinstance(r.get("mk_sentence"), str):
                     s += " " + r["mk_sentence"]
                 sents.append(s)
-            elif isinstance(r.get("model_note"), str):
-                sents.append(f"{cap(label(m))}: no trend model ({r['model_note']})")
+            elif isinstance(r.get("model_note"), str) or isinstance(r.get("mk_sentence"), str):
+                note = r.get("model_note") if isinstance(r.get("model_note"), str) else "too few months"
+                sents.append(f"{cap(label(m))}: no trend model ({note})."
+                             + (f" {r['mk_sentence']}" if isinstance(r.get("mk_sentence"), str) else ""))
     if sents:
         ctx.say("\n".join(f"- {s}" for s in sents))
     for m in [ALL_CRIME, ASB, *[x for x in res.priorities if x not in (ALL_CRIME, ASB)]]:
@@ -1120,13 +1198,49 @@ def hot_spot_data(con, params, res: TrendsResult, measure: str) -> dict | None:
         x = s.reindex(sorted(universe), fill_value=0).astype(float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = tr.concentration(x, place_label="LSOAs", confidence=CONFIDENCE, n_boot=1000)
+            c = tr.concentration(x, place_label="LSOAs", confidence=CONFIDENCE, n_boot=1000, whole_places=True)
         c.insert(0, "period", per)
         conc.append(c)
     conc = pd.concat(conc, ignore_index=True) if conc else pd.DataFrame()
     return {"months_latest": a, "months_previous": b, "top_lsoas": top_l, "top_streets": top_s,
             "concentration": conc, "vintage_note": vnote, "same_vintage": same,
             "vintages": (v_cur, v_prev)}
+
+
+def concentration_display(c: pd.DataFrame) -> pd.DataFrame:
+    """The concentration table as shown: top shares (whole LSOAs) without an interval, the
+    Gini with its bootstrap interval."""
+    gini = (c["measure"] == "gini").to_numpy()
+    what = [("Generalised Gini" if g else
+             f"Share of records in the busiest {int(k)} LSOAs (top {m.split('_')[-1]})")
+            for g, m, k in zip(gini, c["measure"], c["n_top_places"].fillna(0))]
+    return pd.DataFrame({
+        "Period": c["period"].map({"latest": "Latest", "previous": "Comparison"}),
+        "Measure": what,
+        "Value": np.where(gini, c["value"], c["value"] * 100).round(2),
+        "CI lower": np.where(gini, c["lower"], np.nan).round(2),
+        "CI upper": np.where(gini, c["upper"], np.nan).round(2),
+        "LSOAs (incl. none recorded)": c["n_places"].astype(int), "Records": c["n_records"].astype(int),
+    })
+
+
+def concentration_sentences(c: pd.DataFrame) -> str:
+    """Plain-English concentration for one period: top shares in whole LSOAs (no interval),
+    the Gini with what its bootstrap interval means."""
+    out = []
+    for _, r in c.iterrows():
+        if r["measure"] == "gini":
+            out.append(f"The Gini coefficient of records across {int(r['n_places']):,} LSOAs is {r['value']:.2f} "
+                       "(0 = spread as evenly as possible, 1 = all in one place); resampling LSOAs gives a 95% "
+                       f"interval of {r['lower']:.2f} to {r['upper']:.2f}, the spread expected over other sets of "
+                       "LSOAs like these rather than the uncertainty of this figure.")
+        else:
+            frac = r["measure"].split("_")[-1]
+            k, n = int(r["n_top_places"]), int(r["n_places"])
+            rounded = "" if abs(float(frac.rstrip("%")) / 100 * n - k) < 1e-9 else ", rounded up"
+            out.append(f"The busiest {k} of {n:,} LSOAs (the top {frac}{rounded}) had {r['value'] * 100:.1f}% of "
+                       "records.")
+    return " ".join(out)
 
 
 def _top_display(t: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -1181,21 +1295,16 @@ def hot_spots(ctx, res: TrendsResult, measures: list[str] | None = None) -> dict
                 f"{_ranges(hs['months_previous'])}. {hs['vintage_note']}")
         c = hs["concentration"]
         if len(c):
-            t = pd.DataFrame({
-                "Period": c["period"].map({"latest": "Latest", "previous": "Comparison"}),
-                "Measure": c["measure"].map(lambda s: "Generalised Gini" if s == "gini" else
-                                            "Share of records in the top " + s.split("_")[-1] + " of LSOAs"),
-                "Value": np.where(c["measure"] == "gini", c["value"], c["value"] * 100).round(2),
-                "CI lower": np.where(c["measure"] == "gini", c["lower"], c["lower"] * 100).round(2),
-                "CI upper": np.where(c["measure"] == "gini", c["upper"], c["upper"] * 100).round(2),
-                "LSOAs (incl. none recorded)": c["n_places"].astype(int), "Records": c["n_records"].astype(int),
-            })
-            ctx.table(t, f"concentration_{_slug(measure)}",
-                      f"{cap(label(measure))}: concentration across LSOAs (shares in %, Gini 0-1, 95% bootstrap CI).",
-                      float_dp=2)
+            ctx.table(concentration_display(c), f"concentration_{_slug(measure)}",
+                      f"{cap(label(measure))}: concentration across LSOAs (shares of records in the busiest "
+                      "whole LSOAs, in %; generalised Gini 0-1 with a 95% bootstrap interval).", float_dp=2,
+                      note="Top 5% and 10% are rounded up to whole LSOAs. The shares have no interval: they "
+                           "describe this partnership's own LSOAs, all of them, not a sample. The Gini's interval "
+                           "comes from resampling LSOAs, so it says how much the Gini would vary over other sets "
+                           "of LSOAs like these, not how uncertain this year's figure is.")
             lat = c[c["period"] == "latest"]
             if len(lat):
-                ctx.say(" ".join(lat["sentence"]))
+                ctx.say(concentration_sentences(lat))
         if len(hs["top_lsoas"]):
             ctx.table(_top_display(hs["top_lsoas"], "LSOA"), f"top_lsoas_{_slug(measure)}",
                       f"{cap(label(measure))}: top {TOP_N} LSOAs in either period (ratio = latest / previous, "

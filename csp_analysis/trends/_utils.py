@@ -12,22 +12,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..rates import _check_confidence as _rates_check_confidence
+from ..rates import format_p_value
+
 __all__: list[str] = []
 
 def check_confidence(confidence: Any, name: str = "confidence") -> float:
-    """Return ``confidence`` as a float in (0, 1) or raise a ValueError naming it."""
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number between 0 and 1, got {confidence!r}") from None
-    if not (0.0 < value < 1.0) or math.isnan(value):
-        raise ValueError(f"`{name}` must be strictly between 0 and 1 (e.g. 0.95), got {confidence!r}")
-    return value
+    """Return ``confidence`` as a float in (0, 1) or raise a ValueError naming it.
+
+    The same check as the rest of the package (:func:`csp_analysis.rates._check_confidence`).
+    """
+    return _rates_check_confidence(confidence, name)
 
 
 def check_alpha(alpha: Any, name: str = "alpha") -> float:
     """Return a significance level in (0, 1) or raise a ValueError naming it."""
-    return check_confidence(alpha, name)
+    return _rates_check_confidence(alpha, name)
 
 
 def to_float_array(x: Any, name: str, allow_nan: bool = True) -> np.ndarray:
@@ -114,12 +114,12 @@ def format_percent(x: float, digits: int = 1) -> str:
 
 
 def format_p(p: float) -> str:
-    """Format a p-value for text: ``p < 0.001`` or ``p = 0.034``."""
-    if p is None or math.isnan(p):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}"
+    """Format a p-value for text, in the package's one style.
+
+    :func:`csp_analysis.rates.format_p_value`: ``p < 0.001``; three decimals below
+    0.01; two decimals otherwise; ``p > 0.99`` at the top.
+    """
+    return format_p_value(p)
 
 
 def confidence_label(confidence: float) -> str:

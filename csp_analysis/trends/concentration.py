@@ -160,6 +160,7 @@ def concentration(
     ci_method: str = "BCa",
     seed: Any = 12345,
     place_label: str = "places",
+    whole_places: bool = False,
 ) -> pd.DataFrame:
     """Share of records in the top places and the (generalised) Gini coefficient.
 
@@ -185,6 +186,11 @@ def concentration(
         Random seed, so reports are reproducible.
     place_label : str, default "places"
         Name of the places for the sentences (e.g. "LSOAs").
+    whole_places : bool, default False
+        Count whole places: the top ``ceil(fraction * n_places)`` places (5% of 150
+        LSOAs is the busiest 8), rather than reading the Lorenz curve at the exact
+        fraction (7.5 places: the busiest 7 and half of the 8th). Better for reports,
+        where a reader expects a whole number of places.
 
     Returns
     -------
@@ -192,15 +198,21 @@ def concentration(
         One row per measure: ``measure`` ("share_top_5%", ..., "gini"),
         ``value``, ``lower``, ``upper`` (shares and Gini as proportions 0-1),
         ``confidence``, ``method``, ``n_places``, ``n_records``, ``n_top_places``
-        (``fraction * n_places``, may be fractional) and ``sentence``.
+        (``fraction * n_places``, may be fractional; a whole number with
+        ``whole_places``) and ``sentence``.
 
     Notes
     -----
     The share in the top fraction ``f`` is the Lorenz curve read at ``f``: the
     records in the ``floor(f n)`` busiest places plus the matching fraction of the
-    next place. Intervals come from a bootstrap that resamples places with
+    next place (with ``whole_places``, the records in the ``ceil(f n)`` busiest
+    places). Intervals come from a bootstrap that resamples places with
     replacement (as lorenzgini), so they describe uncertainty about the
-    concentration among places like these. With few records per place, chance
+    concentration among places like these: how much the figure would vary over
+    other sets of ``n`` places drawn from the same kind of area. They are not
+    intervals for these particular places' share (which is fixed once the records
+    are counted), and they do not measure the chance variation of this period's
+    records. With few records per place, chance
     alone makes some places look busy: the observed top shares then overstate the
     concentration of underlying risk, which no interval here corrects.
 
@@ -223,18 +235,28 @@ def concentration(
 
     rows = []
     for f in fractions:
-        value = float(_top_share_axis(x, f))
-        lo, hi = _bootstrap_ci(x, lambda s, axis=-1, f=f: _top_share_axis(s, f, axis=axis),
-                               confidence, n_boot, seed, ci_method)
         pct = f"{f * 100:g}%"
         k = f * n
-        k_text = format_number(k, 0) if abs(k - round(k)) < 1e-9 else format_number(k, 1)
+        if whole_places:
+            k = float(max(1, math.ceil(k - 1e-9)))
+        f_used = k / n if whole_places else f
+        value = float(_top_share_axis(x, f_used))
+        lo, hi = _bootstrap_ci(x, lambda s, axis=-1, f=f_used: _top_share_axis(s, f, axis=axis),
+                               confidence, n_boot, seed, ci_method)
+        if whole_places:
+            rounded = "" if abs(f * n - k) < 1e-9 else ", rounded up to whole places"
+            what = f"The busiest {k:,.0f} of {n:,} {place_label} (the top {pct}{rounded})"
+            how = f"the {k:,.0f} busiest places"
+        else:
+            k_text = format_number(k, 0) if abs(k - round(k)) < 1e-9 else format_number(k, 1)
+            what = f"The busiest {pct} of {place_label} ({k_text} of {n:,})"
+            how = "Lorenz curve"
         rows.append(dict(
             measure=f"share_top_{pct}", value=value, lower=lo, upper=hi, confidence=confidence,
-            method=f"share of records in the top {pct} of places (Lorenz curve); {boot_text}",
+            method=f"share of records in the top {pct} of places ({how}); {boot_text}",
             n_places=n, n_records=total, n_top_places=k,
-            sentence=(f"The busiest {pct} of {place_label} ({k_text} of {n:,}) account for "
-                      f"{value * 100:.1f}% of records ({conf} CI {lo * 100:.1f}% to {hi * 100:.1f}%)."),
+            sentence=(f"{what} account for {value * 100:.1f}% of records ({conf} CI {lo * 100:.1f}% to "
+                      f"{hi * 100:.1f}%)."),
         ))
     g = float(_gini_axis(x, generalised=generalised))
     lo, hi = _bootstrap_ci(x, lambda s, axis=-1: _gini_axis(s, axis=axis, generalised=generalised),

@@ -34,7 +34,10 @@ Limits (Montgomery 2019; Wheeler 1995):
 * p (proportions of n_i): centre = sum x / sum n, sigma_i = sqrt(p-bar (1 - p-bar) / n_i).
 
 Limits are computed from the ``baseline`` points (all by default) and applied to
-every point; lower limits are not allowed below 0 (and upper p limits above 1).
+every point. For c, u and p charts lower limits are not allowed below 0 (and upper
+p limits above 1). XmR limits are not floored: an individuals chart can describe any
+measure, including ones that can be negative, and a lower limit below 0 for a count
+simply means that no low month can fall outside it.
 
 References
 ----------

@@ -179,11 +179,17 @@ def _verdict(z: float, p: float, alpha: float) -> tuple[str, bool]:
 
 
 def _sentence(label: str, trend: str, slope: float, lower: float, upper: float, p: float,
-              confidence: float, unit: str, test_name: str) -> str:
+              confidence: float, unit: str, test_name: str, season_word: str | None = None) -> str:
+    """The plain-English result. ``season_word`` (seasonal test only) names the season,
+    because the seasonal slope is the change per cycle in the value *for each season*
+    (for monthly counts: in each calendar month's count, per year), not in the total
+    over a cycle."""
     conf = confidence_label(confidence)
     d = auto_digits(slope, lower, upper)
     ci = f"{conf} CI {format_number(lower, d)} to {format_number(upper, d)}"
     per = f"a {unit}" if unit else ""
+    if season_word:
+        per += f" in each {season_word}"
     if trend == "no trend":
         return (
             f"{label} shows no clear upward or downward trend ({test_name} {format_p(p)}); "
@@ -402,7 +408,9 @@ def seasonal_mann_kendall(
         "Seasonal Kendall test (Hirsch, Slack & Smith 1982) with seasonal Sen slope "
         "(rank-based interval, Gilbert 1987)"
     )
-    sentence = _sentence(label, trend, slope, lower, upper, p, confidence, unit, "seasonal Kendall")
+    season_word = "calendar month" if (monthly and period == 12) else "season"
+    sentence = _sentence(label, trend, slope, lower, upper, p, confidence, unit, "seasonal Kendall",
+                         season_word=season_word)
     return _result_frame(dict(
         trend=trend, h=h, p_value=p, z=z, tau=tau, s=s, var_s=var_s, slope=slope,
         intercept=intercept, value=slope, lower=lower, upper=upper,
