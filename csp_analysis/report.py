@@ -261,7 +261,7 @@ def _display_html(s: str) -> None:
 
 
 # one implementation of the write-to-temporary-then-rename used for every output file
-from .runner import _atomic_write  # noqa: E402
+from .html import _atomic_write  # noqa: E402
 
 
 def suppress_counts(df: pd.DataFrame, columns: list[str], threshold: int) -> pd.DataFrame:

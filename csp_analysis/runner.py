@@ -24,6 +24,7 @@ from pathlib import Path
 from . import __version__
 from . import params as params_mod
 from . import store as store_mod
+from .html import _atomic_write, render_html  # noqa: F401 - re-exported
 
 NOTEBOOKS_DIR = store_mod.PROJECT_ROOT / "notebooks"
 DEFAULT_NOTEBOOKS = ("01_trends", "02_disproportionality", "03_intervention_effects")
@@ -54,38 +55,6 @@ class PartnershipRun:
 def _sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``
-    (readers never see a half-written file). Also used by :mod:`csp_analysis.report`."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def render_html(ipynb: Path, html_path: Path) -> None:
-    """Convert an executed notebook to self-contained HTML without code cells.
-
-    Inputs and prompts are excluded and stderr streams (warnings) dropped; images are
-    embedded as data URIs by the notebook outputs themselves.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(ipynb, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
-    css = ("<style>.csp-table{border-collapse:collapse;font-size:0.9em;margin:0.5em 0}"
-           ".csp-table th,.csp-table td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
-           ".csp-table th:first-child,.csp-table td:first-child{text-align:left}"
-           ".csp-figure figcaption{margin-bottom:0.3em}.csp-note{font-size:0.85em;color:#555}</style>")
-    body = body.replace("</head>", css + "</head>", 1)
-    _atomic_write(html_path, body)
 
 
 def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, store: Path | None,
