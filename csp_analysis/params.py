@@ -491,9 +491,15 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
 
 
 def check_against_store(p: Partnership, con, path: str | Path = "params") -> list[str]:
-    """Check codes against the store's lookups; raise for unknown LAD codes.
+    """Check the parameters against the store, before any notebook starts.
 
-    Returns a list of warnings (e.g. forces with no data in the store).
+    Raises :class:`ParamsError` (naming file and field) for LAD codes not in the
+    lookups, intervention LAD codes outside the partnership, and intervention LSOA
+    names or codes not in the store's LSOA lookups.
+
+    Returns a list of warnings: forces with no data in the store, a window holding no
+    month of the data, intervention starts not after the first month of data (no
+    before-period) or after the latest (no after-period), no data to check them with.
     """
     known = {r[0] for r in con.execute("SELECT lad_code FROM lad_lookup").fetchall()}
     known |= {r[0] for r in con.execute("SELECT DISTINCT lad_code FROM lsoa_lookup").fetchall()}
@@ -544,15 +550,15 @@ def check_against_store(p: Partnership, con, path: str | Path = "params") -> lis
     if p.window.end < first or p.window.start > last:
         warnings.append(f"the window {p.window.start:%Y-%m} to {p.window.end:%Y-%m} holds no month of the store's "
                         f"data for these forces ({first:%Y-%m} to {last:%Y-%m})")
+    # An intervention outside the data is a warning, not an error: the report says plainly that it
+    # cannot be estimated (the Barnsley seed's CCTV began before the store's South Yorkshire data).
     for j, iv in enumerate(p.interventions):
         if iv.start <= first:
-            problems.append(f"{path}: field 'interventions[{j}].start': {iv.start:%Y-%m} is not after the first "
-                            f"month of data ({first:%Y-%m}): there is no before-period to compare with")
+            warnings.append(f"interventions[{j}].start: intervention {iv.name!r} starts {iv.start:%Y-%m}, not after "
+                            f"the first month of data ({first:%Y-%m}): there is no before-period to compare with")
         elif iv.start > last:
-            warnings.append(f"intervention {iv.name!r} starts {iv.start:%Y-%m}, after the latest month of data "
-                            f"({last:%Y-%m}): there is no after-period yet")
-    if problems:
-        raise ParamsError("\n".join(problems))
+            warnings.append(f"interventions[{j}].start: intervention {iv.name!r} starts {iv.start:%Y-%m}, after the "
+                            f"latest month of data ({last:%Y-%m}): there is no after-period yet")
     return warnings
 
 

@@ -125,6 +125,9 @@ class ReportContext:
             text += ("\n\n> **Synthetic data.** This report uses the project's fictional default data "
                      "(invented places, codes and crimes with planted effects of known size). "
                      "It demonstrates the methods; it says nothing about any real place.")
+        if self.warnings:
+            text += "\n\n> **Checks on the parameters:** " + " ".join(
+                escape_md(w.rstrip(".")) + "." for w in self.warnings)
         self.say(text)
 
     def no_data(self, what: str = "street-level crime") -> None:
