@@ -49,7 +49,8 @@ def markdown(text: str, renderer: "escape_mod.MarkdownRenderer | None" = None) -
     raw HTML inside ``text`` is shown as text, never passed through, and links and images
     are off. Data interpolated into ``text`` should still go through
     :func:`csp_analysis.escape.escape_md` so that it cannot format the narration."""
-    _display_html(escape_mod.render_markdown(text, renderer), plain=text)
+    # tex2jax_ignore: the page's MathJax must not typeset a '$...$' from data as mathematics
+    _display_html(f'<div class="csp-md tex2jax_ignore">{escape_mod.render_markdown(text, renderer)}</div>', plain=text)
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
