@@ -308,6 +308,8 @@ def start_report(partnership: str, notebook: str, params_dir: str | os.PathLike 
         Folders outside the params folder that ``local_data`` files may live in (see
         :func:`csp_analysis.params.load_params`; ``$CSP_DATA_ROOT`` is also honoured).
     """
+    if not params_mod.SLUG_RE.match(str(partnership)):
+        raise params_mod.ParamsError(f"not a partnership slug: {partnership!r} (lower-case letters, digits, hyphens)")
     pdir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
     pfile = pdir / f"{partnership}.yaml"
     p = params_mod.load_params(pfile, data_roots=data_roots)

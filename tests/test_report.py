@@ -63,3 +63,10 @@ def test_footer_parameters_block_cannot_be_closed_from_the_yaml(tmp_path, shown)
     h = shown[-1]
     assert "<script>" not in h and "&lt;script&gt;" in h
     assert h.count("<pre>") == 1 and "language-yaml" in h
+
+
+def test_start_report_refuses_a_path_as_partnership(tmp_path):
+    from csp_analysis import params
+
+    with pytest.raises(params.ParamsError, match="not a partnership slug"):
+        report.start_report("../../etc/x", "01_trends", params_dir=tmp_path)
