@@ -398,7 +398,7 @@ def resolve_local_path(raw: str | Path, params_file: str | Path,
 
 
 def load_params(path: str | Path, base_dir: str | Path | None = None, check_files: bool = True,
-                data_roots: Sequence[str | Path] | None = None) -> Partnership:
+                data_roots: Sequence[str | Path] | None = None, check_references: bool | None = None) -> Partnership:
     """Read and validate one partnership's YAML file.
 
     Parameters
@@ -416,6 +416,11 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
     data_roots : list of path, optional
         Folders outside the params folder that ``local_data`` files may live in
         (``$CSP_DATA_ROOT`` adds more; the CLI's ``--data-root`` fills this).
+    check_references : bool, optional
+        Check that named comparators and comparison partnerships have params files
+        (default: ``check_files``). The runner checks them before any notebook starts;
+        a notebook's :func:`csp_analysis.report.start_report` does not, and its
+        sections say which named partnerships could not be read.
 
     Returns
     -------
@@ -474,7 +479,7 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
         if check_files and not full.is_file():
             problems.append(f"{where(('local_data', i, 'path'))}: file not found ({full})")
         ld.path = full
-    if check_files:
+    if check_files if check_references is None else check_references:
         for i, c in enumerate(p.comparators):
             if not (path.parent / f"{c}.yaml").is_file():
                 problems.append(f"{where(('comparators', i))}: unknown partnership {c!r} (no {c}.yaml in "

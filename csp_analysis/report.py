@@ -312,7 +312,9 @@ def start_report(partnership: str, notebook: str, params_dir: str | os.PathLike 
         raise params_mod.ParamsError(f"not a partnership slug: {partnership!r} (lower-case letters, digits, hyphens)")
     pdir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
     pfile = pdir / f"{partnership}.yaml"
-    p = params_mod.load_params(pfile, data_roots=data_roots)
+    # named comparators are checked by the runner before any kernel starts; here a missing one is
+    # reported by the section that uses it, so one report can still be rendered on its own
+    p = params_mod.load_params(pfile, data_roots=data_roots, check_references=False)
     con = store_mod.connect(store, read_only=True)
     warnings = params_mod.check_against_store(p, con, pfile)
     out = Path(output_dir) if output_dir else store_mod.PROJECT_ROOT / "outputs" / p.slug

@@ -321,7 +321,6 @@ def test_named_comparators_are_marked_and_unknown_ones_reported(riverton, db, tm
     (pdir / "riverton.yaml").write_text(yaml.safe_dump(raw))
     for slug in ("easthaven", "northdale-southmoor"):
         (pdir / f"{slug}.yaml").write_text((params.DEFAULT_PARAMS_DIR / f"{slug}.yaml").read_text())
-    (pdir / "nowhere.yaml").write_text("name: [unclosed\n")  # a comparator whose params file exists but is broken
     ctx = _ctx("riverton", db, tmp_path / "out", params_dir=pdir)
     cm = sec.comparison_analysis(ctx)
     assert set(cm.units.loc[cm.units["is_comparator"], "name"]) == {"Easthaven"}
