@@ -559,3 +559,33 @@ def test_csp_run_barnsley_safeguarding_on_real_lookups(shared_data, tmp_path):
     text = _text(out / "barnsley-safeguarding" / "04_local_indicators.html")
     assert "Area: Barnsley (E08000016)" in text and "South Yorkshire" in text
     assert "no police data for this partnership's forces" in text
+
+
+# --------------------------------------------------------------------------- averages use every month
+
+
+def _months(values, threshold=5, children=True):
+    per = [str(p) for p in pd.period_range("2022-04", periods=len(values), freq="M")]
+    return pd.DataFrame({"period": per, "value": values,
+                         "suppressed": [children and 0 < v < threshold for v in values]})
+
+
+def test_monthly_average_and_range_use_suppressed_months_too():
+    # counts 3, 1, 7, 2, 9, 4: the average is 26 / 6 = 4.3 and the range 1 to 9, whatever is shown
+    s = li.monthly_series_summary(_months([3, 1, 7, 2, 9, 4]), "Missing episodes", 5)
+    assert "4.3 a month on average over the six months from April 2022 to September 2022" in s
+    assert "from fewer than 5 (May 2022) to 9 (August 2022)" in s  # the 1 is withheld where shown
+    s = li.monthly_series_summary(_months([3, 1, 7, 2, 9, 4], children=False), "Contacts", 5)
+    assert "4.3 a month on average" in s and "from 1 (May 2022) to 9 (August 2022)" in s
+
+
+def test_monthly_average_withheld_when_it_would_reveal_a_suppressed_count():
+    # one suppressed month: average x 6 minus the five shown months gives it away
+    s = li.monthly_series_summary(_months([3, 10, 7, 12, 9, 14]), "Missing episodes", 5)
+    assert "average is withheld" in s and "a month on average" not in s
+    # two suppressed months that are both 1: their total (2) pins each down
+    s = li.monthly_series_summary(_months([1, 1, 7, 12, 9, 14]), "Missing episodes", 5)
+    assert "average is withheld" in s
+    # two suppressed months 2 and 3: the total 5 does not reveal either
+    s = li.monthly_series_summary(_months([2, 3, 7, 12, 9, 14]), "Missing episodes", 5)
+    assert "7.8 a month on average" in s
