@@ -586,6 +586,10 @@ def test_monthly_average_withheld_when_it_would_reveal_a_suppressed_count():
     # two suppressed months that are both 1: their total (2) pins each down
     s = li.monthly_series_summary(_months([1, 1, 7, 12, 9, 14]), "Missing episodes", 5)
     assert "average is withheld" in s
+    s = li.monthly_series_summary(_months([1, 2, 7, 12, 9, 14]), "Missing episodes", 5)  # {1, 2} known
+    assert "average is withheld" in s
+    s = li.monthly_series_summary(_months([4, 3, 7, 12, 9, 14]), "Missing episodes", 5)  # {3, 4} known
+    assert "average is withheld" in s
     # two suppressed months 2 and 3: the total 5 does not reveal either
     s = li.monthly_series_summary(_months([2, 3, 7, 12, 9, 14]), "Missing episodes", 5)
     assert "7.8 a month on average" in s

@@ -1292,9 +1292,9 @@ def monthly_series_summary(s: pd.DataFrame, label: str, threshold: int) -> str:
 
     A suppressed month's count is shown as "fewer than ``threshold``" where it is the
     lowest or highest month. The average is withheld when it would let a reader work
-    out a suppressed count: exactly one month suppressed (average x months minus the
-    shown months gives it), or all suppressed months at 1 or all at ``threshold - 1``
-    (their total then pins each of them down).
+    out the suppressed counts: exactly one month suppressed (average x months minus the
+    shown months gives it), or the suppressed months' total within one of its least or
+    greatest possible value (all 1s, or all ``threshold - 1``, give or take one).
 
     Parameters
     ----------
@@ -1315,7 +1315,10 @@ def monthly_series_summary(s: pd.DataFrame, label: str, threshold: int) -> str:
     v = vals[ok]
     i_lo, i_hi = s.index.get_loc(v.idxmin()), s.index.get_loc(v.idxmax())
     sv = vals[supp & ok]
-    discloses = len(sv) == 1 or (len(sv) > 1 and (bool((sv == 1).all()) or bool((sv == threshold - 1).all())))
+    k, tot = len(sv), float(sv.sum())
+    # the suppressed months' total (average x months minus the shown months) pins their counts down when
+    # one month is suppressed, or the total is within one of its least (all 1s) or greatest (all threshold-1)
+    discloses = k == 1 or (k > 1 and (tot <= k + 1 or tot >= k * (threshold - 1) - 1))
     if discloses:
         avg = (f"the average is withheld, as it would reveal a count below {threshold} (the months with "
                f"such counts are shown as [c])")
