@@ -255,6 +255,13 @@ class _Row:
     cells: dict[str, str]
 
 
+#: largest local-indicators file read (the Barnsley file is 60 kB)
+MAX_FILE_BYTES = 20 * 1024 * 1024
+#: longest cell: labels, groups, comparator names...; sources and notes may be longer
+MAX_CELL_CHARS = 300
+MAX_NOTE_CHARS = 2_000
+
+
 def _where(path: str, row: _Row | None = None, column: str | None = None) -> str:
     out = path
     if row is not None:
@@ -269,6 +276,10 @@ def _read_text(path: Path, name: str) -> str:
         raise LocalIndicatorError(f"{name}: file not found", name)
     if path.is_dir():
         raise LocalIndicatorError(f"{name}: is a folder, not a CSV file", name)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise LocalIndicatorError(f"{name}: the file is {size:,} bytes; a local-indicators file may be at most "
+                                  f"{MAX_FILE_BYTES:,} bytes", name)
     data = path.read_bytes()
     if not data.strip():
         raise LocalIndicatorError(f"{name}: the file is empty (expected a header row and data rows)", name)
@@ -302,8 +313,11 @@ def _parse(text: str, name: str) -> tuple[list[str], int, list[tuple[int, list[s
             last = reader.line_num
             records.append((start, fields))
     except csv.Error as exc:
+        # the record that failed starts on the line after the last good one; an unbalanced quote
+        # otherwise reports the end of the file (or "field larger than field limit") with no useful line
         raise LocalIndicatorError(
-            f"{name}, line {reader.line_num}: not a readable CSV ({exc}); check the quoting", name
+            f"{name}, line {last + 1}: not a readable CSV ({exc}); the record starting on this line has a "
+            "quote (\") that is never closed or text after a closing quote: check the quoting", name
         ) from None
     # skip leading blank lines to find the header
     while records and not any(f.strip() for f in records[0][1]):
@@ -388,6 +402,10 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
                 "counts_children", "source"):
         if c.get(col, "") == "":
             bad(col, "is empty; every row needs a value here")
+    for col, v in c.items():
+        limit = MAX_NOTE_CHARS if col in ("source", "notes") else MAX_CELL_CHARS
+        if v is not None and len(v) > limit:
+            bad(col, f"is {len(v):,} characters long; at most {limit:,} are allowed")
 
     p = c.get("partnership", "")
     if p and not SLUG_RE.match(p):

@@ -29,6 +29,8 @@ import pandas as pd
 
 from . import __version__
 from . import data as data_mod
+from . import escape as escape_mod
+from .escape import escape, escape_md, mpl_text  # noqa: F401 - the one escaping point, re-exported
 from . import params as params_mod
 from . import store as store_mod
 
@@ -42,14 +44,13 @@ def _display(obj) -> None:
         print(obj)
 
 
-def markdown(text: str) -> None:
-    """Display Markdown text (plain print outside a notebook)."""
-    try:
-        from IPython.display import Markdown
-
-        _display(Markdown(text))
-    except ImportError:  # pragma: no cover
-        print(text)
+def markdown(text: str, renderer: "escape_mod.MarkdownRenderer | None" = None) -> None:
+    """Display Markdown text as HTML rendered by :func:`csp_analysis.escape.render_markdown`:
+    raw HTML inside ``text`` is shown as text, never passed through, and links and images
+    are off. Data interpolated into ``text`` should still go through
+    :func:`csp_analysis.escape.escape_md` so that it cannot format the narration."""
+    # tex2jax_ignore: the page's MathJax must not typeset a '$...$' from data as mathematics
+    _display_html(f'<div class="csp-md tex2jax_ignore">{escape_mod.render_markdown(text, renderer)}</div>', plain=text)
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
@@ -90,6 +91,7 @@ class ReportContext:
     headlines: list[dict] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    renderer: escape_mod.MarkdownRenderer = field(default_factory=escape_mod.MarkdownRenderer, repr=False)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -106,8 +108,9 @@ class ReportContext:
 
     # ---------------------------------------------------------------- narration
     def say(self, text: str) -> None:
-        """Display Markdown narration."""
-        markdown(text)
+        """Display Markdown narration, rendered to HTML without raw HTML (headings keep
+        unique ids across the report); see :mod:`csp_analysis.escape`."""
+        markdown(text, self.renderer)
 
     def title(self, heading: str) -> None:
         """The report title, the partnership, and a warning when the data are synthetic."""
@@ -115,20 +118,24 @@ class ReportContext:
         lads = data_mod.lad_info(self.con, p.lad_codes)
         names = ", ".join(lads["lad_name"]) if len(lads) else ", ".join(p.lad_codes)
         forces = ", ".join(sorted(set(lads["pfa_name"].dropna()))) if len(lads) else ", ".join(p.forces)
-        text = (f"# {heading}: {p.name}\n\n"
+        names, forces = escape_md(names), escape_md(forces)
+        text = (f"# {escape_md(heading)}: {escape_md(p.name)}\n\n"
                 f"**Area:** {names} ({', '.join(p.lad_codes)}); **police force area:** {forces}. "
                 f"**Analysis window:** {p.start:%B %Y} to {p.end:%B %Y}.")
         if p.synthetic:
             text += ("\n\n> **Synthetic data.** This report uses the project's fictional default data "
                      "(invented places, codes and crimes with planted effects of known size). "
                      "It demonstrates the methods; it says nothing about any real place.")
+        if self.warnings:
+            text += "\n\n> **Checks on the parameters:** " + " ".join(
+                escape_md(w.rstrip(".")) + "." for w in self.warnings)
         self.say(text)
 
     def no_data(self, what: str = "street-level crime") -> None:
         """Say plainly that there are no data for this partnership."""
         forces = ", ".join(self.params.forces)
         self.say(
-            f"## No data\n\nThe data store holds no {what} records for {self.params.name} "
+            f"## No data\n\nThe data store holds no {what} records for {escape_md(self.params.name)} "
             f"(force file(s): {forces}). The rest of this report is therefore empty. "
             "Download the force's files from data.police.uk and run `csp ingest` to fill it."
         )
@@ -226,6 +233,7 @@ class ReportContext:
             f"{k}: {v['first_month']} to {v['latest_month']} ({v['months']} month{'s' if v['months'] != 1 else ''}, ingested {v['last_ingest']})"
             for k, v in relevant.items()) or "no police data for this partnership's forces in the store"
         params_yaml = self.params_file.read_text(encoding="utf-8") if self.params_file.exists() else ""
+        vtxt = escape_md(vtxt)
         self.say(
             "---\n\n#### About this report\n\n"
             f"Produced by csp-analysis {__version__} (commit {git_commit()}) on "
@@ -234,7 +242,8 @@ class ReportContext:
             "**Sources:** data.police.uk street-level crime and stop and search (Open Government Licence v3.0); "
             "ONS geography lookups and population (Source: Office for National Statistics licensed under the "
             "Open Government Licence v3.0); English Indices of Deprivation 2019 (MHCLG).  \n"
-            f"**Parameters** (`{self.params_file.name}`):\n\n```yaml\n{params_yaml.strip()}\n```"
+            f"**Parameters** ({escape_md(self.params_file.name)}):\n\n"
+            + escape_mod.code_fence(params_yaml.strip(), "yaml")
         )
 
 
@@ -251,11 +260,13 @@ def _format_mixed(v: Any, dp: int) -> Any:
     return format_number(float(v), dp)
 
 
-def _display_html(s: str) -> None:
+def _display_html(s: str, plain: str | None = None) -> None:
+    """Display an HTML fragment the package built (every data string in it escaped),
+    with a plain-text alternative."""
     try:
-        from IPython.display import HTML
+        from IPython.display import display
 
-        _display(HTML(s))
+        display({"text/html": s, "text/plain": plain if plain is not None else s}, raw=True)
     except ImportError:  # pragma: no cover
         print(s)
 
@@ -280,7 +291,8 @@ def suppress_counts(df: pd.DataFrame, columns: list[str], threshold: int) -> pd.
 
 
 def start_report(partnership: str, notebook: str, params_dir: str | os.PathLike | None = None,
-                 store: str | os.PathLike | None = None, output_dir: str | os.PathLike | None = None) -> ReportContext:
+                 store: str | os.PathLike | None = None, output_dir: str | os.PathLike | None = None,
+                 data_roots: Sequence[str | os.PathLike] | None = None) -> ReportContext:
     """Load and validate the partnership's parameters, open the store read-only and
     set up the output folder. Call at the top of every report notebook.
 
@@ -292,15 +304,23 @@ def start_report(partnership: str, notebook: str, params_dir: str | os.PathLike 
         The notebook's short name (``01_trends``), used for table and headline files.
     params_dir, store, output_dir : path, optional
         Defaults: the project's ``params/``, the default store, ``outputs/<slug>``.
+    data_roots : list of path, optional
+        Folders outside the params folder that ``local_data`` files may live in (see
+        :func:`csp_analysis.params.load_params`; ``$CSP_DATA_ROOT`` is also honoured).
     """
+    if not params_mod.SLUG_RE.match(str(partnership)):
+        raise params_mod.ParamsError(f"not a partnership slug: {partnership!r} (lower-case letters, digits, hyphens)")
     pdir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
     pfile = pdir / f"{partnership}.yaml"
-    p = params_mod.load_params(pfile)
+    # named comparators are checked by the runner before any kernel starts; here a missing one is
+    # reported by the section that uses it, so one report can still be rendered on its own
+    p = params_mod.load_params(pfile, data_roots=data_roots, check_references=False)
     con = store_mod.connect(store, read_only=True)
     warnings = params_mod.check_against_store(p, con, pfile)
     out = Path(output_dir) if output_dir else store_mod.PROJECT_ROOT / "outputs" / p.slug
     out.mkdir(parents=True, exist_ok=True)
     matplotlib.rcParams.update({"figure.figsize": (9, 4), "figure.dpi": 100, "axes.grid": True,
                                 "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
+    escape_mod.disable_mathtext()  # a '$' in a name from data is a dollar sign, never mathtext
     ctx = ReportContext(params=p, con=con, notebook=notebook, output_dir=out, params_file=pfile, warnings=warnings)
     return ctx

@@ -117,7 +117,8 @@ def barnsley(tiny_store, tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo(tiny_store, tmp_path_factory):
     root = tmp_path_factory.mktemp("demo_params")
-    csv_path = write_rows(root / "demo_local.csv", demo_rows("riverton-local"))
+    (root / "params").mkdir()
+    csv_path = write_rows(root / "params" / "demo_local.csv", demo_rows("riverton-local"))  # local data beside the params
     extra = (f"local_data:\n  - path: {csv_path}\n    process_changes:\n      - name: New visit rota\n"
              "        start: 2022-04\n        indicators: [visits_in_time, not_an_indicator]\n")
     write_params(root / "params", "riverton-local", "X08000001", "synthshire", extra)
@@ -460,8 +461,9 @@ def test_bad_file_gives_file_row_column_errors(tiny_store, tmp_path):
     rows = demo_rows("broken")
     rows[1]["value"] = "3,133"
     rows[3]["unit"] = "counts"
-    bad = write_rows(tmp_path / "broken.csv", rows)
-    write_params(tmp_path / "params", "broken", "X08000001", "synthshire", f"local_data:\n  - path: {bad}\n")
+    (tmp_path / "params").mkdir()
+    bad = write_rows(tmp_path / "params" / "broken.csv", rows)
+    write_params(tmp_path / "params", "broken", "X08000001", "synthshire", "local_data:\n  - path: broken.csv\n")
     ctx = report.start_report("broken", "04_local_indicators", params_dir=tmp_path / "params", store=tiny_store,
                               output_dir=tmp_path / "o")
     res = li.analyse(ctx)
@@ -474,7 +476,8 @@ def test_bad_file_gives_file_row_column_errors(tiny_store, tmp_path):
 
 
 def test_file_for_another_partnership_is_explained(tiny_store, tmp_path):
-    other = write_rows(tmp_path / "other.csv", demo_rows("someone-else"))
+    (tmp_path / "params").mkdir()
+    other = write_rows(tmp_path / "params" / "other.csv", demo_rows("someone-else"))
     write_params(tmp_path / "params", "mine", "X08000001", "synthshire", f"local_data:\n  - path: {other}\n")
     ctx = report.start_report("mine", "04_local_indicators", params_dir=tmp_path / "params", store=tiny_store,
                               output_dir=tmp_path / "o")
@@ -523,16 +526,17 @@ def test_csp_run_barnsley_safeguarding_renders(tmp_path):
 
 
 @pytest.mark.slow
-def test_bad_local_file_reported_in_its_report_others_still_render(tmp_path):
+def test_bad_local_file_reported_in_its_report_others_still_render(tmp_path, monkeypatch):
     db = make_store(tmp_path / "store.duckdb")
     params = tmp_path / "params"
     params.mkdir()
+    monkeypatch.setenv("CSP_DATA_ROOT", str(REPO / "data" / "local"))  # a data root outside the params folder
     good = BARNSLEY_PARAMS.read_text(encoding="utf-8").replace(
         "path: data/local/", f"path: {REPO / 'data' / 'local'}/")
     (params / "barnsley-safeguarding.yaml").write_text(good, encoding="utf-8")
     rows = demo_rows("broken")
     rows[2]["period"] = "2022-13"
-    bad = write_rows(tmp_path / "broken.csv", rows)
+    bad = write_rows(params / "broken.csv", rows)
     write_params(params, "broken", "X08000001", "synthshire",
                  f"local_data:\n  - path: {bad}\nnotebooks: [04_local_indicators]\n")
     logs = []
@@ -555,3 +559,37 @@ def test_csp_run_barnsley_safeguarding_on_real_lookups(shared_data, tmp_path):
     text = _text(out / "barnsley-safeguarding" / "04_local_indicators.html")
     assert "Area: Barnsley (E08000016)" in text and "South Yorkshire" in text
     assert "no police data for this partnership's forces" in text
+
+
+# --------------------------------------------------------------------------- averages use every month
+
+
+def _months(values, threshold=5, children=True):
+    per = [str(p) for p in pd.period_range("2022-04", periods=len(values), freq="M")]
+    return pd.DataFrame({"period": per, "value": values,
+                         "suppressed": [children and 0 < v < threshold for v in values]})
+
+
+def test_monthly_average_and_range_use_suppressed_months_too():
+    # counts 3, 1, 7, 2, 9, 4: the average is 26 / 6 = 4.3 and the range 1 to 9, whatever is shown
+    s = li.monthly_series_summary(_months([3, 1, 7, 2, 9, 4]), "Missing episodes", 5)
+    assert "4.3 a month on average over the six months from April 2022 to September 2022" in s
+    assert "from fewer than 5 (May 2022) to 9 (August 2022)" in s  # the 1 is withheld where shown
+    s = li.monthly_series_summary(_months([3, 1, 7, 2, 9, 4], children=False), "Contacts", 5)
+    assert "4.3 a month on average" in s and "from 1 (May 2022) to 9 (August 2022)" in s
+
+
+def test_monthly_average_withheld_when_it_would_reveal_a_suppressed_count():
+    # one suppressed month: average x 6 minus the five shown months gives it away
+    s = li.monthly_series_summary(_months([3, 10, 7, 12, 9, 14]), "Missing episodes", 5)
+    assert "average is withheld" in s and "a month on average" not in s
+    # two suppressed months that are both 1: their total (2) pins each down
+    s = li.monthly_series_summary(_months([1, 1, 7, 12, 9, 14]), "Missing episodes", 5)
+    assert "average is withheld" in s
+    s = li.monthly_series_summary(_months([1, 2, 7, 12, 9, 14]), "Missing episodes", 5)  # {1, 2} known
+    assert "average is withheld" in s
+    s = li.monthly_series_summary(_months([4, 3, 7, 12, 9, 14]), "Missing episodes", 5)  # {3, 4} known
+    assert "average is withheld" in s
+    # two suppressed months 2 and 3: the total 5 does not reveal either
+    s = li.monthly_series_summary(_months([2, 3, 7, 12, 9, 14]), "Missing episodes", 5)
+    assert "7.8 a month on average" in s

@@ -20,7 +20,8 @@ Choices made here (and said in the report):
 * Stop and search: searches of people (``Type`` other than "Vehicle search") by
   officer-defined ethnicity, against Census 2021 usual residents of the broad group
   (White, Black, Asian, Other; officer-defined ethnicity has no Mixed group, so Mixed
-  residents are shown but are not a denominator). All months in the store are pooled and
+  residents are shown but are not a denominator). The months of the analysis window are
+  pooled (all months in the store only when the window has none, and the report says so) and
   rates are per 1,000 residents per year. Searches are placed in the partnership with
   :func:`csp_analysis.geo.locate_stop_search`; where a force publishes no coordinates,
   or the store has nothing to place them against, figures are for the force area (its
@@ -248,8 +249,9 @@ def _rri(person: pd.DataFrame, pop: pd.DataFrame, years: float, small: int) -> p
 
 def stop_search_analysis(ctx) -> StopSearchResult:
     """Stop-and-search rates by broad officer-defined ethnic group, ratio to White,
-    excess searches, unknown-ethnicity bounds and find rates, pooled over every month
-    of the partnership's forces in the store.
+    excess searches, unknown-ethnicity bounds and find rates, pooled over the months of
+    the analysis window (every month of the partnership's forces in the store when the
+    window holds none; ``months_outside_window`` then lists them).
 
     The searches are placed in the partnership where coordinates allow; otherwise the
     figures are for the force area (population: the force area's LADs).
@@ -262,6 +264,9 @@ def stop_search_analysis(ctx) -> StopSearchResult:
         res.reason = (f"The store holds no stop-and-search records for {', '.join(p.forces)}, so this section is "
                       "empty. Download the force's stop-and-search files from data.police.uk and ingest them.")
         return res
+    in_window = rec[(rec["month"] >= p.start) & (rec["month"] <= p.end)]
+    if len(in_window):  # follow the analysis window; only when it has no month pool what there is (and say so)
+        rec = in_window
     res.n_rows = len(rec)
     res.months = sorted(pd.to_datetime(rec["month"].unique()))
     res.months_outside_window = [m for m in res.months if m < p.start or m > p.end]
@@ -1030,8 +1035,10 @@ def stop_search_section(ctx, res: DisproportionalityResults) -> None:
                 f"({ss.months[0]:%B %Y}); one month is too few for stable ratios in small groups, so read the "
                 "intervals.")
     else:
-        text = (f"The store holds stop-and-search records of {', '.join(ss.forces)} for {mt}; all of them are pooled "
-                "(single months are too few for stable ratios).")
+        text = (f"Stop-and-search records of {', '.join(ss.forces)} are used for {mt}"
+                + ("" if ss.months_outside_window else f", the months of the analysis window ({p.start:%B %Y} to "
+                   f"{p.end:%B %Y}) that the store holds")
+                + "; they are pooled (single months are too few for stable ratios).")
     n_out = len(ss.months_outside_window)
     if n_out:
         text += (f" {'That month lies' if n_out == 1 and len(ss.months) == 1 else f'{n_out} of these months lie'} "

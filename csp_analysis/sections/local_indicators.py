@@ -1286,12 +1286,57 @@ def _monthly_yoy_block(ctx, res, ind, t, cur, prev) -> None:
     ctx.say(_sentences(condensed_sentences(t, thr)))
 
 
+def monthly_series_summary(s: pd.DataFrame, label: str, threshold: int) -> str:
+    """The sentence under a monthly series: the average and the range over **every**
+    month (suppression applies to what is shown, never to what is computed).
+
+    A suppressed month's count is shown as "fewer than ``threshold``" where it is the
+    lowest or highest month. The average is withheld when it would let a reader work
+    out the suppressed counts: exactly one month suppressed (average x months minus the
+    shown months gives it), or the suppressed months' total within one of its least or
+    greatest possible value (all 1s, or all ``threshold - 1``, give or take one).
+
+    Parameters
+    ----------
+    s : DataFrame
+        One row per month, in order: ``period``, ``value``, ``suppressed``.
+    """
+    vals = pd.to_numeric(s["value"], errors="coerce")
+    supp = s["suppressed"].fillna(False).astype(bool).to_numpy()
+    ok = vals.notna().to_numpy()
+    months = [_plabel(p, "month") for p in s["period"]]
+    n = int(ok.sum())
+    if n == 0:
+        return f"{label}: no month has a figure."
+
+    def shown(i) -> str:
+        return f"fewer than {threshold}" if supp[i] else _num(vals.iloc[i])
+
+    v = vals[ok]
+    i_lo, i_hi = s.index.get_loc(v.idxmin()), s.index.get_loc(v.idxmax())
+    sv = vals[supp & ok]
+    k, tot = len(sv), float(sv.sum())
+    # the suppressed months' total (average x months minus the shown months) pins their counts down when
+    # one month is suppressed, or the total is within one of its least (all 1s) or greatest (all threshold-1)
+    discloses = k == 1 or (k > 1 and (tot <= k + 1 or tot >= k * (threshold - 1) - 1))
+    if discloses:
+        avg = (f"the average is withheld, as it would reveal a count below {threshold} (the months with "
+               f"such counts are shown as [c])")
+        text = f"{label} over the {_words(n)} months from {months[0]} to {months[-1]}: {avg}"
+    else:
+        text = (f"{label}: {_num(round(float(v.mean()), 1))} a month on average over the {_words(n)} months from "
+                f"{months[0]} to {months[-1]}")
+    text += (f"; from {shown(i_lo)} ({_plabel(s['period'].iloc[i_lo], 'month')}) to {shown(i_hi)} "
+             f"({_plabel(s['period'].iloc[i_hi], 'month')}).")
+    if n < len(s):
+        text += f" {_words(len(s) - n).capitalize()} month{'s' if len(s) - n != 1 else ''} without a figure."
+    return text
+
+
 def _monthly_series_block(ctx, res, ind, s) -> None:
     label = s["indicator_label"].iloc[0]
     thr = res.threshold
     ctx.say(f"### {label}: month by month")
-    vals = s.loc[~s["suppressed"], "value"]
-    months = [_plabel(p, "month") for p in s["period"]]
     chart = s.attrs.get("chart")
     if chart is not None:
         from ..trends import plot_control_chart
@@ -1308,10 +1353,7 @@ def _monthly_series_block(ctx, res, ind, s) -> None:
         ax.set_ylim(bottom=0)
         ax.set_title(f"{label} by month")
         ctx.show(fig)
-    hi, lo = s.loc[vals.idxmax()], s.loc[vals.idxmin()]
-    text = (f"{label}: {_num(vals.mean())} a month on average over the {_words(len(s))} months from {months[0]} to "
-            f"{months[-1]}, from {_num(lo['value'])} ({_plabel(lo['period'], 'month')}) to {_num(hi['value'])} "
-            f"({_plabel(hi['period'], 'month')}).")
+    text = monthly_series_summary(s, label, thr)
     if chart is not None:
         n_sc = int(chart["special_cause"].sum())
         text += (" On a c-chart (Poisson limits, NHS *Making Data Count* rules) "
