@@ -12,7 +12,8 @@ stop_search
 ingest_log
     One row per file ingest attempt, with the row reconciliation.
 rejects
-    Every rejected row, with file, line, reason and the raw text (nothing is lost).
+    Every rejected row, with file, line, reason, the raw text (nothing is lost) and the
+    ``ingest_id`` of the ``ingest_log`` row that recorded it.
 no_location
     Rows without a location, counted per source file (force and month).
 lsoa_lookup
@@ -128,8 +129,11 @@ SCHEMA = [
   month DATE,
   line BIGINT,
   reason VARCHAR,
-  raw VARCHAR
+  raw VARCHAR,
+  ingest_id VARCHAR
 )""",
+    # stores made before rejects carried the ingest attempt that recorded them
+    "ALTER TABLE rejects ADD COLUMN IF NOT EXISTS ingest_id VARCHAR",
     """CREATE TABLE IF NOT EXISTS no_location (
   source_file VARCHAR,
   kind VARCHAR,
