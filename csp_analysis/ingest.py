@@ -90,11 +90,12 @@ FILE_RE = re.compile(
 )
 
 #: Most rows written in one transaction (bounds memory: about 300 bytes a row).
-BATCH_ROWS = 400_000
+BATCH_ROWS = 300_000
 #: Most files written in one transaction.
 BATCH_FILES = 64
-#: Files read and parsed ahead of the one being written.
-READ_AHEAD = 4
+#: Files read and parsed ahead of the one being written (so that parsing overlaps the
+#: store's writes; with the batch, this bounds memory whatever the number of files).
+READ_AHEAD = 24
 
 _EXPECTED_NAME = ("expected YYYY-MM-<force>-street.csv or YYYY-MM-<force>-stop-and-search.csv, "
                   "optionally .gz")
@@ -116,6 +117,8 @@ class Source:
     error: str | None = None  # set when the file cannot even be listed (a corrupt zip archive)
     skip: str | None = None  # set when the file is found but is not ingestible (named in the results)
     root: str | None = None  # the path the user named that led to this file
+    read_stored: Callable[[], bytes] | None = None  # the file's bytes as stored (e.g. gzip)
+    unpack: Callable[[bytes], bytes] | None = None  # stored bytes -> the CSV's bytes
 
 
 @dataclass
@@ -188,8 +191,7 @@ def iter_sources(paths: Iterable[str | os.PathLike]) -> Iterator[Source]:
 
 
 def _file_source(f: Path) -> Source:
-    def read() -> bytes:
-        data = f.read_bytes()
+    def unpack(data: bytes) -> bytes:
         if f.name.endswith(".gz"):
             try:
                 data = gzip.decompress(data)
@@ -197,7 +199,8 @@ def _file_source(f: Path) -> Source:
                 raise IngestError(f"{f}: not a valid gzip file ({exc})") from exc
         return data
 
-    return Source(display=str(f), name=f.name, read=read, mtime=_utc(f.stat().st_mtime))
+    return Source(display=str(f), name=f.name, read=lambda: unpack(f.read_bytes()), mtime=_utc(f.stat().st_mtime),
+                  read_stored=f.read_bytes, unpack=unpack)
 
 
 try:  # zlib.error is raised by gzip.decompress on a corrupt deflate stream
@@ -356,7 +359,7 @@ def parse_records(display: str, data: bytes, kind: str) -> tuple[pa.Table, list[
         try:
             table = pacsv.read_csv(
                 io.BytesIO(data),
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+                read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
                 parse_options=pacsv.ParseOptions(newlines_in_values=False,
                                                  invalid_row_handler=lambda row: bad.append(1) or "skip"),
                 convert_options=pacsv.ConvertOptions(
@@ -542,9 +545,11 @@ class _Prepared:
     force: str | None = None
     month: str | None = None
     sha: str | None = None
+    stored_sha: str | None = None
     table: pa.Table | None = None
     invalid: list = field(default_factory=list)
     records: int = 0
+    no_location: int = 0  # rows without a location (all rows; recounted in SQL if any is rejected)
     error: BaseException | None = None
 
 
@@ -587,11 +592,11 @@ class _Store:
 
     def __init__(self, con) -> None:
         rows = con.execute(
-            "SELECT kind, force, strftime(month, '%Y-%m'), sha256, file_mtime, source_file FROM ("
+            "SELECT kind, force, strftime(month, '%Y-%m'), sha256, file_mtime, source_file, file_sha256 FROM ("
             "  SELECT *, row_number() OVER (PARTITION BY kind, force, month ORDER BY finished_at DESC) AS rk"
             "  FROM ingest_log WHERE status IN ('loaded', 'replaced')) WHERE rk = 1"
         ).fetchall()
-        self.loaded = {(k, f, m): (sha, mt, s) for k, f, m, sha, mt, s in rows}
+        self.loaded = {(k, f, m): (sha, mt, s, fsha) for k, f, m, sha, mt, s, fsha in rows}
         # force-months with rows (a no_location row is written with every loaded file)
         self.has_rows = {(k, f, m) for k, f, m in con.execute(
             "SELECT DISTINCT kind, force, strftime(month, '%Y-%m') FROM no_location").fetchall()}
@@ -669,21 +674,33 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
             if isinstance(c, str):
                 return out
             out.kind, out.force, out.month = c
-            data = src.read()
-            out.sha = hashlib.sha256(data).hexdigest()
             prev = state.loaded.get(c)
+            if src.read_stored is not None:
+                stored = src.read_stored()
+                out.stored_sha = hashlib.sha256(stored).hexdigest()
+                if prev is not None and prev[3] == out.stored_sha:
+                    out.sha = prev[0]  # the same stored bytes: the same content, not even unpacked
+                    return out
+                data = src.unpack(stored)
+                del stored
+            else:
+                data = src.read()
+            out.sha = hashlib.sha256(data).hexdigest()
             if prev is not None and prev[0] == out.sha:
                 return out  # unchanged: not parsed (re-ingest is a hash and a lookup)
             out.table, out.invalid, _, out.records = parse_records(src.display, data, out.kind)
+            out.no_location = _count_no_location(out.table, out.kind)
         except Exception as exc:  # noqa: BLE001 - reported in order by the main thread
             out.error = exc
         return out
 
     def log_now(res: FileResult, src: Source, sha, started, ingest_id=None) -> None:
-        logs.append(_log_row(res, src, sha, batch, started, ingest_id))
+        stored = prep.stored_sha if sha is not None and sha == prep.sha else None
+        logs.append(_log_row(res, src, sha, batch, started, ingest_id, stored))
 
+    pool = ThreadPoolExecutor(max_workers=2)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        if True:
             ahead = {i: pool.submit(prepare, sources[i]) for i in range(min(READ_AHEAD, len(sources)))}
             for i, src in enumerate(sources):
                 prep = ahead.pop(i).result()
@@ -723,6 +740,7 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
                         continue
                     if prep.table is None:  # skipped as unchanged in the thread; the store changed since
                         prep.table, prep.invalid, _, prep.records = parse_records(src.display, src.read(), prep.kind)
+                        prep.no_location = _count_no_location(prep.table, prep.kind)
                     res.rows_read = prep.records
                     if prep.records == 0:
                         raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
@@ -758,6 +776,7 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
                 p.res.message = "interrupted before commit; the store is as it was before this file"
         raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if logs:
             _write_logs(con, logs)
         if bar is not None:
@@ -765,17 +784,29 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
     return [r for r in results if r is not None]
 
 
-def _log_row(res: FileResult, src: Source, sha, batch, started, ingest_id=None) -> list:
+def _count_no_location(table: pa.Table, kind: str) -> int:
+    """Rows without a location, by pyarrow compute (same rule as the SQL ``_*_NOLOC``)."""
+    import pyarrow.compute as pc
+
+    def blank(c: str):
+        return pc.equal(pc.utf8_trim_whitespace(table[c]), "")
+
+    mask = blank("LSOA code") if kind == "street" else pc.or_(blank("Latitude"), blank("Longitude"))
+    return int(pc.sum(mask).as_py() or 0)
+
+
+def _log_row(res: FileResult, src: Source, sha, batch, started, ingest_id=None, stored_sha=None) -> list:
     return [
         ingest_id or uuid.uuid4().hex, src.display, src.name, res.kind, res.force,
         (res.month + "-01") if res.month else None, sha, src.mtime, batch,
         res.rows_read, res.rows_loaded, res.rows_rejected, res.rows_no_location,
-        res.status, res.message, started, _now(),
+        res.status, res.message, started, _now(), stored_sha,
     ]
 
 
 _LOG_COLUMNS = ("ingest_id, source_file, file_name, kind, force, month, sha256, file_mtime, download_batch, "
-                "rows_read, rows_loaded, rows_rejected, rows_no_location, status, message, started_at, finished_at")
+                "rows_read, rows_loaded, rows_rejected, rows_no_location, status, message, started_at, finished_at, "
+                "file_sha256")
 
 
 def _write_logs(con, rows: list[list]) -> None:
@@ -786,10 +817,14 @@ def _write_logs(con, rows: list[list]) -> None:
     int_cols = {"rows_read", "rows_loaded", "rows_rejected", "rows_no_location"}
     arrays = [pa.array(list(v), type=pa.int64() if n in int_cols else types.get(n, pa.string()))
               for n, v in zip(names, cols)]
-    log_in = pa.Table.from_arrays(arrays, names=names)  # noqa: F841 - read by DuckDB below
-    con.execute(f"INSERT INTO ingest_log ({_LOG_COLUMNS}) SELECT ingest_id, source_file, file_name, kind, force, "
-                "CAST(month AS DATE), sha256, file_mtime, download_batch, rows_read, rows_loaded, rows_rejected, "
-                "rows_no_location, status, message, started_at, finished_at FROM log_in")
+    con.register("log_in", pa.Table.from_arrays(arrays, names=names))
+    try:
+        con.execute(f"INSERT INTO ingest_log ({_LOG_COLUMNS}) SELECT ingest_id, source_file, file_name, kind, "
+                    "force, CAST(month AS DATE), sha256, file_mtime, download_batch, rows_read, rows_loaded, "
+                    "rows_rejected, rows_no_location, status, message, started_at, finished_at, file_sha256 "
+                    "FROM log_in")
+    finally:
+        con.unregister("log_in")
     rows.clear()
 
 
@@ -821,7 +856,7 @@ def _flush(con, group: list[_Pending], state: _Store, batch) -> None:
                              else f"{p.src.display}: {type(exc).__name__}: {exc}")
             p.res.rows_loaded = p.res.rows_rejected = p.res.rows_no_location = 0
             p.res.reasons = {}
-            _write_logs(con, [_log_row(p.res, p.src, p.prep.sha, batch, p.started, p.ingest_id)])
+            _write_logs(con, [_log_row(p.res, p.src, p.prep.sha, batch, p.started, p.ingest_id, p.prep.stored_sha)])
             return
         for p in files:
             p.res.status, p.res.message, p.res.reasons = "pending", "", {}
@@ -836,12 +871,28 @@ def _write_batch(con, files: list[_Pending], state: _Store, batch) -> None:
     for j, p in enumerate(files):
         t = p.prep.table.select(cols)
         tables.append(t.append_column("_file", pa.array(np.full(t.num_rows, j, dtype=np.int32))))
-    batch_in = pa.concat_tables(tables)  # noqa: F841 - read by DuckDB below
+    con.register("batch_in", pa.concat_tables(tables))
+    try:
+        _write_registered(con, files, state, batch, kind)
+    finally:
+        con.unregister("batch_in")
+
+
+def _write_registered(con, files: list[_Pending], state: _Store, batch, kind: str) -> None:
+    """Write the registered batch: optimistically in one pass (every row valid: the common
+    case), else validate per file first and write again with the rejects."""
     params = {
         "months": [p.prep.month for p in files], "forces": [p.prep.force for p in files],
         "sources": [p.src.display for p in files], "ids": [p.ingest_id for p in files],
         "kind": kind, "batch": batch,
     }
+    if not any(p.prep.invalid for p in files):
+        for p in files:
+            p.res.rows_rejected, p.res.rows_loaded = 0, p.prep.table.num_rows
+            p.res.rows_no_location = p.prep.no_location
+        if _transaction(con, files, state, batch, kind, params, dead=[], any_bad=False, optimistic=True):
+            return
+    ok_sql, noloc_sql = _KIND_SQL[kind][1], _KIND_SQL[kind][3]
     # One vectorised pass: rejected and no-location rows per file.
     counts = {f: (int(b), int(n)) for f, b, n in con.execute(
         f"SELECT _file, count(*) FILTER (WHERE ({ok_sql}) IS NOT TRUE), "
@@ -857,6 +908,14 @@ def _write_batch(con, files: list[_Pending], state: _Store, batch) -> None:
         if p.res.rows_loaded == 0:
             dead.append(j)
     any_bad = any(counts.get(j, (0, 0))[0] for j in range(len(files)))
+    _transaction(con, files, state, batch, kind, params, dead=dead, any_bad=any_bad, optimistic=False)
+
+
+def _transaction(con, files: list[_Pending], state: _Store, batch, kind: str, params: dict, dead: list[int],
+                 any_bad: bool, optimistic: bool) -> bool:
+    """One transaction for the batch. With ``optimistic``, every row is assumed valid;
+    returns False (after a rollback) when a row was not, so the caller validates first."""
+    target, ok_sql, reason_sql, noloc_sql, select_sql, header = _KIND_SQL[kind]
     con.execute("BEGIN TRANSACTION")
     try:
         for j, p in enumerate(files):
@@ -870,13 +929,16 @@ def _write_batch(con, files: list[_Pending], state: _Store, batch) -> None:
                         "ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'failed'))", [kind, *key])
             con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?", [kind, *key])
         where = []
-        if any_bad:
+        if any_bad or optimistic:
             where.append(f"({ok_sql}) IS TRUE")
         if dead:
             where.append(f"_file NOT IN ({', '.join(map(str, dead))})")
         sql = f"INSERT INTO {target} {select_sql}" + (" WHERE " + " AND ".join(where) if where else "")
         loaded = con.execute(sql, _used(sql, params)).fetchall()[0][0]
         expected = sum(p.res.rows_loaded for j, p in enumerate(files) if j not in dead)
+        if optimistic and loaded != expected:
+            con.execute("ROLLBACK")  # some row is invalid: validate per file, then write again
+            return False
         if loaded != expected:  # the reconciliation must hold exactly
             raise IngestError(f"{files[0].src.display}: reconciliation failed: loaded {loaded} rows in a batch "
                               f"where {expected} passed validation")
@@ -923,7 +985,7 @@ def _write_batch(con, files: list[_Pending], state: _Store, batch) -> None:
                 if res.rows_no_location:
                     parts.append(f"{res.rows_no_location:,} rows without a location")
                 res.message = "; ".join(parts)
-            logs.append(_log_row(res, p.src, p.prep.sha, batch, p.started, p.ingest_id))
+            logs.append(_log_row(res, p.src, p.prep.sha, batch, p.started, p.ingest_id, p.prep.stored_sha))
         _write_logs(con, logs)
         _before_commit_hook()
         con.execute("COMMIT")
@@ -937,9 +999,10 @@ def _write_batch(con, files: list[_Pending], state: _Store, batch) -> None:
     for j, p in enumerate(files):
         key = (kind, p.prep.force, p.prep.month)
         if j not in dead:
-            state.loaded[key] = (p.prep.sha, p.src.mtime, p.src.display)
+            state.loaded[key] = (p.prep.sha, p.src.mtime, p.src.display, p.prep.stored_sha)
             state.has_rows.add(key)
         p.prep.table = None  # free the parsed rows
+    return True
 
 
 def _first_reject(con, ingest_id: str) -> list[tuple[int, str]]:
