@@ -349,12 +349,14 @@ def parse_records(display: str, data: bytes, kind: str) -> tuple[pa.Table, list[
         first = first.split("\r", 1)[0]
     header = _check_header(display, first, kind)
     # A fast path that is only taken when pyarrow's rows are provably the file's lines:
-    # no CR other than in CRLF, no blank line, no malformed row, rows == lines - 1.
-    crlf_only = b"\r" not in data or data.count(b"\r") == data.count(b"\r\n")
-    blank = b"\n\n" in data or b"\n\r\n" in data
+    # no malformed row and rows == lines - 1 (a blank line, which pyarrow skips, or a
+    # quote spanning lines makes fewer rows; a lone CR, which pyarrow reads as a line end,
+    # more, so every CR must be part of a CRLF). Counts, not searches: they run at memory speed.
+    lf = data.count(b"\n")
+    cr = data.count(b"\r") if b"\r" in data else 0
     table = None
-    if crlf_only and not blank:
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if cr == 0 or data.count(b"\r\n") == cr:
+        lines = lf + (0 if data.endswith(b"\n") else 1)
         bad: list = []
         try:
             table = pacsv.read_csv(
