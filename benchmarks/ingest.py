@@ -48,11 +48,12 @@ print(json.dumps({"rows": rows, "seconds": time.perf_counter() - w, "cpu": time.
 WRITE_FLOOR = """
 import json, resource, sys, time
 import duckdb, pyarrow as pa, pyarrow.csv as pacsv
+from csp_analysis.ingest import STOP_SEARCH_HEADER, STREET_HEADER
 files, db = json.loads(sys.argv[1]), sys.argv[2]
 w, c = time.perf_counter(), time.process_time()
-tables = [pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(strings_can_be_null=False,
-          column_types={n: pa.string() for n in pacsv.read_csv(f, read_options=pacsv.ReadOptions(
-          skip_rows_after_names=10**9)).column_names})) for f in files]
+types = {n: pa.string() for n in STREET_HEADER + STOP_SEARCH_HEADER}  # names not in a file are ignored
+tables = [pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(strings_can_be_null=False, column_types=types))
+          for f in files]
 con = duckdb.connect(db)
 t = pa.concat_tables(tables, promote_options="permissive")
 con.execute("CREATE TABLE street AS SELECT * FROM t")

@@ -713,6 +713,7 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
                 started = _now()
                 try:
                     if src.error is not None:
+                        data_roots.add(src.root or "")  # already one failure named for this path
                         raise IngestError(src.error)
                     c = _classify(src)
                     if isinstance(c, str):

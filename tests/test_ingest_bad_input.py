@@ -308,3 +308,20 @@ def test_held_lock_gives_one_line_and_no_traceback(tmp_path, capsys):
         holder.kill()
         holder.wait()
     assert rc == 3 and err.count("\n") == 1 and "cannot open the store" in err and "Traceback" not in err
+
+
+@pytest.mark.realdata
+def test_real_8991_row_file_with_one_stray_quote_loses_one_record(shared_data, con, tmp_path):
+    """The file of issue 11: a real force-month with one unbalanced quote used to fail
+    whole with 'field larger than field limit (131072)' and no line."""
+    src = shared_data / "police_uk" / "street" / "2022-01" / "2022-01-derbyshire-street.csv.gz"
+    lines = gzip.decompress(src.read_bytes()).decode("utf-8").splitlines()
+    assert len(lines) == 8992
+    parts = lines[4000].split(",")
+    parts[6] = '"' + parts[6]  # the Location of file line 4001 opens a quote it never closes
+    lines[4000] = ",".join(parts)
+    f = write(tmp_path / "2022-01-derbyshire-street.csv.gz", lines, gz=True)
+    [r] = ingest.ingest_paths(con, [f], progress=False)
+    assert r.status == "loaded" and (r.rows_read, r.rows_loaded, r.rows_rejected) == (8991, 8990, 1)
+    assert [x[0] for x in rejects(con, f)] == [4001]
+    accounted(con, r, gzip.decompress(f.read_bytes()))
