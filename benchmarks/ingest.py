@@ -1,14 +1,31 @@
-"""Benchmark: the store's ingest against a naive pandas read-and-concatenate baseline.
+"""Benchmark: ``csp ingest`` against the pyarrow parse floor, measured in the same run.
 
-Usage: python benchmarks/ingest.py [PATH ...]   (default: ../shared/data/police_uk/street,
-else the synthetic data in data/demo/police_uk/street)
+Usage::
 
-Each method runs in its own subprocess so that its peak memory (max RSS) is its own.
-Prints rows, seconds, rows/s and peak memory for both, in the same run.
+    python benchmarks/ingest.py [PATH ...] [--baseline SRC] [--repeat N]
+
+PATH defaults to ``../shared/data/police_uk/street`` (the 114 real street files), else
+the synthetic ``data/demo/police_uk/street``. ``--baseline SRC`` also measures the ingest
+of another checkout of the package (e.g. ``git archive <commit> | tar -x -C /tmp/base``)
+so that before and after come from one run.
+
+Printed, each method in its own subprocess (so peak memory is its own):
+
+* the floor: plain :func:`pyarrow.csv.read_csv` of every file (gzip included), rows/s;
+* the store's own floor: the same parse (all strings) plus one DuckDB ``CREATE TABLE AS``
+  from Arrow, with no validation, reconciliation, rejects or log;
+* ``csp ingest`` (:func:`csp_analysis.ingest.ingest_paths`, what the command runs) into a
+  fresh store: rows/s and the ratio to the floor (wall clock and CPU time: the machine is
+  shared, and CPU time is less disturbed by other processes);
+* re-ingest of the same, unchanged files (seconds);
+* peak RSS of the ingest at 1/4, 1/2 and all of the files (it must not grow with the
+  number of files).
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,77 +33,128 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-STORE = """
+FLOOR = """
+import json, resource, sys, time
+import pyarrow.csv as pacsv
+files = json.loads(sys.argv[1])
+w, c = time.perf_counter(), time.process_time()
+rows = sum(pacsv.read_csv(f).num_rows for f in files)
+print(json.dumps({"rows": rows, "seconds": time.perf_counter() - w, "cpu": time.process_time() - c,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+# What the store's write alone costs: parse (all strings) + DuckDB CREATE TABLE AS from
+# Arrow, with no validation, reconciliation or log. The ingest cannot be faster than this.
+WRITE_FLOOR = """
+import json, resource, sys, time
+import duckdb, pyarrow as pa, pyarrow.csv as pacsv
+from csp_analysis.ingest import STOP_SEARCH_HEADER, STREET_HEADER
+files, db = json.loads(sys.argv[1]), sys.argv[2]
+w, c = time.perf_counter(), time.process_time()
+types = {n: pa.string() for n in STREET_HEADER + STOP_SEARCH_HEADER}  # names not in a file are ignored
+tables = [pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(strings_can_be_null=False, column_types=types))
+          for f in files]
+con = duckdb.connect(db)
+t = pa.concat_tables(tables, promote_options="permissive")
+con.execute("CREATE TABLE street AS SELECT * FROM t")
+con.close()
+print(json.dumps({"rows": t.num_rows, "seconds": time.perf_counter() - w, "cpu": time.process_time() - c,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+INGEST = """
 import json, resource, sys, time
 from csp_analysis import ingest, store
-paths, db = json.loads(sys.argv[1]), sys.argv[2]
+files, db = json.loads(sys.argv[1]), sys.argv[2]
 con = store.connect(db)
-t = time.perf_counter()
-res = ingest.ingest_paths(con, paths, progress=False)
-sec = time.perf_counter() - t
-rows = sum(r.rows_loaded for r in res)
-t2 = time.perf_counter()
-res2 = ingest.ingest_paths(con, paths, progress=False)   # idempotent re-ingest
-sec2 = time.perf_counter() - t2
-print(json.dumps({"rows": rows, "seconds": sec, "reingest_seconds": sec2,
-                  "files": len(res), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-NAIVE_DB = """
-import json, resource, sys, time
-from pathlib import Path
-import duckdb, pandas as pd
-paths, db = json.loads(sys.argv[1]), sys.argv[2]
-files = sorted(f for p in paths for f in Path(p).rglob("*") if f.name.endswith((".csv", ".csv.gz")))
-t = time.perf_counter()
-df = pd.concat([pd.read_csv(f, dtype=str) for f in files], ignore_index=True)
-con = duckdb.connect(db)
-con.execute("CREATE TABLE street AS SELECT * FROM df")   # persisted, but no checks, no reconciliation
-con.close()
-sec = time.perf_counter() - t
-print(json.dumps({"rows": len(df), "seconds": sec, "files": len(files),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-NAIVE = """
-import json, resource, sys, time
-from pathlib import Path
-import pandas as pd
-paths = json.loads(sys.argv[1])
-files = sorted(f for p in paths for f in Path(p).rglob("*") if f.name.endswith((".csv", ".csv.gz")))
-t = time.perf_counter()
-df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)   # what an analyst would do
-sec = time.perf_counter() - t
-print(json.dumps({"rows": len(df), "seconds": sec, "files": len(files),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+w, c = time.perf_counter(), time.process_time()
+res = ingest.ingest_paths(con, files, progress=False)
+sec, cpu = time.perf_counter() - w, time.process_time() - c
+bad = [r.source for r in res if r.status not in ("loaded", "replaced")]
+lost = sum(r.rows_read - r.rows_loaded - r.rows_rejected for r in res)
+w = time.perf_counter()
+res2 = ingest.ingest_paths(con, files, progress=False)   # unchanged files: idempotent re-ingest
+re_sec = time.perf_counter() - w
+print(json.dumps({"rows": sum(r.rows_loaded for r in res), "rejected": sum(r.rows_rejected for r in res),
+                  "lost": lost, "not_loaded": bad, "seconds": sec, "cpu": cpu, "reingest_seconds": re_sec,
+                  "reingest_unchanged": all(r.status == "unchanged" for r in res2),
+                  "files": len(res), "module": ingest.__file__, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
-def run(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=True)
+def run(code: str, *args: str, pythonpath: str | None = None) -> dict:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    # run from the code's own folder: `python -c` puts the working folder first on sys.path
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         cwd=pythonpath or ROOT, env=env)
+    if out.returncode:
+        sys.exit(f"benchmark step failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str]) -> None:
-    paths = argv or [p for p in (ROOT.parent / "shared/data/police_uk/street", ROOT / "data/demo/police_uk/street")
-                     if p.exists()][:1]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("paths", nargs="*")
+    ap.add_argument("--baseline", help="another checkout of the package to measure too (before)")
+    ap.add_argument("--repeat", type=int, default=1, help="repeat floor and ingest, report the fastest")
+    a = ap.parse_args(argv)
+    paths = a.paths or [p for p in (ROOT.parent / "shared/data/police_uk/street",
+                                    Path("/work/shared/data/police_uk/street"),
+                                    ROOT / "data/demo/police_uk/street") if p.exists()][:1]
     if not paths:
         sys.exit("no input files: pass a folder, or run `csp demo-data` first")
-    paths = [str(Path(p).resolve()) for p in paths]
+    files = sorted(str(f.resolve()) for p in paths for f in (Path(p).rglob("*") if Path(p).is_dir() else [Path(p)])
+                   if f.name.endswith((".csv", ".csv.gz")))
+    src = str(ROOT)
     with tempfile.TemporaryDirectory() as tmp:
-        s = run(STORE, json.dumps(paths), str(Path(tmp) / "bench.duckdb"))
-        d = run(NAIVE_DB, json.dumps(paths), str(Path(tmp) / "naive.duckdb"))
-    n = run(NAIVE, json.dumps(paths))
-    print(f"input: {', '.join(paths)} ({s['files']} files, {s['rows']:,} rows)")
-    print(f"{'method':<44}{'seconds':>9}{'rows/s':>12}{'peak MB':>9}")
-    print(f"{'store ingest (validate, reconcile, DuckDB)':<44}{s['seconds']:>9.2f}{s['rows'] / s['seconds']:>12,.0f}"
-          f"{s['peak_mb']:>9.0f}")
-    print(f"{'naive pandas read_csv + concat (no checks)':<44}{n['seconds']:>9.2f}{n['rows'] / n['seconds']:>12,.0f}"
-          f"{n['peak_mb']:>9.0f}")
-    print(f"{'naive pandas + CREATE TABLE in DuckDB':<44}{d['seconds']:>9.2f}{d['rows'] / d['seconds']:>12,.0f}"
-          f"{d['peak_mb']:>9.0f}")
-    print(f"store re-ingest of the same files (all unchanged): {s['reingest_seconds']:.2f} s")
-    print(f"speed ratio store/naive: {n['seconds'] / s['seconds']:.2f}x")
+        def ingest(fs, code_root=src, tag="x"):
+            return run(INGEST, json.dumps(fs), str(Path(tmp) / f"{tag}-{len(fs)}-{os.urandom(4).hex()}.duckdb"),
+                       pythonpath=code_root)
+
+        floors, ingests, bases = [], [], []
+        for _ in range(a.repeat):
+            floors.append(run(FLOOR, json.dumps(files), pythonpath=src))
+            ingests.append(ingest(files))
+            if a.baseline:
+                bases.append(ingest(files, a.baseline, "base"))
+        write_floor = run(WRITE_FLOOR, json.dumps(files), str(Path(tmp) / "write-floor.duckdb"), pythonpath=src)
+        floors.append(run(FLOOR, json.dumps(files), pythonpath=src))  # floor before and after: the machine's drift
+        floor = min(floors, key=lambda r: r["seconds"])
+        new = min(ingests, key=lambda r: r["seconds"])
+        quarter = ingest(files[: max(1, len(files) // 4)])
+        half = ingest(files[: max(1, len(files) // 2)])
+    rows = floor["rows"]
+    print(f"input: {', '.join(map(str, paths))} ({len(files)} files, {rows:,} rows)")
+    print(f"{'method':<46}{'seconds':>9}{'rows/s':>12}{'CPU s':>8}{'peak MB':>9}")
+
+    def line(name, r):
+        print(f"{name:<46}{r['seconds']:>9.2f}{r['rows'] / r['seconds']:>12,.0f}{r['cpu']:>8.2f}{r['peak_mb']:>9.0f}")
+
+    line("pyarrow.csv.read_csv (parse floor)", floor)
+    line("parse as strings + DuckDB write, no checks", write_floor)
+    line("csp ingest into a fresh store", new)
+    if bases:
+        line("csp ingest, baseline checkout (before)", min(bases, key=lambda r: r["seconds"]))
+        print(f"  baseline check: imported from {bases[0]['module']}")
+    print(f"ratio csp ingest / floor: {new['seconds'] / floor['seconds']:.2f}x wall, "
+          f"{new['cpu'] / floor['cpu']:.2f}x CPU (goal <= 2x, aim 1.5x)")
+    print(f"ratio csp ingest / (parse + DuckDB write, no checks): {new['seconds'] / write_floor['seconds']:.2f}x wall, "
+          f"{new['cpu'] / write_floor['cpu']:.2f}x CPU")
+    if bases:
+        b = min(bases, key=lambda r: r["seconds"])
+        print(f"ratio baseline / floor: {b['seconds'] / floor['seconds']:.2f}x wall, {b['cpu'] / floor['cpu']:.2f}x CPU")
+        print(f"baseline re-ingest (unchanged): {b['reingest_seconds']:.2f} s")
+    fl = ", ".join(f"{r['seconds']:.2f}" for r in floors)
+    il = ", ".join(f"{r['seconds']:.2f}" for r in ingests)
+    print(f"floor runs (s): {fl}; ingest runs (s): {il}")
+    print(f"re-ingest of the unchanged files: {new['reingest_seconds']:.2f} s "
+          f"(all unchanged: {new['reingest_unchanged']}; goal < 1.5 s)")
+    print(f"rows loaded {new['rows']:,}, rejected {new['rejected']:,}, unaccounted {new['lost']} "
+          f"(files not loaded: {len(new['not_loaded'])})")
+    print("peak RSS of the ingest by number of files: "
+          + ", ".join(f"{r['files']} files {r['peak_mb']:.0f} MB" for r in (quarter, half, new)))
 
 
 if __name__ == "__main__":

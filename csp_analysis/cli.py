@@ -24,11 +24,26 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(a) -> int:
+    import duckdb
+
     from . import ingest, store
 
-    con = store.connect(a.store)
     try:
-        results = ingest.ingest_paths(con, a.paths, batch=a.batch, replace=a.replace, progress=not a.quiet)
+        con = store.connect(a.store)
+    except duckdb.IOException as exc:
+        # e.g. 'Could not set lock on file ...: Conflicting lock is held in ... (PID 123)'
+        held = " (another process is using it: " + str(exc).split("lock is held in", 1)[1].strip() + ")" \
+            if "lock is held in" in str(exc) else ""
+        print(f"error: cannot open the store {store.store_path(a.store)}{held}; "
+              f"wait for it to finish and run the ingest again", file=sys.stderr)
+        return 3
+    try:
+        results = ingest.ingest_paths(con, a.paths, batch=a.batch, replace=a.replace,
+                                      progress=not a.quiet and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print("interrupted: files committed before the interruption stay in the store; the batch in "
+              "progress was rolled back (run the same ingest again to finish)", file=sys.stderr)
+        return 130
     except (FileNotFoundError, ingest.IngestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -153,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--batch", help="label for this download (kept with every row)")
     p.add_argument("--replace", action="store_true", help="replace force-months even with an older copy")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (also off when not a terminal)")
     _store_arg(p)
     p.set_defaults(func=cmd_ingest)
 

@@ -6,20 +6,45 @@ gzip-compressed (``.csv.gz``), or the archive ``.zip`` with that folder layout.
 
 Guarantees
 ----------
-* **Reconciliation**: for every file, rows read = rows loaded + rows rejected; each
-  rejected row is kept in the ``rejects`` table with its line, reason and raw text.
+* **Reconciliation**: for every file, physical data records (non-empty lines after the
+  header) = rows loaded + rows rejected; each rejected record is kept in the ``rejects``
+  table with its line, reason and raw text, and the ``ingest_id`` of the attempt.
+* **Malformed lines cost only themselves**: files are parsed as one record per line (the
+  data.police.uk files never put a line break inside a value). A line with an unbalanced
+  quote or the wrong number of fields is rejected alone, and parsing re-synchronises at
+  the next line; a quoted value spanning lines is therefore rejected as malformed lines.
+* **Validation**: a row is rejected (with its reason) when its month differs from the
+  file's month (stop and search: its date is more than a day outside the file's month), its crime type is
+  blank, a coordinate is not a number or out of range (latitude -90..90, longitude
+  -180..180; NaN and infinities are out of range) or a True/False column holds another
+  value. A file whose every row is rejected is ``failed``: its rejects are recorded, the
+  force-month already in the store (if any) stays, and the log says read N = 0 + N.
 * **Idempotence**: a file is identified by (kind, force, month) and the sha256 of its
   uncompressed bytes. Ingesting an identical copy again changes nothing. A *newer* copy
   (later modification time) of the same force-month replaces the older one whole, since
   outcomes are revised after publication; an older copy is skipped unless ``replace``.
-* **Atomicity**: each file is loaded in one transaction; a failure or interruption
-  leaves the store as it was before that file.
-* **Isolation of failures**: a malformed file (empty, not a CSV, missing columns, no
-  parseable month, a corrupt zip archive) raises :class:`IngestError` naming the file and
-  line; it is logged and the remaining files still load.
+* **Atomicity**: files are written in batches, one transaction per batch; a file is
+  either wholly in the store (rows, rejects, no-location count and its log row) or not
+  at all. A failure or interruption leaves the store as it was before the batch.
+* **Nothing skipped silently**: every file found but not ingested (a name that is not a
+  data.police.uk file name, a nested zip, another format, an outcomes file) is returned
+  as ``ignored`` with the reason and logged; a missing path, an empty folder or a folder
+  without data files is ``failed``. A malformed file (empty, not a CSV, missing columns,
+  a corrupt zip archive) is ``failed`` with a message naming the file and line; the
+  remaining files still load.
+* **Bounded memory**: files are read and parsed at most a few ahead and written in
+  batches of at most :data:`BATCH_ROWS` rows, whatever the number of files.
 * **Modification times** are compared in UTC: file times from the file system, zip
   member times from the archive's UTC timestamp where it has one (Info-ZIP extended
   timestamp), else its local-time DOS stamp read as local time of this machine.
+
+Speed
+-----
+The CSV is parsed by :func:`pyarrow.csv.read_csv` straight from the decompressed bytes;
+validation is one vectorised DuckDB aggregate over the Arrow batch; rows go from Arrow
+into DuckDB in one ``INSERT ... SELECT`` per batch. Only a file whose line count does not
+match pyarrow's row count (a malformed or blank line) is re-read line by line in Python
+to find the lines at fault.
 """
 from __future__ import annotations
 
@@ -31,8 +56,10 @@ import io
 import os
 import re
 import struct
+import sys
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -62,6 +89,17 @@ FILE_RE = re.compile(
     r"\.csv(?:\.gz)?$"
 )
 
+#: Most rows written in one transaction (bounds memory: about 300 bytes a row).
+BATCH_ROWS = 300_000
+#: Most files written in one transaction.
+BATCH_FILES = 64
+#: Files read and parsed ahead of the one being written (so that parsing overlaps the
+#: store's writes; with the batch, this bounds memory whatever the number of files).
+READ_AHEAD = 24
+
+_EXPECTED_NAME = ("expected YYYY-MM-<force>-street.csv or YYYY-MM-<force>-stop-and-search.csv, "
+                  "optionally .gz")
+
 
 class IngestError(Exception):
     """A file that cannot be ingested at all; the message names the file and line."""
@@ -74,9 +112,13 @@ class Source:
     display: str
     name: str
     read: Callable[[], bytes]
-    mtime: dt.datetime
+    mtime: dt.datetime | None
     explicit: bool = True  # named by the user (not found by walking a folder or archive)
     error: str | None = None  # set when the file cannot even be listed (a corrupt zip archive)
+    skip: str | None = None  # set when the file is found but is not ingestible (named in the results)
+    root: str | None = None  # the path the user named that led to this file
+    read_stored: Callable[[], bytes] | None = None  # the file's bytes as stored (e.g. gzip)
+    unpack: Callable[[bytes], bytes] | None = None  # stored bytes -> the CSV's bytes
 
 
 @dataclass
@@ -100,34 +142,71 @@ class FileResult:
 
 
 # --------------------------------------------------------------------------- sources
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).replace(tzinfo=None)
+
+
+def _unreadable(msg: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        raise IngestError(msg)
+    return read
+
+
 def iter_sources(paths: Iterable[str | os.PathLike]) -> Iterator[Source]:
-    """Yield every ingestible file under ``paths`` (files, folders, zip archives), sorted."""
+    """Yield every file under ``paths`` (files, folders, zip archives), sorted.
+
+    Nothing is dropped: a missing path or an empty folder is yielded as a source with
+    ``error`` set, and a file that is not ingestible (another format, a nested zip) as a
+    source with ``skip`` set, so that the caller names it.
+    """
     for raw in paths:
         p = Path(raw)
+        root = str(p)
         if not p.exists():
-            raise FileNotFoundError(f"{p}: no such file or folder")
-        files = sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
-        for f in files:
-            if f.suffix == ".zip":
-                yield from _zip_sources(f)
-            elif p.is_file() or f.name.endswith((".csv", ".csv.gz")):
-                src = _file_source(f)
-                src.explicit = p.is_file()
-                yield src
+            msg = f"{p}: no such file or folder"
+            yield Source(display=str(p), name=p.name, read=_unreadable(msg), mtime=None, error=msg, root=root)
+            continue
+        if p.is_dir():
+            files = sorted(x for x in p.rglob("*") if x.is_file())
+            if not files:
+                msg = f"{p}: the folder is empty (no data.police.uk files to ingest)"
+                yield Source(display=str(p), name=p.name, read=_unreadable(msg), mtime=None, error=msg, root=root)
+            for f in files:
+                if f.suffix.lower() == ".zip":
+                    for s in _zip_sources(f):
+                        s.root = root
+                        yield s
+                else:
+                    src = _file_source(f)
+                    src.explicit, src.root = False, root
+                    yield src
+        elif p.suffix.lower() == ".zip":
+            for s in _zip_sources(p):
+                s.root = root
+                yield s
+        else:
+            src = _file_source(p)
+            src.root = root
+            yield src
 
 
 def _file_source(f: Path) -> Source:
-    def read() -> bytes:
-        data = f.read_bytes()
+    def unpack(data: bytes) -> bytes:
         if f.name.endswith(".gz"):
             try:
                 data = gzip.decompress(data)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, zlib_error) as exc:
                 raise IngestError(f"{f}: not a valid gzip file ({exc})") from exc
         return data
 
-    mtime = dt.datetime.fromtimestamp(f.stat().st_mtime, tz=dt.timezone.utc).replace(tzinfo=None)
-    return Source(display=str(f), name=f.name, read=read, mtime=mtime)
+    return Source(display=str(f), name=f.name, read=lambda: unpack(f.read_bytes()), mtime=_utc(f.stat().st_mtime),
+                  read_stored=f.read_bytes, unpack=unpack)
+
+
+try:  # zlib.error is raised by gzip.decompress on a corrupt deflate stream
+    from zlib import error as zlib_error
+except ImportError:  # pragma: no cover
+    zlib_error = OSError
 
 
 def _zip_member_mtime(info: zipfile.ZipInfo) -> dt.datetime:
@@ -142,7 +221,7 @@ def _zip_member_mtime(info: zipfile.ZipInfo) -> dt.datetime:
         body = extra[i + 4:i + 4 + size]
         if tag == 0x5455 and len(body) >= 5 and body[0] & 1:
             (ts,) = struct.unpack_from("<i", body, 1)
-            return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).replace(tzinfo=None)
+            return _utc(ts)
         i += 4 + size
     local = dt.datetime(*info.date_time)  # naive local time: astimezone() reads it as such
     return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -152,29 +231,33 @@ def _zip_sources(z: Path) -> Iterator[Source]:
     try:
         zf = zipfile.ZipFile(z)
     except (zipfile.BadZipFile, OSError) as exc:
-        # reported as one failed file by ingest_source; the other files still load
+        # reported as one failed file by ingest_paths; the other files still load
         msg = f"{z}: not a valid zip archive ({exc})"
-        mtime = dt.datetime.fromtimestamp(z.stat().st_mtime, tz=dt.timezone.utc).replace(tzinfo=None)
-
-        def unreadable() -> bytes:
-            raise IngestError(msg)
-
-        yield Source(display=str(z), name=z.name, read=unreadable, mtime=mtime, explicit=True, error=msg)
+        yield Source(display=str(z), name=z.name, read=_unreadable(msg), mtime=_utc(z.stat().st_mtime),
+                     explicit=True, error=msg)
         return
     with zf:
         infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    if not infos:
+        msg = f"{z}: the zip archive is empty (no data.police.uk files to ingest)"
+        yield Source(display=str(z), name=z.name, read=_unreadable(msg), mtime=_utc(z.stat().st_mtime),
+                     explicit=True, error=msg)
     for info in infos:
         base = info.filename.rsplit("/", 1)[-1]
-        if not base.endswith((".csv", ".csv.gz")):
-            continue
 
         def read(info=info, base=base) -> bytes:
-            with zipfile.ZipFile(z) as zf2:
-                data = zf2.read(info.filename)
-            return gzip.decompress(data) if base.endswith(".gz") else data
+            try:
+                with zipfile.ZipFile(z) as zf2:
+                    data = zf2.read(info.filename)
+                return gzip.decompress(data) if base.endswith(".gz") else data
+            except (zipfile.BadZipFile, OSError, EOFError, zlib_error) as exc:
+                raise IngestError(f"{z}!{info.filename}: cannot be read from the archive ({exc})") from exc
 
-        yield Source(display=f"{z}!{info.filename}", name=base, read=read,
+        src = Source(display=f"{z}!{info.filename}", name=base, read=read,
                      mtime=_zip_member_mtime(info), explicit=False)
+        if base.lower().endswith(".zip"):
+            src.skip = "a zip archive inside a zip archive is not opened (unzip it and ingest its folder)"
+        yield src
 
 
 # --------------------------------------------------------------------------- parsing
@@ -188,10 +271,7 @@ def parse_file_name(name: str) -> tuple[str, str, str]:
     """
     m = FILE_RE.search(name)
     if not m:
-        raise IngestError(
-            f"{name}: not a data.police.uk file name (expected YYYY-MM-<force>-street.csv or "
-            "YYYY-MM-<force>-stop-and-search.csv, optionally .gz)"
-        )
+        raise IngestError(f"{name}: not a data.police.uk file name ({_EXPECTED_NAME})")
     month = m["month"]
     try:
         dt.date.fromisoformat(month + "-01")
@@ -200,13 +280,12 @@ def parse_file_name(name: str) -> tuple[str, str, str]:
     return m["kind"], m["force"], month
 
 
-def _check_header(display: str, text_head: str, kind: str) -> list[str]:
+def _check_header(display: str, first: str, kind: str) -> list[str]:
     """Validate the header line; return the column names."""
-    if not text_head.strip():
+    if not first.strip():
         raise IngestError(f"{display}, line 1: the file is empty (no header row)")
-    first = text_head.splitlines()[0]
     try:
-        header = next(csv.reader([first]))
+        header = next(csv.reader([first], strict=True))
     except csv.Error as exc:
         raise IngestError(f"{display}, line 1: not a CSV file ({exc})") from exc
     expected = STREET_HEADER if kind == "street" else STOP_SEARCH_HEADER
@@ -225,112 +304,171 @@ def _check_header(display: str, text_head: str, kind: str) -> list[str]:
     return header
 
 
-def _is_utf8(data: bytes) -> bool:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return False  # pyarrow would keep the BOM in the first column name
-    try:
-        data.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
+_LINE_SPLIT = re.compile(r"\r\n|\n|\r")
 
 
-def _decode(display: str, data: bytes) -> str:
+def _to_utf8(display: str, data: bytes) -> bytes:
+    """The file as UTF-8 bytes without a BOM (cp1252 files, as Excel writes them, re-encoded)."""
     if b"\x00" in data[:4096]:
         raise IngestError(f"{display}, line 1: not a CSV file (binary content)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8")
+        return data
     except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError as exc:  # pragma: no cover - cp1252 decodes almost anything
-            raise IngestError(f"{display}: not a text CSV file ({exc})") from exc
+        # cp1252 decodes almost any byte; the five it does not are replaced, not fatal
+        return data.decode("cp1252", errors="replace").encode("utf-8")
 
 
-def read_table(display: str, text: str, kind: str, raw: bytes | None = None) -> tuple[pa.Table, list[tuple[int, str, str]], list[str]]:
-    """Parse CSV text into an all-string Arrow table.
+def parse_records(display: str, data: bytes, kind: str) -> tuple[pa.Table, list[tuple[int, str, str]], list[str], int]:
+    """Parse a file's bytes into an all-string Arrow table, one record per line.
+
+    Parameters
+    ----------
+    display : str
+        The file's name in messages.
+    data : bytes
+        The uncompressed file.
+    kind : {'street', 'stop-and-search'}
 
     Returns
     -------
     table : pyarrow.Table
         Well-formed rows, with an added ``_line`` column (1-based line in the file).
     invalid : list of (line, reason, raw)
-        Rows with the wrong number of fields.
+        Malformed lines (unbalanced quotes, wrong number of fields).
     header : list of str
+    records : int
+        Physical data records: non-empty lines after the header (= rows + invalid).
     """
-    header = _check_header(display, text[:65536], kind)
-    invalid: list[tuple[int, str, str]] = []
-
-    def on_invalid(row) -> str:
-        invalid.append((
-            -1,
-            f"{row.actual_columns} fields where the header has {row.expected_columns}",
-            row.text,
-        ))
-        return "skip"
-
-    # pyarrow's reader is ~20x faster than csv/pandas on these files and reports
-    # malformed rows through the handler, so nothing is dropped silently.
-    table = pacsv.read_csv(
-        io.BytesIO(raw if raw is not None else text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    if invalid or "\n\n" in text or "\r\n\r\n" in text:
-        # pyarrow does not report line numbers: find them with the csv module (only on
-        # the rare files with malformed or blank lines).
-        lines, bad_lines = [], []
-        for ln, rec in enumerate(csv.reader(io.StringIO(text)), start=1):
-            if ln == 1 or not rec:
-                continue
-            (lines if len(rec) == len(header) else bad_lines).append(ln)
-        if len(lines) != table.num_rows or len(bad_lines) != len(invalid):
-            raise IngestError(f"{display}: could not align line numbers (quoted newlines?)")
-        invalid = [(ln, reason, raw) for ln, (_, reason, raw) in zip(bad_lines, invalid)]
+    data = _to_utf8(display, data)
+    nl = data.find(b"\n")
+    first = (data if nl < 0 else data[:nl]).decode("utf-8").rstrip("\r")
+    if "\r" in first:  # old Mac line ends: the first line runs to the first CR
+        first = first.split("\r", 1)[0]
+    header = _check_header(display, first, kind)
+    # A fast path that is only taken when pyarrow's rows are provably the file's lines:
+    # no malformed row and rows == lines - 1 (a blank line, which pyarrow skips, or a
+    # quote spanning lines makes fewer rows; a lone CR, which pyarrow reads as a line end,
+    # more, so every CR must be part of a CRLF). Counts, not searches: they run at memory speed.
+    lf = data.count(b"\n")
+    cr = data.count(b"\r") if b"\r" in data else 0
+    table = None
+    if cr == 0 or data.count(b"\r\n") == cr:
+        lines = lf + (0 if data.endswith(b"\n") else 1)
+        bad: list = []
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(newlines_in_values=False,
+                                                 invalid_row_handler=lambda row: bad.append(1) or "skip"),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in header},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            table = None
+        if table is not None and (bad or table.num_rows != lines - 1):
+            table = None
+        if table is not None:
+            table = table.append_column("_line", pa.array(np.arange(2, table.num_rows + 2, dtype=np.int32)))
+    if table is None:
+        table, invalid = _read_lines(display, data, header)
     else:
-        lines = np.arange(2, table.num_rows + 2, dtype=np.int32)
-    table = table.append_column("_line", pa.array(np.asarray(lines, dtype=np.int32)))
+        invalid = []
     for c in (STOP_SEARCH_OPTIONAL if kind == "stop-and-search" else ()):
         if c not in header:
             table = table.append_column(c, pa.array([""] * table.num_rows, type=pa.string()))
+    return table, invalid, header, table.num_rows + len(invalid)
+
+
+def read_table(display: str, text: str, kind: str, raw: bytes | None = None
+               ) -> tuple[pa.Table, list[tuple[int, str, str]], list[str]]:
+    """Parse CSV text (or its bytes ``raw``) into an all-string Arrow table.
+
+    Kept for compatibility; see :func:`parse_records`, which also returns the number of
+    physical data records.
+    """
+    table, invalid, header, _ = parse_records(display, raw if raw is not None else text.encode("utf-8"), kind)
     return table, invalid, header
 
 
+def _read_lines(display: str, data: bytes, header: list[str]) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """Parse line by line with the csv module: each malformed line is rejected alone.
+
+    Written by hand (not pyarrow) because pyarrow neither reports line numbers nor stops
+    an unbalanced quote from swallowing the lines after it; used only for files that the
+    fast path found irregular, so per-line Python cost is acceptable.
+    """
+    text = data.decode("utf-8")
+    ncols = len(header)
+    cols: list[list[str]] = [[] for _ in range(ncols)]
+    line_no: list[int] = []
+    invalid: list[tuple[int, str, str]] = []
+    for ln, line in enumerate(_LINE_SPLIT.split(text), start=1):
+        if ln == 1 or line == "":
+            continue
+        try:
+            rec = next(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            invalid.append((ln, f"malformed CSV quoting ({exc}); the line is rejected alone", line))
+            continue
+        if len(rec) != ncols:
+            invalid.append((ln, f"{len(rec)} fields where the header has {ncols}", line))
+            continue
+        for c, v in zip(cols, rec):
+            c.append(v)
+        line_no.append(ln)
+    arrays = [pa.array(c, type=pa.string()) for c in cols] + [pa.array(line_no, type=pa.int32())]
+    return pa.Table.from_arrays(arrays, names=[*header, "_line"]), invalid
+
+
 # --------------------------------------------------------------------------- SQL
-_STREET_REASON = """
+# Every statement runs over one Arrow batch ``batch_in`` holding several files: ``_file``
+# is the file's index in the batch and the per-file constants are list parameters.
+_FILE = "$months[_file + 1]"
+
+_LON_OK = "(trim(\"Longitude\") = '' OR try_cast(trim(\"Longitude\") AS DOUBLE) BETWEEN -180 AND 180)"
+_LAT_OK = "(trim(\"Latitude\") = '' OR try_cast(trim(\"Latitude\") AS DOUBLE) BETWEEN -90 AND 90)"
+_COORD_REASONS = """
+  WHEN trim("Longitude") <> '' AND try_cast(trim("Longitude") AS DOUBLE) IS NULL THEN 'unparseable longitude ' || '''' || "Longitude" || ''''
+  WHEN trim("Latitude") <> '' AND try_cast(trim("Latitude") AS DOUBLE) IS NULL THEN 'unparseable latitude ' || '''' || "Latitude" || ''''
+  WHEN NOT {lon} THEN 'longitude ' || '''' || "Longitude" || '''' || ' out of range -180..180'
+  WHEN NOT {lat} THEN 'latitude ' || '''' || "Latitude" || '''' || ' out of range -90..90'""".format(lon=_LON_OK, lat=_LAT_OK)
+
+_STREET_OK = f"""(trim("Month") = {_FILE} AND trim("Crime type") <> '' AND {_LON_OK} AND {_LAT_OK})"""
+
+_STREET_REASON = f"""
 CASE
-  WHEN "Month" = $file_month AND trim("Crime type") <> '' AND ("Longitude" = '' OR try_cast("Longitude" AS DOUBLE) IS NOT NULL)
-    AND ("Latitude" = '' OR try_cast("Latitude" AS DOUBLE) IS NOT NULL) THEN NULL
-  WHEN NOT regexp_full_match(trim("Month"), '[0-9]{4}-[0-9]{2}') OR try_strptime(trim("Month") || '-01', '%Y-%m-%d') IS NULL
+  WHEN NOT regexp_full_match(trim("Month"), '[0-9]{{4}}-[0-9]{{2}}') OR try_strptime(trim("Month") || '-01', '%Y-%m-%d') IS NULL
     THEN 'unparseable month ' || '''' || "Month" || ''''
-  WHEN trim("Month") <> $file_month
-    THEN 'month ' || trim("Month") || ' differs from the file''s month ' || $file_month
+  WHEN trim("Month") <> {_FILE}
+    THEN 'month ' || trim("Month") || ' differs from the file''s month ' || {_FILE}
   WHEN trim("Crime type") = '' THEN 'missing crime type'
-  WHEN trim("Longitude") <> '' AND try_cast("Longitude" AS DOUBLE) IS NULL THEN 'unparseable longitude ' || '''' || "Longitude" || ''''
-  WHEN trim("Latitude") <> '' AND try_cast("Latitude" AS DOUBLE) IS NULL THEN 'unparseable latitude ' || '''' || "Latitude" || ''''
-  ELSE NULL
+{_COORD_REASONS}
+  ELSE 'rejected'
 END"""
 
+_STREET_NOLOC = "trim(\"LSOA code\") = ''"
+
 _STREET_SELECT = """
-SELECT CAST(trim("Month") || '-01' AS DATE) AS month,
+SELECT CAST($months[_file + 1] || '-01' AS DATE) AS month,
   nullif(trim("Crime ID"), '') AS crime_id,
   nullif("Reported by", '') AS reported_by,
   nullif("Falls within", '') AS falls_within,
-  try_cast(nullif(trim("Longitude"), '') AS DOUBLE) AS longitude,
-  try_cast(nullif(trim("Latitude"), '') AS DOUBLE) AS latitude,
+  CAST(nullif(trim("Longitude"), '') AS DOUBLE) AS longitude,
+  CAST(nullif(trim("Latitude"), '') AS DOUBLE) AS latitude,
   nullif("Location", '') AS location,
   nullif(trim("LSOA code"), '') AS lsoa_code,
   nullif(trim("LSOA name"), '') AS lsoa_name,
   trim("Crime type") AS crime_type,
   nullif("Last outcome category", '') AS last_outcome,
   nullif("Context", '') AS context,
-  $force AS force, $source AS source_file, $batch AS download_batch, _line AS line
-FROM staged WHERE reason IS NULL"""
+  $forces[_file + 1] AS force, $sources[_file + 1] AS source_file, $batch AS download_batch, _line AS line
+FROM batch_in"""
 
 _BOOL = "CASE lower(trim({c})) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE ELSE NULL END"
 
@@ -338,29 +476,41 @@ _BOOL = "CASE lower(trim({c})) WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE ELS
 # but true/false (any case) rejects the row, the same for all three columns.
 _SS_BOOL_COLUMNS = ("Outcome linked to object of search", "Part of a policing operation",
                     "Removal of more than just outer clothing")
+_SS_BOOL_OK = " AND ".join(f"""lower(trim("{c}")) IN ('', 'true', 'false', 'nan')""" for c in _SS_BOOL_COLUMNS)
 _SS_BOOL_REASONS = "\n".join(
     f"""  WHEN lower(trim("{c}")) NOT IN ('', 'true', 'false', 'nan')
     THEN 'unparseable True/False ' || '''' || "{c}" || '''' || ' in {c}'"""
     for c in _SS_BOOL_COLUMNS
 )
+# A search belongs to the file's month give or take a day: forces publish by local date
+# and time zone conventions differ (a search at 00:40 BST on 1 August is 23:40 UTC on
+# 31 July; the test data holds 23:30 UTC on 31 October in a November file).
+_SS_UTC = "timezone('UTC', try_cast(trim(\"Date\") AS TIMESTAMPTZ))"
+_SS_MONTH_START = f"(CAST({_FILE} || '-01' AS TIMESTAMP))"
+_SS_IN_MONTH = (f"({_SS_UTC} >= {_SS_MONTH_START} - INTERVAL 1 DAY "
+                f"AND {_SS_UTC} < {_SS_MONTH_START} + INTERVAL 1 MONTH + INTERVAL 1 DAY)")
+_SS_OK = f"""({_SS_IN_MONTH} AND {_LON_OK} AND {_LAT_OK} AND {_SS_BOOL_OK})"""
 
 _SS_REASON = f"""
 CASE
   WHEN try_cast(trim("Date") AS TIMESTAMPTZ) IS NULL THEN 'unparseable date ' || '''' || "Date" || ''''
-  WHEN trim("Longitude") <> '' AND try_cast("Longitude" AS DOUBLE) IS NULL THEN 'unparseable longitude ' || '''' || "Longitude" || ''''
-  WHEN trim("Latitude") <> '' AND try_cast("Latitude" AS DOUBLE) IS NULL THEN 'unparseable latitude ' || '''' || "Latitude" || ''''
+  WHEN NOT {_SS_IN_MONTH}
+    THEN 'date ' || trim("Date") || ' is outside the file''s month ' || {_FILE} || ' (by more than a day)'
+{_COORD_REASONS}
 {_SS_BOOL_REASONS}
-  ELSE NULL
+  ELSE 'rejected'
 END"""
 
+_SS_NOLOC = "(trim(\"Latitude\") = '' OR trim(\"Longitude\") = '')"
+
 _SS_SELECT = f"""
-SELECT CAST($file_month || '-01' AS DATE) AS month,
+SELECT CAST($months[_file + 1] || '-01' AS DATE) AS month,
   nullif("Type", '') AS type,
   CAST(trim("Date") AS TIMESTAMPTZ) AS date,
   {_BOOL.format(c='"Part of a policing operation"')} AS part_of_policing_operation,
   nullif("Policing operation", '') AS policing_operation,
-  try_cast(nullif(trim("Latitude"), '') AS DOUBLE) AS latitude,
-  try_cast(nullif(trim("Longitude"), '') AS DOUBLE) AS longitude,
+  CAST(nullif(trim("Latitude"), '') AS DOUBLE) AS latitude,
+  CAST(nullif(trim("Longitude"), '') AS DOUBLE) AS longitude,
   nullif("Gender", '') AS gender,
   nullif("Age range", '') AS age_range,
   nullif("Self-defined ethnicity", '') AS self_defined_ethnicity,
@@ -370,16 +520,90 @@ SELECT CAST($file_month || '-01' AS DATE) AS month,
   nullif("Outcome", '') AS outcome,
   {_BOOL.format(c='"Outcome linked to object of search"')} AS outcome_linked_to_object,
   {_BOOL.format(c='"Removal of more than just outer clothing"')} AS removal_of_more_than_outer_clothing,
-  $force AS force, $source AS source_file, $batch AS download_batch, _line AS line
-FROM staged WHERE reason IS NULL"""
+  $forces[_file + 1] AS force, $sources[_file + 1] AS source_file, $batch AS download_batch, _line AS line
+FROM batch_in"""
+
+_KIND_SQL = {
+    "street": ("street", _STREET_OK, _STREET_REASON, _STREET_NOLOC, _STREET_SELECT, STREET_HEADER),
+    "stop-and-search": ("stop_search", _SS_OK, _SS_REASON, _SS_NOLOC, _SS_SELECT, STOP_SEARCH_HEADER),
+}
 
 
 def _raw_text_expr(header: list[str]) -> str:
-    # Rebuild the raw CSV line for the rejects table (so nothing is lost).
-    return " || ',' || ".join(f'coalesce("{c}", \'\')' for c in header)
+    # Rebuild the raw CSV line for the rejects table (so nothing is lost), quoting a
+    # value that holds a comma, a quote or a line break as the CSV rules require.
+    def one(c: str) -> str:
+        return (f"""CASE WHEN regexp_matches("{c}", '[",\\r\\n]') THEN '"' || replace("{c}", '"', '""') || '"' """
+                f"""ELSE "{c}" END""")
+    return " || ',' || ".join(one(c) for c in header)
 
 
 # --------------------------------------------------------------------------- main entry
+@dataclass
+class _Prepared:
+    """A file read, hashed and (unless already loaded) parsed, off the main thread."""
+
+    kind: str | None = None
+    force: str | None = None
+    month: str | None = None
+    sha: str | None = None
+    stored_sha: str | None = None
+    table: pa.Table | None = None
+    invalid: list = field(default_factory=list)
+    records: int = 0
+    no_location: int = 0  # rows without a location (all rows; recounted in SQL if any is rejected)
+    error: BaseException | None = None
+
+
+@dataclass
+class _Pending:
+    """A file waiting in a batch for its transaction."""
+
+    index: int
+    src: Source
+    prep: _Prepared
+    res: FileResult
+    ingest_id: str
+    started: dt.datetime
+    replaced: bool
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _classify(src: Source) -> tuple[str, str, str] | str:
+    """(kind, force, month) for a data file, else the reason it is ignored (raises for a bad explicit name)."""
+    if src.skip:
+        return src.skip
+    if not FILE_RE.search(src.name):
+        if src.explicit:
+            parse_file_name(src.name)  # raises with the expected form
+        low = src.name.lower()
+        if not low.endswith((".csv", ".csv.gz")):
+            return f"not a .csv or .csv.gz file ({_EXPECTED_NAME})"
+        return f"not a data.police.uk file name ({_EXPECTED_NAME})"
+    kind, force, month = parse_file_name(src.name)
+    if kind == "outcomes":
+        return "outcomes files are not used (street files carry the last outcome)"
+    return kind, force, month
+
+
+class _Store:
+    """What the store already holds, read once per run and kept current by the writer."""
+
+    def __init__(self, con) -> None:
+        rows = con.execute(
+            "SELECT kind, force, strftime(month, '%Y-%m'), sha256, file_mtime, source_file, file_sha256 FROM ("
+            "  SELECT *, row_number() OVER (PARTITION BY kind, force, month ORDER BY finished_at DESC) AS rk"
+            "  FROM ingest_log WHERE status IN ('loaded', 'replaced')) WHERE rk = 1"
+        ).fetchall()
+        self.loaded = {(k, f, m): (sha, mt, s, fsha) for k, f, m, sha, mt, s, fsha in rows}
+        # force-months with rows (a no_location row is written with every loaded file)
+        self.has_rows = {(k, f, m) for k, f, m in con.execute(
+            "SELECT DISTINCT kind, force, strftime(month, '%Y-%m') FROM no_location").fetchall()}
+
+
 def ingest_paths(
     con: duckdb.DuckDBPyConnection,
     paths: Iterable[str | os.PathLike],
@@ -394,226 +618,217 @@ def ingest_paths(
     con : duckdb.DuckDBPyConnection
         A writable store connection (:func:`csp_analysis.store.connect`).
     paths : iterable of path
-        Files, folders (searched recursively) or ``.zip`` archives.
+        Files, folders (searched recursively) or ``.zip`` archives. A missing path or an
+        empty folder gives a ``failed`` result; the other paths still load.
     batch : str, optional
         A label for this download (kept with every row and in the ingest log).
     replace : bool
         Replace a force-month even when the new copy is older than the stored one.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (only when standard error is a terminal).
 
     Returns
     -------
     list of FileResult
-        One per file, with the reconciliation and status (``loaded``, ``replaced``,
-        ``unchanged``, ``skipped-older``, ``ignored`` or ``failed``).
+        One per file found (and one per missing path or empty folder), with the
+        reconciliation and status (``loaded``, ``replaced``, ``unchanged``,
+        ``skipped-older``, ``ignored`` or ``failed``).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After rolling back the batch in progress; batches already committed stay.
     """
-    store_mod.ensure_schema(con)
-    sources = list(iter_sources(paths))
-    results: list[FileResult] = []
-    iterator: Iterable[Source] = sources
-    if progress and len(sources) > 1:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(sources, desc="ingest", unit="file")
-    # Reading, decompressing, hashing and parsing (pyarrow releases the GIL) run one or
-    # two files ahead in a thread while the main thread writes to the store, which
-    # only one writer may do; results stay in file order.
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        ahead = [pool.submit(_prepare, s) for s in sources[:3]]
-        for i, src in enumerate(iterator):
-            prepared = ahead[i].result()
-            if i + 3 < len(sources):
-                ahead.append(pool.submit(_prepare, sources[i + 3]))
-            ahead[i] = None  # free the parsed table once used
-            results.append(ingest_source(con, src, batch=batch, replace=replace, prepared=prepared))
-    return results
-
-
-@dataclass
-class _Prepared:
-    data: bytes | None = None
-    sha: str | None = None
-    parsed: tuple | None = None
-    error: BaseException | None = None
-
-
-def _prepare(src: Source) -> _Prepared:
-    """Read, hash and parse a file (thread-safe: no store access)."""
-    out = _Prepared()
-    if src.error is not None:
-        return out
-    try:
-        if not FILE_RE.search(src.name):
-            return out
-        kind, _, _ = parse_file_name(src.name)
-        if kind == "outcomes":
-            return out
-        out.data = src.read()
-        out.sha = hashlib.sha256(out.data).hexdigest()
-        text = _decode(src.display, out.data)
-        raw = out.data if _is_utf8(out.data) else None
-        out.parsed = read_table(src.display, text, kind, raw=raw)
-    except Exception as exc:  # noqa: BLE001 - re-raised in the main thread, in order
-        out.error = exc
-    return out
+    paths = list(paths)
+    return _ingest_sources(con, list(iter_sources(paths)), [str(Path(p)) for p in paths], batch, replace, progress)
 
 
 def ingest_source(con, src: Source, batch: str | None = None, replace: bool = False,
-                  prepared: _Prepared | None = None) -> FileResult:
-    """Ingest one file atomically; never raises for a bad file (the result says why)."""
-    res = FileResult(source=src.display)
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    sha = None
-    if src.error is not None:
-        res.status, res.message = "failed", src.error
-        _log(con, res, src, sha, batch, started)
-        return res
-    if not src.explicit and not FILE_RE.search(src.name):
-        res.status = "ignored"
-        res.message = "not a data.police.uk street or stop-and-search file name"
-        return res
-    try:
-        kind, force, month = parse_file_name(src.name)
-        res.kind, res.force, res.month = kind, force, month
-        if kind == "outcomes":
-            res.status = "ignored"
-            res.message = "outcomes files are not used (street files carry the last outcome)"
-            return res
-        if prepared is None:
-            prepared = _prepare(src)
-        if prepared.data is None and prepared.error is not None:
-            raise prepared.error
-        data, sha = prepared.data, prepared.sha
-        prev = con.execute(
-            "SELECT sha256, file_mtime, source_file FROM ingest_log WHERE kind = ? AND force = ? "
-            "AND month = ? AND status IN ('loaded', 'replaced') ORDER BY finished_at DESC LIMIT 1",
-            [kind, force, month + "-01"],
-        ).fetchall()
-        prev = prev[0] if prev else None
-        if prev and prev[0] == sha:
-            res.status = "unchanged"
-            res.message = f"identical to the copy already loaded from {prev[2]}"
-            return res
-        if prev and not replace and prev[1] is not None and src.mtime < prev[1]:
-            res.status = "skipped-older"
-            res.message = (
-                f"older copy (modified {src.mtime:%Y-%m-%d %H:%M}) than the one in the store "
-                f"({prev[2]}, modified {prev[1]:%Y-%m-%d %H:%M}); use --replace to load it anyway"
-            )
-            return res
-        if prepared.error is not None:
-            raise prepared.error
-        table, invalid, header = prepared.parsed
-        res.rows_read = table.num_rows + len(invalid)
-        if res.rows_read == 0:
-            raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
-        # the log row is written inside the file's transaction (one commit per file)
-        _load(con, src, res, table, invalid, header, kind, force, month, batch, replaced=prev is not None,
-              log=lambda: _log(con, res, src, sha, batch, started))
-    except IngestError as exc:
-        res.status, res.message = "failed", str(exc)
-    except Exception as exc:  # noqa: BLE001 - report, log and carry on with the other files
-        res.status, res.message = "failed", f"{src.display}: {type(exc).__name__}: {exc}"
-    finally:
-        if res.status not in ("ignored", "loaded", "replaced"):
-            _log(con, res, src, sha, batch, started)
-    return res
+                  prepared=None) -> FileResult:
+    """Ingest one file atomically; never raises for a bad file (the result says why).
+
+    ``prepared`` is accepted for compatibility and ignored.
+    """
+    return _ingest_sources(con, [src], [], batch, replace, progress=False)[0]
 
 
-def _load(con, src, res, table, invalid, header, kind, force, month, batch, replaced: bool, log=None) -> None:
-    target, reason_sql, select_sql = (
-        ("street", _STREET_REASON, _STREET_SELECT)
-        if kind == "street"
-        else ("stop_search", _SS_REASON, _SS_SELECT)
-    )
-    params = {"file_month": month, "force": force, "source": src.display, "batch": batch}
-    con.register("arrow_in", table)
-    con.execute("BEGIN TRANSACTION")
+def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace, progress) -> list[FileResult]:
+    store_mod.ensure_schema(con)
+    state = _Store(con)
+    results: list[FileResult | None] = [None] * len(sources)
+    pending: dict[str, list[_Pending]] = {"street": [], "stop-and-search": []}
+    logs: list[list] = []  # log rows of files not written in a batch (ignored, unchanged, failed ...)
+    data_roots: set[str] = set()
+
+    bar = None
+    if progress and len(sources) > 1 and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(sources), desc="ingest", unit="file", file=sys.stderr)
+
+    def prepare(src: Source) -> _Prepared:
+        """Read, hash and parse a file (thread-safe: no store access)."""
+        out = _Prepared()
+        try:
+            if src.error is not None:
+                raise IngestError(src.error)
+            c = _classify(src)
+            if isinstance(c, str):
+                return out
+            out.kind, out.force, out.month = c
+            prev = state.loaded.get(c)
+            if src.read_stored is not None:
+                stored = src.read_stored()
+                out.stored_sha = hashlib.sha256(stored).hexdigest()
+                if prev is not None and prev[3] == out.stored_sha:
+                    out.sha = prev[0]  # the same stored bytes: the same content, not even unpacked
+                    return out
+                data = src.unpack(stored)
+                del stored
+            else:
+                data = src.read()
+            out.sha = hashlib.sha256(data).hexdigest()
+            if prev is not None and prev[0] == out.sha:
+                return out  # unchanged: not parsed (re-ingest is a hash and a lookup)
+            out.table, out.invalid, _, out.records = parse_records(src.display, data, out.kind)
+            out.no_location = _count_no_location(out.table, out.kind)
+        except Exception as exc:  # noqa: BLE001 - reported in order by the main thread
+            out.error = exc
+        return out
+
+    def log_now(res: FileResult, src: Source, sha, started, ingest_id=None) -> None:
+        stored = prep.stored_sha if sha is not None and sha == prep.sha else None
+        logs.append(_log_row(res, src, sha, batch, started, ingest_id, stored))
+
+    pool = ThreadPoolExecutor(max_workers=2)
     try:
-        con.execute(
-            # a view cannot take parameters; the month is validated as YYYY-MM by parse_file_name
-            f"CREATE OR REPLACE TEMP VIEW staged AS SELECT *, "
-            f"{reason_sql.replace('$file_month', repr(month))} AS reason FROM arrow_in",
-        )
-        n_bad = con.execute("SELECT count(*) FROM staged WHERE reason IS NOT NULL").fetchall()[0][0]
-        if n_bad == table.num_rows and table.num_rows > 0:
-            first = con.execute(
-                "SELECT _line, reason FROM staged ORDER BY _line LIMIT 1"
-            ).fetchall()[0]
-            raise IngestError(
-                f"{src.display}, line {first[0]}: every row was rejected; first reason: {first[1]}"
-            )
-        # Replace the force-month whole (a newer copy carries revised outcomes). Rows of a
-        # force-month can only exist if an earlier copy was logged, or a failed earlier
-        # ingest was interrupted outside a transaction (impossible), so the scan is skipped
-        # for a first load.
-        if replaced or _has_rows(con, target, force, month):
-            con.execute(f"DELETE FROM {target} WHERE force = ? AND month = ?", [force, month + "-01"])
-            con.execute("DELETE FROM rejects WHERE kind = ? AND force = ? AND month = ?", [kind, force, month + "-01"])
-            con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?",
-                        [kind, force, month + "-01"])
-        loaded = con.execute(f"INSERT INTO {target} {select_sql}", _used(select_sql, params)).fetchall()[0][0]
-        con.execute(
-            f"INSERT INTO rejects SELECT $source, $kind, $force, CAST($file_month || '-01' AS DATE), _line, reason, "
-            f"{_raw_text_expr(header)} FROM staged WHERE reason IS NOT NULL",
-            {"source": src.display, "kind": kind, "force": force, "file_month": month},
-        )
-        if invalid:
-            con.executemany(
-                "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [[src.display, kind, force, month + "-01", ln, reason, raw] for ln, reason, raw in invalid],
-            )
-        if kind == "street":
-            no_loc = con.execute(
-                "SELECT count(*) FROM staged WHERE reason IS NULL AND trim(\"LSOA code\") = ''"
-            ).fetchall()[0][0]
-        else:
-            no_loc = con.execute(
-                "SELECT count(*) FROM staged WHERE reason IS NULL AND "
-                "(trim(\"Latitude\") = '' OR trim(\"Longitude\") = '')"
-            ).fetchall()[0][0]
-        con.execute(
-            "INSERT INTO no_location VALUES (?, ?, ?, ?, ?)", [src.display, kind, force, month + "-01", no_loc]
-        )
-        reasons = con.execute(
-            "SELECT regexp_replace(reason, '''.*''', '''...''') AS r, count(*) FROM staged "
-            "WHERE reason IS NOT NULL GROUP BY r"
-        ).fetchall()
-        rejected = n_bad + len(invalid)
-        if loaded + rejected != res.rows_read:  # the reconciliation must hold exactly
-            raise IngestError(
-                f"{src.display}: reconciliation failed: read {res.rows_read} rows, "
-                f"loaded {loaded}, rejected {rejected}"
-            )
-        res.rows_loaded, res.rows_rejected, res.rows_no_location = loaded, rejected, no_loc
-        res.reasons = {r: int(c) for r, c in reasons}
-        if invalid:
-            res.reasons["wrong number of fields"] = len(invalid)
-        res.status = "replaced" if replaced else "loaded"
-        parts = [f"read {res.rows_read:,} = loaded {loaded:,} + rejected {rejected:,}"]
-        if no_loc:
-            parts.append(f"{no_loc:,} rows without a location")
-        res.message = "; ".join(parts)
-        if log is not None:
-            log()
-        _before_commit_hook()
-        con.execute("COMMIT")
+        if True:
+            ahead = {i: pool.submit(prepare, sources[i]) for i in range(min(READ_AHEAD, len(sources)))}
+            for i, src in enumerate(sources):
+                prep = ahead.pop(i).result()
+                if i + READ_AHEAD < len(sources):
+                    ahead[i + READ_AHEAD] = pool.submit(prepare, sources[i + READ_AHEAD])
+                res = FileResult(source=src.display, kind=prep.kind, force=prep.force, month=prep.month)
+                results[i] = res
+                started = _now()
+                try:
+                    if src.error is not None:
+                        data_roots.add(src.root or "")  # already one failure named for this path
+                        raise IngestError(src.error)
+                    c = _classify(src)
+                    if isinstance(c, str):
+                        res.status, res.message = "ignored", f"{src.display}: {c}"
+                        log_now(res, src, None, started)
+                        continue
+                    data_roots.add(src.root or "")
+                    key = c
+                    group = pending[key[0]]
+                    if any((p.prep.force, p.prep.month) == key[1:] for p in group):
+                        _flush(con, group, state, batch)  # a second copy of a force-month: in order
+                    if prep.error is not None:
+                        raise prep.error
+                    prev = state.loaded.get(key)
+                    if prev and prev[0] == prep.sha:
+                        res.status = "unchanged"
+                        res.message = f"identical to the copy already loaded from {prev[2]}"
+                        log_now(res, src, prep.sha, started)
+                        continue
+                    if prev and not replace and prev[1] is not None and src.mtime is not None and src.mtime < prev[1]:
+                        res.status = "skipped-older"
+                        res.message = (
+                            f"{src.display}: older copy (modified {src.mtime:%Y-%m-%d %H:%M}) than the one in the "
+                            f"store ({prev[2]}, modified {prev[1]:%Y-%m-%d %H:%M}); use --replace to load it anyway"
+                        )
+                        log_now(res, src, prep.sha, started)
+                        continue
+                    if prep.table is None:  # skipped as unchanged in the thread; the store changed since
+                        prep.table, prep.invalid, _, prep.records = parse_records(src.display, src.read(), prep.kind)
+                        prep.no_location = _count_no_location(prep.table, prep.kind)
+                    res.rows_read = prep.records
+                    if prep.records == 0:
+                        raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
+                    group.append(_Pending(i, src, prep, res, uuid.uuid4().hex, started,
+                                          replaced=key in state.loaded or key in state.has_rows))
+                    if (sum(p.prep.table.num_rows for p in group) >= BATCH_ROWS or len(group) >= BATCH_FILES):
+                        _flush(con, group, state, batch)
+                except IngestError as exc:
+                    res.status, res.message = "failed", str(exc)
+                    log_now(res, src, prep.sha, started)
+                except Exception as exc:  # noqa: BLE001 - report, log and carry on with the other files
+                    res.status, res.message = "failed", f"{src.display}: {type(exc).__name__}: {exc}"
+                    log_now(res, src, prep.sha, started)
+                finally:
+                    if bar is not None:
+                        bar.update(1)
+            for group in pending.values():
+                _flush(con, group, state, batch)
+            # a folder (or zip) that held no data file at all is an error, named
+            for root in roots:
+                if root in data_roots or not (Path(root).is_dir() or Path(root).suffix.lower() == ".zip"):
+                    continue
+                if any(r.status == "failed" and r.source == root for r in results if r):
+                    continue
+                res = FileResult(source=root, status="failed",
+                                 message=f"{root}: no data.police.uk street or stop-and-search files found")
+                results.append(res)
+                log_now(res, Source(display=root, name=Path(root).name, read=_unreadable(""), mtime=None), None, _now())
     except BaseException:
-        con.execute("ROLLBACK")
-        res.status = "interrupted"
-        res.message = "interrupted or failed before commit; the store is as it was before this file"
-        res.rows_loaded = res.rows_rejected = res.rows_no_location = 0
+        for group in pending.values():
+            for p in group:
+                p.res.status = "interrupted"
+                p.res.message = "interrupted before commit; the store is as it was before this file"
         raise
     finally:
-        con.unregister("arrow_in")
+        pool.shutdown(wait=True, cancel_futures=True)
+        if logs:
+            _write_logs(con, logs)
+        if bar is not None:
+            bar.close()
+    return [r for r in results if r is not None]
 
 
-def _has_rows(con, target: str, force: str, month: str) -> bool:
-    return con.execute("SELECT 1 FROM no_location WHERE force = ? AND month = ? AND kind = ? LIMIT 1",
-                       [force, month + "-01", "street" if target == "street" else "stop-and-search"]).fetchall() != []
+def _count_no_location(table: pa.Table, kind: str) -> int:
+    """Rows without a location, by pyarrow compute (same rule as the SQL ``_*_NOLOC``)."""
+    import pyarrow.compute as pc
+
+    def blank(c: str):
+        return pc.equal(pc.utf8_trim_whitespace(table[c]), "")
+
+    mask = blank("LSOA code") if kind == "street" else pc.or_(blank("Latitude"), blank("Longitude"))
+    return int(pc.sum(mask).as_py() or 0)
+
+
+def _log_row(res: FileResult, src: Source, sha, batch, started, ingest_id=None, stored_sha=None) -> list:
+    return [
+        ingest_id or uuid.uuid4().hex, src.display, src.name, res.kind, res.force,
+        (res.month + "-01") if res.month else None, sha, src.mtime, batch,
+        res.rows_read, res.rows_loaded, res.rows_rejected, res.rows_no_location,
+        res.status, res.message, started, _now(), stored_sha,
+    ]
+
+
+_LOG_COLUMNS = ("ingest_id, source_file, file_name, kind, force, month, sha256, file_mtime, download_batch, "
+                "rows_read, rows_loaded, rows_rejected, rows_no_location, status, message, started_at, finished_at, "
+                "file_sha256")
+
+
+def _write_logs(con, rows: list[list]) -> None:
+    names = [c.strip() for c in _LOG_COLUMNS.split(",")]
+    cols = list(zip(*rows))
+    types = {"month": pa.string(), "file_mtime": pa.timestamp("us"), "started_at": pa.timestamp("us"),
+             "finished_at": pa.timestamp("us")}
+    int_cols = {"rows_read", "rows_loaded", "rows_rejected", "rows_no_location"}
+    arrays = [pa.array(list(v), type=pa.int64() if n in int_cols else types.get(n, pa.string()))
+              for n, v in zip(names, cols)]
+    con.register("log_in", pa.Table.from_arrays(arrays, names=names))
+    try:
+        con.execute(f"INSERT INTO ingest_log ({_LOG_COLUMNS}) SELECT ingest_id, source_file, file_name, kind, "
+                    "force, CAST(month AS DATE), sha256, file_mtime, download_batch, rows_read, rows_loaded, "
+                    "rows_rejected, rows_no_location, status, message, started_at, finished_at, file_sha256 "
+                    "FROM log_in")
+    finally:
+        con.unregister("log_in")
+    rows.clear()
 
 
 def _used(sql: str, params: dict) -> dict:
@@ -625,29 +840,190 @@ def _before_commit_hook() -> None:
     """Called inside the transaction just before COMMIT (tests use it to simulate a crash)."""
 
 
-def _log(con, res: FileResult, src: Source, sha, batch, started) -> None:
-    finished = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    con.execute(
-        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            uuid.uuid4().hex, src.display, src.name, res.kind, res.force,
-            (res.month + "-01") if res.month else None, sha, src.mtime, batch,
-            res.rows_read, res.rows_loaded, res.rows_rejected, res.rows_no_location,
-            res.status, res.message, started, finished,
-        ],
-    )
+def _flush(con, group: list[_Pending], state: _Store, batch) -> None:
+    """Write a batch of files of one kind in one transaction; on an unexpected error,
+    roll back and write its files one at a time so that one bad file fails alone."""
+    if not group:
+        return
+    files = list(group)
+    group.clear()
+    try:
+        _write_batch(con, files, state, batch)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        if len(files) == 1:
+            p = files[0]
+            p.res.status = "failed"
+            p.res.message = (str(exc) if isinstance(exc, IngestError)
+                             else f"{p.src.display}: {type(exc).__name__}: {exc}")
+            p.res.rows_loaded = p.res.rows_rejected = p.res.rows_no_location = 0
+            p.res.reasons = {}
+            _write_logs(con, [_log_row(p.res, p.src, p.prep.sha, batch, p.started, p.ingest_id, p.prep.stored_sha)])
+            return
+        for p in files:
+            p.res.status, p.res.message, p.res.reasons = "pending", "", {}
+            _flush(con, [p], state, batch)
+
+
+def _write_batch(con, files: list[_Pending], state: _Store, batch) -> None:
+    kind = files[0].prep.kind
+    target, ok_sql, reason_sql, noloc_sql, select_sql, header = _KIND_SQL[kind]
+    cols = [*header, "_line"]
+    tables = []
+    for j, p in enumerate(files):
+        t = p.prep.table.select(cols)
+        tables.append(t.append_column("_file", pa.array(np.full(t.num_rows, j, dtype=np.int32))))
+    con.register("batch_in", pa.concat_tables(tables))
+    try:
+        _write_registered(con, files, state, batch, kind)
+    finally:
+        con.unregister("batch_in")
+
+
+def _write_registered(con, files: list[_Pending], state: _Store, batch, kind: str) -> None:
+    """Write the registered batch: optimistically in one pass (every row valid: the common
+    case), else validate per file first and write again with the rejects."""
+    params = {
+        "months": [p.prep.month for p in files], "forces": [p.prep.force for p in files],
+        "sources": [p.src.display for p in files], "ids": [p.ingest_id for p in files],
+        "kind": kind, "batch": batch,
+    }
+    if not any(p.prep.invalid for p in files):
+        for p in files:
+            p.res.rows_rejected, p.res.rows_loaded = 0, p.prep.table.num_rows
+            p.res.rows_no_location = p.prep.no_location
+        if _transaction(con, files, state, batch, kind, params, dead=[], any_bad=False, optimistic=True):
+            return
+    ok_sql, noloc_sql = _KIND_SQL[kind][1], _KIND_SQL[kind][3]
+    # One vectorised pass: rejected and no-location rows per file.
+    counts = {f: (int(b), int(n)) for f, b, n in con.execute(
+        f"SELECT _file, count(*) FILTER (WHERE ({ok_sql}) IS NOT TRUE), "
+        f"count(*) FILTER (WHERE ({ok_sql}) IS TRUE AND {noloc_sql}) FROM batch_in GROUP BY _file",
+        _used(ok_sql, params)).fetchall()}
+    dead = []  # files whose every row is rejected: rejects recorded, nothing replaced
+    for j, p in enumerate(files):
+        bad, noloc = counts.get(j, (0, 0))
+        n = p.prep.table.num_rows
+        p.res.rows_rejected = bad + len(p.prep.invalid)
+        p.res.rows_loaded = n - bad
+        p.res.rows_no_location = noloc
+        if p.res.rows_loaded == 0:
+            dead.append(j)
+    any_bad = any(counts.get(j, (0, 0))[0] for j in range(len(files)))
+    _transaction(con, files, state, batch, kind, params, dead=dead, any_bad=any_bad, optimistic=False)
+
+
+def _transaction(con, files: list[_Pending], state: _Store, batch, kind: str, params: dict, dead: list[int],
+                 any_bad: bool, optimistic: bool) -> bool:
+    """One transaction for the batch. With ``optimistic``, every row is assumed valid;
+    returns False (after a rollback) when a row was not, so the caller validates first."""
+    target, ok_sql, reason_sql, noloc_sql, select_sql, header = _KIND_SQL[kind]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for j, p in enumerate(files):
+            if j in dead or not p.replaced:
+                continue
+            # Replace the force-month whole (a newer copy carries revised outcomes); the
+            # rejects recorded for failed attempts stay with their log rows.
+            key = [p.prep.force, p.prep.month + "-01"]
+            con.execute(f"DELETE FROM {target} WHERE force = ? AND month = ?", key)
+            con.execute("DELETE FROM rejects WHERE kind = ? AND force = ? AND month = ? AND (ingest_id IS NULL OR "
+                        "ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'failed'))", [kind, *key])
+            con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?", [kind, *key])
+        where = []
+        if any_bad or optimistic:
+            where.append(f"({ok_sql}) IS TRUE")
+        if dead:
+            where.append(f"_file NOT IN ({', '.join(map(str, dead))})")
+        sql = f"INSERT INTO {target} {select_sql}" + (" WHERE " + " AND ".join(where) if where else "")
+        loaded = con.execute(sql, _used(sql, params)).fetchall()[0][0]
+        expected = sum(p.res.rows_loaded for j, p in enumerate(files) if j not in dead)
+        if optimistic and loaded != expected:
+            con.execute("ROLLBACK")  # some row is invalid: validate per file, then write again
+            return False
+        if loaded != expected:  # the reconciliation must hold exactly
+            raise IngestError(f"{files[0].src.display}: reconciliation failed: loaded {loaded} rows in a batch "
+                              f"where {expected} passed validation")
+        if any_bad:
+            sql = (f"INSERT INTO rejects (source_file, kind, force, month, line, reason, raw, ingest_id) "
+                   f"SELECT $sources[_file + 1], $kind, $forces[_file + 1], CAST($months[_file + 1] || '-01' AS DATE), "
+                   f"_line, {reason_sql}, {_raw_text_expr(header)}, $ids[_file + 1] FROM batch_in "
+                   f"WHERE ({ok_sql}) IS NOT TRUE")
+            con.execute(sql, _used(sql, params))
+            sql = (f"SELECT _file, regexp_replace({reason_sql}, '''.*''', '''...''') AS r, count(*) FROM batch_in "
+                   f"WHERE ({ok_sql}) IS NOT TRUE GROUP BY ALL")
+            for j, r, c in con.execute(sql, _used(sql, params)).fetchall():
+                files[j].res.reasons[r] = int(c)
+        inv = [(p.src.display, kind, p.prep.force, p.prep.month + "-01", ln, reason, raw, p.ingest_id)
+               for p in files for ln, reason, raw in p.prep.invalid]
+        if inv:
+            con.executemany("INSERT INTO rejects (source_file, kind, force, month, line, reason, raw, ingest_id) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inv)
+            for p in files:
+                if p.prep.invalid:
+                    for _, reason, _ in p.prep.invalid:
+                        r = "malformed CSV quoting" if reason.startswith("malformed") else "wrong number of fields"
+                        p.res.reasons[r] = p.res.reasons.get(r, 0) + 1
+        noloc_rows = [[p.src.display, kind, p.prep.force, p.prep.month + "-01", p.res.rows_no_location]
+                      for j, p in enumerate(files) if j not in dead]
+        if noloc_rows:
+            con.executemany("INSERT INTO no_location VALUES (?, ?, ?, ?, ?)", noloc_rows)
+        logs = []
+        for j, p in enumerate(files):
+            res = p.res
+            if res.rows_loaded + res.rows_rejected != res.rows_read:
+                raise IngestError(f"{p.src.display}: reconciliation failed: read {res.rows_read} rows, "
+                                  f"loaded {res.rows_loaded}, rejected {res.rows_rejected}")
+            if j in dead:
+                first = min([(ln, reason) for ln, reason, _ in p.prep.invalid] + _first_reject(con, p.ingest_id))
+                res.status = "failed"
+                res.message = (f"{p.src.display}, line {first[0]}: every row was rejected "
+                               f"(read {res.rows_read:,} = loaded 0 + rejected {res.rows_rejected:,}; "
+                               f"first reason: {first[1]}); the store keeps what it had for this force-month")
+                res.rows_no_location = 0
+            else:
+                res.status = "replaced" if p.replaced else "loaded"
+                parts = [f"read {res.rows_read:,} = loaded {res.rows_loaded:,} + rejected {res.rows_rejected:,}"]
+                if res.rows_no_location:
+                    parts.append(f"{res.rows_no_location:,} rows without a location")
+                res.message = "; ".join(parts)
+            logs.append(_log_row(res, p.src, p.prep.sha, batch, p.started, p.ingest_id, p.prep.stored_sha))
+        _write_logs(con, logs)
+        _before_commit_hook()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        for p in files:
+            p.res.rows_loaded = p.res.rows_rejected = p.res.rows_no_location = 0
+            p.res.status = "interrupted"
+            p.res.message = "interrupted or failed before commit; the store is as it was before this file"
+        raise
+    for j, p in enumerate(files):
+        key = (kind, p.prep.force, p.prep.month)
+        if j not in dead:
+            state.loaded[key] = (p.prep.sha, p.src.mtime, p.src.display, p.prep.stored_sha)
+            state.has_rows.add(key)
+        p.prep.table = None  # free the parsed rows
+    return True
+
+
+def _first_reject(con, ingest_id: str) -> list[tuple[int, str]]:
+    return [tuple(r) for r in con.execute(
+        "SELECT line, reason FROM rejects WHERE ingest_id = ? ORDER BY line LIMIT 1", [ingest_id]).fetchall()]
 
 
 def summarise(results: list[FileResult]) -> str:
-    """A plain-text summary of an ingest run (per status, totals and every failure)."""
+    """A plain-text summary of an ingest run (per status, totals, every file not loaded)."""
     lines = []
     by_status: dict[str, int] = {}
     for r in results:
         by_status[r.status] = by_status.get(r.status, 0) + 1
-    read = sum(r.rows_read for r in results if r.status in ("loaded", "replaced"))
-    loaded = sum(r.rows_loaded for r in results if r.status in ("loaded", "replaced"))
-    rejected = sum(r.rows_rejected for r in results if r.status in ("loaded", "replaced"))
-    noloc = sum(r.rows_no_location for r in results if r.status in ("loaded", "replaced"))
+    done = [r for r in results if r.status in ("loaded", "replaced")]
+    read = sum(r.rows_read for r in done)
+    loaded = sum(r.rows_loaded for r in done)
+    rejected = sum(r.rows_rejected for r in done)
+    noloc = sum(r.rows_no_location for r in done)
     lines.append(
         f"{len(results)} file(s): " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
     )
@@ -659,6 +1035,6 @@ def summarise(results: list[FileResult]) -> str:
         if r.rows_rejected:
             why = "; ".join(f"{k}: {v}" for k, v in r.reasons.items())
             lines.append(f"  rejected rows in {r.source}: {why}")
-        if r.status in ("failed", "skipped-older"):
+        if r.status in ("failed", "skipped-older", "ignored", "interrupted"):
             lines.append(f"  {r.status.upper()}: {r.message}")
     return "\n".join(lines)

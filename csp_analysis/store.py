@@ -10,9 +10,12 @@ street
 stop_search
     One row per published stop-and-search row (identical rows are genuine).
 ingest_log
-    One row per file ingest attempt, with the row reconciliation.
+    One row per file ingest attempt, with the row reconciliation, the sha256 of the
+    uncompressed file (``sha256``) and of the file as stored (``file_sha256``, e.g. the
+    gzip bytes: a cheap check that a re-ingested file is unchanged).
 rejects
-    Every rejected row, with file, line, reason and the raw text (nothing is lost).
+    Every rejected row, with file, line, reason, the raw text (nothing is lost) and the
+    ``ingest_id`` of the ``ingest_log`` row that recorded it.
 no_location
     Rows without a location, counted per source file (force and month).
 lsoa_lookup
@@ -119,8 +122,11 @@ SCHEMA = [
   status VARCHAR,
   message VARCHAR,
   started_at TIMESTAMP,
-  finished_at TIMESTAMP
+  finished_at TIMESTAMP,
+  file_sha256 VARCHAR
 )""",
+    # stores made before the log kept the checksum of the file as stored (e.g. gzip)
+    "ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS file_sha256 VARCHAR",
     """CREATE TABLE IF NOT EXISTS rejects (
   source_file VARCHAR,
   kind VARCHAR,
@@ -128,8 +134,11 @@ SCHEMA = [
   month DATE,
   line BIGINT,
   reason VARCHAR,
-  raw VARCHAR
+  raw VARCHAR,
+  ingest_id VARCHAR
 )""",
+    # stores made before rejects carried the ingest attempt that recorded them
+    "ALTER TABLE rejects ADD COLUMN IF NOT EXISTS ingest_id VARCHAR",
     """CREATE TABLE IF NOT EXISTS no_location (
   source_file VARCHAR,
   kind VARCHAR,

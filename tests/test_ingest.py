@@ -76,7 +76,8 @@ def test_gzip_and_zip_archive_layout(con, tmp_path):
         zf.write(src, "2024-03/2024-03-test-street.csv")
         zf.writestr("2024-03/README.txt", "not data")
     res = ingest.ingest_paths(con, [tmp_path / "gz", z], progress=False)
-    assert [r.status for r in res] == ["loaded", "loaded"]
+    assert [r.status for r in res] == ["loaded", "loaded", "ignored"]
+    assert "README.txt" in res[2].message and "README.txt" in ingest.summarise(res)  # named, not silently skipped
     assert sorted(str(m[0]) for m in con.execute("SELECT DISTINCT month FROM street").fetchall()) == [
         "2024-02-01", "2024-03-01"]
 
@@ -162,7 +163,11 @@ def test_all_rows_unparseable_month_fails_file_naming_line(con, tmp_path):
     f = write(tmp_path / "2024-01-test-street.csv", [HEADER, street_row(month="13/2024"), street_row(month="x")])
     [r] = ingest.ingest_paths(con, [f], progress=False)
     assert r.status == "failed" and "line 2" in r.message and "unparseable month" in r.message
-    assert count(con) == 0 and count(con, "rejects") == 0
+    # nothing loaded, but every row is accounted for: rejects recorded, the log reconciles
+    assert count(con) == 0 and count(con, "rejects") == 2
+    assert con.execute("SELECT rows_read, rows_loaded, rows_rejected, status FROM ingest_log").fetchall() == [
+        (2, 0, 2, "failed")]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 0, 2)
 
 
 def test_bad_file_name_is_explained(con, tmp_path):
