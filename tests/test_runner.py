@@ -20,12 +20,21 @@ small_number_threshold: 5
 """
 
 
+def _add_month(con, month: str, sha: str) -> None:
+    """One street record and its ingest_log row for south-yorkshire (the store then has data)."""
+    con.execute("INSERT INTO street (month, crime_type, force, source_file, lsoa_code) "
+                f"VALUES (DATE '{month}', 'Burglary', 'south-yorkshire', 'f-{month}.csv', 'E01007300')")
+    con.execute("INSERT INTO ingest_log (source_file, kind, force, month, sha256, status, started_at, finished_at) "
+                f"VALUES ('f-{month}.csv', 'street', 'south-yorkshire', DATE '{month}', '{sha}', 'loaded', now(), now())")
+
+
 @pytest.fixture()
 def setup(tmp_path):
     db = tmp_path / "s.duckdb"
     con = store.connect(db)
     con.execute("INSERT INTO lad_lookup VALUES ('E08000016','Barnsley','E22000259','Barnsley','E23000011',"
                 "'South Yorkshire','t')")
+    _add_month(con, "2024-01-01", "sha-a")
     con.close()
     pdir = tmp_path / "params"
     pdir.mkdir()
