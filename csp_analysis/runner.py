@@ -82,6 +82,7 @@ class NotebookRun:
     html: str | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    html_seconds: float = 0.0        # HTML conversion (included in ``seconds``)
 
 
 @dataclass
@@ -355,14 +356,17 @@ def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, s
         nr.status = "failed"
         cell = getattr(exc, "exec_count", None)
         nr.error = one_line(exc) + (f" (cell [{cell}])" if cell else "")
-    nr.seconds = round(time.perf_counter() - t0, 2)
     if out_nb.exists():
+        th = time.perf_counter()
         try:
-            render_html(nb if nb is not None else out_nb, out_html, exporter=_worker_exporter())
+            render_html(nb if nb is not None else out_nb, out_html,
+                        exporter=_worker_exporter() if warm else None)
             nr.html = out_html.name
         except Exception as exc:  # noqa: BLE001
             nr.status = "failed"
             nr.error = ((nr.error + "; ") if nr.error else "") + f"HTML conversion failed: {one_line(exc)}"
+        nr.html_seconds = round(time.perf_counter() - th, 2)
+    nr.seconds = round(time.perf_counter() - t0, 2)
     wfile = output_dir / "warnings" / f"{notebook}.json"
     if wfile.exists():
         try:
