@@ -11,9 +11,10 @@ Prints, measured one after another in this process:
 1. **trivial**: one papermill notebook that only imports the package (a kernel start, the
    imports, papermill's reading and writing) - the floor issue 12 measures against;
 2. **before**: the partnership(s) with a fresh kernel per notebook, a new HTML exporter per
-   notebook and no query cache (``run_all(..., warm=False)``: the runner before issue 12);
+   notebook, no query cache and BLAS threads left to the library (``run_all(..., warm=False,
+   blas_threads=0)``: the runner before issue 12);
 3. **after**: the same with a warm kernel reused across notebooks and partnerships, one
-   exporter per worker and the query cache (``run_all(..., warm=True)``, the default);
+   exporter per worker, the query cache and one BLAS thread per kernel (the defaults);
 4. the ratio of each to the trivial notebook, the per-stage profile of each notebook
    (overhead = kernel start/connection, reset prelude and papermill I/O; each code cell;
    HTML conversion), whether the CSV tables of before and after are byte-identical, and
@@ -102,7 +103,7 @@ def main() -> None:
 
         t = time.perf_counter()
         before = runner.run_all(slugs, outputs_dir=tmp / "before", store=a.store, notebooks=nbs, warm=False,
-                                force=True, **quiet)
+                                force=True, blas_threads=0, **quiet)
         t_before = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -124,9 +125,9 @@ def main() -> None:
         same, n_tables, diffs = tables_identical(tmp / "before", tmp / "after", slugs)
         k = len(slugs)
         print(f"trivial notebook (papermill, fresh kernel, imports the package): {t_triv:.1f} s")
-        print(f"before (kernel per notebook, no cache):  {t_before:.1f} s for {k} partnership(s) = "
+        print(f"before (kernel per notebook, no cache, BLAS default): {t_before:.1f} s for {k} partnership(s) = "
               f"{t_before / k:.1f} s each = {t_before / k / t_triv:.1f}x trivial")
-        print(f"after  (warm kernel, cache, 1 exporter): {t_after:.1f} s for {k} partnership(s) = "
+        print(f"after  (warm kernel, cache, 1 exporter, 1 BLAS thread): {t_after:.1f} s for {k} partnership(s) = "
               f"{t_after / k:.1f} s each = {t_after / k / t_triv:.1f}x trivial "
               f"(speed-up {t_before / t_after:.2f}x)")
         print(f"unchanged re-run: {t_again:.2f} s "

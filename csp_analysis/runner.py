@@ -660,23 +660,30 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VE
                "NUMEXPR_NUM_THREADS")
 
 
-def thread_limits(jobs: int, cpus: int | None = None, environ=None) -> dict[str, str]:
+def thread_limits(jobs: int, cpus: int | None = None, environ=None, max_threads: int | None = 1) -> dict[str, str]:
     """Thread limits for the numerical libraries of ``jobs`` kernels running at once.
 
     Each kernel's BLAS would otherwise start one thread per core, and ``jobs`` kernels
     then fight over the cores: measured on 2 cores, two intervention notebooks at once took
-    72 s each against 7 s alone. Each kernel gets ``cpus // jobs`` threads (at least 1).
-    Variables the user has set are left as they are.
+    72 s each against 7 s alone. Each kernel gets ``cpus // jobs`` threads (at least 1),
+    capped at ``max_threads`` (None: no cap). The default cap is 1: the reports' matrices
+    (GLM fits, difference-in-differences panels) are too small for threaded BLAS to pay,
+    and on a busy machine OpenBLAS threads spin against each other - measured on the
+    shared 2-core machine, ``03_intervention_effects`` of riverton: 157-180 s with 2 BLAS
+    threads against 18 s with 1 (alternating runs, same load). ``$CSP_BLAS_THREADS`` sets
+    the cap for a run. Variables the user has set are left as they are.
     """
     environ = os.environ if environ is None else environ
     n = max(1, (cpus or os.cpu_count() or 1) // max(1, jobs))
+    if max_threads is not None:
+        n = min(n, max(1, int(max_threads)))
     return {k: str(n) for k in THREAD_VARS if not environ.get(k)}
 
 
 def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path | None = None,
             store: Path | None = None, notebooks: tuple[str, ...] | None = None, jobs: int = 1,
             notebooks_dir: Path | None = None, log=print, force: bool = False,
-            warm: bool = True) -> list[PartnershipRun]:
+            warm: bool = True, blas_threads: int | None = None) -> list[PartnershipRun]:
     """Run the notebooks for several partnerships (in parallel with ``jobs`` > 1)
     and write ``outputs/index.html``. Returns one result per partnership.
 
@@ -687,6 +694,10 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
     warm : bool
         Reuse one kernel per worker process (default); False starts a kernel per
         notebook (the behaviour before issue 12, kept for benchmarks and debugging).
+    blas_threads : int, optional
+        BLAS threads per kernel at most (see :func:`thread_limits`); default
+        ``$CSP_BLAS_THREADS`` or 1; 0 = the earlier policy (``cpus // jobs`` threads when
+        ``jobs`` > 1, the libraries' own default otherwise).
     """
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     params_dir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
@@ -707,28 +718,34 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
              {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, [])})
             for s in slugs]
     results: list[PartnershipRun] = []
-    if jobs > 1 and len(args) > 1:
-        saved = {k: os.environ.get(k) for k in THREAD_VARS}
-        os.environ.update(thread_limits(jobs))  # inherited by the workers' kernels
-        try:
+    if blas_threads is None:
+        blas_threads = int(os.environ.get("CSP_BLAS_THREADS") or 1)
+    if blas_threads == 0:  # the earlier policy
+        limits = thread_limits(jobs, max_threads=None) if jobs > 1 and len(args) > 1 else {}
+    else:
+        limits = thread_limits(jobs if len(args) > 1 else 1, max_threads=blas_threads)
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(limits)  # inherited by the kernels (started by this process or its workers)
+    try:
+        if jobs > 1 and len(args) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as ex:
                 for r in ex.map(_run_one, args):
                     log(_line(r))
                     results.append(r)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    else:
-        try:
-            for a in args:
-                r = _run_one(a)
-                log(_line(r))
-                results.append(r)
-        finally:
-            shutdown_worker()
+        else:
+            try:
+                for a in args:
+                    r = _run_one(a)
+                    log(_line(r))
+                    results.append(r)
+            finally:
+                shutdown_worker()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     cols = list(notebooks or DEFAULT_NOTEBOOKS)
     for r in results:
         cols += [n.notebook for n in r.notebooks if n.notebook not in cols]

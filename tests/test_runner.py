@@ -103,9 +103,11 @@ def test_cli_run_exits_non_zero_when_any_fails(setup, monkeypatch):
 def test_thread_limits_share_the_cores_between_parallel_kernels():
     from csp_analysis.runner import THREAD_VARS, thread_limits
 
-    lim = thread_limits(2, cpus=16, environ={})
+    lim = thread_limits(2, cpus=16, environ={}, max_threads=None)
     assert set(lim) == set(THREAD_VARS) and set(lim.values()) == {"8"}
-    assert set(thread_limits(4, cpus=2, environ={}).values()) == {"1"}
+    assert set(thread_limits(2, cpus=16, environ={}, max_threads=4).values()) == {"4"}
+    assert set(thread_limits(2, cpus=16, environ={}).values()) == {"1"}  # default cap: one thread
+    assert set(thread_limits(4, cpus=2, environ={}, max_threads=None).values()) == {"1"}
     # what the user set is theirs
     assert "OMP_NUM_THREADS" not in thread_limits(2, cpus=16, environ={"OMP_NUM_THREADS": "3"})
 
@@ -300,3 +302,28 @@ def test_runs_of_one_partnership_are_serialised(setup):
     t.join(120)
     assert done and done[0].status == "ok" and (out / "alpha" / "no_params.html").exists()
     assert not list(out.glob(".alpha.*"))  # staging folder swapped in, old folder removed
+
+
+def test_jobs_two_workers_warm_kernels_isolated_failures_and_no_orphans(setup):
+    import os
+    import time
+
+    db, pdir, out = setup
+    results = runner.run_all(["alpha", "broken", "beta"], params_dir=pdir, outputs_dir=out, store=db,
+                             notebooks=("leak",), notebooks_dir=FIXTURES, jobs=2, log=lambda *_: None)
+    by = {r.slug: r for r in results}
+    assert by["alpha"].status == by["beta"].status == "ok" and by["broken"].status == "failed"
+    pids = set()
+    for slug in ("alpha", "beta"):
+        heads = {h["key"]: h for h in json.loads((out / slug / "headlines.json").read_text())}
+        assert heads["problems"]["value"] == 0
+        pids.add(heads["pid"]["value"])
+    time.sleep(1)
+    alive = []
+    for pid in pids:  # the workers shut their kernels down when they ended
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+    assert alive == []
