@@ -77,14 +77,34 @@ def profile(results, out: Path) -> list[str]:
     return lines
 
 
-def tables_identical(a: Path, b: Path, slugs) -> tuple[bool, int, list[str]]:
-    diffs, n = [], 0
+def tables_identical(a: Path, b: Path, slugs) -> tuple[bool, int, list[str], list[str]]:
+    """Byte-identical CSVs, and those that differ only in floating-point noise
+    (every cell equal, numbers within a relative 1e-9)."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    diffs, noise, n = [], [], 0
     for s in slugs:
         fa = {p.name: p.read_bytes() for p in (a / s / "tables").glob("*.csv")}
         fb = {p.name: p.read_bytes() for p in (b / s / "tables").glob("*.csv")}
         n += len(fa)
-        diffs += [f"{s}/{k}" for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
-    return not diffs, n, diffs
+        for k in sorted(set(fa) | set(fb)):
+            if fa.get(k) == fb.get(k):
+                continue
+            try:
+                x = pd.read_csv(io.BytesIO(fa[k]))
+                y = pd.read_csv(io.BytesIO(fb[k]))
+                same_shape = x.shape == y.shape and list(x.columns) == list(y.columns)
+                ok = same_shape and all(
+                    np.allclose(x[c], y[c], rtol=1e-9, atol=1e-12, equal_nan=True)
+                    if pd.api.types.is_numeric_dtype(x[c]) and pd.api.types.is_numeric_dtype(y[c])
+                    else x[c].fillna("").astype(str).equals(y[c].fillna("").astype(str)) for c in x.columns)
+            except (KeyError, ValueError, TypeError):
+                ok = False
+            (noise if ok else diffs).append(f"{s}/{k}")
+    return not diffs and not noise, n, diffs, noise
 
 
 def main() -> None:
@@ -122,7 +142,7 @@ def main() -> None:
                            force=True, **quiet)
             t_par = time.perf_counter() - t
 
-        same, n_tables, diffs = tables_identical(tmp / "before", tmp / "after", slugs)
+        same, n_tables, diffs, noise = tables_identical(tmp / "before", tmp / "after", slugs)
         k = len(slugs)
         print(f"trivial notebook (papermill, fresh kernel, imports the package): {t_triv:.1f} s")
         print(f"before (kernel per notebook, no cache, BLAS default): {t_before:.1f} s for {k} partnership(s) = "
@@ -134,7 +154,9 @@ def main() -> None:
               f"({sum(r.action == 'unchanged' for r in again)}/{k} partnerships unchanged)")
         if t_par is not None:
             print(f"after with --jobs {a.jobs}: {t_par:.1f} s = {t_par / k:.1f} s per partnership")
-        print(f"tables identical before/after: {same} ({n_tables} CSVs)" + (f"; differ: {diffs}" if diffs else ""))
+        print(f"tables byte-identical before/after: {same} ({n_tables} CSVs)"
+              + (f"; equal within rtol 1e-9 (floating-point noise, e.g. BLAS threads): {noise}" if noise else "")
+              + (f"; DIFFERENT: {diffs}" if diffs else ""))
         print("status before:", {r.slug: r.status for r in before}, " after:", {r.slug: r.status for r in after})
         print("profile before (s):")
         print("\n".join(profile(before, tmp / "before")))

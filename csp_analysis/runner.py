@@ -172,7 +172,9 @@ def kernel_reset(cwd: str, partnership: str) -> None:
             warnings.simplefilter("ignore")
             matplotlib.rcParams.update(st["rc"])
         warnings.filters[:] = st["warnings"]
-        warnings._filters_mutated()  # noqa: SLF001 - invalidate the 'already warned' caches
+        mutated = getattr(warnings, "_filters_mutated", None)  # invalidate the 'already warned' caches
+        if mutated is not None:
+            mutated()
         os.environ.clear()
         os.environ.update(st["env"])
         sys.path[:] = st["path"]
@@ -592,9 +594,9 @@ def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir
         return pr
     changed = ["forced (--force)"] if force else _changed_parts(out, fp)
 
+    for stale in out.parent.glob(f".{slug}.staging-*"):  # left by an interrupted run (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
     stage = out.parent / f".{slug}.staging-{os.getpid()}"
-    if stage.exists():
-        shutil.rmtree(stage)
     stage.mkdir(parents=True)
     for nb in notebooks:
         pr.notebooks.append(run_notebook(slug, nb, stage, params_dir, store, notebooks_dir, warm=warm))
