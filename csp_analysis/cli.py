@@ -123,7 +123,7 @@ def cmd_run(a) -> int:
     unchanged = sum(r.action == "unchanged" for r in results)
     warned = [r.slug for r in results if r.status == "warning"]
     print(f"\n{len(results)} partnership(s) in {time.perf_counter() - t0:.1f} s: "
-          f"{len(results) - unchanged} rebuilt, {unchanged} unchanged"
+          f"{len(results) - unchanged - len(failed)} rebuilt, {unchanged} unchanged, {len(failed)} failed"
           + (f"; warnings: {', '.join(warned)}" if warned else ""))
     print(f"reports: {index.resolve()}")
     if failed:
