@@ -1,42 +1,167 @@
-"""Benchmark: seconds per partnership for rendering the reports.
+"""Benchmark: one partnership's reports against one trivial notebook, in the same run.
 
-Usage: python benchmarks/report.py [SLUG ...] [--store PATH]
-(default: the synthetic partnerships, in the default store; run `make report` first)
+Usage::
 
-Runs every partnership sequentially (the naive baseline: one after another) and then
-with --jobs 2 (parallel partnerships), in the same run, and prints seconds per
-partnership and per notebook.
+    python benchmarks/report.py [SLUG ...] [--store PATH] [--notebooks NB ...] [--jobs N]
+
+(default: ``riverton`` on the default store; build it first with ``csp setup-demo``).
+
+Prints, measured one after another in this process:
+
+1. **trivial**: one papermill notebook that only imports the package (a kernel start, the
+   imports, papermill's reading and writing) - the floor issue 12 measures against;
+2. **before**: the partnership(s) with a fresh kernel per notebook, a new HTML exporter per
+   notebook, no query cache and BLAS threads left to the library (``run_all(..., warm=False,
+   blas_threads=0)``: the runner before issue 12);
+3. **after**: the same with a warm kernel reused across notebooks and partnerships, one
+   exporter per worker, the query cache and one BLAS thread per kernel (the defaults);
+4. the ratio of each to the trivial notebook, the per-stage profile of each notebook
+   (overhead = kernel start/connection, reset prelude and papermill I/O; each code cell;
+   HTML conversion), whether the CSV tables of before and after are byte-identical, and
+   the time of an unchanged re-run (``csp run`` again on the same outputs: every
+   partnership "unchanged").
+
+With ``--jobs N`` (N > 1) it also times the partnerships in N worker processes.
+Timings on a shared machine are noisy: compare figures from the same run only.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
 
-from csp_analysis import params, runner
+import nbformat
+
+from csp_analysis import runner
+
+
+def trivial_notebook(folder: Path) -> Path:
+    """A notebook with a parameters cell and one cell that imports the package."""
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("partnership = None")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("from csp_analysis import report")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    path = folder / "trivial.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def time_trivial(folder: Path) -> float:
+    import papermill as pm
+
+    src = trivial_notebook(folder)
+    t = time.perf_counter()
+    pm.execute_notebook(str(src), str(folder / "trivial_out.ipynb"), parameters={"partnership": "x"},
+                        kernel_name="python3", progress_bar=False,
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    return time.perf_counter() - t
+
+
+def profile(results, out: Path) -> list[str]:
+    """Per notebook: overhead, code cells (papermill's durations) and HTML conversion."""
+    lines = []
+    for r in results:
+        for n in r.notebooks:
+            nb = json.loads((out / r.slug / f"{n.notebook}.ipynb").read_text())
+            cells = [(c.get("execution_count"), c["metadata"].get("papermill", {}).get("duration") or 0.0)
+                     for c in nb["cells"] if c["cell_type"] == "code"]
+            cell_s = sum(d for _, d in cells)
+            overhead = n.seconds - n.html_seconds - cell_s
+            top = ", ".join(f"[{i}] {d:.1f}" for i, d in sorted(cells, key=lambda x: -x[1])[:4] if d >= 0.05)
+            lines.append(f"  {r.slug}/{n.notebook:<26} total {n.seconds:6.1f}  overhead {overhead:5.1f}  "
+                         f"cells {cell_s:6.1f}  html {n.html_seconds:4.1f}   slowest cells: {top}")
+    return lines
+
+
+def tables_identical(a: Path, b: Path, slugs) -> tuple[bool, int, list[str], list[str]]:
+    """Byte-identical CSVs, and those that differ only in floating-point noise
+    (every cell equal, numbers within a relative 1e-9)."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    diffs, noise, n = [], [], 0
+    for s in slugs:
+        fa = {p.name: p.read_bytes() for p in (a / s / "tables").glob("*.csv")}
+        fb = {p.name: p.read_bytes() for p in (b / s / "tables").glob("*.csv")}
+        n += len(fa)
+        for k in sorted(set(fa) | set(fb)):
+            if fa.get(k) == fb.get(k):
+                continue
+            try:
+                x = pd.read_csv(io.BytesIO(fa[k]))
+                y = pd.read_csv(io.BytesIO(fb[k]))
+                same_shape = x.shape == y.shape and list(x.columns) == list(y.columns)
+                ok = same_shape and all(
+                    np.allclose(x[c], y[c], rtol=1e-9, atol=1e-12, equal_nan=True)
+                    if pd.api.types.is_numeric_dtype(x[c]) and pd.api.types.is_numeric_dtype(y[c])
+                    else x[c].fillna("").astype(str).equals(y[c].fillna("").astype(str)) for c in x.columns)
+            except (KeyError, ValueError, TypeError):
+                ok = False
+            (noise if ok else diffs).append(f"{s}/{k}")
+    return not diffs and not noise, n, diffs, noise
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("slugs", nargs="*")
+    ap.add_argument("slugs", nargs="*", default=["riverton"])
     ap.add_argument("--store")
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--notebooks", nargs="+")
+    ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
-    slugs = a.slugs or [s for s, f in params.find_params().items() if params.load_params(f, check_files=False).group == "demo"]
+    slugs = a.slugs or ["riverton"]
+    nbs = tuple(a.notebooks) if a.notebooks else None
+    quiet = dict(log=lambda *_: None)
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t_triv = time_trivial(tmp)
+
         t = time.perf_counter()
-        seq = runner.run_all(slugs, outputs_dir=Path(tmp) / "seq", store=a.store, jobs=1, log=lambda *_: None)
-        t_seq = time.perf_counter() - t
+        before = runner.run_all(slugs, outputs_dir=tmp / "before", store=a.store, notebooks=nbs, warm=False,
+                                force=True, blas_threads=0, **quiet)
+        t_before = time.perf_counter() - t
+
         t = time.perf_counter()
-        runner.run_all(slugs, outputs_dir=Path(tmp) / "par", store=a.store, jobs=a.jobs, log=lambda *_: None)
-        t_par = time.perf_counter() - t
-    print(f"{'partnership':<28}{'status':<8}{'total s':>8}  per notebook (s)")
-    for r in seq:
-        per = ", ".join(f"{n.notebook} {n.seconds:.1f}" for n in r.notebooks)
-        print(f"{r.slug:<28}{r.status:<8}{r.seconds:>8.1f}  {per}")
-    print(f"sequential (baseline): {t_seq:.1f} s for {len(slugs)} partnerships = {t_seq / len(slugs):.1f} s each")
-    print(f"--jobs {a.jobs}: {t_par:.1f} s = {t_par / len(slugs):.1f} s per partnership (speed-up {t_seq / t_par:.2f}x)")
+        after = runner.run_all(slugs, outputs_dir=tmp / "after", store=a.store, notebooks=nbs, warm=True,
+                               force=True, **quiet)
+        t_after = time.perf_counter() - t
+
+        t = time.perf_counter()
+        again = runner.run_all(slugs, outputs_dir=tmp / "after", store=a.store, notebooks=nbs, **quiet)
+        t_again = time.perf_counter() - t
+
+        t_par = None
+        if a.jobs > 1 and len(slugs) > 1:
+            t = time.perf_counter()
+            runner.run_all(slugs, outputs_dir=tmp / "par", store=a.store, notebooks=nbs, jobs=a.jobs,
+                           force=True, **quiet)
+            t_par = time.perf_counter() - t
+
+        same, n_tables, diffs, noise = tables_identical(tmp / "before", tmp / "after", slugs)
+        k = len(slugs)
+        print(f"trivial notebook (papermill, fresh kernel, imports the package): {t_triv:.1f} s")
+        print(f"before (kernel per notebook, no cache, BLAS default): {t_before:.1f} s for {k} partnership(s) = "
+              f"{t_before / k:.1f} s each = {t_before / k / t_triv:.1f}x trivial")
+        print(f"after  (warm kernel, cache, 1 exporter, 1 BLAS thread): {t_after:.1f} s for {k} partnership(s) = "
+              f"{t_after / k:.1f} s each = {t_after / k / t_triv:.1f}x trivial "
+              f"(speed-up {t_before / t_after:.2f}x)")
+        print(f"unchanged re-run: {t_again:.2f} s "
+              f"({sum(r.action == 'unchanged' for r in again)}/{k} partnerships unchanged)")
+        if t_par is not None:
+            print(f"after with --jobs {a.jobs}: {t_par:.1f} s = {t_par / k:.1f} s per partnership")
+        print(f"tables byte-identical before/after: {same} ({n_tables} CSVs)"
+              + (f"; equal within rtol 1e-9 (floating-point noise, e.g. BLAS threads): {noise}" if noise else "")
+              + (f"; DIFFERENT: {diffs}" if diffs else ""))
+        print("status before:", {r.slug: r.status for r in before}, " after:", {r.slug: r.status for r in after})
+        print("profile before (s):")
+        print("\n".join(profile(before, tmp / "before")))
+        print("profile after (s):")
+        print("\n".join(profile(after, tmp / "after")))
 
 
 if __name__ == "__main__":

@@ -6,14 +6,16 @@ csp demo-data [OUT]            write the synthetic default data (data.police.uk 
 csp ingest PATH...             ingest street / stop-and-search files, folders or zips
 csp ingest-lookup PATH...      load geography, population and deprivation files
 csp setup-demo                 demo-data (if absent) + ingest-lookup + ingest, in one go
-csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N]
-                               render the reports into outputs/
+csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N] [--force]
+                               render the reports into outputs/ (partnerships whose
+                               inputs are unchanged since their last run are skipped)
 csp status                     what the store holds
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -128,11 +130,17 @@ def cmd_run(a) -> int:
               f"(available: {', '.join(available)})", file=sys.stderr)
         return 2
     notebooks = tuple(a.notebooks) if a.notebooks else None
+    t0 = time.perf_counter()
     results = runner.run_all(slugs, params_dir=a.params_dir, outputs_dir=a.outputs, store=a.store,
-                             notebooks=notebooks, jobs=a.jobs)
+                             notebooks=notebooks, jobs=a.jobs, force=a.force)
     index = Path(a.outputs or runner.store_mod.PROJECT_ROOT / "outputs") / "index.html"
-    failed = [r.slug for r in results if r.status != "ok"]
-    print(f"\nreports: {index.resolve()}")
+    failed = [r.slug for r in results if r.status not in ("ok", "warning")]
+    unchanged = sum(r.action == "unchanged" for r in results)
+    warned = [r.slug for r in results if r.status == "warning"]
+    print(f"\n{len(results)} partnership(s) in {time.perf_counter() - t0:.1f} s: "
+          f"{len(results) - unchanged - len(failed)} rebuilt, {unchanged} unchanged, {len(failed)} failed"
+          + (f"; warnings: {', '.join(warned)}" if warned else ""))
+    print(f"reports: {index.resolve()}")
     if failed:
         print(f"FAILED: {', '.join(failed)} (see the index and the executed notebooks)", file=sys.stderr)
         return 1
@@ -195,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", action="append", help="partnerships whose params 'group' is this (repeatable)")
     p.add_argument("--notebooks", nargs="+", help="notebook names (default: all three)")
     p.add_argument("--jobs", type=int, default=1, help="partnerships run in parallel")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild every partnership, even those whose inputs have not changed")
     p.add_argument("--params-dir", dest="params_dir", type=Path)
     p.add_argument("--outputs", type=Path)
     _store_arg(p)

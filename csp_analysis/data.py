@@ -6,9 +6,78 @@ never by the force file they came in. Months are returned as ``pandas.Timestamp`
 """
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Sequence
 
 import pandas as pd
+
+# ---------------------------------------------------------------------------- query cache
+# The notebooks of one partnership ask the store the same questions (covered months,
+# monthly counts, LAD names, vintage...). The runner enables this cache in its warm
+# kernels (csp_analysis.runner.kernel_reset) and clears it between partnerships; it is
+# off by default, so interactive use and tests always query the store. Hand-written
+# rather than functools.lru_cache because the key must name the store (path and
+# modification time), not the connection object, and results are returned as copies.
+_CACHE: dict = {}
+_CACHE_ON = [False]
+
+
+def enable_cache(on: bool = True) -> None:
+    """Turn the query cache on (or off) in this process."""
+    _CACHE_ON[0] = bool(on)
+
+
+def clear_cache() -> None:
+    """Forget every cached query result."""
+    _CACHE.clear()
+
+
+def _store_key(con):
+    import os
+
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    path = row[0] if row else None
+    try:
+        mtime = os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        mtime = None
+    return path, mtime
+
+
+def _freeze(x):
+    """A hashable, exact stand-in for an argument (no truncated reprs of long arrays)."""
+    import numpy as np
+
+    if isinstance(x, (list, tuple, np.ndarray, pd.Index, pd.Series)):
+        return (type(x).__name__, tuple(_freeze(v) for v in list(x)))
+    if isinstance(x, (set, frozenset)):
+        return ("set", tuple(sorted((_freeze(v) for v in x), key=repr)))
+    if isinstance(x, dict):
+        return ("dict", tuple(sorted(((k, _freeze(v)) for k, v in x.items()), key=repr)))
+    hash(x)  # TypeError for anything else unhashable: the call is then not cached
+    return x
+
+
+def _cached(fn):
+    """Cache ``fn(con, ...)`` by store and arguments while the cache is on; return copies."""
+    @functools.wraps(fn)
+    def wrapper(con, *args, **kwargs):
+        if not _CACHE_ON[0]:
+            return fn(con, *args, **kwargs)
+        store = _store_key(con)
+        if store[0] in (None, "", ":memory:"):
+            return fn(con, *args, **kwargs)
+        try:
+            key = (fn.__name__, store, _freeze(args), _freeze(kwargs))
+        except TypeError:
+            return fn(con, *args, **kwargs)
+        if key not in _CACHE:
+            _CACHE[key] = fn(con, *args, **kwargs)
+        hit = _CACHE[key]
+        return hit.copy(deep=True) if isinstance(hit, pd.DataFrame) else copy.deepcopy(hit)
+    wrapper.uncached = fn
+    return wrapper
 
 
 def _in(values: Sequence[str]) -> str:
@@ -25,6 +94,7 @@ def _window(start=None, end=None, col: str = "month") -> str:
     return (" AND " + " AND ".join(w)) if w else ""
 
 
+@_cached
 def monthly_counts(con, lad_codes: Sequence[str] | None = None, start=None, end=None,
                    by: Sequence[str] = ("crime_type",), pfa_code: str | None = None,
                    lsoa_codes: Sequence[str] | None = None, forces: Sequence[str] | None = None) -> pd.DataFrame:
@@ -70,12 +140,14 @@ def monthly_counts(con, lad_codes: Sequence[str] | None = None, start=None, end=
     return df.sort_values(["month", *by]).reset_index(drop=True)
 
 
+@_cached
 def forces_for(con, lad_codes: Sequence[str]) -> list[str]:
     """The data.police.uk forces whose files hold records in these LADs."""
     q = f"SELECT DISTINCT force FROM street_geo WHERE lad_code IN {_in(lad_codes)}"
     return sorted(r[0] for r in con.execute(q).fetchall())
 
 
+@_cached
 def covered_months(con, lad_codes: Sequence[str] | None = None, forces: Sequence[str] | None = None,
                    start=None, end=None) -> list[pd.Timestamp]:
     """Months for which the store holds a street file of the forces covering these LADs.
@@ -103,6 +175,7 @@ def missing_months(months: Sequence[pd.Timestamp], start, end) -> list[pd.Timest
     return [m for m in full if m not in have]
 
 
+@_cached
 def no_location_counts(con, forces: Sequence[str]) -> pd.DataFrame:
     """Rows without a location per force and month (these cannot be placed in a CSP).
 
@@ -123,6 +196,7 @@ def no_location_counts(con, forces: Sequence[str]) -> pd.DataFrame:
     return df.drop_duplicates(["force", "month"], keep="last").reset_index(drop=True)
 
 
+@_cached
 def lad_info(con, lad_codes: Sequence[str]) -> pd.DataFrame:
     """LAD names with their CSP and police force area."""
     return con.execute(
@@ -131,10 +205,12 @@ def lad_info(con, lad_codes: Sequence[str]) -> pd.DataFrame:
     ).df()
 
 
+@_cached
 def lads_in_pfa(con, pfa_code: str) -> list[str]:
     return [r[0] for r in con.execute("SELECT lad_code FROM lad_lookup WHERE pfa_code = ?", [pfa_code]).fetchall()]
 
 
+@_cached
 def population(con, area_codes: Sequence[str]) -> float | None:
     """Residents of LADs (mid-year estimate where available, else Census 2021 by LSOA).
 
@@ -160,6 +236,7 @@ def population(con, area_codes: Sequence[str]) -> float | None:
     return total if found == len(area_codes) and found else None
 
 
+@_cached
 def lsoa_population(con, lad_codes: Sequence[str]) -> pd.DataFrame:
     """Census 2021 residents per LSOA (2021 codes) in these LADs."""
     return con.execute(
@@ -169,6 +246,7 @@ def lsoa_population(con, lad_codes: Sequence[str]) -> pd.DataFrame:
     ).df()
 
 
+@_cached
 def lsoas_by_name(con, names: Sequence[str]) -> list[str]:
     """Resolve LSOA names (either vintage) to codes."""
     rows = con.execute(
@@ -176,6 +254,7 @@ def lsoas_by_name(con, names: Sequence[str]) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+@_cached
 def lsoa_centroids(con, lad_codes: Sequence[str] | None = None) -> pd.DataFrame:
     """LSOA centroids: the supplied lookup when there is one, else estimated as the mean
     of the records' own (anonymised, snapped) coordinates."""
@@ -191,6 +270,7 @@ def lsoa_centroids(con, lad_codes: Sequence[str] | None = None) -> pd.DataFrame:
     return est.sort_values("lsoa_code").reset_index(drop=True)
 
 
+@_cached
 def data_vintage(con) -> dict:
     """Latest month per kind and force, and when files were ingested."""
     df = con.execute(
@@ -209,6 +289,7 @@ def data_vintage(con) -> dict:
     return out
 
 
+@_cached
 def has_street_data(con, lad_codes: Sequence[str], forces: Sequence[str] | None = None) -> bool:
     """True when the store holds records in these LADs (from the given forces' files)."""
     cond = f" AND force IN {_in(forces)}" if forces else ""
@@ -216,6 +297,7 @@ def has_street_data(con, lad_codes: Sequence[str], forces: Sequence[str] | None 
     return con.execute(q).fetchall() != []
 
 
+@_cached
 def stray_records(con, lad_codes: Sequence[str], forces: Sequence[str]) -> int:
     """Records placed in these LADs by *other* forces' files (crimes recorded elsewhere)."""
     q = (f"SELECT count(*) FROM street_geo WHERE lad_code IN {_in(lad_codes)} "
@@ -223,6 +305,7 @@ def stray_records(con, lad_codes: Sequence[str], forces: Sequence[str]) -> int:
     return con.execute(q).fetchall()[0][0]
 
 
+@_cached
 def stop_search_records(con, forces: Sequence[str], start=None, end=None) -> pd.DataFrame:
     """Stop-and-search records of the given forces (all of the force area)."""
     df = con.execute(

@@ -246,6 +246,22 @@ class ReportContext:
             + escape_mod.code_fence(params_yaml.strip(), "yaml")
         )
 
+    # ---------------------------------------------------------------- status for the runner
+    def warn(self, reason: str) -> None:
+        """Record that a section could not compute (one line, plain text).
+
+        The runner reads ``<output_dir>/warnings/<notebook>.json`` and shows the
+        partnership as "warning" with this reason in the index (an unrecorded gap would
+        show as "ok"). Nothing is displayed in the report: say it there with ``say``.
+        """
+        reason = " ".join(str(reason).split())[:300]
+        recorded = self.__dict__.setdefault("_section_warnings", [])
+        if reason not in recorded:
+            recorded.append(reason)
+        d = self.output_dir / "warnings"
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic_write(d / f"{self.notebook}.json", json.dumps(recorded, indent=2))
+
 
 def _format_mixed(v: Any, dp: int) -> Any:
     """Format numbers inside an object column (whole numbers without decimals); leave the rest."""

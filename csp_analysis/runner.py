@@ -7,14 +7,50 @@ code cells (``outputs/<slug>/<notebook>.html``), merges the headline figures int
 at the end, ``outputs/index.html`` (partnerships x notebooks with status, duration and
 headline figures). A failing notebook keeps its executed copy with the failing cell
 and shows as failed; the other partnerships still run.
+
+Speed (issue 12)
+----------------
+* **Warm kernels.** Each worker process keeps one Jupyter kernel alive and papermill
+  executes every notebook of every partnership against it (``km=`` of papermill's
+  nbclient engine, see :class:`WarmKernel`). Before each notebook a prelude resets the
+  kernel (:func:`kernel_reset`): user namespace, execution counter, figures, matplotlib
+  settings, warnings filters, environment, working directory, ``sys.path`` and the
+  query cache of :mod:`csp_analysis.data` (cleared between partnerships; shared between
+  the notebooks of one partnership). The package and its heavy dependencies are
+  imported once per kernel. A kernel that died or timed out is replaced.
+* **One HTML exporter per worker** (:func:`csp_analysis.html.make_exporter`), fed the
+  executed notebook in memory.
+
+Incremental runs
+----------------
+A partnership's fingerprint (:func:`fingerprint`) hashes everything its outputs depend
+on: its params file (and its comparators'), its local files, the notebooks, the
+package source and version, the store's police files for its forces (``ingest_log``
+checksums), records other forces' files place in its area, and the lookup tables. When
+the fingerprint equals the one in the previous ``manifest.json`` of a run that did not
+fail and every report is still there, the partnership is skipped and shown as
+"unchanged"; ``force=True`` rebuilds.
+
+Honest status
+-------------
+``ok`` only when every notebook rendered and nothing was reported as missing;
+``warning`` (with one-line reasons) when a section could not compute: warnings of
+:func:`csp_analysis.params.check_against_store`, local files that failed to load,
+``ctx.warn()`` / ``ctx.no_data()`` inside a notebook; ``failed`` with a one-line reason
+(exception type and message). Runs of one partnership are serialised by a lock file
+and write to a staging folder that replaces ``outputs/<slug>`` in one rename.
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import html
 import json
 import os
+import re
+import shutil
+import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -24,12 +60,18 @@ from pathlib import Path
 from . import __version__
 from . import params as params_mod
 from . import store as store_mod
-from .html import _atomic_write, render_html  # noqa: F401 - re-exported
+from .html import _atomic_write, make_exporter, render_html  # noqa: F401 - re-exported
 
 NOTEBOOKS_DIR = store_mod.PROJECT_ROOT / "notebooks"
+PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_NOTEBOOKS = ("01_trends", "02_disproportionality", "03_intervention_effects")
 NOTEBOOK_TITLES = {"01_trends": "Trends", "02_disproportionality": "Disproportionality",
                    "03_intervention_effects": "Intervention effects", "04_local_indicators": "Local indicators"}
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# modules imported once per kernel (the notebooks' own imports then cost nothing)
+WARM_IMPORTS = ("csp_analysis.report", "csp_analysis.sections.trends", "csp_analysis.sections.disproportionality",
+                "csp_analysis.sections.interventions", "csp_analysis.sections.local_indicators",
+                "matplotlib.pyplot", "statsmodels.api")
 
 
 @dataclass
@@ -39,6 +81,8 @@ class NotebookRun:
     seconds: float = 0.0
     html: str | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    html_seconds: float = 0.0        # HTML conversion (included in ``seconds``)
 
 
 @dataclass
@@ -50,6 +94,10 @@ class PartnershipRun:
     notebooks: list[NotebookRun] = field(default_factory=list)
     headlines: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    action: str = "rebuilt"          # "rebuilt" or "unchanged" (skipped: same fingerprint)
+    fingerprint: str | None = None
+    finished: str | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -57,9 +105,230 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """A readable one-line reason for an exception: its type and message (no traceback).
+
+    Papermill's cell errors give the notebook exception's own type and message.
+    """
+    ename = getattr(exc, "ename", None) or type(exc).__name__
+    evalue = getattr(exc, "evalue", None)
+    text = str(evalue if evalue is not None else exc)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # ANSI colours of kernel tracebacks
+    text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    out = f"{ename}: {text}" if text else ename
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------- warm kernels
+_KERNEL_STATE: dict = {}
+
+
+def kernel_reset(cwd: str, partnership: str) -> None:
+    """Run inside a kernel before each notebook: give it the state of a fresh kernel.
+
+    The first call in a kernel records the clean state and imports :data:`WARM_IMPORTS`;
+    later calls close report connections, clear the user namespace (IPython
+    ``reset(new_session=True)``: variables, output history, execution counter), close
+    figures, restore matplotlib settings, warnings filters, environment variables and
+    ``sys.path``, and clear :mod:`csp_analysis.data`'s cache when the partnership changes.
+    """
+    import gc
+    import importlib
+    import warnings
+
+    import matplotlib
+
+    from . import data as data_mod
+
+    st = _KERNEL_STATE
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover - always inside IPython here
+        ip = None
+    if not st:
+        st.update(env=dict(os.environ), warnings=list(warnings.filters), path=list(sys.path),
+                  rc=dict(matplotlib.rcParams), partnership=None)
+        for m in WARM_IMPORTS:
+            try:
+                importlib.import_module(m)
+            except ImportError:  # pragma: no cover - optional
+                pass
+    else:
+        import matplotlib.pyplot as plt
+
+        from .report import ReportContext
+
+        if ip is not None:
+            for v in list(ip.user_ns.values()):
+                if isinstance(v, ReportContext):
+                    try:
+                        v.con.close()
+                    except Exception:  # noqa: BLE001 - already closed
+                        pass
+            ip.reset(new_session=True)
+        plt.close("all")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            matplotlib.rcParams.update(st["rc"])
+        warnings.filters[:] = st["warnings"]
+        mutated = getattr(warnings, "_filters_mutated", None)  # invalidate the 'already warned' caches
+        if mutated is not None:
+            mutated()
+        os.environ.clear()
+        os.environ.update(st["env"])
+        sys.path[:] = st["path"]
+        gc.collect()
+    if st.get("partnership") != partnership:
+        data_mod.clear_cache()
+        st["partnership"] = partnership
+    data_mod.enable_cache(True)
+    os.chdir(cwd)
+
+
+class WarmKernel:
+    """One Jupyter kernel kept alive across notebooks and partnerships.
+
+    papermill executes each notebook against it (its nbclient engine accepts a kernel
+    manager, ``km``); a prelude (:func:`kernel_reset`) runs before the first cell.
+    """
+
+    def __init__(self, kernel_name: str = "python3"):
+        self.kernel_name = kernel_name
+        self.km = None
+        self.notebooks_run = 0
+
+    def execute(self, src: Path, out_nb: Path, parameters: dict, cwd: Path, timeout: int):
+        import papermill as pm
+        from jupyter_client.manager import AsyncKernelManager
+
+        _register_engine()
+        if self.km is None:
+            self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        prelude = (f"__import__('csp_analysis.runner', fromlist=['kernel_reset'])"
+                   f".kernel_reset({str(cwd)!r}, {parameters.get('partnership')!r})")
+        ok = False
+        try:
+            nb = pm.execute_notebook(
+                str(src), str(out_nb), parameters=parameters, engine_name="csp_warm", km=self.km,
+                prelude=prelude, kernel_name=self.kernel_name, cwd=str(cwd), progress_bar=False,
+                execution_timeout=timeout, report_mode=False,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings in run logs
+            )
+            ok = True
+            return nb
+        except Exception as exc:
+            # a failing cell leaves a healthy kernel; anything else (timeout, dead kernel,
+            # failed prelude) and the kernel is replaced before the next notebook
+            ok = type(exc).__name__ == "PapermillExecutionError"
+            raise
+        finally:
+            self.notebooks_run += 1
+            if not ok:
+                self.shutdown()
+
+    def shutdown(self) -> None:
+        km, self.km = self.km, None
+        if km is None:
+            return
+        try:
+            from jupyter_core.utils import run_sync
+
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+_ENGINE_REGISTERED = False
+
+
+def _register_engine() -> None:
+    """Register papermill engine ``csp_warm``: nbclient against a kernel we keep, with a
+    prelude run before the first cell and the kernel client closed afterwards."""
+    global _ENGINE_REGISTERED
+    if _ENGINE_REGISTERED:
+        return
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class WarmClient(PapermillNotebookClient):
+        prelude: str | None = None
+
+        def papermill_execute_cells(self):
+            if self.prelude:
+                # run through the client, not execute_cell: no cell of the notebook is touched
+                msg_id = self.kc.execute(self.prelude, silent=False, store_history=False, allow_stdin=False)
+                reply = self.wait_for_reply(msg_id)
+                content = (reply or {}).get("content", {})
+                if content.get("status") != "ok":
+                    raise RuntimeError(f"kernel reset failed: {content.get('ename')}: {content.get('evalue')}")
+            super().papermill_execute_cells()
+
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            prelude = kwargs.pop("prelude", None)
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                 kernel_name=kernel_name, log=logger, log_output=log_output,
+                                 stdout_file=stdout_file, stderr_file=stderr_file)
+            client = WarmClient(nb_man, **final)
+            client.prelude = prelude
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+                    client.kc = None
+
+    papermill_engines.register("csp_warm", WarmEngine)
+    _ENGINE_REGISTERED = True
+
+
+_WORKER: dict = {}
+
+
+def _worker_kernel() -> WarmKernel:
+    """This process's warm kernel (shut down when the process ends)."""
+    k = _WORKER.get("kernel")
+    if k is None:
+        k = _WORKER["kernel"] = WarmKernel()
+        if _WORKER.get("pid") != os.getpid():
+            import atexit
+            from multiprocessing import util
+
+            _WORKER["pid"] = os.getpid()
+            # pool workers end through multiprocessing (atexit does not run there)
+            util.Finalize(None, shutdown_worker, exitpriority=10)
+            atexit.register(shutdown_worker)
+    return k
+
+
+def _worker_exporter():
+    if "exporter" not in _WORKER:
+        _WORKER["exporter"] = make_exporter()
+    return _WORKER["exporter"]
+
+
+def shutdown_worker() -> None:
+    """Shut down this process's warm kernel."""
+    k = _WORKER.pop("kernel", None)
+    if k is not None:
+        k.shutdown()
+
+
+# ---------------------------------------------------------------------------- one notebook
 def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, store: Path | None,
-                 notebooks_dir: Path | None = None, timeout: int = 1800) -> NotebookRun:
-    """Execute one notebook for one partnership and render it to HTML."""
+                 notebooks_dir: Path | None = None, timeout: int = 1800, warm: bool = True) -> NotebookRun:
+    """Execute one notebook for one partnership and render it to HTML.
+
+    With ``warm`` the notebook runs on this process's warm kernel (reset first);
+    otherwise papermill starts and stops a kernel of its own.
+    """
     import papermill as pm
 
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
@@ -68,40 +337,224 @@ def run_notebook(slug: str, notebook: str, output_dir: Path, params_dir: Path, s
     src = notebooks_dir / f"{notebook}.ipynb"
     out_nb = output_dir / f"{notebook}.ipynb"
     out_html = output_dir / f"{notebook}.html"
+    parameters = {"partnership": slug, "params_dir": str(params_dir),
+                  "store": str(store) if store else None, "output_dir": str(output_dir)}
     t0 = time.perf_counter()
+    nb = None
     try:
-        pm.execute_notebook(
-            str(src), str(out_nb),
-            parameters={"partnership": slug, "params_dir": str(params_dir),
-                        "store": str(store) if store else None, "output_dir": str(output_dir)},
-            kernel_name="python3", cwd=str(notebooks_dir), progress_bar=False,
-            execution_timeout=timeout, report_mode=False,
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings in run logs
-        )
+        if not src.is_file():
+            raise FileNotFoundError(f"no notebook {notebook!r} in {notebooks_dir}")
+        if warm:
+            nb = _worker_kernel().execute(src, out_nb, parameters, notebooks_dir, timeout)
+        else:
+            nb = pm.execute_notebook(
+                str(src), str(out_nb), parameters=parameters,
+                kernel_name="python3", cwd=str(notebooks_dir), progress_bar=False,
+                execution_timeout=timeout, report_mode=False,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
         nr.status = "ok"
     except Exception as exc:  # noqa: BLE001 - a failed notebook keeps its executed copy
         nr.status = "failed"
-        msg = str(exc).strip().splitlines()
-        nr.error = " ".join(line for line in msg if line.strip())[-600:] or type(exc).__name__
-    nr.seconds = round(time.perf_counter() - t0, 2)
+        cell = getattr(exc, "exec_count", None)
+        nr.error = one_line(exc) + (f" (cell [{cell}])" if cell else "")
     if out_nb.exists():
+        th = time.perf_counter()
         try:
-            render_html(out_nb, out_html)
+            render_html(nb if nb is not None else out_nb, out_html,
+                        exporter=_worker_exporter() if warm else None)
             nr.html = out_html.name
         except Exception as exc:  # noqa: BLE001
             nr.status = "failed"
-            nr.error = (nr.error or "") + f" (HTML conversion failed: {exc})"
+            nr.error = ((nr.error + "; ") if nr.error else "") + f"HTML conversion failed: {one_line(exc)}"
+        nr.html_seconds = round(time.perf_counter() - th, 2)
+    nr.seconds = round(time.perf_counter() - t0, 2)
+    wfile = output_dir / "warnings" / f"{notebook}.json"
+    if wfile.exists():
+        try:
+            nr.warnings = [one_line_text(w) for w in json.loads(wfile.read_text())]
+        except (OSError, ValueError):
+            nr.warnings = ["the notebook's warnings file could not be read"]
+    hfile = output_dir / "headlines" / f"{notebook}.json"
+    if hfile.exists():
+        try:
+            for h in json.loads(hfile.read_text()):
+                if h.get("key") == "data_available" and h.get("value") in (0, False):
+                    nr.warnings.append(one_line_text(h.get("sentence") or "no data"))
+        except (OSError, ValueError):
+            pass
+    nr.warnings = list(dict.fromkeys(nr.warnings))
+    if nr.status == "ok" and nr.warnings:
+        nr.status = "warning"
     return nr
+
+
+def one_line_text(text, limit: int = 300) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------- fingerprints
+_SOURCE_HASH: dict = {}
+
+LOOKUP_TABLES = ("lsoa_lookup", "lad_lookup", "population_lsoa", "population_area", "population_ethnicity",
+                 "deprivation", "lsoa_centroids")
+
+
+def package_fingerprint() -> str:
+    """sha256 of the package version and every source file of ``csp_analysis`` (once per process)."""
+    if "h" not in _SOURCE_HASH:
+        h = hashlib.sha256(__version__.encode())
+        for f in sorted(PACKAGE_DIR.rglob("*.py")):
+            h.update(str(f.relative_to(PACKAGE_DIR)).encode())
+            h.update(f.read_bytes())
+        _SOURCE_HASH["h"] = h.hexdigest()
+    return _SOURCE_HASH["h"]
+
+
+def lookups_fingerprint(con) -> str:
+    """Order-independent content hash of the lookup tables (rows and values)."""
+    h = hashlib.sha256()
+    for t in LOOKUP_TABLES:
+        try:
+            n, s = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {t} t").fetchone()
+        except Exception:  # noqa: BLE001 - table absent in an old store
+            n, s = None, None
+        h.update(f"{t}:{n}:{s};".encode())
+    return h.hexdigest()
+
+
+def fingerprint(p, pfile: Path, con, notebooks: tuple[str, ...], notebooks_dir: Path, params_dir: Path,
+                lookups: str | None = None) -> dict:
+    """Everything one partnership's outputs depend on, hashed.
+
+    Returns ``{"sha256": <digest of the parts>, "parts": {name: digest}}``. The store's
+    part covers the police files of the partnership's forces and its comparators' forces
+    (every kind and month: reports read beyond the window, e.g. long-run trends), plus the
+    records other forces' files place in its LADs.
+    """
+    from . import data as data_mod
+
+    parts: dict[str, str] = {}
+    parts["params"] = _sha256(pfile)
+    forces = set(p.forces)
+    for c in p.comparators:
+        cf = params_dir / f"{c}.yaml"
+        if SLUG_RE.match(c) and cf.is_file():
+            parts[f"params:{c}"] = _sha256(cf)
+            try:
+                forces |= set(params_mod.load_params(cf, check_files=False).forces)
+            except params_mod.ParamsError:
+                pass
+    for i, ld in enumerate(p.local_data):
+        parts[f"local_data[{i}]"] = _sha256(ld.path) if Path(ld.path).is_file() else "missing"
+    for nb in notebooks:
+        f = notebooks_dir / f"{nb}.ipynb"
+        parts[f"notebook:{nb}"] = _sha256(f) if f.is_file() else "missing"
+    parts["package"] = package_fingerprint()
+    rows = con.execute(
+        "SELECT kind, force, month, sha256, status FROM ingest_log WHERE status IN ('loaded','replaced') "
+        f"AND force IN {data_mod._in(sorted(forces))} ORDER BY ALL").fetchall()
+    parts["police_files"] = hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
+    stray = con.execute(
+        f"SELECT force, month, count(*) FROM street_geo WHERE lad_code IN {data_mod._in(p.lad_codes)} "
+        f"AND force NOT IN {data_mod._in(sorted(forces))} GROUP BY ALL ORDER BY ALL").fetchall()
+    parts["other_forces_records"] = hashlib.sha256(json.dumps(stray, default=str).encode()).hexdigest()
+    parts["lookups"] = lookups or lookups_fingerprint(con)
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return {"sha256": digest, "parts": parts}
+
+
+def _previous_if_unchanged(out: Path, fp: dict, notebooks: tuple[str, ...]) -> dict | None:
+    """The previous manifest when it recorded the same fingerprint, did not fail, and
+    every report it lists is still there."""
+    mf = out / "manifest.json"
+    if not mf.exists():
+        return None
+    try:
+        man = json.loads(mf.read_text())
+    except (OSError, ValueError):
+        return None
+    if (man.get("fingerprint") or {}).get("sha256") != fp["sha256"] or man.get("status") not in ("ok", "warning"):
+        return None
+    nbs = man.get("notebooks") or []
+    if [n.get("notebook") for n in nbs] != list(notebooks):
+        return None
+    if not all(n.get("html") and (out / n["html"]).exists() for n in nbs):
+        return None
+    return man
+
+
+def _changed_parts(out: Path, fp: dict) -> list[str]:
+    try:
+        old = json.loads((out / "manifest.json").read_text()).get("fingerprint") or {}
+    except (OSError, ValueError):
+        return ["no previous manifest"]
+    if not old:
+        return ["no previous fingerprint"]
+    o, n = old.get("parts", {}), fp["parts"]
+    return sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k)) or ["previous run failed or reports missing"]
+
+
+# ---------------------------------------------------------------------------- one partnership
+class _Lock:
+    """An exclusive lock file (``fcntl.flock``): runs of one partnership wait for each other."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, "a")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
+def _confined(outputs_dir: Path, slug: str) -> Path:
+    """``outputs_dir/slug``, refusing a slug that could leave ``outputs_dir``."""
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise ValueError(f"not a partnership slug: {slug!r} (lower-case letters, digits, '-' and '_')")
+    root = outputs_dir.resolve()
+    out = (root / slug).resolve()
+    if out.parent != root:
+        raise ValueError(f"output folder for {slug!r} would leave {root}")
+    return out
 
 
 def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path | None,
                     notebooks: tuple[str, ...] | None = None,
-                    notebooks_dir: Path | None = None) -> PartnershipRun:
-    """Validate parameters, run every notebook and write headlines and the manifest."""
-    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
+                    notebooks_dir: Path | None = None, force: bool = False, warm: bool = True,
+                    lookups: str | None = None, preload_warnings: list[str] | None = None) -> PartnershipRun:
+    """Validate parameters, run every notebook and write headlines and the manifest.
+
+    Skipped (``action="unchanged"``) when the fingerprint matches the previous run's,
+    unless ``force``. Outputs are built in a staging folder beside ``outputs/<slug>`` and
+    swapped in when done; a lock file serialises runs of the same partnership.
+    """
     pr = PartnershipRun(slug=slug)
     t0 = time.perf_counter()
-    out = outputs_dir / slug
+    try:
+        out = _confined(Path(outputs_dir), slug)
+    except ValueError as exc:
+        pr.status, pr.error = "failed", one_line_text(exc)
+        return pr
+    with _Lock(out.parent / ".locks" / f"{slug}.lock"):
+        pr = _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm,
+                                     lookups, preload_warnings or [])
+    pr.seconds = round(time.perf_counter() - t0, 2)
+    pr.finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return pr
+
+
+def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm, lookups,
+                            preload_warnings) -> PartnershipRun:
+    slug = pr.slug
+    params_dir = Path(params_dir)
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     started = dt.datetime.now(dt.timezone.utc)
     pfile = params_dir / f"{slug}.yaml"
     try:
@@ -110,40 +563,67 @@ def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path 
         notebooks = tuple(notebooks or p.notebooks or DEFAULT_NOTEBOOKS)
         con = store_mod.connect(store, read_only=True)
         try:
-            params_mod.check_against_store(p, con, pfile)
+            store_warnings = params_mod.check_against_store(p, con, pfile) or []
             from . import data as data_mod
 
             vintage = data_mod.data_vintage(con)
             ingested = con.execute(
                 "SELECT source_file, sha256 FROM ingest_log WHERE status IN ('loaded','replaced') AND force IN "
-                f"({', '.join(repr(f) for f in p.forces)}) ORDER BY source_file").fetchall()
+                f"{data_mod._in(p.forces)} ORDER BY source_file").fetchall()
+            fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups)
         finally:
             con.close()
     except Exception as exc:  # noqa: BLE001 - one failing partnership never stops the others
-        pr.status, pr.error = "failed", str(exc)
-        pr.seconds = round(time.perf_counter() - t0, 2)
+        pr.status = "failed"
+        pr.error = one_line_text(exc) if isinstance(exc, (params_mod.ParamsError, FileNotFoundError)) \
+            else one_line(exc)
         return pr
-    out.mkdir(parents=True, exist_ok=True)
-    hdir = out / "headlines"
-    if hdir.exists():
-        for f in hdir.glob("*.json"):
-            f.unlink()
+    pr.fingerprint = fp["sha256"]
+    prev = None if force else _previous_if_unchanged(out, fp, notebooks)
+    if prev is not None:
+        pr.action = "unchanged"
+        pr.status = prev["status"]
+        pr.warnings = prev.get("warnings", [])
+        pr.notebooks = [NotebookRun(**{k: v for k, v in n.items() if k in NotebookRun.__dataclass_fields__})
+                        for n in prev["notebooks"]]
+        try:
+            pr.headlines = json.loads((out / "headlines.json").read_text())
+        except (OSError, ValueError):
+            pr.headlines = []
+        pr.finished = prev.get("finished")
+        return pr
+    changed = ["forced (--force)"] if force else _changed_parts(out, fp)
+
+    for stale in out.parent.glob(f".{slug}.staging-*"):  # left by an interrupted run (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = out.parent / f".{slug}.staging-{os.getpid()}"
+    stage.mkdir(parents=True)
     for nb in notebooks:
-        pr.notebooks.append(run_notebook(slug, nb, out, params_dir, store, notebooks_dir))
+        pr.notebooks.append(run_notebook(slug, nb, stage, params_dir, store, notebooks_dir, warm=warm))
+    hdir = stage / "headlines"
     for nb in notebooks:
         f = hdir / f"{nb}.json"
         if f.exists():
             pr.headlines.extend(json.loads(f.read_text()))
-    _atomic_write(out / "headlines.json", json.dumps(pr.headlines, indent=2, default=str))
-    pr.status = "ok" if all(n.status == "ok" for n in pr.notebooks) else "failed"
-    pr.seconds = round(time.perf_counter() - t0, 2)
+    _atomic_write(stage / "headlines.json", json.dumps(pr.headlines, indent=2, default=str))
+    pr.warnings = list(dict.fromkeys([one_line_text(w) for w in [*store_warnings, *preload_warnings]]
+                                     + [f"{n.notebook}: {w}" for n in pr.notebooks for w in n.warnings]))
+    if any(n.status == "failed" for n in pr.notebooks):
+        pr.status = "failed"
+        pr.error = "; ".join(f"{n.notebook}: {n.error}" for n in pr.notebooks if n.status == "failed")[:600]
+    else:
+        pr.status = "warning" if pr.warnings else "ok"
     from .report import git_commit
 
+    finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    pr.finished = finished
     manifest = {
-        "partnership": slug, "name": p.name, "status": pr.status,
+        "partnership": slug, "name": p.name, "status": pr.status, "error": pr.error,
+        "warnings": pr.warnings,
         "package_version": __version__, "git_commit": git_commit(),
         "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": finished,
+        "fingerprint": {**fp, "decided": "rebuilt", "changed": changed},
         "parameters": json.loads(p.model_dump_json()),
         "data_vintage": {k: v for k, v in vintage.items() if k.split("/", 1)[1] in p.forces},
         "inputs": {
@@ -155,67 +635,119 @@ def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path 
         },
         "notebooks": [asdict(n) for n in pr.notebooks],
     }
-    _atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    _atomic_write(stage / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    _swap_in(stage, out)
     return pr
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    """Replace ``out`` by ``stage``: two renames, so readers see the old or the new folder."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _run_one(args) -> PartnershipRun:
     try:
-        return run_partnership(*args)
-    except Exception:  # noqa: BLE001 - last-resort isolation per partnership
-        return PartnershipRun(slug=args[0], status="failed", error=traceback.format_exc()[-800:])
+        return run_partnership(*args[:6], **args[6])
+    except Exception as exc:  # noqa: BLE001 - last-resort isolation per partnership
+        traceback.print_exc()
+        return PartnershipRun(slug=str(args[0]), status="failed", error=one_line(exc))
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                "NUMEXPR_NUM_THREADS")
 
 
-def thread_limits(jobs: int, cpus: int | None = None, environ=None) -> dict[str, str]:
+def thread_limits(jobs: int, cpus: int | None = None, environ=None, max_threads: int | None = 1) -> dict[str, str]:
     """Thread limits for the numerical libraries of ``jobs`` kernels running at once.
 
     Each kernel's BLAS would otherwise start one thread per core, and ``jobs`` kernels
     then fight over the cores: measured on 2 cores, two intervention notebooks at once took
-    72 s each against 7 s alone. Each kernel gets ``cpus // jobs`` threads (at least 1).
-    Variables the user has set are left as they are.
+    72 s each against 7 s alone. Each kernel gets ``cpus // jobs`` threads (at least 1),
+    capped at ``max_threads`` (None: no cap). The default cap is 1: the reports' matrices
+    (GLM fits, difference-in-differences panels) are too small for threaded BLAS to pay,
+    and on a busy machine OpenBLAS threads spin against each other - measured on the
+    shared 2-core machine, ``03_intervention_effects`` of riverton: 157-180 s with 2 BLAS
+    threads against 18 s with 1 (alternating runs, same load). ``$CSP_BLAS_THREADS`` sets
+    the cap for a run. Variables the user has set are left as they are.
     """
     environ = os.environ if environ is None else environ
     n = max(1, (cpus or os.cpu_count() or 1) // max(1, jobs))
+    if max_threads is not None:
+        n = min(n, max(1, int(max_threads)))
     return {k: str(n) for k in THREAD_VARS if not environ.get(k)}
 
 
 def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path | None = None,
             store: Path | None = None, notebooks: tuple[str, ...] | None = None, jobs: int = 1,
-            notebooks_dir: Path | None = None, log=print) -> list[PartnershipRun]:
+            notebooks_dir: Path | None = None, log=print, force: bool = False,
+            warm: bool = True, blas_threads: int | None = None) -> list[PartnershipRun]:
     """Run the notebooks for several partnerships (in parallel with ``jobs`` > 1)
-    and write ``outputs/index.html``. Returns one result per partnership."""
+    and write ``outputs/index.html``. Returns one result per partnership.
+
+    Parameters
+    ----------
+    force : bool
+        Rebuild every partnership even when its fingerprint is unchanged.
+    warm : bool
+        Reuse one kernel per worker process (default); False starts a kernel per
+        notebook (the behaviour before issue 12, kept for benchmarks and debugging).
+    blas_threads : int, optional
+        BLAS threads per kernel at most (see :func:`thread_limits`); default
+        ``$CSP_BLAS_THREADS`` or 1; 0 = the earlier policy (``cpus // jobs`` threads when
+        ``jobs`` > 1, the libraries' own default otherwise).
+    """
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     params_dir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
     outputs_dir = Path(outputs_dir) if outputs_dir else store_mod.PROJECT_ROOT / "outputs"
     store = Path(store).resolve() if store else store_mod.store_path().resolve()
     outputs_dir.mkdir(parents=True, exist_ok=True)
-    _load_local_data(slugs, params_dir, store, log)
-    args = [(s, params_dir, outputs_dir, store, tuple(notebooks) if notebooks else None, notebooks_dir)
+    preload = _load_local_data(slugs, params_dir, store, log)
+    lookups = None
+    try:
+        con = store_mod.connect(store, read_only=True)
+        try:
+            lookups = lookups_fingerprint(con)  # once per run, shared by every partnership
+        finally:
+            con.close()
+    except Exception:  # noqa: BLE001 - each partnership reports the store problem itself
+        pass
+    args = [(s, params_dir, outputs_dir, store, tuple(notebooks) if notebooks else None, notebooks_dir,
+             {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, [])})
             for s in slugs]
     results: list[PartnershipRun] = []
-    if jobs > 1 and len(args) > 1:
-        saved = {k: os.environ.get(k) for k in THREAD_VARS}
-        os.environ.update(thread_limits(jobs))  # inherited by the workers' kernels
-        try:
+    if blas_threads is None:
+        blas_threads = int(os.environ.get("CSP_BLAS_THREADS") or 1)
+    if blas_threads == 0:  # the earlier policy
+        limits = thread_limits(jobs, max_threads=None) if jobs > 1 and len(args) > 1 else {}
+    else:
+        limits = thread_limits(jobs if len(args) > 1 else 1, max_threads=blas_threads)
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(limits)  # inherited by the kernels (started by this process or its workers)
+    try:
+        if jobs > 1 and len(args) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as ex:
                 for r in ex.map(_run_one, args):
                     log(_line(r))
                     results.append(r)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    else:
-        for a in args:
-            r = _run_one(a)
-            log(_line(r))
-            results.append(r)
+        else:
+            try:
+                for a in args:
+                    r = _run_one(a)
+                    log(_line(r))
+                    results.append(r)
+            finally:
+                shutdown_worker()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     cols = list(notebooks or DEFAULT_NOTEBOOKS)
     for r in results:
         cols += [n.notebook for n in r.notebooks if n.notebook not in cols]
@@ -223,44 +755,55 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
     return results
 
 
-def _load_local_data(slugs, params_dir: Path, store: Path, log) -> None:
+def _load_local_data(slugs, params_dir: Path, store: Path, log) -> dict[str, list[str]]:
     """Load the partnerships' local-indicator files into the store before any notebook
     runs (one writer; the notebooks then read the store in parallel). A file that fails
-    validation is reported here and again by the partnership's run."""
+    validation is reported here and makes its partnership a "warning".
+
+    Returns ``{slug: [one-line reasons]}`` for files that did not load."""
     from .local_indicators import LocalIndicatorError, load_local_indicator_files
 
-    todo = {}
+    todo, problems = {}, {}
     for s in slugs:
         try:
             p = params_mod.load_params(params_dir / f"{s}.yaml")
-        except params_mod.ParamsError:
+        except (params_mod.ParamsError, OSError, ValueError):
             continue  # reported by the partnership's own run
         if p.local_data:
             todo[s] = [ld.path for ld in p.local_data]
     if not todo:
-        return
+        return problems
     con = store_mod.connect(store)
     try:
         for s, paths in todo.items():  # per partnership: one bad file never stops the others
             try:
                 load_local_indicator_files(con, paths)
             except (LocalIndicatorError, ValueError, OSError) as exc:
-                log(f"{s}: local indicators not loaded: {exc}")
+                reason = f"local indicators not loaded: {one_line_text(exc)}"
+                log(f"{s}: {reason}")
+                problems[s] = [reason]
     finally:
         con.close()
+    return problems
 
 
 def _line(r: PartnershipRun) -> str:
+    if r.action == "unchanged":
+        return f"{r.slug}: unchanged ({r.status}) - inputs identical to the run of {r.finished}"
     nbs = ", ".join(f"{n.notebook} {n.status} ({n.seconds:.0f}s)" for n in r.notebooks)
     return f"{r.slug}: {r.status.upper()} in {r.seconds:.0f}s" + (f" - {nbs}" if nbs else "") + (
-        f" - {r.error}" if r.error and not r.notebooks else "")
+        f" - {r.error}" if r.error and not r.notebooks else "") + (
+        f" - {len(r.warnings)} warning(s): {r.warnings[0]}" if r.warnings else "")
 
 
 def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> Path:
     """Write ``index.html`` (and ``index.json``) listing partnerships x notebooks."""
     # keep earlier runs of partnerships not in this run
     idx_json = outputs_dir / "index.json"
-    previous = json.loads(idx_json.read_text()) if idx_json.exists() else []
+    try:
+        previous = json.loads(idx_json.read_text()) if idx_json.exists() else []
+    except ValueError:
+        previous = []
     current = {r.slug for r in results}
     merged = [x for x in previous if x.get("slug") not in current] + [asdict(r) for r in results]
     merged.sort(key=lambda x: x["slug"])
@@ -269,33 +812,43 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> 
     for r in merged:
         cells = []
         for nb in notebooks:
-            n = next((x for x in r["notebooks"] if x["notebook"] == nb), None)
+            n = next((x for x in r.get("notebooks", []) if x["notebook"] == nb), None)
             if n is None:
                 cells.append("<td>–</td>")
                 continue
             title = html.escape(NOTEBOOK_TITLES.get(nb, nb))
             link = (f"<a href='{html.escape(r['slug'])}/{html.escape(n['html'])}'>{title}</a>"
                     if n.get("html") else title)
-            cls = "ok" if n["status"] == "ok" else "failed"
-            err = f"<br><small>{html.escape((n.get('error') or '')[:200])}</small>" if n["status"] != "ok" else ""
-            cells.append(f"<td class='{cls}'>{link}<br><small>{n['status']} · {n['seconds']:.0f} s</small>{err}</td>")
+            st = n["status"] if n["status"] in ("ok", "warning", "failed") else "failed"
+            msg = n.get("error") if st == "failed" else "; ".join(n.get("warnings") or [])
+            err = f"<br><small>{html.escape((msg or '')[:200])}</small>" if st != "ok" else ""
+            cells.append(f"<td class='{st}'>{link}<br><small>{html.escape(n['status'])} · "
+                         f"{n['seconds']:.0f} s</small>{err}</td>")
         heads = "".join(f"<li>{html.escape(h.get('sentence') or str(h.get('value')))}</li>"
                         for h in r.get("headlines", [])[:6])
         err = f"<br><small>{html.escape((r.get('error') or '')[:400])}</small>" if r.get("error") else ""
+        warns = "".join(f"<br><small class='warning'>{html.escape(w[:300])}</small>"
+                        for w in (r.get("warnings") or [])[:5])
+        st = r["status"] if r["status"] in ("ok", "warning", "failed") else "failed"
+        when = (f"unchanged since {html.escape(str(r.get('finished') or 'the last run'))}"
+                if r.get("action") == "unchanged" else f"{r['seconds']:.0f} s")
         rows.append(
             f"<tr><td><b>{html.escape(r.get('name') or r['slug'])}</b><br><small>{html.escape(r['slug'])} · "
-            f"<span class='{'ok' if r['status'] == 'ok' else 'failed'}'>{r['status']}</span> · "
-            f"{r['seconds']:.0f} s</small>{err}</td>{''.join(cells)}<td><ul>{heads}</ul></td></tr>")
+            f"<span class='{st}'>{html.escape(r['status'])}</span> · {when}</small>{err}{warns}</td>"
+            f"{''.join(cells)}<td><ul>{heads}</ul></td></tr>")
     head = "".join(f"<th>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</th>" for nb in notebooks)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>csp-analysis reports</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:6px 10px;vertical-align:top;text-align:left}}.ok{{color:#176d2c}}
-.failed{{color:#b00020;font-weight:bold}}small{{color:#555}}</style></head><body>
+.warning{{color:#8a5300}}.failed{{color:#b00020;font-weight:bold}}small{{color:#555}}</style></head><body>
 <h1>Community Safety Partnership reports</h1>
 <p>Generated {dt.datetime.now(dt.timezone.utc):%d %B %Y %H:%M} UTC by csp-analysis {__version__}.
 Each link opens a self-contained HTML report; tables are downloadable as CSV inside the report and in
-<code>&lt;partnership&gt;/tables/</code>.</p>
+<code>&lt;partnership&gt;/tables/</code>. Status: <span class='ok'>ok</span> every section rendered;
+<span class='warning'>warning</span> a section could not compute (reason given);
+<span class='failed'>failed</span> a report did not render. "Unchanged" partnerships were not re-rendered:
+nothing they read changed since the run shown.</p>
 <table><thead><tr><th>Partnership</th>{head}<th>Headline figures</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table></body></html>"""
     path = outputs_dir / "index.html"

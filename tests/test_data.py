@@ -199,3 +199,35 @@ def test_lsoa_centroids_lookup_first_else_mean_of_records(tiny):
     assert everything["source"].tolist() == ["records", "lookup", "records"]
     assert everything["longitude"].tolist() == pytest.approx([-1.52, -1.0, -1.10])
     assert data.lsoa_centroids(con, [BETA])[["lsoa_code", "source"]].values.tolist() == [["E01000009", "records"]]
+
+
+def test_query_cache_off_by_default_same_answers_and_copies(tiny, tmp_path):
+    con, _ = tiny
+    assert data._CACHE_ON == [False]
+    plain = data.monthly_counts(con, [ALPHA], forces=["forcea"])
+    assert data._CACHE == {}
+    try:
+        data.enable_cache(True)
+        first = data.monthly_counts(con, [ALPHA], forces=["forcea"])
+        n = len(data._CACHE)  # monthly_counts and the covered_months it asks for
+        assert n == 2
+        first.loc[0, "n"] = 999  # the caller's copy; the cache keeps its own
+        again = data.monthly_counts(con, [ALPHA], forces=["forcea"])
+        pd.testing.assert_frame_equal(again, plain)
+        assert len(data._CACHE) == n
+        # other arguments, other entries (lists of any length are part of the key, never truncated)
+        assert data.monthly_counts(con, [BETA], forces=["forcea"])["n"].sum() == 2
+        months = data.covered_months(con, forces=["forcea"])
+        months.append("x")
+        assert data.covered_months(con, forces=["forcea"]) == [M[1], M[2], M[4]]
+        # another store is another key
+        other = store.connect(tmp_path / "empty.duckdb")
+        try:
+            assert data.data_vintage(other) == {} and data.data_vintage(con) != {}
+        finally:
+            other.close()
+        data.clear_cache()
+        assert data._CACHE == {}
+    finally:
+        data.enable_cache(False)
+        data.clear_cache()

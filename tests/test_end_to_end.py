@@ -44,6 +44,29 @@ def test_render_one_synthetic_partnership(demo):
     assert "riverton/01_trends.html" in index
     idx = json.loads((out / "index.json").read_text())
     assert [r["status"] for r in idx] == ["ok"] and all(n["status"] == "ok" for n in idx[0]["notebooks"])
+    # nothing changed: the re-run skips it, says so, and leaves the reports as they were
+    before = (part / "01_trends.html").read_bytes()
+    assert cli.main(["run", "riverton", "--store", str(db), "--outputs", str(out)]) == 0
+    [again] = json.loads((out / "index.json").read_text())
+    assert again["action"] == "unchanged" and again["status"] == "ok"
+    assert (part / "01_trends.html").read_bytes() == before
+
+
+def test_warm_kernel_tables_identical_to_fresh_kernels(demo, tmp_path):
+    """Issue 12: the warm kernel (reused across notebooks and partnerships, query cache)
+    renders byte-identical tables to a fresh kernel per notebook."""
+    db, _, _ = demo
+    slugs, nbs = ["riverton", "easthaven"], ("01_trends", "02_disproportionality")
+    kw = dict(store=db, notebooks=nbs, log=lambda *_: None, force=True)
+    cold = runner.run_all(slugs, outputs_dir=tmp_path / "cold", warm=False, **kw)
+    warm = runner.run_all(slugs, outputs_dir=tmp_path / "warm", warm=True, **kw)
+    assert [r.status for r in cold] == [r.status for r in warm]
+    assert all(r.status in ("ok", "warning") for r in warm), [(r.slug, r.error) for r in warm]
+    for s in slugs:
+        a = {p.name: p.read_bytes() for p in (tmp_path / "cold" / s / "tables").glob("*.csv")}
+        b = {p.name: p.read_bytes() for p in (tmp_path / "warm" / s / "tables").glob("*.csv")}
+        assert a and a.keys() == b.keys()
+        assert [k for k in a if a[k] != b[k]] == []
 
 
 @pytest.mark.realdata

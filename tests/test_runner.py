@@ -20,12 +20,21 @@ small_number_threshold: 5
 """
 
 
+def _add_month(con, month: str, sha: str) -> None:
+    """One street record and its ingest_log row for south-yorkshire (the store then has data)."""
+    con.execute("INSERT INTO street (month, crime_type, force, source_file, lsoa_code) "
+                f"VALUES (DATE '{month}', 'Burglary', 'south-yorkshire', 'f-{month}.csv', 'E01007300')")
+    con.execute("INSERT INTO ingest_log (source_file, kind, force, month, sha256, status, started_at, finished_at) "
+                f"VALUES ('f-{month}.csv', 'street', 'south-yorkshire', DATE '{month}', '{sha}', 'loaded', now(), now())")
+
+
 @pytest.fixture()
 def setup(tmp_path):
     db = tmp_path / "s.duckdb"
     con = store.connect(db)
     con.execute("INSERT INTO lad_lookup VALUES ('E08000016','Barnsley','E22000259','Barnsley','E23000011',"
                 "'South Yorkshire','t')")
+    _add_month(con, "2024-01-01", "sha-a")
     con.close()
     pdir = tmp_path / "params"
     pdir.mkdir()
@@ -94,9 +103,11 @@ def test_cli_run_exits_non_zero_when_any_fails(setup, monkeypatch):
 def test_thread_limits_share_the_cores_between_parallel_kernels():
     from csp_analysis.runner import THREAD_VARS, thread_limits
 
-    lim = thread_limits(2, cpus=16, environ={})
+    lim = thread_limits(2, cpus=16, environ={}, max_threads=None)
     assert set(lim) == set(THREAD_VARS) and set(lim.values()) == {"8"}
-    assert set(thread_limits(4, cpus=2, environ={}).values()) == {"1"}
+    assert set(thread_limits(2, cpus=16, environ={}, max_threads=4).values()) == {"4"}
+    assert set(thread_limits(2, cpus=16, environ={}).values()) == {"1"}  # default cap: one thread
+    assert set(thread_limits(4, cpus=2, environ={}, max_threads=None).values()) == {"1"}
     # what the user set is theirs
     assert "OMP_NUM_THREADS" not in thread_limits(2, cpus=16, environ={"OMP_NUM_THREADS": "3"})
 
@@ -143,3 +154,176 @@ def test_report_suppress_counts_is_suppress_small_numbers():
     assert got.loc[0, "searches"] == "[c]" and got.loc[0, "arrests"] == "[c]"
     assert got.loc[2, "searches"] == 0  # a true zero is shown
     assert list(got["group"]) == ["A", "B", "C", "D"]
+
+
+# ------------------------------------------------------------------ issue 12: warm kernels, incremental runs
+def test_warm_kernel_reused_and_no_state_leaks_between_notebooks_or_partnerships(setup):
+    """Each 'leak' notebook checks the kernel is as fresh as a new one, then pollutes it
+    (variables, figures, rcParams, environment, sys.path, warnings, cwd, query cache)."""
+    db, pdir, out = setup
+    results = runner.run_all(["alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db,
+                             notebooks=("leak", "leak_again"), notebooks_dir=FIXTURES, log=lambda *_: None)
+    pids = set()
+    for r in results:
+        assert r.status == "ok", r
+        for nb in ("leak", "leak_again"):
+            heads = {h["key"]: h for h in json.loads((out / r.slug / "headlines" / f"{nb}.json").read_text())}
+            assert heads["problems"]["value"] == 0, heads["problems"]["sentence"]
+            pids.add(heads["pid"]["value"])
+        executed = json.loads((out / r.slug / "leak_again.ipynb").read_text())
+        counts = [c["execution_count"] for c in executed["cells"] if c["cell_type"] == "code"]
+        assert counts[0] == 1  # a fresh execution counter, as in a new kernel
+    assert len(pids) == 1  # the four notebooks ran in one kernel
+
+
+def test_cold_kernels_still_available(setup):
+    db, pdir, out = setup
+    [r] = runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                         notebooks_dir=FIXTURES, log=lambda *_: None, warm=False)
+    assert r.status == "ok" and (out / "alpha" / "ok.html").exists()
+
+
+def test_unchanged_inputs_skip_and_each_input_change_rebuilds(setup, capsys):
+    db, pdir, out = setup
+    kw = dict(params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",), notebooks_dir=FIXTURES,
+              log=lambda *_: None)
+    [r1] = runner.run_all(["alpha"], **kw)
+    assert r1.status == "ok" and r1.action == "rebuilt"
+    man1 = json.loads((out / "alpha" / "manifest.json").read_text())
+    assert man1["fingerprint"]["sha256"] == r1.fingerprint
+    assert {"params", "police_files", "lookups", "package", "notebook:ok"} <= set(man1["fingerprint"]["parts"])
+
+    [r2] = runner.run_all(["alpha"], **kw)
+    assert r2.action == "unchanged" and r2.status == "ok" and r2.fingerprint == r1.fingerprint
+    assert r2.headlines and r2.headlines[0]["value"] == 42
+    assert json.loads((out / "alpha" / "manifest.json").read_text()) == man1  # outputs untouched
+    idx = (out / "index.html").read_text()
+    assert "unchanged since" in idx and "alpha/ok.html" in idx
+
+    # the store's data for its force changes -> rebuilt, and the manifest says why
+    con = store.connect(db)
+    _add_month(con, "2024-02-01", "sha-b")
+    con.close()
+    [r3] = runner.run_all(["alpha"], **kw)
+    assert r3.action == "rebuilt"
+    assert "police_files" in json.loads((out / "alpha" / "manifest.json").read_text())["fingerprint"]["changed"]
+    # another force's data does not concern alpha
+    con = store.connect(db)
+    con.execute("INSERT INTO ingest_log (source_file, kind, force, month, sha256, status, started_at, finished_at) "
+                "VALUES ('w.csv', 'street', 'west-yorkshire', DATE '2024-01-01', 'x', 'loaded', now(), now())")
+    con.close()
+    assert runner.run_all(["alpha"], **kw)[0].action == "unchanged"
+    # lookups change -> rebuilt
+    con = store.connect(db)
+    con.execute("UPDATE lad_lookup SET lad_name = 'Barnsley MBC'")
+    con.close()
+    assert runner.run_all(["alpha"], **kw)[0].action == "rebuilt"
+    assert json.loads((out / "alpha" / "manifest.json").read_text())["fingerprint"]["changed"] == ["lookups"]
+    # params change -> rebuilt; --force rebuilds an unchanged partnership
+    (pdir / "alpha.yaml").write_text((pdir / "alpha.yaml").read_text() + "description: edited\n")
+    assert runner.run_all(["alpha"], **kw)[0].action == "rebuilt"
+    assert runner.run_all(["alpha"], **kw)[0].action == "unchanged"
+    assert runner.run_all(["alpha"], force=True, **kw)[0].action == "rebuilt"
+    # a failed run is never "unchanged"
+    [f1] = runner.run_all(["beta"], **{**kw, "notebooks": ("fails",)})
+    [f2] = runner.run_all(["beta"], **{**kw, "notebooks": ("fails",)})
+    assert f1.status == f2.status == "failed" and f2.action == "rebuilt"
+
+
+def test_cli_run_force_flag_and_unchanged_line(setup, monkeypatch, capsys):
+    db, pdir, out = setup
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", FIXTURES)
+    monkeypatch.setattr(runner, "DEFAULT_NOTEBOOKS", ("ok",))
+    base = ["run", "alpha", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db)]
+    assert cli.main(base) == 0
+    capsys.readouterr()
+    assert cli.main(base) == 0
+    assert "alpha: unchanged (ok)" in capsys.readouterr().out
+    assert cli.main(base + ["--force"]) == 0
+    assert "alpha: OK in" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ issue 11: honest status
+def test_section_warning_makes_partnership_warning_with_one_line_reason(setup):
+    db, pdir, out = setup
+    [r] = runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("warns", "ok"),
+                         notebooks_dir=FIXTURES, log=lambda *_: None)
+    assert r.status == "warning"
+    nbs = {n.notebook: n for n in r.notebooks}
+    assert nbs["warns"].status == "warning" and nbs["ok"].status == "ok"
+    assert "warns: local CSV malformed: line 3 has 2 fields" in r.warnings  # one line
+    idx = (out / "index.html").read_text()
+    assert "local CSV malformed: line 3 has 2 fields" in idx
+    assert "<b>Nowhere 001A</b>" not in idx and "&lt;b&gt;Nowhere 001A&lt;/b&gt;" in idx  # escaped
+    assert json.loads((out / "alpha" / "manifest.json").read_text())["status"] == "warning"
+
+
+def test_no_data_and_store_warnings_are_warnings_not_ok(setup):
+    db, pdir, out = setup
+    (pdir / "gamma.yaml").write_text(PARAMS.format(name="Gamma", slug="gamma").replace(
+        "forces: [south-yorkshire]", "forces: [south-yorkshire, humberside]"))
+    [r] = runner.run_all(["gamma"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                         notebooks_dir=FIXTURES, log=lambda *_: None)
+    assert r.status == "warning" and any("humberside" in w for w in r.warnings)
+    assert cli.main(["run", "gamma", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db),
+                     "--notebooks", "ok"]) != 2  # a warning is not a usage error
+
+
+def test_crash_reason_is_one_readable_line(setup):
+    db, pdir, out = setup
+    [r] = runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("fails",),
+                         notebooks_dir=FIXTURES, log=lambda *_: None)
+    err = r.notebooks[0].error
+    assert err.startswith("RuntimeError: planted failure in the fixture notebook")
+    assert "\n" not in err and "Traceback" not in err and "\x1b[" not in err and "---" not in err
+    assert runner.one_line(ValueError("a\n\nb")) == "ValueError: a; b"
+
+
+def test_output_folders_never_escape_outputs(setup, tmp_path):
+    db, pdir, out = setup
+    for bad in ("../evil", "/tmp/evil", "a/../../evil", "..", ""):
+        r = runner.run_partnership(bad, pdir, out, db, notebooks=("ok",), notebooks_dir=FIXTURES)
+        assert r.status == "failed" and "slug" in r.error
+    assert not (tmp_path / "evil").exists() and not (out.parent / "evil").exists()
+
+
+def test_runs_of_one_partnership_are_serialised(setup):
+    import threading
+
+    db, pdir, out = setup
+    out.mkdir(parents=True)
+    done = []
+    with runner._Lock(out / ".locks" / "alpha.lock"):
+        t = threading.Thread(target=lambda: done.append(runner.run_partnership(
+            "alpha", pdir, out, db, notebooks=("no_params",), notebooks_dir=FIXTURES, warm=False)))
+        t.start()
+        t.join(1.5)
+        assert t.is_alive() and not (out / "alpha").exists()  # waits for the lock holder
+    t.join(120)
+    assert done and done[0].status == "ok" and (out / "alpha" / "no_params.html").exists()
+    assert not list(out.glob(".alpha.*"))  # staging folder swapped in, old folder removed
+
+
+def test_jobs_two_workers_warm_kernels_isolated_failures_and_no_orphans(setup):
+    import os
+    import time
+
+    db, pdir, out = setup
+    results = runner.run_all(["alpha", "broken", "beta"], params_dir=pdir, outputs_dir=out, store=db,
+                             notebooks=("leak",), notebooks_dir=FIXTURES, jobs=2, log=lambda *_: None)
+    by = {r.slug: r for r in results}
+    assert by["alpha"].status == by["beta"].status == "ok" and by["broken"].status == "failed"
+    pids = set()
+    for slug in ("alpha", "beta"):
+        heads = {h["key"]: h for h in json.loads((out / slug / "headlines.json").read_text())}
+        assert heads["problems"]["value"] == 0
+        pids.add(heads["pid"]["value"])
+    time.sleep(1)
+    alive = []
+    for pid in pids:  # the workers shut their kernels down when they ended
+        try:
+            os.kill(pid, 0)
+            alive.append(pid)
+        except ProcessLookupError:
+            pass
+    assert alive == []
