@@ -147,9 +147,14 @@ def _describe_series(name: str, x, y, xa: _Axis, ya: _Axis, markers_only: bool =
             return head + ", " + ", ".join(f"{c} {v}" for c, v, _ in pairs)
         vals = np.array([p[2] for p in pairs])
         hi, lo = int(np.argmax(vals)), int(np.argmin(vals))
-        return head + f"; highest {pairs[hi][0]} ({pairs[hi][1]}), lowest {pairs[lo][0]} ({pairs[lo][1]})"
+        if xa.names or ya.names:  # named categories: "highest Burglary (7.7)"
+            return head + f"; highest {pairs[hi][0]} ({pairs[hi][1]}), lowest {pairs[lo][0]} ({pairs[lo][1]})"
+        return head + (f" from {pairs[0][0]} to {pairs[-1][0]}; highest {pairs[hi][1]} at {pairs[hi][0]}, "
+                       f"lowest {pairs[lo][1]} at {pairs[lo][0]}")
     if len(y) == 1:
         return f"{name}: one point, {ya.fmt(y[0])} at {xa.fmt(x[0])}"
+    if np.allclose(y, y[0]):
+        return f"{name}: constant at {ya.fmt(y[0])} from {xa.fmt(x[0])} to {xa.fmt(x[-1])}"
     lo, hi = int(np.argmin(y)), int(np.argmax(y))
     first, last = y[0], y[-1]
     change = ""
