@@ -375,7 +375,7 @@ def describe_axes(ax) -> str:
     return ". ".join(p[0].upper() + p[1:] if i and p else p for i, p in enumerate(parts)) + "."
 
 
-def describe_figure(fig) -> str:
+def describe_figure(fig, draw: bool = True) -> str:
     """Alternative text for a whole matplotlib figure.
 
     Parameters
@@ -383,6 +383,8 @@ def describe_figure(fig) -> str:
     fig : matplotlib.figure.Figure
         The figure, after plotting. It is drawn once (on its own canvas) so that tick
         labels, which name the categories of bar and dot charts, are known.
+    draw : bool
+        ``False`` when the figure has just been drawn (e.g. saved), to skip the extra draw.
 
     Returns
     -------
@@ -391,10 +393,11 @@ def describe_figure(fig) -> str:
         series with their first/last, lowest/highest values, bars, points, bands and
         colour scales. Multi-panel figures are described panel by panel.
     """
-    try:
-        fig.canvas.draw()
-    except Exception:  # noqa: BLE001 - describe what we can without tick labels
-        pass
+    if draw:
+        try:
+            fig.canvas.draw()
+        except Exception:  # noqa: BLE001 - describe what we can without tick labels
+            pass
     sup = getattr(fig, "_suptitle", None)
     title = _clean(sup.get_text()) if sup is not None else ""
     panels, scales = [], []

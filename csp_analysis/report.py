@@ -239,7 +239,7 @@ class ReportContext:
             buf = io.BytesIO()
             # as the inline backend draws it: the figure's dpi, tight bounding box
             fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
-            text = describe_figure(fig) if alt is None else str(alt)
+            text = describe_figure(fig, draw=False) if alt is None else str(alt)  # savefig drew it
             cap = figure_title(fig) if caption is None else str(caption)
         finally:
             plt.close(fig)
