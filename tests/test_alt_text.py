@@ -133,3 +133,13 @@ def test_show_explicit_and_decorative(monkeypatch):
     _ctx().show(fig2, alt="")
     assert 'alt="Two points rising"' in shown[0] and "<figcaption>My caption</figcaption>" in shown[0]
     assert 'alt="" role="presentation"' in shown[1] and "figcaption" not in shown[1]
+
+
+def test_show_reads_category_names_drawn_by_savefig(monkeypatch):
+    shown = []
+    monkeypatch.setattr(report, "_display_html", shown.append)
+    fig, ax = plt.subplots()
+    ax.barh(np.arange(3), [1.5, 2.5, 3.5])
+    ax.set_yticks(range(3), ["Burglary", "Robbery", "Drugs"])
+    _ctx().show(fig)
+    assert "3 horizontal bars: Burglary 1.5, Robbery 2.5, Drugs 3.5" in shown[0]
