@@ -82,7 +82,8 @@ def wrap_page(body: str, title: str | None = None, back_href: str | None = "../i
     ----------
     body : str
         HTML for inside ``<main>`` (trusted: produced by the package, with untrusted
-        text already escaped by its producers).
+        text already escaped by its producers). A whole document is accepted too: the
+        contents of its ``<body>`` are used (its ``<head>``, with any styles, is dropped).
     title : str, optional
         The document title; default: the text of the first ``h1`` (else ``fallback_title``).
     back_href : str or None
@@ -124,6 +125,11 @@ def _tidy(body: str, toc: bool = True) -> tuple[str, str]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(body, "html.parser")
+    if soup.body is not None:  # a whole document was passed: keep what is inside its <body>
+        soup = BeautifulSoup(soup.body.decode_contents(), "html.parser")
+    main = soup.find("main")
+    if main is not None:  # the shell supplies the one <main>
+        main.unwrap()
     # nbconvert's "¶" permalinks inside headings: read aloud as "pilcrow", and redundant with the contents list
     for a in soup.select("a.anchor-link"):
         a.decompose()

@@ -107,6 +107,10 @@ def test_wrap_page_for_the_index_scopes_headers_and_has_no_back_link():
     assert soup.title.get_text() == "Community Safety Partnership reports"
     assert not soup.select("nav.csp-back") and not soup.select("nav.csp-toc") and len(soup.find_all("main")) == 1
     assert [th["scope"] for th in soup.find_all("th")] == ["col", "col"]
+    whole = H.wrap_page("<!doctype html><html><head><style>p{}</style></head><body><main>" + body
+                        + "</main></body></html>", back_href=None)
+    ws = BeautifulSoup(whole, "html.parser")
+    assert len(ws.find_all("main")) == 1 and len(ws.find_all("style")) == 1 and ws.title.get_text().startswith("Reports")
     body_rowhead = "<table><tr><th>Row</th><td>1</td></tr></table>"
     assert BeautifulSoup(H.wrap_page(body_rowhead), "html.parser").find("th")["scope"] == "row"
 
