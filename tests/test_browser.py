@@ -86,7 +86,13 @@ def rendered(driver, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     db, data_dir, out = root / "store.duckdb", root / "demo", root / "outputs"
     assert cli.main(["setup-demo", "--data", str(data_dir), "--store", str(db), "--quiet"]) == 0
-    assert cli.main(["run", "riverton", "--store", str(db), "--outputs", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        # one BLAS thread per kernel: on a busy 2-core machine the default threads spin against
+        # each other (the interventions notebook measured 126 s against 28 s with one thread)
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            if not os.environ.get(k):
+                mp.setenv(k, "1")
+        assert cli.main(["run", "riverton", "--store", str(db), "--outputs", str(out)]) == 0
     return out
 
 
