@@ -190,17 +190,18 @@ class ReportContext:
                 fmt[c] = fmt[c].dt.strftime("%Y-%m")
             elif pd.api.types.is_object_dtype(fmt[c]):  # e.g. counts with suppressed '[c]' cells
                 fmt[c] = fmt[c].map(lambda v: _format_mixed(v, dp))
-        body = fmt.to_html(index=index, escape=True, classes="csp-table", border=0, na_rep="–")
         note_html = f"<p class='csp-note'>{html.escape(note)}</p>" if note else ""
         supp = ""
         if suppress and self.params.small_number_threshold > 0:
             supp = (f" Counts below {self.params.small_number_threshold} are suppressed ([c]), with further "
                     "cells suppressed where a total would reveal them.")
-        _display_html(
-            f"<figure class='csp-figure'><figcaption><b>{html.escape(caption)}</b>{html.escape(supp)} "
-            f"<a download='{fname}' href='data:text/csv;base64,{b64}'>Download CSV</a></figcaption>"
-            f"{body}{note_html}</figure>"
-        )
+        cap = (f"<b>{html.escape(caption)}</b>{html.escape(supp)} "
+               f"<a class='csp-download' download='{html.escape(fname)}' href='data:text/csv;base64,{b64}'>"
+               f"Download CSV<span class='csp-visually-hidden'> of this table</span></a>")
+        body = html_table(fmt, caption_html=cap, index=index)
+        # a keyboard-focusable scrolling region for wide tables (axe: scrollable-region-focusable)
+        _display_html(f"<div class='csp-table-wrap' role='region' tabindex='0' "
+                      f"aria-label='{html.escape(caption, quote=True)}'>{body}{note_html}</div>")
         return out
 
     # ---------------------------------------------------------------- headlines
@@ -217,12 +218,45 @@ class ReportContext:
         _atomic_write(d / f"{self.notebook}.json", json.dumps(self.headlines, indent=2, default=str))
 
     # ---------------------------------------------------------------- figures
-    def show(self, fig) -> None:
-        """Display a matplotlib figure and close it."""
+    def show(self, fig, alt: str | None = None, caption: str | None = None) -> None:
+        """Display a matplotlib figure as an image with alternative text, and close it.
+
+        The figure is emitted as ``<figure><img alt=...><figcaption>`` HTML (a PNG data
+        URI), so the report stays one self-contained file and every chart says what it
+        shows to people who cannot see it (WCAG 2.2, 1.1.1).
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+        alt : str, optional
+            The alternative text. ``None`` (default): written from the figure's own data
+            by :func:`csp_analysis.alt_text.describe_figure` (titles, axes, each series'
+            range, lowest/highest and first-vs-last values, bars, points, bands).
+            ``""``: the image is decorative (``alt=""``, ``role="presentation"``).
+        caption : str, optional
+            The visible caption; default: the figure's title (none when it has several).
+        """
+        import io
+
         import matplotlib.pyplot as plt
 
-        _display(fig)
-        plt.close(fig)
+        from .alt_text import describe_figure, figure_title
+
+        try:
+            buf = io.BytesIO()
+            # as the inline backend draws it: the figure's dpi, tight bounding box
+            fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
+            text = describe_figure(fig, draw=False) if alt is None else str(alt)  # savefig drew it
+            cap = figure_title(fig) if caption is None else str(caption)
+        finally:
+            plt.close(fig)
+        b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+        if text:
+            img = f"<img src='data:image/png;base64,{b64}' alt=\"{html.escape(text, quote=True)}\">"
+        else:
+            img = f"<img src='data:image/png;base64,{b64}' alt=\"\" role=\"presentation\">"
+        figcap = f"<figcaption>{html.escape(cap)}</figcaption>" if cap and text else ""
+        _display_html(f"<figure class='csp-chart'>{img}{figcap}</figure>")
 
     # ---------------------------------------------------------------- footer
     def footer(self) -> None:
@@ -285,6 +319,38 @@ def _display_html(s: str, plain: str | None = None) -> None:
         display({"text/html": s, "text/plain": plain if plain is not None else s}, raw=True)
     except ImportError:  # pragma: no cover
         print(s)
+
+
+def html_table(df: pd.DataFrame, caption_html: str = "", index: bool = False) -> str:
+    """An HTML table with a ``<caption>`` and scoped headers, every cell escaped.
+
+    Written by hand because :meth:`pandas.DataFrame.to_html` writes neither a caption nor
+    ``scope`` on header cells, which screen readers use to announce a cell's column (and
+    row) heading. Column headers get ``scope="col"``; with ``index=True`` the index values
+    are row headers (``scope="row"``). MultiIndex labels are joined with " · ".
+    ``caption_html`` is inserted as given (the caller escapes it).
+    """
+    def label(v) -> str:
+        if isinstance(v, tuple):
+            return " · ".join(str(x) for x in v if str(x) != "")
+        return "–" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+    def cell(v) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+            return "–"
+        return html.escape(str(v))
+
+    head = ""
+    if index:
+        head += f"<th scope='col'>{html.escape(' · '.join(str(n) for n in df.index.names if n is not None))}</th>"
+    head += "".join(f"<th scope='col'>{html.escape(label(c))}</th>" for c in df.columns)
+    rows = []
+    for idx, row in zip(df.index, df.itertuples(index=False, name=None)):
+        th = f"<th scope='row'>{html.escape(label(idx))}</th>" if index else ""
+        rows.append("<tr>" + th + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>")
+    cap = f"<caption>{caption_html}</caption>" if caption_html else ""
+    return (f"<table class='csp-table'>{cap}<thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 # one implementation of the write-to-temporary-then-rename used for every output file
