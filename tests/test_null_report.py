@@ -51,7 +51,7 @@ def test_null_report_sentences_say_how_many_comparisons():
     state = {"wide": {"P": wide}, "latest": wide.index[-12:], "lag": 12, "excluded": {}}
     rows, _ = trends.headline_rows(state, "P", "Partnership", None, list(wide.columns), [])
     fam = trends.adjust_family(pd.DataFrame(rows))
-    with_verdict = [s for s in fam["sentence"] if "chance" in s]
+    with_verdict = [s for s in fam["sentence"] if "be chance (" in s]
     assert len(with_verdict) >= 13
     assert all("after allowing for 15 comparisons (Holm)" in s for s in with_verdict)
     assert fam["method"].str.startswith("quasi-Poisson").sum() >= 8
