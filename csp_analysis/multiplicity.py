@@ -31,6 +31,20 @@ __all__ = ["adjust_p_values", "METHOD_NAMES", "allowing_text"]
 METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
 
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values: ``max_{j<=i} (m - j + 1) p_(j)`` capped at 1, in input order.
+
+    Written out (three lines, tested equal to ``multipletests(method="holm")``) because
+    statsmodels' Holm branch calls ``gc.collect()`` on every call, 0.1-0.3 s in a large
+    process, which is too slow for the calibration benchmark's hundred thousand families.
+    """
+    order = np.argsort(p, kind="mergesort")
+    adj_sorted = np.minimum(np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1)), 1.0)
+    out = np.empty_like(adj_sorted)
+    out[order] = adj_sorted
+    return out
+
+
 def adjust_p_values(p_values, method: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
     """Adjust a family of p-values for multiple comparisons.
 
@@ -70,7 +84,10 @@ def adjust_p_values(p_values, method: str = "holm", alpha: float = 0.05) -> pd.D
     ok = np.isfinite(p)
     adj = np.full(p.shape, np.nan)
     if ok.any():
-        adj[ok] = multipletests(p[ok], alpha=alpha, method=method)[1]
+        if method == "holm":
+            adj[ok] = _holm(p[ok])
+        else:
+            adj[ok] = multipletests(p[ok], alpha=alpha, method=method)[1]
     n = int(ok.sum())
     return pd.DataFrame({
         "p_value": p, "p_adjusted": adj, "reject": np.where(ok, adj < alpha, False),
