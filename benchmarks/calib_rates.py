@@ -68,11 +68,11 @@ def _estimated_phi(y: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-series 12-month dispersion and df, pooling the correlation within each partnership."""
     x = dsp.seasonal_design(N_MONTHS, 1)
     x = np.column_stack([x, (np.arange(N_MONTHS) >= N_MONTHS - 12).astype(float)])
-    phi, df, gamma, _, g0 = dsp._moments(y.astype(float), x, np.ones_like(y, dtype=float), 11)
-    phi_l, df_eff = np.empty(len(phi)), np.empty(len(phi))
+    mom = dsp._moments(y.astype(float), x, np.ones_like(y, dtype=float))
+    phi_l, df_eff = np.empty(len(y)), np.empty(len(y))
     for r in range(reps):
         sl = slice(r * N_MEASURES, (r + 1) * N_MEASURES)
-        phi_l[sl], df_eff[sl], _, _ = dsp.combine(phi[sl], df[sl], g0[sl], gamma[sl], 12)
+        phi_l[sl], df_eff[sl], *_ = dsp.combine(mom, 12, rows=sl)
     return phi_l, df_eff
 
 

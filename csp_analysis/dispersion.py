@@ -21,9 +21,10 @@ Method (quasi-Poisson, McCullagh & Nelder 1989, section 4.5; Wedderburn 1974)
    excess variances), because 11 autocorrelations cannot be estimated from four years of one
    series; the level ``phi`` is **not** pooled (each measure keeps its own, as dispersion
    differs between crime types).
-   The autocovariances are method-of-moments estimates that undo the bias of residuals from a
-   fitted model (:func:`_moment_matrix`), and the extra variation is taken as AR(1):
-   ``e_k = rho^k`` with ``rho`` the pooled lag-1 value (11 free lags are too noisy).
+   The extra variation is taken as AR(1), ``e_k = rho^k``, with ``rho`` estimated by the
+   method of moments from the lag-0 and lag-1 products of the residuals, using their exact
+   expectations under the fitted model (:func:`_moments`, :func:`combine`); 11 free lags
+   cannot be estimated from a few years of data.
 3. The dispersion of an L-month total is then
    ``phi_L = 1 + (phi - 1) * A_L``, ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k``
    (the variance of a sum of L correlated terms), clipped to ``1 <= A_L <= L``, and ``phi_L``
@@ -53,6 +54,8 @@ Newey WK, West KD (1987). A simple, positive semi-definite, heteroskedasticity a
     autocorrelation consistent covariance matrix. Econometrica 55:703-708 (Bartlett window).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -130,64 +133,68 @@ def fit_poisson_batch(y: np.ndarray, x: np.ndarray, weights: np.ndarray | None =
     return beta, mu
 
 
-def _moments(y: np.ndarray, x: np.ndarray, weights: np.ndarray, max_lag: int):
-    """Per series: phi_hat, df, and lag-k sums of Pearson cross-products (k = 1..max_lag)."""
+#: Grid of lag-1 autocorrelations of the extra variation searched by :func:`combine`.
+RHO_GRID = np.round(np.arange(0.0, 0.901, 0.01), 2)
+
+
+def _moments(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> dict:
+    """Per series: Pearson chi2/df and the moments :func:`combine` needs.
+
+    ``c0 = sum r_t^2`` and ``c1 = sum r_t r_{t+1}`` of the Pearson residuals, and their
+    expectations when the errors are Poisson noise (variance 1) plus extra variation with
+    variance ``v`` and AR(1) correlation ``rho``: ``E c0 = b0 + v t0(rho)``,
+    ``E c1 = b1 + v t1(rho)`` with ``b0 = tr(M)``, ``b1 = tr(S M)``, ``t0 = tr(M R M)``,
+    ``t1 = tr(S M R M)`` (``M`` the residual-maker of the fit on the usable months, ``S`` the
+    one-month shift, ``R_ij = rho^|i-j|``). Using these exact expectations removes the
+    downward bias that fitting 15 parameters to 48 months puts into raw residual variances
+    and autocorrelations (a method-of-moments correction). The Pearson residuals of the
+    Poisson fit are treated as least-squares residuals of the unweighted fit, which is close
+    when the fitted means vary little within a series (seasonal swings of +-10%).
+    """
     _, mu = fit_poisson_batch(y, x, weights)
     ok = (weights > 0) & np.isfinite(y)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(ok, (np.where(ok, y, 0.0) - mu) / np.sqrt(mu), 0.0)
     n_used = ok.sum(axis=1)
-    # rank of the design on the usable months (a left-out month can drop a dummy)
-    p_used = np.array([np.linalg.matrix_rank(x[o]) if o.any() else 0 for o in ok])
-    df = n_used - p_used
-    with np.errstate(invalid="ignore", divide="ignore"):
-        phi = np.where(df > 0, (r ** 2).sum(axis=1) / np.maximum(df, 1), np.nan)
-    n = y.shape[1]
-    lags = min(max_lag, n - 2)
-    cross = np.zeros((y.shape[0], lags + 1))
-    cross[:, 0] = (r ** 2).sum(axis=1)
-    for k in range(1, lags + 1):
-        cross[:, k] = (r[:, k:] * r[:, :-k]).sum(axis=1)
-    gamma = np.zeros((y.shape[0], max_lag + 1))
-    # method of moments: E[C_k] = sum_j tr(S_k M T_j M) g_j for residuals r = M u (see _moment_matrix);
-    # series with the same usable months share the matrix
+    c0 = (r ** 2).sum(axis=1)
+    c1 = (r[:, 1:] * r[:, :-1]).sum(axis=1)
+    b_count = y.shape[0]
+    out = {"c0": c0, "c1": c1, "n_used": n_used, "df": np.zeros(b_count), "b0": np.zeros(b_count),
+           "b1": np.zeros(b_count), "t0": np.full((b_count, len(RHO_GRID)), np.nan),
+           "t1": np.full((b_count, len(RHO_GRID)), np.nan)}
     patterns: dict[bytes, list[int]] = {}
     for i, o in enumerate(ok):
         patterns.setdefault(o.tobytes(), []).append(i)
-    for key, rows in patterns.items():
-        o = ok[rows[0]]
-        if o.sum() <= x.shape[1] + lags:
-            gamma[rows] = np.nan
-            continue
-        b = _moment_matrix(x, o, lags)
-        gamma[rows, : lags + 1] = np.linalg.lstsq(b, cross[rows].T, rcond=None)[0].T
-    return phi, df, gamma[:, 1:], n_used, gamma[:, 0]
+    for rows in patterns.values():
+        m = _residual_maker(x, ok[rows[0]])
+        out["df"][rows] = np.trace(m)
+        out["b0"][rows] = np.trace(m)
+        out["b1"][rows] = np.trace(m, offset=1)
+        t0, t1 = _rho_traces(m)
+        out["t0"][rows] = t0
+        out["t1"][rows] = t1
+    out["df"] = np.round(out["df"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["phi"] = np.where(out["df"] > 0, c0 / np.maximum(out["df"], 1), np.nan)
+    return out
 
 
-def _moment_matrix(x: np.ndarray, used: np.ndarray, lags: int) -> np.ndarray:
-    """``B[k, j] = tr(S_k M T_j M)``: the expected lag-k cross-product of residuals per unit lag-j
-    autocovariance of the errors.
-
-    ``M = D - D X (X' D X)^+ X' D`` (D = diagonal of the usable months) is the residual-maker of
-    the least-squares fit; ``S_k`` shifts by k months and ``T_j = S_j + S_j'`` (``T_0 = I``).
-    Solving ``B g = C`` for the autocovariances ``g`` removes the downward bias that fitting 14
-    parameters to 48 months puts into raw residual autocorrelations (a method-of-moments
-    correction in the spirit of REML). The Pearson residuals of the Poisson fit are treated as
-    the least-squares residuals of the unweighted fit, which is close when the fitted means
-    vary little within a series (seasonal swings of +-10%).
-    """
-    n = x.shape[0]
+def _residual_maker(x: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """``M = D - D X (X' D X)^+ X' D`` with D the diagonal of usable months."""
     d = np.diag(used.astype(float))
     xd = d @ x
-    m = d - xd @ np.linalg.pinv(x.T @ d @ x) @ xd.T
-    shifts = [np.eye(n, k=k) for k in range(lags + 1)]
-    b = np.zeros((lags + 1, lags + 1))
-    for j in range(lags + 1):
-        t = shifts[0] if j == 0 else shifts[j] + shifts[j].T
-        mtm = m @ t @ m
-        for k in range(lags + 1):
-            b[k, j] = np.trace(shifts[k] @ mtm)
-    return b
+    return d - xd @ np.linalg.pinv(x.T @ d @ x) @ xd.T
+
+
+def _rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = m.shape[0]
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    t0, t1 = np.empty(len(RHO_GRID)), np.empty(len(RHO_GRID))
+    for g, rho in enumerate(RHO_GRID):
+        mrm = m @ (rho ** lag) @ m
+        t0[g] = np.trace(mrm)
+        t1[g] = np.trace(mrm, offset=1)
+    return t0, t1
 
 
 def _a_factor(rho: float, months: int) -> float:
@@ -195,51 +202,67 @@ def _a_factor(rho: float, months: int) -> float:
     return float(np.clip(1.0 + 2.0 * np.sum((1.0 - k / months) * rho ** k), 1.0, max(int(months), 1)))
 
 
-def combine(phi, df, gamma0, gamma, months: int = DEFAULT_PERIOD):
+def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
     """Period dispersion and its effective degrees of freedom for the measures of one partnership.
 
-    ``phi`` (monthly chi2/df), ``df``, ``gamma0`` and ``gamma`` (method-of-moments
-    autocovariances, lags 1..) per measure, as from the fits. The monthly level used is the
-    larger of the chi2/df estimate and the moment estimate ``gamma0`` (the chi2/df estimate is
-    biased down when months are correlated). The pooled lag-1 autocorrelation ``rho`` of the
-    extra variation gives ``A_L``; its uncertainty is a jackknife over measures (leave one out)
-    and is carried into the effective degrees of freedom by Satterthwaite's (1946) rule:
-    ``df_eff = 2 phi_L^2 / Var(phi_L)`` with
+    ``mom`` is :func:`_moments`'s output (``rows`` selects one partnership's series). The lag-1
+    autocorrelation ``rho`` of the extra variation is **pooled** over the measures: the value on
+    :data:`RHO_GRID` whose expected ratio ``sum t1(rho) v / sum t0(rho) v`` matches the observed
+    ``sum (c1 - b1) / sum (c0 - b0)`` (the denominator taken as at least twice its own standard
+    error, which shrinks ``rho`` towards 0 when there is little extra variation to be
+    correlated). Each measure's monthly dispersion is then ``1 + v``,
+    ``v = (c0 - b0) / t0(rho)`` (at least the chi2/df estimate), and the dispersion of an
+    ``months``-month total ``phi_L = 1 + v A_L``, ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k``.
+    The uncertainty of ``rho`` is a jackknife over measures (leave one out) and is carried,
+    with that of ``v`` (chi-squared on ``df``), into effective degrees of freedom by
+    Satterthwaite's (1946) rule: ``df_eff = 2 phi_L^2 / Var(phi_L)``,
     ``Var(phi_L) = A_L^2 2 phi^2 / df + (phi - 1)^2 Var(A_L)``, capped at ``df``.
 
-    Returns ``(phi_L, df_eff, A_L, rho)``; ``phi_L`` is floored at 1.
+    Returns ``(phi_L, df_eff, A_L, rho, monthly)``; ``phi_L`` is floored at 1.
     """
-    phi = np.asarray(phi, dtype=float)
-    df = np.asarray(df, dtype=float)
-    g0 = np.asarray(gamma0, dtype=float)
-    g1 = np.asarray(gamma, dtype=float).reshape(len(phi), -1)[:, 0]
-    ok = np.isfinite(phi) & np.isfinite(g0) & np.isfinite(g1) & (df > 0)
-    level = np.where(np.isfinite(g0), np.fmax(phi, g0), phi)
+    sel = (lambda v: v) if rows is None else (lambda v: v[rows])
+    c0, c1, b0, b1 = (np.asarray(sel(mom[k]), dtype=float) for k in ("c0", "c1", "b0", "b1"))
+    t0, t1 = np.asarray(sel(mom["t0"]), dtype=float), np.asarray(sel(mom["t1"]), dtype=float)
+    df, phi = np.asarray(sel(mom["df"]), dtype=float), np.asarray(sel(mom["phi"]), dtype=float)
+    ok = np.isfinite(phi) & (df > 0) & np.all(np.isfinite(t0), axis=1)
 
     def pooled(mask):
-        excess = np.clip(g0[mask] - 1.0, 0.0, None).sum()
-        if excess <= 0.05 * max(mask.sum(), 1):
+        if not mask.any():
             return 0.0
-        return float(np.clip(g1[mask].sum() / excess, 0.0, 0.9))
+        excess = np.sum(c0[mask] - b0[mask])
+        if excess <= 0:
+            return 0.0
+        noise = 2.0 * np.sqrt(np.sum(2.0 * np.maximum(phi[mask], 1.0) ** 2 * df[mask]))
+        target = np.sum(c1[mask] - b1[mask]) / max(excess, noise)
+        curve = t1[mask].mean(axis=0) / t0[mask].mean(axis=0)
+        if target <= curve[0]:
+            return 0.0
+        if target >= curve[-1]:
+            return float(RHO_GRID[-1])
+        return float(np.interp(target, curve, RHO_GRID))
 
     rho = pooled(ok)
     a = _a_factor(rho, months)
+    g = int(np.argmin(np.abs(RHO_GRID - rho)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = (c0 - b0) / t0[:, g]
+    monthly = np.where(ok, np.fmax(phi, 1.0 + v), np.nan)
     idx = np.flatnonzero(ok)
     var_a = 0.0
     if len(idx) >= 3:
         jack = []
         for i in idx:
-            m = ok.copy()
-            m[i] = False
-            jack.append(_a_factor(pooled(m), months))
+            mask = ok.copy()
+            mask[i] = False
+            jack.append(_a_factor(pooled(mask), months))
         jack = np.asarray(jack)
         var_a = float((len(jack) - 1) / len(jack) * np.sum((jack - jack.mean()) ** 2))
-    phi_l = np.maximum(1.0 + (level - 1.0) * a, 1.0)
+    phi_l = np.maximum(1.0 + (monthly - 1.0) * a, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        var_l = a * a * 2.0 * level ** 2 / df + (level - 1.0) ** 2 * var_a
+        var_l = a * a * 2.0 * monthly ** 2 / df + (monthly - 1.0) ** 2 * var_a
         df_eff = np.fmin(2.0 * phi_l ** 2 / var_l, df)
     df_eff = np.where(ok, np.maximum(df_eff, 1.0), np.nan)
-    return phi_l, df_eff, a, rho
+    return phi_l, df_eff, a, rho, monthly
 
 
 def estimate_dispersion(
@@ -309,7 +332,9 @@ def estimate_dispersion(
     idx = frame.index
     if not isinstance(idx, pd.PeriodIndex):
         try:
-            idx = pd.PeriodIndex(pd.to_datetime(idx), freq="M")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                idx = pd.PeriodIndex(pd.to_datetime(idx), freq="M")
         except (TypeError, ValueError):
             raise ValueError("counts must be indexed by month (PeriodIndex or dates)") from None
     frame.index = idx
@@ -331,16 +356,17 @@ def estimate_dispersion(
         if 0 < step.sum() < len(full):
             x = np.column_stack([x, step])
     has_events = np.nansum(np.where(weights > 0, values, 0.0), axis=1) > 0
-    max_lag = max(int(months) - 1, 1)
-    phi = np.full(values.shape[0], np.nan)
-    df = np.zeros(values.shape[0])
-    gamma = np.full((values.shape[0], max_lag), np.nan)
-    gamma0 = np.full(values.shape[0], np.nan)
     n_used = (weights > 0).sum(axis=1)
+    k = values.shape[0]
+    mom = {"c0": np.full(k, np.nan), "c1": np.full(k, np.nan), "b0": np.zeros(k), "b1": np.zeros(k),
+           "df": np.zeros(k), "phi": np.full(k, np.nan), "t0": np.full((k, len(RHO_GRID)), np.nan),
+           "t1": np.full((k, len(RHO_GRID)), np.nan)}
     if has_events.any():
-        ph, d, g, _, g0 = _moments(values[has_events], x, weights[has_events], max_lag)
-        phi[has_events], df[has_events], gamma[has_events], gamma0[has_events] = ph, d, g, g0
-    value, df_eff, a, rho = combine(phi, df, gamma0, gamma, months)
+        got = _moments(values[has_events], x, weights[has_events])
+        for key in mom:
+            mom[key][has_events] = got[key]
+    df = mom["df"]
+    value, df_eff, a, rho, phi = combine(mom, months)
     alpha = 1 - confidence
     good = np.isfinite(phi) & (df >= 3)
     with np.errstate(invalid="ignore", divide="ignore"):
