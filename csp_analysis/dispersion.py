@@ -187,13 +187,16 @@ def _residual_maker(x: np.ndarray, used: np.ndarray) -> np.ndarray:
 
 
 def _rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``tr(M R M)`` and ``tr(S M R M)`` on :data:`RHO_GRID`, as elementwise sums
+    ``sum(R * M)`` and ``sum(R * (M Q M)')`` (``M`` symmetric idempotent, ``Q`` the sub-diagonal
+    shift), so each grid point costs O(n^2) rather than a matrix product."""
     n = m.shape[0]
-    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-    t0, t1 = np.empty(len(RHO_GRID)), np.empty(len(RHO_GRID))
-    for g, rho in enumerate(RHO_GRID):
-        mrm = m @ (rho ** lag) @ m
-        t0[g] = np.trace(mrm)
-        t1[g] = np.trace(mrm, offset=1)
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
+    a1 = (m @ np.eye(n, k=-1) @ m).T
+    powers = RHO_GRID[:, None, None] ** lag[None]
+    powers[0] = (lag == 0)
+    t0 = np.einsum("gij,ij->g", powers, m)
+    t1 = np.einsum("gij,ij->g", powers, a1)
     return t0, t1
 
 
