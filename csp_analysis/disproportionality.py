@@ -195,8 +195,10 @@ def relative_rate_index(
     -----
     **Over-dispersion (``period`` given).** A Poisson log-linear model
     ``count ~ group + period`` with offset ``log(population)`` is fitted to the known groups'
-    rows (statsmodels GLM); the quasi-Poisson dispersion ``phi`` is its Pearson chi2 over the
-    residual degrees of freedom ``df`` (McCullagh & Nelder 1989, s. 4.5), floored at 1. With
+    rows (statsmodels GLM); the quasi-Poisson dispersion is its Pearson chi2 over the
+    residual degrees of freedom ``df`` (McCullagh & Nelder 1989, s. 4.5); when the periods are
+    ordered (months), the correlation of neighbouring months is estimated too and ``phi`` is
+    the dispersion of the total over all periods (see ``_period_dispersion``), floored at 1. With
     ``phi > 1`` each ratio's interval and p-value come from the quasi-Poisson conditional score
     test with Student's t on ``df`` (:func:`csp_analysis.rates.compare_periods`, which
     documents it); ``method`` says so, with ``phi``. The period effect removes shared
@@ -336,29 +338,77 @@ def relative_rate_index(
 
 
 def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
-    """Quasi-Poisson dispersion (floored at 1) and residual df of ``count ~ group + period``.
+    """Dispersion of a group's total over the periods (floored at 1) and its degrees of freedom.
 
-    Known groups only, rows with a positive population; (1, NaN) when there are fewer than two
-    periods or no residual degrees of freedom.
+    ``count ~ group + period`` with offset ``log(population)`` (Poisson GLM, known groups, rows
+    with a positive population). Its Pearson residuals give the extra variation of a period's
+    count, ``v`` (so a period's count has variance ``(1 + v)`` times its mean) and, when the
+    periods can be put in order (months), the lag-1 correlation ``rho`` of that extra variation
+    within a group, by the method of moments with the exact expectations under the fitted design
+    (as in :mod:`csp_analysis.dispersion`: ``E sum r^2 = tr M + v tr(M R M)``,
+    ``E sum r_t r_t+1 = tr(S M) + v tr(S M R M)``). The dispersion of the total over ``L``
+    periods is ``1 + v A_L``, ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k``; ``df`` is the residual
+    degrees of freedom. (1, NaN) with fewer than two periods or no residual degrees of freedom.
     """
     import statsmodels.api as sm
+
+    from .dispersion import RHO_GRID, _a_factor
 
     d = df[~df["unknown"] & (df["population"] > 0)]
     d = d.groupby(["group", "period"], sort=False, dropna=False).agg(
         count=("count", "sum"), population=("population", "sum")).reset_index()
     if d["period"].nunique() < 2 or d["group"].nunique() < 2:
         return 1.0, np.nan
+    try:
+        d = d.sort_values(["group", "period"], kind="stable").reset_index(drop=True)
+        ordered = True
+    except TypeError:
+        ordered = False
     x = pd.get_dummies(d[["group", "period"]].astype(str), drop_first=True, dtype=float)
     x.insert(0, "const", 1.0)
-    dfr = len(d) - np.linalg.matrix_rank(x.to_numpy())
+    xm = x.to_numpy()
+    dfr = len(d) - np.linalg.matrix_rank(xm)
     if dfr < 1 or d["count"].sum() <= 0:
         return 1.0, np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = sm.GLM(d["count"].to_numpy(dtype=float), x.to_numpy(), family=sm.families.Poisson(),
+        fit = sm.GLM(d["count"].to_numpy(dtype=float), xm, family=sm.families.Poisson(),
                      offset=np.log(d["population"].to_numpy(dtype=float))).fit()
-    phi = float(fit.pearson_chi2 / dfr)
-    return (max(phi, 1.0), float(dfr)) if phi > 1 else (1.0, np.nan)
+    r = np.asarray(fit.resid_pearson, dtype=float)
+    n = len(r)
+    m = np.eye(n) - xm @ np.linalg.pinv(xm)
+    c0, b0 = float(r @ r), float(np.trace(m))
+    v = max((c0 - b0) / b0, 0.0)
+    periods = d["period"].nunique()
+    a = 1.0
+    if ordered and v > 0:
+        rank = d.groupby("group", sort=False).cumcount().to_numpy()
+        same = d["group"].to_numpy()
+        adj = np.zeros((n, n))
+        nxt = [(i, i + 1) for i in range(n - 1) if same[i] == same[i + 1]]
+        for i, j in nxt:
+            adj[j, i] = 1.0
+        lag = np.where(same[:, None] == same[None, :], np.abs(rank[:, None] - rank[None, :]), -1)
+        c1 = float(sum(r[i] * r[j] for i, j in nxt))
+        b1 = float(np.sum(adj.T * m)) if nxt else 0.0
+        a1 = (m @ adj @ m).T
+        curve, t0s = [], []
+        for rho in RHO_GRID:
+            rr = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
+            rr[lag == 0] = 1.0
+            t0s.append(float(np.sum(rr * m)))
+            curve.append(float(np.sum(rr * a1)))
+        curve, t0s = np.asarray(curve), np.asarray(t0s)
+        noise = 2.0 * np.sqrt(2.0 * max(c0 / dfr, 1.0) ** 2 * dfr)
+        target = (c1 - b1) / max(c0 - b0, noise)
+        ratio = curve / t0s
+        rho = 0.0 if target <= ratio[0] else float(np.interp(min(target, ratio[-1]), ratio, RHO_GRID))
+        if rho > 0:
+            g = int(np.argmin(np.abs(RHO_GRID - rho)))
+            v = max((c0 - b0) / t0s[g], v)
+            a = _a_factor(rho, periods)
+    phi = 1.0 + v * a
+    return (phi, float(dfr)) if phi > 1 else (1.0, np.nan)
 
 
 # ----------------------------------------------------------------------------
