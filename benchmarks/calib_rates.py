@@ -173,13 +173,13 @@ def cell_kendall(phi, ar, mean, seasonal, reps, rng, before=False):
 def run(reps: int = 1000, seed: int = 1, quick: bool = False, before: bool = False) -> pd.DataFrame:
     """The calibration table (see the module docstring).
 
-    ``quick`` uses a fifth of the replicates for the year-on-year cells, 60 for the slower
+    ``quick`` uses a fifth of the replicates for the year-on-year cells, 30 for the slower
     RRI and Kendall cells (a fifth of ``reps`` in the full run) and only AR 0 and 0.5; ``before`` runs today's methods (exact
     Poisson tests, no multiplicity adjustment, plain Kendall variance) on the same seeds.
     """
     rows = []
     ars = (0.0, 0.5) if quick else (0.0, 0.3, 0.5)
-    slow_reps = 60 if quick else max(reps // 5, 50)
+    slow_reps = 30 if quick else max(reps // 5, 50)
     yoy_reps = max(reps // 5, 40) if quick else reps
     for i_phi, phi in enumerate((1.0, 1.5, 3.0)):
         for i_ar, ar in enumerate(ars):
