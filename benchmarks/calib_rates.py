@@ -174,7 +174,8 @@ def run(reps: int = 1000, seed: int = 1, quick: bool = False, before: bool = Fal
     """The calibration table (see the module docstring).
 
     ``quick`` uses a fifth of the replicates for the year-on-year cells, 30 for the slower
-    RRI and Kendall cells (a fifth of ``reps`` in the full run) and only AR 0 and 0.5; ``before`` runs today's methods (exact
+    RRI and Kendall cells (a fifth of ``reps`` in the full run) and only AR 0 and 0.5;
+    ``before`` runs today's methods (exact
     Poisson tests, no multiplicity adjustment, plain Kendall variance) on the same seeds.
     """
     rows = []

@@ -12,7 +12,8 @@ Method (quasi-Poisson, McCullagh & Nelder 1989, section 4.5; Wedderburn 1974)
    and a smooth (quadratic) trend is fitted to the usable months (excluded or missing months
    have weight 0). Its Pearson residuals ``r_t = (y_t - mu_t) / sqrt(mu_t)`` have variance
    ``phi`` (the monthly dispersion); ``phi_hat = sum r_t^2 / df`` with ``df`` the residual
-   degrees of freedom (the quasi-Poisson estimator).
+   degrees of freedom (the quasi-Poisson estimator); when months are correlated this is biased
+   down, so the moment estimate of step 2 (``1 + v``, see :func:`combine`) is used where larger.
 2. Month-to-month correlation. A month's count is Poisson noise (variance 1 on the Pearson
    scale, independent from month to month) plus extra variation (variance ``phi - 1``) that
    can persist. The lag-k autocovariance of the Pearson residuals therefore estimates
@@ -376,7 +377,8 @@ def estimate_dispersion(
         lower = np.maximum(value * df_eff / stats.chi2.ppf(1 - alpha / 2, np.maximum(df_eff, 1)), 1.0)
         upper = np.maximum(value * df_eff / stats.chi2.ppf(alpha / 2, np.maximum(df_eff, 1)), 1.0)
     terms = "calendar-month effects and a quadratic trend" if x.shape[1] >= 12 else "a trend"
-    method = (f"quasi-Poisson (Pearson chi2/df) from a Poisson model with {terms}; month-to-month correlation "
+    method = (f"quasi-Poisson (Pearson chi2/df, or its moment estimate allowing for correlated months if "
+              f"larger) from a Poisson model with {terms}; month-to-month correlation "
               f"pooled across {int(good.sum())} measure{'s' if good.sum() != 1 else ''} "
               f"(Bartlett window, {months} months); floored at 1")
     rows = []
@@ -392,7 +394,8 @@ def estimate_dispersion(
         conf = f"{confidence * 100:g}%"
         sent = (f"{measure}: a {months}-month total varies about {value[j]:.1f} times as much as a Poisson count "
                 f"({conf} CI {lower[j]:.1f} to {upper[j]:.1f}; monthly variance/mean {phi[j]:.2f} from "
-                f"{int(n_used[j])} months, {df_eff[j]:.0f} effective degrees of freedom; month-to-month correlation adds a "
+                f"{int(n_used[j])} months, {df_eff[j]:.0f} effective degrees of freedom; month-to-month "
+                f"correlation adds a "
                 f"factor {a:.2f} to the extra variation).")
         if value[j] <= 1.0:
             sent = (f"{measure}: no variation beyond a Poisson count was found in {int(n_used[j])} months "

@@ -767,7 +767,8 @@ def compare_periods(
     _check_positive(pe, "previous_exposure")
     phi = np.where(np.isnan(phi), 1.0, phi)
     if (phi < 1).any() or np.isinf(phi).any():
-        raise ValueError(f"dispersion must be a finite number >= 1 (variance/mean); got {phi[(phi < 1) | np.isinf(phi)][:3].tolist()}")
+        bad = phi[(phi < 1) | np.isinf(phi)][:3].tolist()
+        raise ValueError(f"dispersion must be a finite number >= 1 (variance/mean); got {bad}")
     if (np.isfinite(ddf) & (ddf <= 0)).any():
         raise ValueError("dispersion_df must be greater than zero (or None when the dispersion is known)")
     for name, v in (("current", cur), ("previous", prev)):
