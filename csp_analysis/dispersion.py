@@ -17,15 +17,12 @@ Method (quasi-Poisson, McCullagh & Nelder 1989, section 4.5; Wedderburn 1974)
 2. Month-to-month correlation. A month's count is Poisson noise (variance 1 on the Pearson
    scale, independent from month to month) plus extra variation (variance ``phi - 1``) that
    can persist. The lag-k autocovariance of the Pearson residuals therefore estimates
-   ``(phi - 1) e_k``, with ``e_k`` the autocorrelation of the extra variation. ``e_k`` is
-   **pooled across the partnership's measures** (sum of lag-k cross-products over the sum of
-   excess variances), because 11 autocorrelations cannot be estimated from four years of one
-   series; the level ``phi`` is **not** pooled (each measure keeps its own, as dispersion
-   differs between crime types).
-   The extra variation is taken as AR(1), ``e_k = rho^k``, with ``rho`` estimated by the
-   method of moments from the lag-0 and lag-1 products of the residuals, using their exact
-   expectations under the fitted model (:func:`_moments`, :func:`combine`); 11 free lags
-   cannot be estimated from a few years of data.
+   ``(phi - 1) e_k``, with ``e_k`` the autocorrelation of the extra variation. The extra
+   variation is taken as AR(1), ``e_k = rho^k`` (11 free lags cannot be estimated from a few
+   years of data), and ``rho`` is **pooled across the partnership's measures**: the method of
+   moments on the summed lag-0 and lag-1 residual products, using their exact expectations
+   under the fitted model (:func:`_moments`, :func:`combine`). The level ``phi`` is **not**
+   pooled (each measure keeps its own, as dispersion differs between crime types).
 3. The dispersion of an L-month total is then
    ``phi_L = 1 + (phi - 1) * A_L``, ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k``
    (the variance of a sum of L correlated terms), clipped to ``1 <= A_L <= L``, and ``phi_L``
