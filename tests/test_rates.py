@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from csp_analysis.rates import (
     compare_periods,
@@ -283,3 +284,49 @@ def test_exact_conditional_interval_is_documented_as_hand_written():
 
     doc = rates._exact_conditional.__doc__
     assert "test_poisson_2indep" in doc and "confint_poisson_2indep" in doc
+
+
+# ----------------------------------------------------------------------------
+# compare_periods with over-dispersion (issue 10)
+# ----------------------------------------------------------------------------
+def test_compare_periods_dispersion_one_is_the_exact_test():
+    a = compare_periods([3133, 90, 0], [2815, 100, 4])
+    b = compare_periods([3133, 90, 0], [2815, 100, 4], dispersion=1.0)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["method"] == "exact conditional").all() and (a["dispersion"] == 1).all()
+
+
+def test_compare_periods_dispersion_widens_and_says_so():
+    base = compare_periods(3133, 2815).iloc[0]
+    q = compare_periods(3133, 2815, dispersion=3.0).iloc[0]
+    qt = compare_periods(3133, 2815, dispersion=3.0, dispersion_df=20).iloc[0]
+    assert q["lower"] < base["lower"] and q["upper"] > base["upper"] and q["p_value"] > base["p_value"]
+    assert qt["lower"] < q["lower"] and qt["p_value"] > q["p_value"]
+    assert q["method"] == "quasi-Poisson score (phi = 3.00)"
+    assert qt["method"] == "quasi-Poisson score, t on 20 df (phi = 3.00)"
+    assert "vary 3.0 times as much" in q["sentence"]
+    # the score interval at phi is about sqrt(phi) times as wide on the log scale
+    ratio = np.log(q["upper"] / q["lower"]) / np.log(base["upper"] / base["lower"])
+    assert ratio == pytest.approx(np.sqrt(3.0), rel=0.02)
+    # z statistic by hand: (x1 - N/2) / sqrt(phi N / 4)
+    z = (3133 - 5948 / 2) / np.sqrt(3.0 * 5948 / 4)
+    assert q["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+
+
+def test_compare_periods_quasi_test_and_interval_agree():
+    rng = np.random.default_rng(5)
+    cur, prev = rng.poisson(100, 400), rng.poisson(100, 400)
+    r = compare_periods(cur, prev, dispersion=rng.uniform(1.1, 4, 400), dispersion_df=rng.integers(5, 40, 400))
+    sig = r["p_value"] < 0.05
+    excl = (r["lower"] > 1) | (r["upper"] < 1)
+    assert (sig == excl).all()
+
+
+def test_compare_periods_dispersion_arrays_zeros_and_errors():
+    r = compare_periods([0, 5, 0], [0, 0, 7], dispersion=[2, 2, 2])
+    assert r.loc[0, "p_value"] == 1 and np.isinf(r.loc[1, "upper"]) and r.loc[2, "lower"] == 0
+    assert compare_periods(10, 10, dispersion=np.nan)["method"].iloc[0] == "exact conditional"
+    with pytest.raises(ValueError, match="dispersion"):
+        compare_periods(10, 12, dispersion=0.5)
+    with pytest.raises(ValueError, match="dispersion_df"):
+        compare_periods(10, 12, dispersion=2, dispersion_df=0)

@@ -232,16 +232,41 @@ class StopSearchResult:
     suppressed_groups: list = field(default_factory=list)
 
 
+def _ratio_method(t: pd.DataFrame) -> str:
+    """How the ratio intervals were made, for the table note."""
+    phi = float(t["dispersion"].iloc[0]) if "dispersion" in t and len(t) else 1.0
+    if phi > 1:
+        return (f"quasi-Poisson across months: searches vary {phi:.1f} times as much from month to month as "
+                f"chance alone would give, so the intervals are about {np.sqrt(phi):.1f} times as wide as exact "
+                f"Poisson ones (score test, t on {t['dispersion_df'].iloc[0]:.0f} df).")
+    return ("exact conditional Poisson method (the month-to-month variation is no more than chance would "
+            "give, or the months are not known).")
+
+
 def _rri(person: pd.DataFrame, pop: pd.DataFrame, years: float, small: int) -> pd.DataFrame:
-    counts = person["group"].value_counts()
-    rows = [{"group": g, "count": float(counts.get(g, 0)),
-             "population": float(pop.set_index("group").at[g, "residents"]) * years} for g in SEARCH_GROUPS]
-    n_unknown = float(counts.get("Unknown", 0))
-    rows.append({"group": "Unknown", "count": n_unknown, "population": np.nan})
+    """RRI table; with the month of each search known, one row per group and month, so that the
+    intervals allow for searches that vary from month to month more than chance (quasi-Poisson
+    across months, see :func:`csp_analysis.disproportionality.relative_rate_index`)."""
+    months = sorted(person["month"].dropna().unique()) if "month" in person and len(person) else []
+    residents = pop.set_index("group")["residents"]
+    if len(months) >= 2:
+        counts = person.groupby(["group", "month"]).size()
+        share = years / len(months)
+        rows = [{"group": g, "month": m, "count": float(counts.get((g, m), 0)),
+                 "population": float(residents.at[g]) * share} for g in SEARCH_GROUPS for m in months]
+        n_unknown = float(sum(counts.get(("Unknown", m), 0) for m in months))
+        rows.append({"group": "Unknown", "month": months[0], "count": n_unknown, "population": np.nan})
+        period = "month"
+    else:
+        counts = person["group"].value_counts()
+        rows = [{"group": g, "count": float(counts.get(g, 0)), "population": float(residents.at[g]) * years}
+                for g in SEARCH_GROUPS]
+        rows.append({"group": "Unknown", "count": float(counts.get("Unknown", 0)), "population": np.nan})
+        period = None
     d = pd.DataFrame(rows)
     with _quiet_ctx():
         out = dp.relative_rate_index(d, "group", "count", "population", reference=REFERENCE,
-                                     small_number=max(small, 1), action="were searched")
+                                     small_number=max(small, 1), action="were searched", period=period)
     # the population in the table is person-years; give residents back as well
     out["residents"] = out["population"] / years
     return out
@@ -1076,8 +1101,8 @@ def stop_search_section(ctx, res: DisproportionalityResults) -> None:
               "rates per 1,000 residents a year, ratio to White with 95% CI, excess searches (searches above "
               "what the White rate would give) and the bounds if every search with unknown ethnicity belonged to "
               "the group, or to White people.", float_dp=2,
-              note="Residents: Census 2021 usual residents (summed over the districts). Ratios: exact conditional "
-                   "Poisson method. Rates: exact Poisson (fewer than 10 searches) or Byar's method." + _supp_note(ctx))
+              note="Residents: Census 2021 usual residents (summed over the districts). Ratios: " + _ratio_method(t)
+                   + " Rates: exact Poisson (fewer than 10 searches) or Byar's method." + _supp_note(ctx))
     for g in _publishable(t, v):
         r = t[t["group"] == g].iloc[0]
         s = _search_sentence(r, where, ss.months, g in ss.unstable)

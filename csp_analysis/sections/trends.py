@@ -19,8 +19,12 @@ file(s), the partnership or any of its districts are left out of every compariso
 that crime type, in every area, and named in the report; period comparisons use only months
 present (and usable) in both periods (:func:`csp_analysis.quality.common_months`).
 
-Statistics: :func:`csp_analysis.rates.compare_periods` (exact conditional test of two Poisson
-counts), :func:`csp_analysis.rates.rate_ci` (rates per 1,000 residents a year),
+Statistics: :func:`csp_analysis.rates.compare_periods` (two counts, allowing for the extra
+variation of each measure estimated from the area's own monthly history by
+:func:`csp_analysis.dispersion.estimate_dispersion`; the exact Poisson test where none is found),
+verdicts adjusted for multiple comparisons within each family shown together (the summary, each
+table) with :func:`csp_analysis.multiplicity.adjust_p_values` (Holm),
+:func:`csp_analysis.rates.rate_ci` (rates per 1,000 residents a year),
 :func:`csp_analysis.trends.fit_count_trend` (negative binomial annual % change),
 :func:`csp_analysis.trends.seasonal_mann_kendall` / ``mann_kendall``,
 :func:`csp_analysis.trends.decompose` (STL), :func:`csp_analysis.trends.control_chart`
@@ -38,7 +42,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import data, quality, rates
+from .. import data, dispersion, quality, rates
+from ..multiplicity import adjust_p_values, allowing_text
 from .. import trends as tr
 
 ALL_CRIME = "All crime (excl. ASB)"
@@ -66,6 +71,8 @@ EW_FORCES = (
 )
 
 AREA_ORDER = {"Force area": 0, "Partnership": 1, "District": 2, "England and Wales": 3}
+#: Multiple-comparison adjustment within each family of comparisons shown together.
+MULTIPLICITY = "holm"
 
 
 # ============================================================================ helpers
@@ -308,12 +315,76 @@ def _choose_lag(usable: list[pd.Period], latest: pd.PeriodIndex, first: pd.Perio
     return 12
 
 
+def _area_dispersion(w: pd.DataFrame, measures: list[str], excluded: dict, latest: pd.PeriodIndex) -> dict:
+    """measure -> (dispersion of a 12-month total, effective df) from the area's own months.
+
+    :func:`csp_analysis.dispersion.estimate_dispersion` on the area's monthly counts (flagged
+    months left out), with a step at the start of the latest period; the month-to-month
+    correlation is pooled over the area's measures. (1, NaN) where it cannot be estimated: the
+    exact Poisson test is then used, and with fewer than 24 months the sentence cannot allow
+    for seasonality in the estimate.
+    """
+    cols = [m for m in measures if m in w.columns]
+    if not cols or len(w) < 15:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            est = dispersion.estimate_dispersion(w[cols], exclude=excluded, months=12, current_start=latest[0])
+        except ValueError:
+            return {}
+    return {r.measure: (float(r.value), float(r.df)) for r in est.itertuples()
+            if np.isfinite(r.value) and np.isfinite(r.df)}
+
+
+def _verdict_clause(p: float, p_adj: float, n: int, chance: bool) -> str:
+    """The chance clause of a comparison sentence, worded on the adjusted p-value."""
+    verdict = "unlikely to be chance" if chance else "could be chance"
+    if n <= 1:
+        return f"{verdict} ({rates.format_p_value(p)})"
+    return (f"{verdict} ({rates.format_p_value(p)}; {rates.format_p_value(p_adj)} "
+            f"{allowing_text(n, MULTIPLICITY)})")
+
+
+def adjust_family(rows: pd.DataFrame) -> pd.DataFrame:
+    """Adjust the year-on-year p-values of one family of comparisons shown together.
+
+    Adds ``p_adjusted`` and ``n_comparisons`` and rewords ``unlikely_chance`` and the chance
+    clause of ``sentence`` on the adjusted p-value (:data:`MULTIPLICITY`, Holm by default):
+    "unlikely to be chance (p = 0.004; p = 0.03 after allowing for 15 comparisons (Holm))".
+    Rows without a comparison are outside the family.
+    """
+    out = rows.copy()
+    if "p_value" not in out:
+        out["p_value"] = np.nan
+    tested = out["p_value"].notna() & out.get("months_compared", pd.Series(1, index=out.index)).gt(0)
+    adj = adjust_p_values(out["p_value"].where(tested), method=MULTIPLICITY, alpha=1 - CONFIDENCE)
+    n = int(adj["n_comparisons"].iloc[0]) if len(adj) else 0
+    out["p_adjusted"] = adj["p_adjusted"].to_numpy()
+    out["n_comparisons"] = n
+    excl = (out.get("percent_lower", np.nan) > 0) | (out.get("percent_upper", np.nan) < 0)
+    out["unlikely_chance"] = np.where(tested, (out["p_adjusted"] < 1 - CONFIDENCE) & excl, False)
+    if "sentence" in out:
+        new = []
+        for r in out.itertuples():
+            sent = r.sentence
+            if getattr(r, "p_value") == getattr(r, "p_value") and isinstance(sent, str):
+                old = re.search(r"(unlikely to be chance|could be chance) \(p[^)]*\)", sent)
+                if old:
+                    sent = (sent[: old.start()] + _verdict_clause(r.p_value, r.p_adjusted, n, bool(r.unlikely_chance))
+                            + sent[old.end():])
+            new.append(sent)
+        out["sentence"] = new
+    return out
+
+
 def headline_rows(res_like: dict, area: str, area_type: str, population: float | None,
                   measures: list[str], priorities: list[str]) -> tuple[list[dict], dict]:
     """Compare the latest period with the earlier one for every measure of one area."""
     w = res_like["wide"][area]
     latest, lag, excluded = res_like["latest"], res_like["lag"], res_like["excluded"]
     previous = latest - lag
+    disp = _area_dispersion(w, measures, excluded, latest)
     rows, matches = [], {}
     for measure in measures:
         excl = set(excluded.get(measure, []))
@@ -336,11 +407,14 @@ def headline_rows(res_like: dict, area: str, area_type: str, population: float |
         if ka:
             cur = int(w.loc[ka, measure].sum())
             prev = int(w.loc[kb, measure].sum())
-            cmp_ = rates.compare_periods(cur, prev, confidence=CONFIDENCE).iloc[0]
+            phi, phi_df = disp.get(measure, (1.0, np.nan))
+            cmp_ = rates.compare_periods(cur, prev, confidence=CONFIDENCE, dispersion=phi,
+                                         dispersion_df=phi_df if phi > 1 else None).iloc[0]
             chance = bool(cmp_["p_value"] < 1 - CONFIDENCE and (cmp_["lower"] > 1 or cmp_["upper"] < 1))
             row.update(latest=cur, previous=prev, percent_change=cmp_["percent_change"],
                        percent_lower=cmp_["percent_lower"], percent_upper=cmp_["percent_upper"],
-                       p_value=cmp_["p_value"], unlikely_chance=chance, sentence=cmp_["sentence"])
+                       p_value=cmp_["p_value"], unlikely_chance=chance, sentence=cmp_["sentence"],
+                       dispersion=cmp_["dispersion"], dispersion_df=cmp_["dispersion_df"], method=cmp_["method"])
             if population:
                 r = rates.rate_ci(cur, population * len(ka) / 12.0, multiplier=1000, confidence=CONFIDENCE).iloc[0]
                 row.update(rate=r["value"], rate_lower=r["lower"], rate_upper=r["upper"], rate_method=r["method"])
@@ -514,6 +588,10 @@ def analyse(ctx) -> TrendsResult:
         rows += r
         matches.update(m)
     headline = pd.DataFrame(rows)
+    if len(headline):
+        # each area's measures are one family (the partnership's are the summary bullets); the
+        # area tables re-adjust within the rows they show (see headline_table)
+        headline = pd.concat([adjust_family(g) for _, g in headline.groupby("area", sort=False)])
     res = TrendsResult(partnership=partnership, months=months, missing=missing, measures=measures,
                        priorities=priorities, wide=wide, areas=areas, flags=flags, excluded=excluded,
                        latest=latest, previous=latest - lag, lag=lag, matches=matches, headline=headline,
@@ -577,8 +655,12 @@ def summary(ctx, res: TrendsResult) -> None:
                     items.append(f"**{text}**" if r["priority"] or r["measure"] in (ALL_CRIME, ASB) else text)
                 bullets.append(f"- **{title}:** " + "; ".join(items) + ".")
         lines += bullets
+        n_fam = int(part["n_comparisons"].iloc[0]) if "n_comparisons" in part and len(part) else len(part)
         lines.append("\nPriority crime types, all crime and ASB are in bold. \"Unlikely to be chance\" means the "
-                     "95% confidence interval of the change excludes no change (exact test for two counts, p < 0.05).")
+                     "95% confidence interval of the change excludes no change and p < 0.05 "
+                     f"{allowing_text(n_fam, MULTIPLICITY)}, so that a summary of {n_fam} crime types does not "
+                     "show changes by chance alone. Each test allows for the way the crime type's counts vary "
+                     "more than chance alone from month to month (estimated from the partnership's own months).")
         ctx.say("\n".join(lines))
     if len(res.long_run):
         lr = res.long_run.set_index("measure")
@@ -670,7 +752,7 @@ _DISPLAY = {
     "area": "Area", "measure": "Crime type", "priority": "Priority", "months_compared": "Months",
     "latest": "Latest", "previous": "Comparison", "percent_change": "% change",
     "percent_lower": "% CI lower", "percent_upper": "% CI upper", "p_value": "p",
-    "verdict": "Verdict", "rate": "Rate per 1,000 a year", "rate_lower": "Rate CI lower",
+    "p_adjusted": "p (adjusted)", "verdict": "Verdict", "rate": "Rate per 1,000 a year", "rate_lower": "Rate CI lower",
     "rate_upper": "Rate CI upper",
 }
 
@@ -681,15 +763,15 @@ def _display_headline(h: pd.DataFrame, area: bool = True, partnership: str | Non
     t = h.copy()
     if partnership is not None:
         t["area"] = t["area"].where(t["area"] != partnership, "Whole partnership")
-    for c in ("percent_change", "percent_lower", "percent_upper", "p_value", "rate", "rate_lower", "rate_upper",
-              "unlikely_chance"):
+    for c in ("percent_change", "percent_lower", "percent_upper", "p_value", "p_adjusted", "rate", "rate_lower",
+              "rate_upper", "unlikely_chance"):
         if c not in t:
             t[c] = np.nan
     t["verdict"] = np.where(t["months_compared"] == 0, "no months to compare",
                             np.where(t["unlikely_chance"].fillna(False).astype(bool), "unlikely to be chance",
                                      "could be chance"))
-    t["p_value"] = [rates.format_p_value(v).replace("p ", "").replace("= ", "") if pd.notna(v) else "–"
-                    for v in t["p_value"]]
+    for c in ("p_value", "p_adjusted"):
+        t[c] = [rates.format_p_value(v).replace("p ", "").replace("= ", "") if pd.notna(v) else "–" for v in t[c]]
     t["priority"] = np.where(t["priority"], "yes", "")
     for c in ("latest", "previous"):
         t[c] = t[c].astype("Int64")
@@ -718,11 +800,14 @@ def headline_table(ctx, res: TrendsResult) -> None:
         f"{prev_text} ({_month_text(res.previous[0])} to {_month_text(res.previous[-1])}).{gap_text} "
         "Only months present, "
         "and not flagged, in **both** periods are counted, so a missing or excluded month cannot make a change "
-        "appear. The % change and its 95% confidence interval come from the exact conditional test for two "
-        "Poisson counts; the rate per 1,000 residents a year is for the latest period's matching months "
-        "(exact Poisson limits below 10 records, Byar's method above). Recorded crime counts vary more than "
-        "a Poisson process from month to month, so treat a change whose interval only just excludes zero with "
-        "some caution; the long-run trend model below allows for that extra variation."
+        "appear. Recorded crime counts vary more than chance alone (a Poisson process) would make them, and "
+        "neighbouring months are alike, so the % change, its 95% confidence interval and p come from a "
+        "comparison of two counts that allows for that extra variation, estimated for each crime type and "
+        "area from its own months (quasi-Poisson; the exact test for two Poisson counts where no extra "
+        "variation is found). Each table is one family of comparisons: the verdict uses the p-value adjusted "
+        "for the number of comparisons in the table (Holm's method), shown beside the unadjusted p. The rate "
+        "per 1,000 residents a year is for the latest period's matching months (exact Poisson limits below 10 "
+        "records, Byar's method above)."
     )
     part = h[h["area"] == res.partnership]
     # which months each comparison used
@@ -752,6 +837,8 @@ def headline_table(ctx, res: TrendsResult) -> None:
                              round(float(r["percent_change"]), 1) if np.isfinite(r["percent_change"]) else None,
                              sent, lower=round(float(r["percent_lower"]), 1),
                              upper=round(float(r["percent_upper"]), 1), p_value=float(r["p_value"]),
+                             p_adjusted=float(r["p_adjusted"]), n_comparisons=int(r["n_comparisons"]),
+                             dispersion=float(r["dispersion"]), method=str(r["method"]),
                              latest=int(r["latest"]), previous=int(r["previous"]),
                              months=int(r["months_compared"]))
     order = {m: i for i, m in enumerate(res.measures)}
@@ -759,7 +846,10 @@ def headline_table(ctx, res: TrendsResult) -> None:
     ctx.table(_display_headline(pt, area=False), "headline_partnership",
               f"{res.partnership}: latest period against the comparison period, by crime type.",
               note="Months: matching months compared. Latest, Comparison: records in those months. % change with "
-                   "its 95% CI and p (exact conditional test of two Poisson counts). Rate per 1,000 residents a "
+                   "its 95% CI and p (comparison of two counts allowing for each crime type's extra variation; "
+                   "exact Poisson test where none is found); p (adjusted): Holm's adjustment over the "
+                   f"{int(pt['n_comparisons'].max()) if 'n_comparisons' in pt and len(pt) else 0} comparisons in "
+                   "this table, on which the verdict rests. Rate per 1,000 residents a "
                    "year in the latest period, 95% CI. All crime excludes anti-social behaviour (ASB), which is "
                    "recorded as incidents, not crimes.")
     others = h[h["area"] != res.partnership]
@@ -775,9 +865,12 @@ def headline_table(ctx, res: TrendsResult) -> None:
         both = pd.concat([part, others])
         both = both.assign(_m=both["measure"].map(morder), _a=both["area_type"].map(AREA_ORDER))
         both = both.sort_values(["_m", "_a", "area"])
-        key_rows = both[both["measure"].isin(key)]
+        key_rows = adjust_family(both[both["measure"].isin(key)])
+        n_key = int(key_rows["n_comparisons"].max()) if len(key_rows) else 0
         ctx.table(_display_headline(key_rows, partnership=res.partnership), "headline_areas",
-                  "All crime, ASB and priority crime types: force area, partnership and districts.")
+                  "All crime, ASB and priority crime types: force area, partnership and districts.",
+                  note=f"p (adjusted): Holm's adjustment over the {n_key} comparisons in this table; the verdict "
+                       "and the daggers below rest on it.")
         sents = []
         for m in key:
             g = key_rows[(key_rows["measure"] == m) & (key_rows["months_compared"] > 0)]
@@ -787,10 +880,15 @@ def headline_table(ctx, res: TrendsResult) -> None:
                     f"{_pct(r['percent_change'])}" + ("†" if r["unlikely_chance"] else "")
                     for _, r in g.iterrows()))
         if sents:
-            ctx.say("In brief († = unlikely to be chance):\n\n" + "\n".join(f"- {s}" for s in sents))
-        ctx.table(_display_headline(both[~both["measure"].isin(key)], partnership=res.partnership),
+            ctx.say(f"In brief († = unlikely to be chance {allowing_text(n_key, MULTIPLICITY)} in the table "
+                    "above):\n\n" + "\n".join(f"- {s}" for s in sents))
+        other_rows = adjust_family(both[~both["measure"].isin(key)])
+        n_other = int(other_rows["n_comparisons"].max()) if len(other_rows) else 0
+        ctx.table(_display_headline(other_rows, partnership=res.partnership),
                   "headline_areas_other_types",
-                  "Other crime types: force area, partnership and districts.")
+                  "Other crime types: force area, partnership and districts.",
+                  note=f"p (adjusted): Holm's adjustment over the {n_other} comparisons in this table; the "
+                       "verdict rests on it.")
 
 
 # ============================================================================ priority sections
