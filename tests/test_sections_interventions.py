@@ -157,7 +157,8 @@ def test_planted_cctv_effect_found_with_its_size(riverton):
     assert a.finding == "reduction"
     lv = a.its.table.loc["level_change"]
     assert lv["lower"] <= 0.70 <= lv["upper"] and 0.6 < lv["estimate"] < 0.8 and lv["p_value"] < 0.001
-    assert a.its.family == "quasipoisson" and a.its.seasonality == "fourier"
+    assert a.its.family == "quasipoisson" and a.its.seasonality == "month"
+    assert a.its.diagnostics["variance"] == "ar"  # default: autocorrelation-robust errors
     did = a.did_adj
     assert did["lower"] <= 0.70 <= did["upper"] and abs(did["estimate"] - 0.70) < 0.05 and did["p_value"] < 0.001
     assert did["se"] >= a.did.table.loc["did", "se"]  # never smaller than the cluster-robust SE
@@ -271,9 +272,9 @@ def test_partnership_without_street_data_gets_a_plain_answer(store, tmp_path_fac
 
 
 def test_report_did_interval_is_conservative_and_keeps_its_size_under_the_null():
-    """The report's DiD (larger of cluster-robust and model-based SE, the DiD's own t df):
-    never narrower than the DiD's interval, and on monthly counts with no effect (8 treated,
-    40 comparison places, as a town-centre scheme) it flags about 5% or fewer."""
+    """The report's DiD: with 5 or more treated places the cluster-robust interval (the DiD's
+    own t df), never narrower than the DiD's interval, and on monthly counts with no effect
+    (8 treated, 40 comparison places, as a town-centre scheme) it flags about 5% or fewer."""
     from csp_analysis.interventions import difference_in_differences
     from scipy import stats
 
@@ -294,7 +295,8 @@ def test_report_did_interval_is_conservative_and_keeps_its_size_under_the_null()
         adj = S._did_adjusted(res)
         r = res.table.loc["did"]
         assert adj["lower"] <= r["lower"] + 1e-12 and adj["upper"] >= r["upper"] - 1e-12
-        assert adj["se"] == pytest.approx(max(r["se"], res.se_model))
+        # 8 treated places (>= 5): the calibrated cluster-robust interval itself
+        assert adj["calibrated"] and adj["se"] == pytest.approx(r["se"])
         crit = stats.t.ppf(0.975, res.df)
         assert np.log(adj["upper"] / adj["estimate"]) == pytest.approx(crit * adj["se"])
         rejected += adj["p_value"] < 0.05
