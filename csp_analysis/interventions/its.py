@@ -388,7 +388,8 @@ def interrupted_time_series(
         calibrated by simulation for over-dispersed, serially correlated monthly
         counts). ``None``: classical model-based standard errors (independent months),
         as the published tutorials; use this to reproduce them. Ignored when
-        ``hac_lags`` is given (Newey-West).
+        ``hac_lags`` is given (Newey-West) and for ``family="gaussian"`` (classical
+        OLS errors unless ``hac_lags`` is given).
 
     Returns
     -------
