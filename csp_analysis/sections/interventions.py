@@ -866,6 +866,9 @@ def sc_section(ctx, a: InterventionAnalysis) -> None:
         f"p-value {sc.p_value:.3f} (the treated area's after/before error ratio ranked against each donor treated "
         f"as if it had had the scheme; the smallest possible with {len(sc.weights)} donors is "
         f"{1 / (len(sc.weights) + 1):.3f}). There is no confidence interval for this method."
+        + (f" With only {len(sc.weights)} donors the p-value cannot fall below "
+           f"{1 / (len(sc.weights) + 1):.3f}, so this check cannot reach the usual 5% level on its own."
+           if 1 / (len(sc.weights) + 1) > ALPHA else "")
     )
     fig, ax = plt.subplots(figsize=(9, 4))
     sc.plot(ax=ax)
