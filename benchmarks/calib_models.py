@@ -14,7 +14,7 @@ public functions at their default (report) settings:
 * ``mde``: :func:`minimum_detectable_effect` on the 36 before months, then a series
   with a planted drop of exactly the stated MDE analysed by the default ITS: achieved
   power (should be 0.80).
-* ``did``: :func:`difference_in_differences` on ``simulate_panel`` (5 treated of 20
+* ``did_report``: :func:`difference_in_differences` on ``simulate_panel`` (5 treated of 20
   areas, 60 months, mean 50): the report's call (Poisson, unit and period effects,
   clustered by area); false positives, coverage (effect 0.8) and power.
 
@@ -114,30 +114,47 @@ def _did(p):
                                      family="poisson", unit_effects=True)
 
 
-def did_cell(disp, ar, mean, reps, seed, before=False):
+def did_cells(disp, ar, mean, reps, seed):
+    """DiD rows after and before (same fits): the report's interval now and its old one."""
+    from scipy import stats
+
     from csp_analysis.sections.interventions import _did_adjusted
 
     rng = np.random.default_rng(seed)
-    fp = cov = pw = 0
+    counts = {"after": [0, 0, 0], "before": [0, 0, 0]}
     for _ in range(reps):
-        r0 = _did(simulate_panel(20, 5, 60, mean, disp, ar, rng=rng))
-        r1 = _did(simulate_panel(20, 5, 60, mean, disp, ar, effect=EFFECT, rng=rng))
-        if before:  # the report's old interval: the larger of cluster-robust and model-based SE
-            from scipy import stats
+        fits = (_did(simulate_panel(20, 5, 60, mean, disp, ar, rng=rng)),
+                _did(simulate_panel(20, 5, 60, mean, disp, ar, effect=EFFECT, rng=rng)))
+        for which in ("after", "before"):
             vals = []
-            for r in (r0, r1):
-                row = r.table.loc["did"]
-                se = max(float(row.se), float(r.se_model))
-                b = np.log(row.estimate)
-                q = stats.t.ppf(0.975, r.df)
-                vals.append((np.exp(b - q * se), np.exp(b + q * se), 2 * stats.t.sf(abs(b / se), r.df), row.estimate))
-        else:
-            vals = [(a["lower"], a["upper"], a["p_value"], a["estimate"]) for a in map(_did_adjusted, (r0, r1))]
-        fp += vals[0][2] < 0.05
-        cov += vals[1][0] <= EFFECT <= vals[1][1]
-        pw += (vals[1][2] < 0.05) and vals[1][3] < 1
-    return _row("did_report" + (" (before)" if before else ""), disp, ar, mean, reps, fp / reps, cov / reps,
-                pw / reps, "5 treated of 20 areas; effect 0.8")
+            for r in fits:
+                if which == "after":
+                    adj = _did_adjusted(r)
+                    vals.append((adj["lower"], adj["upper"], adj["p_value"], adj["estimate"]))
+                else:  # the old report interval: the larger of cluster-robust and model-based SE
+                    row = r.table.loc["did"]
+                    se = max(float(row.se), float(r.se_model))
+                    b = float(np.log(row.estimate))
+                    q = stats.t.ppf(0.975, r.df)
+                    vals.append((np.exp(b - q * se), np.exp(b + q * se), 2 * stats.t.sf(abs(b / se), r.df),
+                                 row.estimate))
+            c = counts[which]
+            c[0] += vals[0][2] < 0.05
+            c[1] += vals[1][0] <= EFFECT <= vals[1][1]
+            c[2] += (vals[1][2] < 0.05) and vals[1][3] < 1
+    return [_row("did_report" + (" (before)" if w == "before" else ""), disp, ar, mean, reps,
+                 *(v / reps for v in counts[w]), "5 treated of 20 areas; effect 0.8") for w in ("after", "before")]
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Markdown table (hand-written: pandas needs the optional ``tabulate`` package)."""
+    def cell(v):
+        if isinstance(v, float):
+            return "" if np.isnan(v) else (f"{v:g}" if v >= 10 else f"{v:.3f}")
+        return str(v)
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def run(reps: int = 1000, seed: int = 1, quick: bool = False) -> pd.DataFrame:
@@ -145,7 +162,7 @@ def run(reps: int = 1000, seed: int = 1, quick: bool = False) -> pd.DataFrame:
     warnings.simplefilter("ignore")
     if quick:
         grid = [(3.0, 0.5, 200.0)]
-        n_fit, n_mde, n_did = min(reps, 20), min(reps, 5), min(reps, 3)
+        n_fit, n_mde, n_did = min(reps, 20), min(reps, 4), min(reps, 3)
         mde_grid, did_grid, before_grid = grid, grid, grid
     else:
         grid = [(d, a, m) for d in (1.0, 1.5, 3.0) for a in (0.0, 0.3, 0.5) for m in (20.0, 200.0, 2000.0)]
@@ -165,14 +182,13 @@ def run(reps: int = 1000, seed: int = 1, quick: bool = False) -> pd.DataFrame:
         rows.append(mde_cell(d, a, m, n_mde, seed + 200 + i))
         rows.append(mde_cell(d, a, m, n_mde, seed + 200 + i, before=True))
     for i, (d, a, m) in enumerate(did_grid):
-        rows.append(did_cell(d, a, m, n_did, seed + 300 + i))
-        rows.append(did_cell(d, a, m, n_did, seed + 300 + i, before=True))
+        rows.extend(did_cells(d, a, m, n_did, seed + 300 + i))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 if __name__ == "__main__":
     t0 = time.time()
     table = run(quick="--quick" in sys.argv)
-    print(table.to_markdown(index=False, floatfmt=".3f"))
+    print(to_markdown(table))
     print(f"\n({time.time() - t0:.0f} s; command: python benchmarks/calib_models.py"
           + (" --quick" if "--quick" in sys.argv else "") + ")")
