@@ -14,9 +14,10 @@ public functions at their default (report) settings:
 * ``mde``: :func:`minimum_detectable_effect` on the 36 before months, then a series
   with a planted drop of exactly the stated MDE analysed by the default ITS: achieved
   power (should be 0.80).
-* ``did_report``: :func:`difference_in_differences` on ``simulate_panel`` (5 treated of 20
-  areas, 60 months, mean 50): the report's call (Poisson, unit and period effects,
-  clustered by area); false positives, coverage (effect 0.8) and power.
+* ``did`` / ``did_report``: :func:`difference_in_differences` on ``simulate_panel`` (5
+  treated of 20 areas, 60 months, mean 50): the report's call (Poisson, unit and period
+  effects, clustered by area); false positives, coverage (effect 0.8) and power, for the
+  function's own interval and for the report's cautious one (unchanged by issue 10).
 
 ``before=True`` rows (``test`` ending in ``(before)``) repeat a cell with today's
 (pre-issue-10) settings and the same seeds: ITS quasi-Poisson with Fourier terms and
@@ -115,35 +116,31 @@ def _did(p):
 
 
 def did_cells(disp, ar, mean, reps, seed):
-    """DiD rows after and before (same fits): the report's interval now and its old one."""
-    from scipy import stats
-
+    """DiD rows from the same fits: ``did`` (the function's own CR1 interval, t with the
+    Welch-Satterthwaite df for few treated clusters) and ``did_report`` (the report's
+    cautious interval: the larger of the cluster-robust and model-based SE)."""
     from csp_analysis.sections.interventions import _did_adjusted
 
     rng = np.random.default_rng(seed)
-    counts = {"after": [0, 0, 0], "before": [0, 0, 0]}
+    counts = {"did": [0, 0, 0], "did_report": [0, 0, 0]}
     for _ in range(reps):
         fits = (_did(simulate_panel(20, 5, 60, mean, disp, ar, rng=rng)),
                 _did(simulate_panel(20, 5, 60, mean, disp, ar, effect=EFFECT, rng=rng)))
-        for which in ("after", "before"):
+        for which in ("did", "did_report"):
             vals = []
             for r in fits:
-                if which == "after":
+                if which == "did_report":
                     adj = _did_adjusted(r)
                     vals.append((adj["lower"], adj["upper"], adj["p_value"], adj["estimate"]))
-                else:  # the old report interval: the larger of cluster-robust and model-based SE
+                else:
                     row = r.table.loc["did"]
-                    se = max(float(row.se), float(r.se_model))
-                    b = float(np.log(row.estimate))
-                    q = stats.t.ppf(0.975, r.df)
-                    vals.append((np.exp(b - q * se), np.exp(b + q * se), 2 * stats.t.sf(abs(b / se), r.df),
-                                 row.estimate))
+                    vals.append((row.lower, row.upper, row.p_value, row.estimate))
             c = counts[which]
             c[0] += vals[0][2] < 0.05
             c[1] += vals[1][0] <= EFFECT <= vals[1][1]
             c[2] += (vals[1][2] < 0.05) and vals[1][3] < 1
-    return [_row("did_report" + (" (before)" if w == "before" else ""), disp, ar, mean, reps,
-                 *(v / reps for v in counts[w]), "5 treated of 20 areas; effect 0.8") for w in ("after", "before")]
+    return [_row(w, disp, ar, mean, reps, *(v / reps for v in counts[w]), "5 treated of 20 areas; effect 0.8")
+            for w in ("did", "did_report")]
 
 
 def to_markdown(table: pd.DataFrame) -> str:
