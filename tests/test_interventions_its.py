@@ -58,7 +58,7 @@ def test_sicily_seasonal_quasipoisson_matches_published(sicily):
     # brief; the R code gives 0.839 to 0.933 - agreement to +-0.002).
     res = interrupted_time_series(sicily, "aces", "time", 37, exposure="stdpop",
                                   family="quasipoisson", seasonality="fourier", harmonics=2,
-                                  period=12, slope_change=False)
+                                  period=12, slope_change=False, autocorrelation=None)
     row = res.table.loc["level_change"]
     assert row.estimate == pytest.approx(0.885, abs=5e-4)
     assert row.lower == pytest.approx(0.840, abs=2e-3)
@@ -75,7 +75,7 @@ def test_sicily_no_seasonality_matches_r_code(sicily, family, scale):
     # Tutorial model1 (Poisson) and model2 (quasi-Poisson): RR 0.894; the R code's
     # intervals are 0.865-0.925 (Poisson) and 0.839-0.953 (quasi-Poisson).
     res = interrupted_time_series(sicily, "aces", "time", 37, exposure="stdpop",
-                                  family=family, slope_change=False)
+                                  family=family, slope_change=False, autocorrelation=None)
     row = res.table.loc["level_change"]
     ref = _reference_glm(sicily, harmonic=False, scale=scale)
     np.testing.assert_allclose([row.estimate, row.lower, row.upper], ref, rtol=1e-7)
@@ -89,10 +89,11 @@ def test_sicily_no_seasonality_matches_r_code(sicily, family, scale):
 
 def test_sicily_poisson_with_harmonics_same_estimate_narrower_ci(sicily):
     p = interrupted_time_series(sicily, "aces", "time", 37, exposure="stdpop", family="poisson",
-                                seasonality="fourier", slope_change=False).table.loc["level_change"]
+                                seasonality="fourier", slope_change=False,
+                                autocorrelation=None).table.loc["level_change"]
     q = interrupted_time_series(sicily, "aces", "time", 37, exposure="stdpop",
                                 family="quasipoisson", seasonality="fourier",
-                                slope_change=False).table.loc["level_change"]
+                                slope_change=False, autocorrelation=None).table.loc["level_change"]
     assert p.estimate == pytest.approx(q.estimate, rel=1e-9)
     assert (p.upper - p.lower) < (q.upper - q.lower)
     np.testing.assert_allclose([p.estimate, p.lower, p.upper],
@@ -277,7 +278,7 @@ def test_diagnostics_flag_autocorrelation_and_overdispersion():
     assert res.diagnostics["ljung_box_p"] < 0.01
     assert any("autocorrelated" in w for w in res.warnings)
     counts = pd.DataFrame({"t": np.arange(60), "y": _nb(rng, np.full(60, 40.0), 4.0)})
-    pois = interrupted_time_series(counts, "y", "t", 40, family="poisson")
+    pois = interrupted_time_series(counts, "y", "t", 40, family="poisson", autocorrelation=None)
     assert pois.diagnostics["dispersion"] > 2
     assert any("quasipoisson" in w for w in pois.warnings)
 

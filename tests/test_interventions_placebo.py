@@ -68,8 +68,12 @@ def test_planted_effect_unusual_null_not():
 def test_misspecified_trend_shows_up_in_placebos():
     rng = np.random.default_rng(33)
     df, start = _series(rng, 1.0, curved=True)
-    bad = placebo_in_time(df, "y", "t", start, family="poisson", slope_change=False)
+    # classical Poisson errors (months independent): the misfit makes many placebos "significant"
+    bad = placebo_in_time(df, "y", "t", start, family="poisson", slope_change=False, autocorrelation=None)
     assert bad.share_significant > 0.3  # far above the nominal 5%
+    # the default autocorrelation-robust errors treat the smooth misfit as correlated noise
+    robust = placebo_in_time(df, "y", "t", start, family="poisson", slope_change=False)
+    assert robust.share_significant < bad.share_significant
 
 
 def test_explicit_fake_starts_end_and_slope(sicily):

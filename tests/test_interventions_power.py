@@ -52,18 +52,22 @@ def test_mde_matches_simulated_power():
         for _ in range(reps):
             # Truth: the fitted baseline with a planted step of exactly the MDE.
             y = _nb(rng, mu0 * np.where(post, rr, 1.0), mde.dispersion)
+            # the default (autocorrelation-robust) analysis the MDE is computed for
             res = interrupted_time_series(pd.DataFrame({"m": months, "y": y}), "y", "m", start,
-                                          family="quasipoisson", seasonality="fourier",
                                           slope_change=False)
             row = res.table.loc["level_change"]
             hits += (row.p_value < 0.05) and ((row.estimate < 1) == (rr < 1))
-        assert hits / reps == pytest.approx(0.80, abs=0.06), name
+        # The MDE allows for the autocorrelation its 36 pre-period months suggest (here a
+        # spurious lag-1 of about 0.2 in independent NB counts), so for this one series it is
+        # conservative; averaged over series at AR(1) 0.3 the achieved power is 0.80
+        # (benchmarks/calib_models.py).
+        assert 0.74 <= hits / reps <= 0.97, name
 
 
 def test_closed_form_variance_for_flat_poisson_series():
     n_pre, n_post, mu = 30, 12, 50.0
     mde = minimum_detectable_effect(np.full(n_pre, mu), n_post, family="poisson",
-                                    seasonality=None)
+                                    seasonality=None, autocorrelation=None)
     t = np.arange(1, n_pre + n_post + 1, dtype=float)
     step = (t > n_pre).astype(float)
     X = np.column_stack([np.ones_like(t), t, step])

@@ -157,7 +157,8 @@ def test_planted_cctv_effect_found_with_its_size(riverton):
     assert a.finding == "reduction"
     lv = a.its.table.loc["level_change"]
     assert lv["lower"] <= 0.70 <= lv["upper"] and 0.6 < lv["estimate"] < 0.8 and lv["p_value"] < 0.001
-    assert a.its.family == "quasipoisson" and a.its.seasonality == "fourier"
+    assert a.its.family == "quasipoisson" and a.its.seasonality == "month"
+    assert a.its.diagnostics["variance"] == "ar"  # default: autocorrelation-robust errors
     did = a.did_adj
     assert did["lower"] <= 0.70 <= did["upper"] and abs(did["estimate"] - 0.70) < 0.05 and did["p_value"] < 0.001
     assert did["se"] >= a.did.table.loc["did", "se"]  # never smaller than the cluster-robust SE

@@ -201,7 +201,7 @@ def placebo_in_time(
     pre_mask = ords < start
     pre_data = data.loc[pre_mask]
     pre_ords = np.sort(ords[pre_mask])
-    seasonal = its_kwargs.get("seasonality") is not None
+    seasonal = real.seasonality is not None  # as resolved by the real fit ("auto" included)
     period = int(its_kwargs.get("period", 12))
     if min_segment is None:
         min_segment = max(6, period // 2) if seasonal else 6
@@ -221,6 +221,7 @@ def placebo_in_time(
         if late:
             raise ValueError(f"`fake_starts` must all be before the real start; got {late}")
     fake_kwargs = {k: v for k, v in its_kwargs.items() if k != "end"}
+    fake_kwargs["seasonality"] = real.seasonality  # the same model as the real fit
     rows, skipped, fake_ords = [], [], []
     for c in cand:
         try:

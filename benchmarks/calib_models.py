@@ -1,0 +1,191 @@
+"""Calibration of the count-model verdicts: ITS level change, long-run trend, MDE, DiD.
+
+Series are drawn by :mod:`csp_analysis.simulate` (Poisson-lognormal with AR(1) latent
+noise: over-dispersed, autocorrelated, seasonal monthly counts) and analysed with the
+public functions at their default (report) settings:
+
+* ``its_level``: :func:`interrupted_time_series` (36 months before, 24 after, step
+  change only, default autocorrelation-robust inference and calendar-month terms).
+  False positives from null series; coverage and power from series with a planted 20%
+  drop (rate ratio 0.8).
+* ``trend``: :func:`fit_count_trend` on 60 months (default negative binomial with
+  autocorrelation-robust errors): false positives and coverage with no trend, power at
+  -5% a year.
+* ``mde``: :func:`minimum_detectable_effect` on the 36 before months, then a series
+  with a planted drop of exactly the stated MDE analysed by the default ITS: achieved
+  power (should be 0.80).
+* ``did`` / ``did_report``: :func:`difference_in_differences` on ``simulate_panel`` (5
+  treated of 20 areas, 60 months, mean 50): the report's call (Poisson, unit and period
+  effects, clustered by area); false positives, coverage (effect 0.8) and power, for the
+  function's own interval and for the report's cautious one (unchanged by issue 10).
+
+``before=True`` rows (``test`` ending in ``(before)``) repeat a cell with today's
+(pre-issue-10) settings and the same seeds: ITS quasi-Poisson with Fourier terms and
+model-based errors, trend with model-based errors, the analytic MDE.
+
+Run ``python benchmarks/calib_models.py`` (full grid, about 15 minutes on one core) or
+``--quick`` (under a minute); each model fit is a full public-function call, so fits
+use ``min(reps, 150)`` replicates (MDE and DiD fewer; see column ``reps``) and the
+Monte Carlo standard errors are shown.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from csp_analysis.interventions import (
+    difference_in_differences,
+    interrupted_time_series,
+    minimum_detectable_effect,
+)
+from csp_analysis.simulate import monte_carlo_se, simulate_panel, simulate_series
+from csp_analysis.trends import fit_count_trend
+
+COLUMNS = ["test", "dispersion", "ar", "mean", "seasonal", "reps", "false_positive", "fp_mcse",
+           "coverage", "coverage_mcse", "power", "power_mcse", "note"]
+N_PRE, N_POST, EFFECT = 36, 24, 0.8
+TREND = -0.05
+
+
+def _row(test, disp, ar, mean, reps, fp=np.nan, cov=np.nan, pw=np.nan, note=""):
+    se = lambda v: monte_carlo_se(v, reps) if np.isfinite(v) else np.nan  # noqa: E731
+    return {"test": test, "dispersion": disp, "ar": ar, "mean": mean, "seasonal": True, "reps": reps,
+            "false_positive": fp, "fp_mcse": se(fp), "coverage": cov, "coverage_mcse": se(cov),
+            "power": pw, "power_mcse": se(pw), "note": note}
+
+
+def _its(y: pd.Series, before: bool):
+    df = pd.DataFrame({"m": y.index, "y": y.to_numpy()})
+    kw = dict(family="quasipoisson", seasonality="fourier", autocorrelation=None) if before else {}
+    return interrupted_time_series(df, "y", "m", y.index[N_PRE], slope_change=False, **kw).table.loc["level_change"]
+
+
+def its_cell(disp, ar, mean, reps, seed, before=False):
+    rng = np.random.default_rng(seed)
+    fp = cov = pw = 0
+    for _ in range(reps):
+        r0 = _its(simulate_series(N_PRE + N_POST, mean, disp, ar, True, rng=rng), before)
+        fp += r0.p_value < 0.05
+        r1 = _its(simulate_series(N_PRE + N_POST, mean, disp, ar, True, effect=EFFECT, effect_start=N_PRE,
+                                  rng=rng), before)
+        cov += r1.lower <= EFFECT <= r1.upper
+        pw += (r1.p_value < 0.05) and r1.estimate < 1
+    return _row("its_level" + (" (before)" if before else ""), disp, ar, mean, reps, fp / reps, cov / reps,
+                pw / reps, "planted rate ratio 0.8 for coverage/power")
+
+
+def trend_cell(disp, ar, mean, reps, seed, before=False):
+    rng = np.random.default_rng(seed)
+    kw = {"autocorrelation": None} if before else {}
+    fp = cov = pw = 0
+    for _ in range(reps):
+        r0 = fit_count_trend(simulate_series(60, mean, disp, ar, True, rng=rng), **kw).table.iloc[0]
+        fp += r0.p_value < 0.05
+        cov += r0.lower <= 0.0 <= r0.upper
+        r1 = fit_count_trend(simulate_series(60, mean, disp, ar, True, trend_per_year=TREND, rng=rng),
+                             **kw).table.iloc[0]
+        pw += (r1.p_value < 0.05) and r1.value < 0
+    return _row("trend" + (" (before)" if before else ""), disp, ar, mean, reps, fp / reps, cov / reps,
+                pw / reps, "60 months; coverage under no trend; power at -5%/year")
+
+
+def mde_cell(disp, ar, mean, reps, seed, before=False):
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(reps):
+        pre = simulate_series(N_PRE + N_POST, mean, disp, ar, True, rng=rng).iloc[:N_PRE]
+        m = minimum_detectable_effect(pre, N_POST, n_sim=200, **({"autocorrelation": None,
+                                                                  "seasonality": "fourier"} if before else {}))
+        rr = float(m.table.loc["mde_decrease", "rate_ratio"])
+        r = _its(simulate_series(N_PRE + N_POST, mean, disp, ar, True, effect=rr, effect_start=N_PRE, rng=rng),
+                 before)
+        hits += (r.p_value < 0.05) and r.estimate < 1
+    return _row("mde" + (" (before)" if before else ""), disp, ar, mean, reps, pw=hits / reps,
+                note="achieved power at the stated 80% MDE (fall)")
+
+
+def _did(p):
+    p = p.assign(treated=p["treated"].astype(int), post=p["post"].astype(int),
+                 month=p["month"].dt.to_timestamp())
+    return difference_in_differences(p, "count", "treated", "post", unit="unit", time="month",
+                                     family="poisson", unit_effects=True)
+
+
+def did_cells(disp, ar, mean, reps, seed):
+    """DiD rows from the same fits: ``did`` (the function's own CR1 interval, t with the
+    Welch-Satterthwaite df for few treated clusters) and ``did_report`` (the report's
+    cautious interval: the larger of the cluster-robust and model-based SE)."""
+    from csp_analysis.sections.interventions import _did_adjusted
+
+    rng = np.random.default_rng(seed)
+    counts = {"did": [0, 0, 0], "did_report": [0, 0, 0]}
+    for _ in range(reps):
+        fits = (_did(simulate_panel(20, 5, 60, mean, disp, ar, rng=rng)),
+                _did(simulate_panel(20, 5, 60, mean, disp, ar, effect=EFFECT, rng=rng)))
+        for which in ("did", "did_report"):
+            vals = []
+            for r in fits:
+                if which == "did_report":
+                    adj = _did_adjusted(r)
+                    vals.append((adj["lower"], adj["upper"], adj["p_value"], adj["estimate"]))
+                else:
+                    row = r.table.loc["did"]
+                    vals.append((row.lower, row.upper, row.p_value, row.estimate))
+            c = counts[which]
+            c[0] += vals[0][2] < 0.05
+            c[1] += vals[1][0] <= EFFECT <= vals[1][1]
+            c[2] += (vals[1][2] < 0.05) and vals[1][3] < 1
+    return [_row(w, disp, ar, mean, reps, *(v / reps for v in counts[w]), "5 treated of 20 areas; effect 0.8")
+            for w in ("did", "did_report")]
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Markdown table (hand-written: pandas needs the optional ``tabulate`` package)."""
+    def cell(v):
+        if isinstance(v, float):
+            return "" if np.isnan(v) else (f"{v:g}" if v >= 10 else f"{v:.3f}")
+        return str(v)
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def run(reps: int = 1000, seed: int = 1, quick: bool = False) -> pd.DataFrame:
+    """Calibration table, one row per (test, dispersion, ar, mean, seasonal) cell."""
+    warnings.simplefilter("ignore")
+    if quick:
+        grid = [(3.0, 0.5, 200.0)]
+        n_fit, n_mde, n_did = min(reps, 20), min(reps, 4), min(reps, 3)
+        mde_grid, did_grid, before_grid = grid, grid, grid
+    else:
+        grid = [(d, a, m) for d in (1.0, 1.5, 3.0) for a in (0.0, 0.3, 0.5) for m in (20.0, 200.0, 2000.0)]
+        n_fit, n_mde, n_did = min(reps, 150), min(reps, 50), min(reps, 40)
+        mde_grid = [(1.5, 0.0, 200.0), (1.5, 0.3, 200.0), (3.0, 0.5, 200.0)]
+        did_grid = [(1.5, 0.3, 50.0)]
+        before_grid = [(1.5, 0.3, 200.0), (3.0, 0.5, 200.0), (3.0, 0.5, 20.0)]
+    rows = []
+    for i, (d, a, m) in enumerate(grid):
+        rows.append(its_cell(d, a, m, n_fit, seed + i))
+        rows.append(trend_cell(d, a, m, n_fit, seed + 100 + i))
+    for i, (d, a, m) in enumerate(before_grid):
+        j = grid.index((d, a, m)) if (d, a, m) in grid else i
+        rows.append(its_cell(d, a, m, n_fit, seed + j, before=True))
+        rows.append(trend_cell(d, a, m, n_fit, seed + 100 + j, before=True))
+    for i, (d, a, m) in enumerate(mde_grid):
+        rows.append(mde_cell(d, a, m, n_mde, seed + 200 + i))
+        rows.append(mde_cell(d, a, m, n_mde, seed + 200 + i, before=True))
+    for i, (d, a, m) in enumerate(did_grid):
+        rows.extend(did_cells(d, a, m, n_did, seed + 300 + i))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    table = run(quick="--quick" in sys.argv)
+    print(to_markdown(table))
+    print(f"\n({time.time() - t0:.0f} s; command: python benchmarks/calib_models.py"
+          + (" --quick" if "--quick" in sys.argv else "") + ")")
