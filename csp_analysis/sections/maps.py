@@ -97,8 +97,9 @@ def geography(ctx) -> dict:
         # centroids of the polygons where no centroid was supplied or estimated
         pc = polys.set_index("lsoa_code").geometry.centroid
         miss = lk["x"].isna() & lk["lsoa_code"].isin(pc.index)
-        lk.loc[miss, "x"] = lk.loc[miss, "lsoa_code"].map(pc.x)
-        lk.loc[miss, "y"] = lk.loc[miss, "lsoa_code"].map(pc.y)
+        if miss.any():
+            lk.loc[miss, "x"] = lk.loc[miss, "lsoa_code"].map(pc.x).astype(float)
+            lk.loc[miss, "y"] = lk.loc[miss, "lsoa_code"].map(pc.y).astype(float)
     return {"lsoas": lk, "polygons": polys, "outline": outline}
 
 
