@@ -157,3 +157,35 @@ def test_section_with_boundaries_and_the_intervention_map(demo, tmp_path):
     n_buffer = int((d.places["role"] == "buffer").sum())
     assert n_buffer > 0
     assert "the 8 treated places" in alt and f"{n_buffer} buffer places" in alt and f"{iv.buffer_km:g} km" in alt
+
+
+# ---------------------------------------------------------------------------- real data
+@pytest.mark.realdata
+def test_barnsley_town_centre_is_a_hot_spot(shared_data, tmp_path):
+    """On the published South Yorkshire files for 2025, Gi* puts Barnsley's hot spots (all crime)
+    in the LSOAs around the town centre (town hall at 53.5534 N, 1.4827 W), and nowhere else."""
+    from csp_analysis import data
+
+    db = tmp_path / "real.duckdb"
+    assert cli.main(["ingest-lookup", str(shared_data / "geography"), "--store", str(db)]) == 0
+    files = sorted(str(p) for p in (shared_data / "police_uk" / "street").glob("2025-*/*south-yorkshire*"))
+    assert len(files) == 12
+    assert cli.main(["ingest", *files, "--store", str(db), "--quiet"]) == 0
+    con = store.connect(db, read_only=True)
+    lad = ["E08000016"]
+    cnt = con.execute("SELECT lsoa_code, count(*) AS n FROM street_geo WHERE lad_code = 'E08000016' "
+                      "AND crime_type <> 'Anti-social behaviour' GROUP BY 1").df().set_index("lsoa_code")["n"]
+    cent = data.lsoa_centroids(con, lad)
+    codes = sorted(set(con.execute("SELECT lsoa_code FROM lsoa_lookup WHERE vintage = 2021 AND "
+                                   "lad_code = 'E08000016'").df()["lsoa_code"]) & set(cent["lsoa_code"]))
+    assert len(codes) > 140
+    w, _ = hotspots.lsoa_weights(codes, cent)
+    r = hotspots.gi_star(cnt.reindex(codes).fillna(0), w)
+    c = cent.set_index("lsoa_code")
+    x, y = hotspots.to_bng(c["longitude"], c["latitude"])
+    tx, ty = hotspots.to_bng([-1.4827], [53.5534])
+    km = pd.Series(np.hypot(x - tx[0], y - ty[0]) / 1000, index=c.index)
+    hot = r[r["classification"] == "Hot spot"]
+    assert len(hot) >= 2
+    assert (hot["lsoa_code"].map(km) < 1.5).all()
+    con.close()

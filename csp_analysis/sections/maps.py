@@ -340,8 +340,10 @@ def section(ctx, res, measures: list[str] | None = None, emerging: bool = True) 
             "statistic asks whether an LSOA *and its neighbours* together have more records (a hot spot) or fewer "
             "(a cold spot) than if the partnership's LSOA counts were scattered at random; the p-value comes from "
             "9,999 random shuffles, and the threshold controls the false discovery rate at 5% across all the "
-            "LSOAs tested at once. Hot spots describe clusters, so an LSOA next to a very busy one can be flagged "
-            "with few records of its own; read the records column too.")
+            "LSOAs tested at once. Hot spots describe clusters: each LSOA's own count is held fixed in the shuffles, "
+            "so an LSOA is flagged when its neighbours are busy too. An LSOA next to a very busy one can be "
+            "flagged with few records of its own, and a single very busy LSOA among quiet ones is a top place "
+            "(see the top-10 tables), not a cluster; read the records column too.")
     for m in measures:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
