@@ -36,7 +36,7 @@ Methods
   the recent periods), *intermittent* (otherwise), the same for cold spots, and *no
   pattern*; plus the Mann-Kendall trend of the LSOA's Gi* z-scores over the periods as
   in ArcGIS's emerging hot spot analysis (``intensifying`` / ``diminishing``), with FDR
-  across LSOAs.
+  across the LSOAs that have a hot- or cold-spot pattern.
 
 References
 ----------
@@ -53,6 +53,7 @@ that do not map anything do not pay their import time.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Sequence
 
@@ -77,12 +78,16 @@ GI_COLUMNS = ["lsoa_code", "count", "neighbours", "neighbourhood_count", "value"
               "p_value", "p_threshold", "significant", "classification", "confidence", "method"]
 
 
-def to_bng(longitude, latitude) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude/latitude (WGS84) to British National Grid easting/northing in metres."""
+@functools.lru_cache(maxsize=1)
+def _transformer():
     from pyproj import Transformer
 
-    t = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-    x, y = t.transform(np.asarray(longitude, dtype=float), np.asarray(latitude, dtype=float))
+    return Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+
+
+def to_bng(longitude, latitude) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude/latitude (WGS84) to British National Grid easting/northing in metres."""
+    x, y = _transformer().transform(np.asarray(longitude, dtype=float), np.asarray(latitude, dtype=float))
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
@@ -245,7 +250,7 @@ def hot_spot_sentence(res: pd.DataFrame, what: str = "records", names: dict | No
         nm = names.get(top["lsoa_code"], top["lsoa_code"])
         s = (f"{len(hot)} of {n} LSOAs {'is a hot spot' if len(hot) == 1 else 'are hot spots'} of {what}: "
              f"clusters of neighbouring LSOAs with more {what} than chance would give (false discovery rate "
-             f"{alpha:.0%}, so about {alpha:.0%} of the LSOAs flagged may be false alarms). The strongest is "
+             f"{alpha:.0%}: on average no more than {alpha:.0%} of the LSOAs flagged are false alarms). The strongest is "
              f"{nm}, whose neighbourhood has {top['value']:.1f} times the partnership's average {what} per LSOA "
              f"(95% CI {top['lower']:.1f} to {top['upper']:.1f}).")
     if len(cold):
@@ -297,8 +302,8 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
     DataFrame
         One row per LSOA: ``lsoa_code``, ``periods``, ``hot_periods``, ``cold_periods``,
         ``latest_z``, ``classification``, Mann-Kendall ``tau`` and ``trend_p`` of the
-        Gi* z-scores, ``trend_p_threshold`` (FDR across LSOAs), ``trend`` ("intensifying",
-        "diminishing", "no clear trend"), ``method``.
+        Gi* z-scores (NaN for "No pattern"), ``trend_p_threshold`` (FDR across the LSOAs with
+        a pattern), ``trend`` ("intensifying", "diminishing", "no clear trend"), ``method``.
     """
     from .trends import mann_kendall
 
@@ -315,21 +320,26 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
     Z, H, C = np.array(zs), np.array(hots), np.array(colds)
     rows = []
     for j, code in enumerate(ids):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mk = mann_kendall(Z[:, j], times=np.arange(len(Z)))
+        cls = classify_periods(H[:, j], C[:, j])
+        tau = trend_p = np.nan
+        if cls != "No pattern":
+            # the trend only qualifies a hot- or cold-spot pattern, so it is tested (and the
+            # FDR taken) over those LSOAs only
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mk = mann_kendall(Z[:, j], times=np.arange(len(Z)))
+            tau, trend_p = float(mk["tau"].iloc[0]), float(mk["p_value"].iloc[0])
         rows.append({"lsoa_code": code, "periods": len(Z), "hot_periods": int(H[:, j].sum()),
                      "cold_periods": int(C[:, j].sum()), "latest_z": float(Z[-1, j]),
-                     "classification": classify_periods(H[:, j], C[:, j]),
-                     "tau": float(mk["tau"].iloc[0]), "trend_p": float(mk["p_value"].iloc[0])})
+                     "classification": cls, "tau": tau, "trend_p": trend_p})
     out = pd.DataFrame(rows)
-    thr = fdr_threshold(out["trend_p"], alpha)
+    thr = fdr_threshold(out["trend_p"].dropna(), alpha) if out["trend_p"].notna().any() else float("nan")
     up = (out["trend_p"] < thr) & (out["tau"] > 0)
     down = (out["trend_p"] < thr) & (out["tau"] < 0)
     out["trend_p_threshold"] = thr
     out["trend"] = np.where(up, "intensifying", np.where(down, "diminishing", "no clear trend"))
     out["method"] = (f"Gi* per period ({permutations:,} permutations, FDR {alpha:g} within each period); classes "
                      f"as sfhotspot (persistent >= {PERSISTENT_PROP:.0%} of periods, recent = last "
-                     f"{RECENT_PROP:.0%}); Mann-Kendall trend of Gi* z with FDR {alpha:g} across LSOAs")
+                     f"{RECENT_PROP:.0%}); Mann-Kendall trend of Gi* z with FDR {alpha:g} across LSOAs with a pattern")
     out.attrs["periods"] = len(Z)
     return out

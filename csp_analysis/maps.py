@@ -85,6 +85,8 @@ def _frame(ax, extent, outline=None) -> None:
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     ax.grid(False)
     for s in ax.spines.values():
         s.set_visible(True)

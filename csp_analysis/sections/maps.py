@@ -36,7 +36,7 @@ from .trends import ALL_CRIME, ASB, cap, label
 #: Places labelled on each density map (the busiest LSOAs of the latest period).
 N_LABELS = 5
 #: Most recent quarters used for the emerging hot-spot classification.
-MAX_PERIODS = 16
+MAX_PERIODS = 12
 
 
 def _slug(text: str) -> str:
@@ -145,7 +145,11 @@ def density(ctx, res, geo: dict, measure: str) -> dict | None:
     pts["x"], pts["y"] = hotspots.to_bng(pts["longitude"], pts["latitude"])
     lk = geo["lsoas"]
     located = lk[lk["x"].notna()]
-    extent = maps_mod.map_extent(np.r_[pts["x"], located["x"]], np.r_[pts["y"], located["y"]])
+    ex, ey = np.r_[pts["x"], located["x"]], np.r_[pts["y"], located["y"]]
+    if geo["outline"] is not None:  # the whole partnership outline stays in view
+        b = geo["outline"].bounds
+        ex, ey = np.r_[ex, b[0], b[2]], np.r_[ey, b[1], b[3]]
+    extent = maps_mod.map_extent(ex, ey)
     top = pts[pts["period"] == "latest"]["lsoa_code"].value_counts().head(N_LABELS)
     lab = located.set_index("lsoa_code").reindex(top.index).dropna(subset=["x"])
     labels = pd.DataFrame({"label": lab["lsoa_name"].fillna(pd.Series(lab.index, index=lab.index)),
@@ -275,8 +279,8 @@ def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
                "pattern.")
             + " Persistent means a hot spot in at least 80% of the quarters; emerging, only in the latest 20%; "
             "former, not in the latest 20%; intermittent, on and off. Each quarter's hot spots are tested with an "
-            "FDR threshold; whether an LSOA's Gi* rises or falls over the quarters is a Mann-Kendall test, with an "
-            "FDR threshold across LSOAs." + note)
+            "FDR threshold; whether a patterned LSOA's Gi* rises or falls over the quarters is a Mann-Kendall "
+            "test, with an FDR threshold across those LSOAs." + note)
     shown = em[em["classification"] != "No pattern"].sort_values(["classification", "latest_z"],
                                                                     ascending=[True, False])
     if len(shown):
