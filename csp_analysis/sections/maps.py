@@ -147,8 +147,8 @@ def density(ctx, res, geo: dict, measure: str) -> dict | None:
     located = lk[lk["x"].notna()]
     ex, ey = np.r_[pts["x"], located["x"]], np.r_[pts["y"], located["y"]]
     if geo["outline"] is not None:  # the whole partnership outline stays in view
-        b = geo["outline"].bounds
-        ex, ey = np.r_[ex, b[0], b[2]], np.r_[ey, b[1], b[3]]
+        bounds = geo["outline"].bounds
+        ex, ey = np.r_[ex, bounds[0], bounds[2]], np.r_[ey, bounds[1], bounds[3]]
     extent = maps_mod.map_extent(ex, ey)
     top = pts[pts["period"] == "latest"]["lsoa_code"].value_counts().head(N_LABELS)
     lab = located.set_index("lsoa_code").reindex(top.index).dropna(subset=["x"])
