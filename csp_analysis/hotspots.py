@@ -30,11 +30,10 @@ Methods
   over-dispersion, so it is narrower than a model-based interval; the verdict comes from
   the permutation test, not from this interval.
 * **Emerging hot spots** (:func:`emerging_hot_spots`): Gi* for each period (e.g. each
-  quarter), FDR within each period, then each LSOA classified as in R's ``sfhotspot``
-  ``hotspot_classify`` (Langton 2023): *persistent* (a hot spot in at least 80% of
-  periods), *emerging* (only in the most recent 20% of periods), *former* (never in
-  the recent periods), *intermittent* (otherwise), the same for cold spots, and *no
-  pattern*; plus the Mann-Kendall trend of the LSOA's Gi* z-scores over the periods as
+  quarter) at the per-LSOA 5% level, then each LSOA classified with the names of R's
+  ``sfhotspot`` ``hotspot_classify`` (Langton 2023) under stricter rules that keep chance
+  patterns rare (:func:`classify_periods`): *persistent*, *emerging*, *former*,
+  *intermittent*, the same for cold spots, and *no pattern*; plus the Mann-Kendall trend of the LSOA's Gi* z-scores over the periods as
   in ArcGIS's emerging hot spot analysis (``intensifying`` / ``diminishing``), with FDR
   across the LSOAs that have a hot- or cold-spot pattern.
 
@@ -64,15 +63,18 @@ from scipy import stats
 #: Permutations for the main Gi* test: with 9,999 the smallest two-sided p-value is
 #: 0.0002, small enough for an FDR threshold over a few hundred LSOAs.
 PERMUTATIONS = 9999
-#: Permutations for each period of the emerging hot-spot analysis (smallest p 0.00067).
-PERIOD_PERMUTATIONS = 2999
+#: Permutations for each period of the emerging hot-spot analysis (each period is tested at
+#: the per-LSOA level alpha, as sfhotspot does, so 999 resolve p = 0.05 well).
+PERIOD_PERMUTATIONS = 999
 SEED = 14
 ALPHA = 0.05
 K_NEIGHBOURS = 6
-#: sfhotspot's defaults (hotspot_classify_params): persistent_prop, recent_prop, hotspot_prop.
-PERSISTENT_PROP, RECENT_PROP, HOTSPOT_PROP = 0.8, 0.2, 0.1
-#: Fewest periods for an emerging hot-spot classification (two years of quarters).
-MIN_PERIODS = 8
+#: sfhotspot's defaults (hotspot_classify_params): persistent_prop, recent_prop; and the share
+#: of periods flagged for a former / intermittent pattern (see :func:`classify_periods`).
+PERSISTENT_PROP, RECENT_PROP, PATTERN_PROP = 0.8, 0.2, 0.5
+#: Fewest consecutive periods for an emerging hot-spot classification (with 6, "recent" is
+#: the last 2 and "persistent" at least 5).
+MIN_PERIODS = 6
 
 GI_COLUMNS = ["lsoa_code", "count", "neighbours", "neighbourhood_count", "value", "lower", "upper", "gi_z",
               "p_value", "p_threshold", "significant", "classification", "confidence", "method"]
@@ -261,28 +263,41 @@ def hot_spot_sentence(res: pd.DataFrame, what: str = "records", names: dict | No
 
 # ---------------------------------------------------------------------------- emerging hot spots
 def classify_periods(hot: np.ndarray, cold: np.ndarray, persistent_prop: float = PERSISTENT_PROP,
-                     recent_prop: float = RECENT_PROP, hotspot_prop: float = HOTSPOT_PROP) -> str:
-    """sfhotspot-style class for one LSOA from per-period hot/cold flags (oldest first).
+                     recent_prop: float = RECENT_PROP, pattern_prop: float = PATTERN_PROP) -> str:
+    """Emerging / persistent / former / intermittent class for one LSOA from per-period flags.
 
-    Persistent: hot in at least ``persistent_prop`` of periods. Emerging: hot only in the
-    most recent ``recent_prop`` of periods. Former: hot in earlier periods, none recent.
-    Intermittent: otherwise. Fewer than ``hotspot_prop`` of periods hot: no hot pattern.
-    Cold spots likewise (hot patterns take precedence).
+    ``hot`` and ``cold`` are per-period flags, oldest first. With ``r`` = the most recent
+    ``recent_prop`` of periods (at least one) and the rest "earlier":
+
+    * Persistent: flagged in at least ``persistent_prop`` of all periods.
+    * Emerging: flagged in *every* recent period and in no earlier one.
+    * Former: flagged in at least ``pattern_prop`` of the earlier periods and in no recent one.
+    * Intermittent: flagged in at least ``pattern_prop`` of all periods, otherwise.
+    * No pattern: anything less.
+
+    Hot patterns take precedence over cold ones. The names and the 80% / 20% defaults are
+    sfhotspot's (``hotspot_classify``); the rules are stricter than its defaults, which count
+    a single significant period (``hotspot_prop = 0.1``) as a pattern: with a 5% test each
+    period, that labels about one LSOA in six "intermittent" on a map with no clusters at
+    all. Here each class is unlikely by chance alone: with 7 quarters and a 2.5% one-sided
+    false-alarm rate per period, about 0.07% of LSOAs get any class under spatial
+    randomness (see ``tests/test_hotspots.py``).
     """
     n = len(hot)
     n_recent = max(1, int(np.ceil(recent_prop * n)))
     for flags, word in ((np.asarray(hot, bool), "hot spot"), (np.asarray(cold, bool), "cold spot")):
         k = flags.sum()
-        if k == 0 or k / n < hotspot_prop:
+        if k == 0:
             continue
         recent, earlier = flags[-n_recent:], flags[:-n_recent]
         if k / n >= persistent_prop:
             return f"Persistent {word}"
-        if recent.any() and not earlier.any():
+        if recent.all() and not earlier.any():
             return f"Emerging {word}"
-        if earlier.any() and not recent.any():
+        if len(earlier) and earlier.mean() >= pattern_prop and not recent.any():
             return f"Former {word}"
-        return f"Intermittent {word}"
+        if k / n >= pattern_prop:
+            return f"Intermittent {word}"
     return "No pattern"
 
 
@@ -313,7 +328,11 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         s = row.reindex(ids).fillna(0)
         if s.sum() <= 0:
             continue
-        r = gi_star(s, w, permutations=permutations, seed=seed + i, alpha=alpha)
+        # per-period flags at the per-LSOA level (sfhotspot's default, no adjustment): an FDR
+        # threshold in each small period makes a real cluster flicker in and out of
+        # significance and fakes "former" and "emerging" classes; the class rules
+        # (classify_periods) then keep chance patterns rare.
+        r = gi_star(s, w, permutations=permutations, seed=seed + i, alpha=alpha, fdr=False)
         zs.append(r["gi_z"].to_numpy())
         hots.append((r["classification"] == "Hot spot").to_numpy())
         colds.append((r["classification"] == "Cold spot").to_numpy())
@@ -338,8 +357,8 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
     down = (out["trend_p"] < thr) & (out["tau"] < 0)
     out["trend_p_threshold"] = thr
     out["trend"] = np.where(up, "intensifying", np.where(down, "diminishing", "no clear trend"))
-    out["method"] = (f"Gi* per period ({permutations:,} permutations, FDR {alpha:g} within each period); classes "
-                     f"as sfhotspot (persistent >= {PERSISTENT_PROP:.0%} of periods, recent = last "
-                     f"{RECENT_PROP:.0%}); Mann-Kendall trend of Gi* z with FDR {alpha:g} across LSOAs with a pattern")
+    out["method"] = (f"Gi* per period ({permutations:,} permutations, per-LSOA level {alpha:g}); classes "
+                     f"(persistent >= {PERSISTENT_PROP:.0%} of periods; emerging = every one of the last "
+                     f"{RECENT_PROP:.0%} and none before; former / intermittent >= {PATTERN_PROP:.0%}); Mann-Kendall trend of Gi* z with FDR {alpha:g} across LSOAs with a pattern")
     out.attrs["periods"] = len(Z)
     return out

@@ -111,10 +111,12 @@ def test_spatially_random_null_flags_no_more_than_the_nominal_rate():
 
 @pytest.mark.parametrize("hot, expected", [
     ([1] * 10, "Persistent hot spot"),
-    ([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], "Persistent hot spot"),
+    ([1, 1, 1, 0, 1, 1, 1, 1, 1, 0], "Persistent hot spot"),
     ([0] * 8 + [1, 1], "Emerging hot spot"),
-    ([1, 1, 0, 1, 0, 0, 0, 0, 0, 0], "Former hot spot"),
-    ([1, 0, 0, 1, 0, 0, 1, 0, 0, 1], "Intermittent hot spot"),
+    ([0] * 9 + [1], "No pattern"),                         # one recent quarter of two: not yet
+    ([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], "Former hot spot"),
+    ([1, 0, 0, 1, 0, 0, 0, 0, 0, 0], "No pattern"),        # a quarter of the earlier periods
+    ([1, 0, 1, 0, 1, 0, 1, 0, 1, 0], "Intermittent hot spot"),
     ([0] * 10, "No pattern"),
 ])
 def test_classify_periods(hot, expected):
@@ -146,3 +148,16 @@ def test_emerging_hot_spot_is_classified_emerging():
     assert em.loc[corner, "classification"] == "Persistent hot spot"
     assert em.loc[centre, "tau"] > 0
     assert em.attrs["periods"] == 10
+
+
+def test_emerging_classes_are_rare_on_spatially_random_maps():
+    """No clusters in any period: fewer than 1 LSOA in 100 gets a class (about 0.1% expected)."""
+    g = _grid(10)
+    w, _ = hotspots.lsoa_weights(g["lsoa_code"], g)
+    share = []
+    for seed in range(6):
+        rng = np.random.default_rng(500 + seed)
+        panel = pd.DataFrame([_negbin(rng, np.full(len(g), 30.0), 2.0) for _ in range(8)], columns=g["lsoa_code"])
+        em = hotspots.emerging_hot_spots(panel, w, seed=seed)
+        share.append((em["classification"] != "No pattern").mean())
+    assert np.mean(share) < 0.01, share

@@ -125,15 +125,27 @@ def _universe(counts: pd.Series, geo: dict) -> tuple[list[str], str]:
     return keep, f"The test uses the {len(keep)} LSOAs of the {vintage} boundaries. " + " ".join(notes)
 
 
+def _latest_usable(res, measure: str) -> list[pd.Period]:
+    """The latest 12 months' covered months that are not excluded for this measure."""
+    usable = set(res.usable(measure))
+    return [m for m in res.latest if m in usable]
+
+
 # ---------------------------------------------------------------------------- density maps
 def density(ctx, res, geo: dict, measure: str) -> dict | None:
-    """Density map of one measure: latest 12 months beside the previous 12 (matched months)."""
+    """Density map of one measure: latest 12 months beside the previous 12 (matched months).
+
+    Without matched months in the earlier year, the latest 12 months' usable months alone.
+    """
     mm = res.matches.get((res.partnership, measure))
-    if mm is None or not mm.a:
-        ctx.say(f"No matched months for {label(measure)}, so no map.")
+    if mm is not None and mm.a:
+        a = [pd.Period(m, freq="M") for m in mm.a]
+        b = [pd.Period(m, freq="M") for m in mm.b]
+    else:
+        a, b = _latest_usable(res, measure), []
+    if not a:
+        ctx.say(f"No usable months in the latest 12 for {label(measure)}, so no map.")
         return None
-    a = [pd.Period(m, freq="M") for m in mm.a]
-    b = [pd.Period(m, freq="M") for m in mm.b]
     pts = ctx.con.execute(
         f"SELECT CASE WHEN month IN ({_dates(a)}) THEN 'latest' ELSE 'previous' END AS period, lsoa_code, "
         f"longitude, latitude FROM street_geo WHERE lad_code IN {data._in(ctx.params.lad_codes)} "
@@ -156,13 +168,18 @@ def density(ctx, res, geo: dict, measure: str) -> dict | None:
                            "x": lab["x"], "y": lab["y"], "lsoa_code": lab.index})
     panels = []
     for per, months in (("latest", a), ("previous", b)):
+        if not months:
+            continue
         s = pts[pts["period"] == per]
         panels.append((data.month_range_text([m.to_timestamp() for m in months]), s["x"].to_numpy(),
                        s["y"].to_numpy()))
     fig, alt = maps_mod.density_maps(panels, extent=extent, outline=geo["outline"], labels=labels,
                                      what=f"{label(measure)} records", area=ctx.params.name)
-    fig.suptitle(f"{cap(label(measure))}: where records were published, latest 12 months and the 12 before",
-                 fontsize=11)
+    fig.suptitle(f"{cap(label(measure))}: where records were published, latest 12 months"
+                 + (" and the 12 before" if b else ""), fontsize=11)
+    if not b:
+        ctx.say(f"The store holds no matching months a year earlier for {label(measure)}, so the map shows the "
+                "latest period only.")
     _show(ctx, fig, alt)
     return {"alt": alt, "n_latest": int((pts["period"] == "latest").sum()),
             "n_previous": int((pts["period"] == "previous").sum()), "extent": extent, "labels": labels}
@@ -179,22 +196,28 @@ def _gi_display(r: pd.DataFrame, names: dict) -> pd.DataFrame:
 
 
 def _quarters(usable: list) -> list[list[pd.Period]]:
-    """Complete calendar quarters of usable months (oldest first), at most MAX_PERIODS."""
+    """The latest unbroken run of complete calendar quarters of usable months (oldest first),
+    at most MAX_PERIODS: the classes (persistent, emerging, former) assume consecutive periods."""
     ms = sorted({pd.Period(m, freq="M") for m in usable})
     by_q: dict = {}
     for m in ms:
         by_q.setdefault(m.asfreq("Q"), []).append(m)
-    full = [sorted(v) for q, v in sorted(by_q.items()) if len(v) == 3]
-    return full[-MAX_PERIODS:]
+    full = sorted(q for q, v in by_q.items() if len(v) == 3)
+    run: list = []
+    for q in reversed(full):
+        if run and run[-1].ordinal - q.ordinal != 1:
+            break
+        run.append(q)
+    return [sorted(by_q[q]) for q in reversed(run)][-MAX_PERIODS:]
 
 
-def tested(ctx, res, geo: dict, measure: str, emerging: bool = True) -> dict | None:
-    """Gi* hot spots of one measure in the latest 12 months, with a map, table and sentences."""
-    mm = res.matches.get((res.partnership, measure))
-    if mm is None or not mm.a:
-        return None
+def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | None:
+    """Gi* hot spots of one measure in the latest 12 months (usable months), with a map, table and sentences."""
     con, p = ctx.con, ctx.params
-    a = [pd.Period(m, freq="M") for m in mm.a]
+    a = _latest_usable(res, measure)
+    if not a:
+        ctx.say(f"No usable months in the latest 12 for {label(measure)}, so no hot-spot test.")
+        return None
     cnt = con.execute(
         f"SELECT lsoa_code, count(*) AS n FROM street_geo WHERE lad_code IN {data._in(p.lad_codes)} "
         f"AND {_condition(measure)} AND month IN ({_dates(a)}) GROUP BY ALL").df().set_index("lsoa_code")["n"]
@@ -244,8 +267,8 @@ def _centroid_frame(lk: pd.DataFrame) -> pd.DataFrame:
 def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
     quarters = _quarters(res.usable(measure))
     if len(quarters) < hotspots.MIN_PERIODS:
-        ctx.say(f"Emerging and persistent hot spots need at least {hotspots.MIN_PERIODS} complete quarters of "
-                f"usable months; there are {len(quarters)}, so they are not classified.")
+        ctx.say(f"Emerging and persistent hot spots need at least {hotspots.MIN_PERIODS} consecutive complete "
+                f"quarters of usable months; the latest run has {len(quarters)}, so they are not classified.")
         return None
     months = [m for q in quarters for m in q]
     df = ctx.con.execute(
@@ -277,10 +300,13 @@ def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
     ctx.say(f"**Over time** ({len(quarters)} quarters, {qtext}): "
             + (", ".join(parts) + "." if parts else "no LSOA was a hot or cold spot in enough quarters to form a "
                "pattern.")
-            + " Persistent means a hot spot in at least 80% of the quarters; emerging, only in the latest 20%; "
-            "former, not in the latest 20%; intermittent, on and off. Each quarter's hot spots are tested with an "
-            "FDR threshold; whether a patterned LSOA's Gi* rises or falls over the quarters is a Mann-Kendall "
-            "test, with an FDR threshold across those LSOAs." + note)
+            + " Each quarter is tested on its own (Gi*, 5% level per LSOA). Persistent means a hot spot in at "
+            "least 80% of the quarters; emerging, a hot spot in every one of the latest 20% of quarters and in "
+            "none before; former, in at least half of the earlier quarters but none of the latest; intermittent, "
+            "in at least half of the quarters otherwise. These rules are stricter than sfhotspot's defaults, so "
+            "that on a map with no real clusters fewer than 1 LSOA in 500 gets any of these labels by chance. "
+            "Whether a patterned LSOA's Gi* rises or falls over the quarters is a Mann-Kendall test, with an FDR "
+            "threshold across those LSOAs." + note)
     shown = em[em["classification"] != "No pattern"].sort_values(["classification", "latest_z"],
                                                                     ascending=[True, False])
     if len(shown):
@@ -297,7 +323,7 @@ def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
 
 
 # ---------------------------------------------------------------------------- the section
-def section(ctx, res, measures: list[str] | None = None, emerging: bool = True) -> dict:
+def section(ctx, res, measures: list[str] | None = None, emerging=(ALL_CRIME, ASB)) -> dict:
     """Maps and tested hot spots for the trends report (density maps, Gi*, emerging hot spots).
 
     Parameters
@@ -306,8 +332,10 @@ def section(ctx, res, measures: list[str] | None = None, emerging: bool = True) 
     res : csp_analysis.sections.trends.TrendsResult
     measures : list of str, optional
         Default: all crime, ASB and the partnership's priority types.
-    emerging : bool
-        Classify emerging / persistent hot spots where there are enough quarters.
+    emerging : sequence of str or bool
+        Measures whose emerging / persistent hot spots are classified where there are
+        enough quarters (default all crime and ASB: each quarter costs a 9,999-shuffle
+        test); True for every measure, False for none.
 
     Returns
     -------
@@ -351,7 +379,7 @@ def section(ctx, res, measures: list[str] | None = None, emerging: bool = True) 
     for m in measures:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = tested(ctx, res, geo, m, emerging=emerging)
+            r = tested(ctx, res, geo, m, emerging=emerging is True or (bool(emerging) and m in emerging))
         if r is not None:
             out["hot_spots"][m] = r
     allc = out["hot_spots"].get(ALL_CRIME)
