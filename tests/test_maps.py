@@ -189,3 +189,8 @@ def test_barnsley_town_centre_is_a_hot_spot(shared_data, tmp_path):
     assert len(hot) >= 2
     assert (hot["lsoa_code"].map(km) < 1.5).all()
     con.close()
+
+
+def test_names_from_the_data_are_escaped_in_markdown():
+    assert maps_section._md("Town <script>x</script> [a](b) *c*") == \
+        r"Town &lt;script&gt;x&lt;/script&gt; \[a\](b) \*c\*"

@@ -20,6 +20,7 @@ section says what a boundary file would add.
 """
 from __future__ import annotations
 
+import html
 import inspect
 import re
 import time
@@ -43,6 +44,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def _md(text: str) -> str:
+    """Text from the data (LSOA names) made safe inside Markdown: HTML escaped, Markdown marks
+    backslash-escaped."""
+    out = html.escape(str(text), quote=False)
+    return re.sub(r"([\\`*_\[\]#|])", r"\\\1", out)
+
+
 def _show(ctx, fig, alt: str) -> None:
     """Show a figure with its alt text where ``ctx.show`` accepts one; else say it beside the map."""
     try:
@@ -53,7 +61,7 @@ def _show(ctx, fig, alt: str) -> None:
         ctx.show(fig, alt=alt)
     else:
         ctx.show(fig)
-        ctx.say(f"*Map description:* {alt}")
+        ctx.say(f"*Map description:* {_md(alt)}")
 
 
 def _condition(measure: str) -> str:
@@ -231,7 +239,7 @@ def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | 
     r = hotspots.gi_star(cnt.reindex(codes).fillna(0), w)
     r = r.sort_values("gi_z", ascending=False).reset_index(drop=True)
     what = f"{label(measure)} records"
-    ctx.say(f"### {cap(label(measure))}\n\n" + hotspots.hot_spot_sentence(r, what, names)
+    ctx.say(f"### {cap(label(measure))}\n\n" + _md(hotspots.hot_spot_sentence(r, what, names))
             + f" Months tested: {data.month_range_text([m.to_timestamp() for m in a])}. {wtext} {unote}")
     n_hot = int((r["classification"] == "Hot spot").sum())
     pts = lk.loc[codes, ["x", "y"]].reset_index()
