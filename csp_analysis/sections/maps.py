@@ -312,7 +312,8 @@ def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
             "least 80% of the quarters; emerging, a hot spot in every one of the latest 20% of quarters and in "
             "none before; former, in at least half of the earlier quarters but none of the latest; intermittent, "
             "in at least half of the quarters otherwise. These rules are stricter than sfhotspot's defaults, so "
-            "that on a map with no real clusters fewer than 1 LSOA in 500 gets any of these labels by chance. "
+            "that on a map with no real clusters only about 1 LSOA in 500 gets any of these labels by chance "
+            "(simulations of over-dispersed counts). "
             "Whether a patterned LSOA's Gi* rises or falls over the quarters is a Mann-Kendall test, with an FDR "
             "threshold across those LSOAs." + note)
     shown = em[em["classification"] != "No pattern"].sort_values(["classification", "latest_z"],
