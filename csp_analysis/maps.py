@@ -76,6 +76,12 @@ def add_north_arrow(ax, extent) -> None:
                 fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5}, zorder=10)
 
 
+def _figsize(extent, width: float = 6.4) -> tuple[float, float]:
+    """A figure size that fits the map's shape (wide districts get short figures)."""
+    x0, x1, y0, y1 = extent
+    return width, float(np.clip(width * (y1 - y0) / (x1 - x0) + 0.8, 3.0, 7.5))
+
+
 def _frame(ax, extent, outline=None) -> None:
     x0, x1, y0, y1 = extent
     if outline is not None:
@@ -153,7 +159,9 @@ def density_maps(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], extent=No
     x0, x1, y0, y1 = extent
     ny = max(1, int(round(hex_across * (y1 - y0) / (x1 - x0) / np.sqrt(3))))
     hex_w = (x1 - x0) / hex_across
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 1.2, 5.2), squeeze=False)
+    aspect = (y1 - y0) / (x1 - x0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 1.2, float(np.clip(4.6 * aspect + 1.2,
+                                                                                       3.0, 6.5))), squeeze=False)
     axes = axes[0]
     colls, maxes, densest = [], [], []
     for ax, (title, x, y) in zip(axes, panels):
@@ -219,21 +227,22 @@ def hot_spot_map(result: pd.DataFrame, points: pd.DataFrame, polygons=None, outl
 
     cls = result.set_index("lsoa_code")["classification"]
     colour = {"Hot spot": HOT, "Cold spot": COLD}
-    fig, ax = plt.subplots(figsize=(6.4, 6.0))
     if polygons is not None:
         g = polygons[polygons["lsoa_code"].isin(cls.index)].copy()
-        g["c"] = g["lsoa_code"].map(cls).map(colour).fillna(NEUTRAL)
-        g.plot(ax=ax, color=g["c"], edgecolor="white", linewidth=0.3, zorder=2)
         b = g.total_bounds
         extent = map_extent(np.array([b[0], b[2]]), np.array([b[1], b[3]]))
+        fig, ax = plt.subplots(figsize=_figsize(extent))
+        g["c"] = g["lsoa_code"].map(cls).map(colour).fillna(NEUTRAL)
+        g.plot(ax=ax, color=g["c"], edgecolor="white", linewidth=0.3, zorder=2)
     else:
         p = points[points["lsoa_code"].isin(cls.index)].copy()
+        extent = map_extent(p["x"], p["y"])
+        fig, ax = plt.subplots(figsize=_figsize(extent))
         p["cls"] = p["lsoa_code"].map(cls)
         for k, size in (("Not significant", 14), ("Cold spot", 26), ("Hot spot", 30)):
             s = p[p["cls"] == k]
             ax.scatter(s["x"], s["y"], s=size, c=colour.get(k, NEUTRAL), edgecolors="white", linewidths=0.4,
-                       zorder=3)
-        extent = map_extent(p["x"], p["y"])
+                       zorder=3 if k == "Not significant" else 12)  # above the labels
     _frame(ax, extent, outline)
     _label_places(ax, labels, dots=False)
     add_scale_bar(ax, extent)
