@@ -92,9 +92,15 @@ def test_section_finds_the_planted_town_centre(demo, tmp_path):
     root, db = demo
     ctx = report.start_report("riverton", "01_trends", store=db, output_dir=tmp_path)
     res = trends.analyse(ctx)
+    said = []
+    say = ctx.say
+    ctx.say = lambda text: (said.append(text), say(text))
     t0 = time.perf_counter()
-    out = maps_section.section(ctx, res, measures=[trends.ALL_CRIME])
-    print(f"\nmaps section, all crime only, with emerging hot spots: {time.perf_counter() - t0:.1f} s")
+    out = maps_section.section(ctx, res)  # the report's default: all crime, ASB and the priority types
+    print(f"\nmaps section added to the Riverton trends report: {time.perf_counter() - t0:.1f} s")
+    assert set(out["hot_spots"]) >= {trends.ALL_CRIME, trends.ASB, *res.priorities}
+    text = "\n".join(said)
+    assert "would add the outline" in text and not out["boundaries"]
     r = out["hot_spots"][trends.ALL_CRIME]["result"]
     geo = maps_section.geography(ctx)["lsoas"].set_index("lsoa_code")
     hot = r[r["classification"] == "Hot spot"]
@@ -111,7 +117,6 @@ def test_section_finds_the_planted_town_centre(demo, tmp_path):
     riv = geo[geo["x"].notna() & geo.index.isin(r["lsoa_code"])]
     assert x0 < riv["x"].min() and riv["x"].max() < x1 and y0 < riv["y"].min() and riv["y"].max() < y1
     assert dens["n_latest"] > 10000 and len(dens["labels"]) == 5
-    assert "boundary file" in dens["alt"] or not out["boundaries"]
     assert any(h["key"] == "gi_hot_spots_all_crime" for h in ctx.headlines)
     assert (tmp_path / "tables" / "01_trends__gi_star_all_crime_excl_asb.csv").exists()
 
