@@ -235,7 +235,10 @@ def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | 
         return None
     lk = geo["lsoas"].set_index("lsoa_code")
     names = lk["lsoa_name"].dropna().to_dict()
-    w, wtext = hotspots.lsoa_weights(codes, _centroid_frame(lk), boundaries=geo["polygons"])
+    cache = geo.setdefault("weights", {})  # same LSOAs for every measure: build the weights once
+    if tuple(codes) not in cache:
+        cache[tuple(codes)] = hotspots.lsoa_weights(codes, _centroid_frame(lk), boundaries=geo["polygons"])
+    w, wtext = cache[tuple(codes)]
     r = hotspots.gi_star(cnt.reindex(codes).fillna(0), w)
     r = r.sort_values("gi_z", ascending=False).reset_index(drop=True)
     what = f"{label(measure)} records"
