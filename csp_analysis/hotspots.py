@@ -25,10 +25,10 @@ Methods
   normality: counts of crime are skewed and over-dispersed, which makes the normal
   p-value of the z-score too small in the upper tail.
 * **Size of the cluster**: the neighbourhood's records per LSOA against the partnership
-  average (``value``), with an exact Poisson interval on the neighbourhood total
-  (``lower``/``upper``): a description of how busy the cluster is. It ignores
-  over-dispersion, so it is narrower than a model-based interval; the verdict comes from
-  the permutation test, not from this interval.
+  average (``value``), with a quasi-Poisson interval (``lower``/``upper``) whose
+  dispersion comes from the neighbourhood's monthly totals when they are given (else an
+  exact Poisson interval): a description of how busy the cluster is, holding the
+  partnership average fixed; the verdict comes from the permutation test.
 * **Emerging hot spots** (:func:`emerging_hot_spots`): Gi* for each period (e.g. each
   quarter) at the per-LSOA 5% level, then each LSOA classified with the names of R's
   ``sfhotspot`` ``hotspot_classify`` (Langton 2023) under stricter rules that keep chance
@@ -168,7 +168,7 @@ def fdr_threshold(p_values, alpha: float = ALPHA) -> float:
 
 
 def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = SEED, alpha: float = ALPHA,
-            fdr: bool = True, confidence: float = 0.95) -> pd.DataFrame:
+            fdr: bool = True, confidence: float = 0.95, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Getis-Ord Gi* for each LSOA with permutation p-values and an FDR threshold.
 
     Parameters
@@ -184,6 +184,12 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
         False discovery rate (``fdr=True``) or per-LSOA level (``fdr=False``).
     confidence : float
         Level of the interval for the neighbourhood ratio.
+    monthly : DataFrame, optional
+        Month x LSOA counts whose columns sum to ``counts``. When given, the interval
+        allows for over-dispersion: each neighbourhood's dispersion (variance / mean of its
+        monthly totals, at least 1; seasonality makes it conservative) widens a log-scale
+        interval, ``ratio * exp(+-z sqrt(dispersion / total))`` (quasi-Poisson). Without
+        it, the exact Poisson interval (too narrow for over-dispersed counts).
 
     Returns
     -------
@@ -221,11 +227,26 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     local = np.array([y[i] + sum(y[pos[j]] for j in w.neighbors[c]) for i, c in enumerate(ids)])
     size = card + 1
     mean = y.mean()
-    lo, hi = _poisson_ci(local, confidence)
+    if monthly is not None and len(monthly) >= 3:
+        M = monthly.reindex(columns=ids).fillna(0).to_numpy(dtype=float)   # months x LSOAs
+        A = np.eye(n)
+        for i, c in enumerate(ids):
+            A[i, [pos[j] for j in w.neighbors[c]]] = 1
+        nb = M @ A.T                                                       # months x neighbourhoods
+        mu = nb.mean(0)
+        phi = np.maximum(1.0, np.divide(nb.var(0, ddof=1), mu, out=np.ones(n), where=mu > 0))
+        zq = stats.norm.ppf(0.5 + confidence / 2)
+        half = zq * np.sqrt(phi / np.maximum(local, 0.5))
+        lo, hi = local * np.exp(-half), np.maximum(local, 0.5) * np.exp(half)
+        ci_text = "quasi-Poisson interval (dispersion of the neighbourhood's monthly totals)"
+    else:
+        lo, hi = _poisson_ci(local, confidence)
+        ci_text = "exact Poisson interval (no allowance for over-dispersion)"
     cls = np.where(sig & (z > 0), "Hot spot", np.where(sig & (z < 0), "Cold spot", "Not significant"))
     method = (f"Getis-Ord Gi* (esda.G_Local, star, binary weights), {permutations:,} conditional permutations "
               f"(seed {seed}), two-sided; " + (f"Benjamini-Hochberg FDR {alpha:g} over {n} LSOAs" if fdr
-                                             else f"per-LSOA level {alpha:g} (no multiple-testing control)"))
+                                             else f"per-LSOA level {alpha:g} (no multiple-testing control)")
+              + f"; neighbourhood ratio with a {ci_text}")
     out = pd.DataFrame({
         "lsoa_code": ids, "count": y, "neighbours": card, "neighbourhood_count": local,
         "value": local / size / mean, "lower": lo / size / mean, "upper": hi / size / mean,

@@ -161,3 +161,29 @@ def test_emerging_classes_are_rare_on_spatially_random_maps():
         em = hotspots.emerging_hot_spots(panel, w, seed=seed)
         share.append((em["classification"] != "No pattern").mean())
     assert np.mean(share) < 0.01, share
+
+
+def test_neighbourhood_ratio_interval_allows_for_over_dispersion_and_covers():
+    """Monthly over-dispersed counts (variance 2.5 x mean) with a known rate per LSOA: the
+    quasi-Poisson interval of the neighbourhood ratio covers the true ratio about 95% of the
+    time, where the exact Poisson interval (no monthly data) is too narrow."""
+    g = _grid(6)
+    w, _ = hotspots.lsoa_weights(g["lsoa_code"], g)
+    ids = list(w.id_order)
+    rng = np.random.default_rng(8)
+    mu = rng.gamma(4, 2.5, len(ids))                     # monthly mean per LSOA
+    i = 14
+    nb = [i] + [ids.index(c) for c in w.neighbors[ids[i]]]
+    truth = mu[nb].mean() / mu.mean()
+    cover_q = cover_p = 0
+    reps = 150
+    for _ in range(reps):
+        months = pd.DataFrame([_negbin(rng, mu, 2.5) for _ in range(12)], columns=ids)
+        total = months.sum()
+        q = hotspots.gi_star(total, w, permutations=9, monthly=months).iloc[i]
+        p = hotspots.gi_star(total, w, permutations=9).iloc[i]
+        cover_q += q["lower"] <= truth <= q["upper"]
+        cover_p += p["lower"] <= truth <= p["upper"]
+    assert 0.90 <= cover_q / reps <= 0.99, (cover_q / reps, cover_p / reps)
+    assert cover_p / reps < cover_q / reps
+    print(f"\nneighbourhood ratio coverage: quasi-Poisson {cover_q / reps:.3f}, exact Poisson {cover_p / reps:.3f}")

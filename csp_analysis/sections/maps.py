@@ -226,9 +226,12 @@ def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | 
     if not a:
         ctx.say(f"No usable months in the latest 12 for {label(measure)}, so no hot-spot test.")
         return None
-    cnt = con.execute(
-        f"SELECT lsoa_code, count(*) AS n FROM street_geo WHERE lad_code IN {data._in(p.lad_codes)} "
-        f"AND {_condition(measure)} AND month IN ({_dates(a)}) GROUP BY ALL").df().set_index("lsoa_code")["n"]
+    bym = con.execute(
+        f"SELECT month, lsoa_code, count(*) AS n FROM street_geo WHERE lad_code IN {data._in(p.lad_codes)} "
+        f"AND {_condition(measure)} AND month IN ({_dates(a)}) GROUP BY ALL").df()
+    cnt = bym.groupby("lsoa_code")["n"].sum()
+    monthly = bym.pivot_table(index="month", columns="lsoa_code", values="n", aggfunc="sum", fill_value=0) \
+        .reindex(pd.to_datetime([m.to_timestamp() for m in a]), fill_value=0) if len(bym) else None
     codes, unote = _universe(cnt, geo)
     if len(codes) < 10 or cnt.reindex(codes).fillna(0).sum() == 0:
         ctx.say(f"Too few LSOAs or records to test {label(measure)} for hot spots.")
@@ -239,7 +242,7 @@ def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | 
     if tuple(codes) not in cache:
         cache[tuple(codes)] = hotspots.lsoa_weights(codes, _centroid_frame(lk), boundaries=geo["polygons"])
     w, wtext = cache[tuple(codes)]
-    r = hotspots.gi_star(cnt.reindex(codes).fillna(0), w)
+    r = hotspots.gi_star(cnt.reindex(codes).fillna(0), w, monthly=monthly)
     r = r.sort_values("gi_z", ascending=False).reset_index(drop=True)
     what = f"{label(measure)} records"
     ctx.say(f"### {cap(label(measure))}\n\n" + _md(hotspots.hot_spot_sentence(r, what, names))
@@ -263,8 +266,9 @@ def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | 
               float_dp={"Neighbourhood records per LSOA / average": 2, "Lower 95%": 2, "Upper 95%": 2,
                         "Gi* z": 2, "p-value": 4}, max_rows=shown,
               note="A hot spot is an LSOA whose neighbourhood (itself and its neighbours) has more records than "
-                   "shuffling the partnership's LSOA counts at random gives (9,999 shuffles); the ratio's interval "
-                   "is an exact Poisson interval and ignores over-dispersion, so the verdict rests on the test.")
+                   "shuffling the partnership's LSOA counts at random gives (9,999 shuffles). The ratio's interval "
+                   "allows for the month-to-month variation of the neighbourhood's records (quasi-Poisson) and "
+                   "treats the partnership average as fixed; the verdict rests on the test.")
     out = {"result": r, "alt": alt, "n_hot": n_hot, "weights": wtext}
     if emerging:
         out["emerging"] = _emerging(ctx, res, geo, measure, codes, w, names)
