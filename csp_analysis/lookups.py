@@ -14,6 +14,7 @@ Code, Name, Geography, Population ``population_area`` (ONS mid-year estimates)
 Geography Code, Sex, + groups    ``population_ethnicity`` (Census 2021 TS021, 19 groups)
 lsoa11_code, ..._imd_rank        ``deprivation`` (English IoD 2019)
 lsoa21cd, longitude, latitude    ``lsoa_centroids``
+.gpkg / .geojson with LSOA21CD   ``lsoa_boundaries`` (optional; see :mod:`csp_analysis.boundaries`)
 ===============================  ==========================================================
 
 Loading a file replaces the rows previously loaded from a file of the same name, in
@@ -147,6 +148,10 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.exists():
         raise IngestError(f"{path}: no such file")
+    from . import boundaries  # LSOA boundary files (GeoPackage / GeoJSON): boundaries.py
+
+    if boundaries.is_boundary_file(path):
+        return boundaries.load_boundaries(con, path)
     df = _read(path)
     kind = detect_kind(list(df.columns))
     if kind is None:
@@ -240,7 +245,7 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
 
 
 def load_lookups(con, paths) -> list[dict]:
-    """Load many lookup files (folders are searched for ``*.csv`` / ``*.csv.gz``).
+    """Load many lookup files (folders are searched for ``*.csv`` / ``*.csv.gz`` and boundary files).
 
     Files whose format is not recognised inside a folder are reported with
     ``kind = None`` and an ``error``; a file named explicitly raises.
@@ -248,7 +253,9 @@ def load_lookups(con, paths) -> list[dict]:
     results = []
     for raw in paths:
         p = Path(raw)
-        files = sorted(x for x in p.rglob("*") if x.name.endswith((".csv", ".csv.gz"))) if p.is_dir() else [p]
+        # folders: CSVs and boundary files (.gpkg, .geojson; a .json only when named explicitly)
+        files = sorted(x for x in p.rglob("*") if x.name.endswith((".csv", ".csv.gz"))
+                       or x.name.lower().endswith((".gpkg", ".geojson"))) if p.is_dir() else [p]
         for f in files:
             try:
                 results.append(load_lookup(con, f))
