@@ -5,7 +5,9 @@ Commands
 csp demo-data [OUT]            write the synthetic default data (data.police.uk formats)
 csp ingest PATH...             ingest street / stop-and-search files, folders or zips
 csp ingest-lookup PATH...      load geography, population and deprivation files
-csp setup-demo                 demo-data (if absent) + ingest-lookup + ingest, in one go
+csp setup-demo [--national]    demo-data (if absent) + ingest-lookup + ingest, in one go
+csp init-params [NAME|CODE...|--all]  params/<slug>.yaml from the ONS LAD->CSP->PFA lookups
+csp fetch [SLUG...|--group G]  download the data.police.uk files the partnerships need, then ingest
 csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N]
                                render the reports into outputs/
 csp status                     what the store holds
@@ -86,6 +88,38 @@ def cmd_setup_demo(a) -> int:
         con.close()
     print(ingest.summarise(results))
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _default_geography() -> Path:
+    import os
+
+    from . import store
+
+    env = os.environ.get("CSP_GEOGRAPHY")
+    return Path(env) if env else store.PROJECT_ROOT.parent / "shared" / "data" / "geography"
+
+
+def cmd_init_params(a) -> int:
+    from . import init_params, params
+
+    geo = Path(a.geography) if a.geography else _default_geography()
+    try:
+        plans = init_params.plan_partnerships(geo)
+        if a.all:
+            chosen = plans
+        elif a.names:
+            chosen = init_params.select(plans, a.names)
+        else:
+            print("error: name partnerships (name, slug, CSP or LAD code), or use --all", file=sys.stderr)
+            return 2
+        results = init_params.write_params(chosen, a.out or params.DEFAULT_PARAMS_DIR, group=a.group,
+                                           end=a.end, months=a.months, force=a.force)
+    except (init_params.InitParamsError, params.ParamsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(chosen)} partnership(s) from {geo} into {a.out or params.DEFAULT_PARAMS_DIR}")
+    print(init_params.summarise(results))
+    return 0
 
 
 def cmd_run(a) -> int:
@@ -173,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _store_arg(p)
     p.set_defaults(func=cmd_setup_demo)
+
+    p = sub.add_parser("init-params", help="write params/<slug>.yaml from the ONS LAD->CSP->PFA lookups")
+    p.add_argument("names", nargs="*", help="partnership names, slugs, CSP17 or LAD codes")
+    p.add_argument("--all", action="store_true", help="every partnership in the lookup")
+    p.add_argument("--geography", help="folder of ONS lookups (default $CSP_GEOGRAPHY or ../shared/data/geography)")
+    p.add_argument("--out", type=Path, help="params folder (default params/)")
+    p.add_argument("--group", default="national", help="run group written into each file (default national)")
+    p.add_argument("--end", help="last month of the window, YYYY-MM (default: two months before today)")
+    p.add_argument("--months", type=int, default=36, help="window length in months (default 36)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_init_params)
 
     p = sub.add_parser("run", help="render the reports")
     p.add_argument("slugs", nargs="*")
