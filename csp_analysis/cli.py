@@ -68,8 +68,49 @@ def cmd_demo_data(a) -> int:
     return 0
 
 
+def cmd_setup_national(a) -> int:
+    """``csp setup-demo --national``: the national synthetic set in its own store, with timings."""
+    import time
+
+    from . import ingest, lookups, store, synthetic_national
+
+    out = Path(a.data) if a.data else Path("data/demo/national")
+    st = a.store or str(store.PROJECT_ROOT / "data" / "store" / "national.duckdb")
+    marker = out / "SYNTHETIC_README.md"
+    t0 = time.perf_counter()
+    if not marker.exists() or a.regenerate:
+        print(f"generating the national synthetic data in {out} ...", flush=True)
+        r = synthetic_national.generate_national(out, scale=a.scale, months=a.months, progress=not a.quiet)
+        print(f"generated {r['forces']} forces, {r['partnerships']} partnerships, {r['lsoas']:,} LSOAs, "
+              f"{r['street_rows']:,} street rows ({r['street_rows'] // max(1, len(r['street_rows_by_month'])):,} "
+              f"a month) and {r['stop_search_rows']:,} stop-and-search rows, {r['files']:,} files, "
+              f"{r['bytes'] / 1e9:.2f} GB in {r['seconds']:.0f} s")
+    t1 = time.perf_counter()
+    con = store.connect(st)
+    try:
+        for sub in ("geography", "population", "deprivation"):
+            for r in lookups.load_lookups(con, [out / sub]):
+                if r.get("error"):
+                    print(f"skipped {r['file']}: {r['error']}")
+        t2 = time.perf_counter()
+        results = ingest.ingest_paths(con, [out / "police_uk"], batch="synthetic-national", progress=not a.quiet)
+    finally:
+        con.close()
+    t3 = time.perf_counter()
+    print(ingest.summarise(results))
+    print(f"timing: generation {t1 - t0:.0f} s, lookups {t2 - t1:.0f} s, ingest {t3 - t2:.0f} s, "
+          f"total {t3 - t0:.0f} s")
+    print(f"store: {st}\nparams: {out / 'params'} (group {synthetic_national.GROUP})\n"
+          f"run: CSP_STORE={st} csp run --group {synthetic_national.GROUP} --params-dir {out / 'params'}")
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def cmd_setup_demo(a) -> int:
     from . import ingest, lookups, store, synthetic
+
+    if getattr(a, "national", False):
+        return cmd_setup_national(a)
+    a.data = a.data or "data/demo"
 
     out = Path(a.data)
     marker = out / "SYNTHETIC_README.md"
@@ -202,8 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("setup-demo", help="generate (if absent) and load the synthetic default data")
-    p.add_argument("--data", default="data/demo")
+    p.add_argument("--data", default=None, help="data folder (default data/demo, or data/demo/national)")
     p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--national", action="store_true",
+                   help="the national set (40 forces, 314 partnerships, 36 months) in data/store/national.duckdb")
+    p.add_argument("--scale", type=float, default=1.0, help="--national: volume multiplier (default 1)")
+    p.add_argument("--months", type=int, default=None, help="--national: first N months only (default 36)")
     p.add_argument("--quiet", action="store_true")
     _store_arg(p)
     p.set_defaults(func=cmd_setup_demo)
