@@ -163,6 +163,69 @@ def cmd_init_params(a) -> int:
     return 0
 
 
+def _select_params(a):
+    """Params of the partnerships named by slugs / --group / --all (as `csp run` chooses them)."""
+    from . import params
+
+    available = params.find_params(a.params_dir)
+    if a.all:
+        slugs = list(available)
+    elif a.group:
+        slugs = [s for s, f in available.items() if params.load_params(f, check_files=False).group in a.group]
+    else:
+        slugs = a.slugs
+    unknown = [s for s in slugs if s not in available]
+    if unknown:
+        raise params.ParamsError(f"no params file for {', '.join(unknown)} in {a.params_dir or 'params/'}")
+    return [params.load_params(available[s], check_files=False) for s in slugs]
+
+
+def cmd_fetch(a) -> int:
+    from . import fetch, ingest, params, store
+
+    try:
+        chosen = _select_params(a)
+    except params.ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not chosen:
+        print("error: name partnerships (slugs), or use --all or --group", file=sys.stderr)
+        return 2
+    dest = Path(a.dest) if a.dest else store.PROJECT_ROOT / "data" / "downloads"
+    sp = store.store_path(a.store)
+    con = store.connect(a.store, read_only=True) if sp.exists() else None
+    try:
+        checks = fetch.read_checksums(a.checksums) if a.checksums else None
+        res = fetch.fetch(chosen, dest, source=a.source, archive_url=a.archive_url, url_template=a.url_template,
+                          latest=a.latest, con=con, refresh=a.refresh, checksums=checks, retries=a.retries,
+                          backoff=a.backoff, keep_archives=a.keep_archives)
+    except fetch.OfflineError as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    except fetch.FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if con is not None:
+            con.close()
+    print(res.summary())
+    if a.no_ingest or not res.files:
+        return 0
+    con = store.connect(a.store)
+    try:
+        results = ingest.ingest_paths(con, res.files, batch=a.batch or f"fetch-{time_label()}", progress=not a.quiet)
+    finally:
+        con.close()
+    print(ingest.summarise(results))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def time_label() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
 def cmd_run(a) -> int:
     from . import params, runner
 
@@ -263,6 +326,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months", type=int, default=36, help="window length in months (default 36)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_init_params)
+
+    p = sub.add_parser("fetch", help="download the data.police.uk files partnerships need, then ingest them")
+    p.add_argument("slugs", nargs="*")
+    p.add_argument("--all", action="store_true", help="every params/*.yaml")
+    p.add_argument("--group", action="append", help="partnerships whose params 'group' is this (repeatable)")
+    p.add_argument("--params-dir", dest="params_dir", type=Path)
+    p.add_argument("--dest", help="download folder (default data/downloads)")
+    p.add_argument("--source", choices=("archive", "files"), default="archive",
+                   help="monthly archive zips (default) or one URL per file (--url-template)")
+    p.add_argument("--archive-url", dest="archive_url", default="https://data.police.uk/data/archive/{month}.zip")
+    p.add_argument("--url-template", dest="url_template",
+                   help="per-file URL with {month}, {force}, {kind} (street, stop-and-search)")
+    p.add_argument("--latest", help="newest archive month to use, YYYY-MM (default: the last month wanted)")
+    p.add_argument("--refresh", action="store_true", help="fetch force-months already in the store again")
+    p.add_argument("--checksums", help="sha256sum-format file of expected checksums")
+    p.add_argument("--retries", type=int, default=4)
+    p.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubles)")
+    p.add_argument("--keep-archives", dest="keep_archives", action="store_true")
+    p.add_argument("--no-ingest", dest="no_ingest", action="store_true", help="download only")
+    p.add_argument("--batch", help="ingest batch label (default fetch-<date>)")
+    p.add_argument("--quiet", action="store_true")
+    _store_arg(p)
+    p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("run", help="render the reports")
     p.add_argument("slugs", nargs="*")
