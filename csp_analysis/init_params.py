@@ -320,8 +320,9 @@ def write_params(plans: list[Plan], out_dir: str | os.PathLike, *, group: str = 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    end = end or default_end()
-    params_mod._to_month(end)  # raises on a bad month
+    end = f"{params_mod._to_month(end or default_end()):%Y-%m}"  # raises ValueError on a bad month
+    if months < 1:
+        raise ValueError(f"months must be at least 1 (got {months})")
     results = []
     for p in plans:
         path = out / f"{p.slug}.yaml"
