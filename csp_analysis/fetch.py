@@ -139,7 +139,7 @@ def offline_message(url: str, exc: BaseException) -> str:
 
 def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: float = 1.0, timeout: float = 60,
              expected_sha256: str | None = None, progress: Callable[[int, int | None], None] | None = None,
-             opener: Callable = urllib.request.urlopen) -> Download:
+             reuse: bool = True, opener: Callable = urllib.request.urlopen) -> Download:
     """Download ``url`` to ``dest`` with retries, resume and size / checksum checks.
 
     Parameters
@@ -148,7 +148,7 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
     dest : path
         Final file; the transfer goes to ``dest + '.part'`` and is renamed when complete
         and checked. An existing complete ``dest`` (matching ``expected_sha256`` if given)
-        is kept (status ``cached``).
+        is kept (status ``cached``) when ``reuse``; otherwise downloaded again.
     retries : int
         Attempts after the first for connection errors, timeouts, HTTP 5xx and 429.
     backoff : float
@@ -165,9 +165,12 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and (expected_sha256 is None or _sha256(dest) == expected_sha256.lower()):
+    if reuse and dest.exists() and (expected_sha256 is None or _sha256(dest) == expected_sha256.lower()):
         return Download(url, str(dest), dest.stat().st_size, _sha256(dest), "cached", 0)
     part = dest.with_name(dest.name + ".part")
+    # the ETag / Last-Modified of the partial transfer: sent as If-Range, so a file that changed on
+    # the server since is sent whole instead of being spliced onto the old part
+    validator = dest.with_name(dest.name + ".part.validator")
     resumed = False
     last: BaseException | None = None
     for attempt in range(1, retries + 2):
@@ -175,6 +178,8 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
         req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         if have:
             req.add_header("Range", f"bytes={have}-")
+            if validator.exists():
+                req.add_header("If-Range", validator.read_text(encoding="utf-8").strip())
         try:
             with opener(req, timeout=timeout) as resp:
                 code = getattr(resp, "status", 200)
@@ -184,6 +189,11 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
                 else:  # 200: the whole file (the server ignored the range, or nothing to resume)
                     total = int(resp.headers["Content-Length"]) if resp.headers.get("Content-Length") else None
                     mode, have = "wb", 0
+                tag = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+                if tag and mode == "wb":
+                    validator.write_text(tag, encoding="utf-8")
+                elif mode == "wb":
+                    validator.unlink(missing_ok=True)
                 done = have
                 with open(part, mode) as f:
                     while True:
@@ -204,6 +214,7 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
                 last = FetchError(f"{url}: sha256 {sha} does not match the expected {expected_sha256}")
                 raise _Retry()
             os.replace(part, dest)
+            validator.unlink(missing_ok=True)
             return Download(url, str(dest), size, sha, "resumed" if resumed else "downloaded", attempt)
         except _Retry:
             pass
@@ -363,7 +374,7 @@ def fetch(partnerships, dest: str | os.PathLike, *, source: str = "archive", arc
             out = dest / month / f"{month}-{force}-{kind}.csv"
             try:
                 d = download(url, out, retries=retries, backoff=backoff, timeout=timeout,
-                             expected_sha256=checksums.get(out.name))
+                             expected_sha256=checksums.get(out.name), reuse=not refresh)
             except OfflineError:
                 raise
             except FetchError as exc:
@@ -385,7 +396,7 @@ def fetch(partnerships, dest: str | os.PathLike, *, source: str = "archive", arc
                 zpath = dest / "archives" / f"{arch}.zip"
                 try:
                     d = download(url, zpath, retries=retries, backoff=backoff, timeout=timeout,
-                                 expected_sha256=checksums.get(zpath.name))
+                                 expected_sha256=checksums.get(zpath.name), reuse=not refresh)
                     break
                 except FetchError as exc:
                     if isinstance(exc, OfflineError) or "not published" not in str(exc):

@@ -71,6 +71,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404, "not found")
             return
         start = 0
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if_range = self.headers.get("If-Range")
+        if rng and if_range and if_range != etag:
+            rng = None  # the file changed since the partial transfer: send it whole
         if rng and not self.ignore_range:
             start = int(rng.split("=")[1].split("-")[0])
             if start >= len(body):
@@ -81,6 +85,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         part = body[start:]
+        self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(part)))
         self.end_headers()
         if self.cut.get(self.path, 0) > 0:
@@ -130,6 +135,22 @@ def test_download_retries_resumes_and_checks(server, tmp_path):
     # complete already: nothing is requested
     n = len(h.log)
     assert fetch.download(url + "/f.bin", tmp_path / "f.bin").status == "cached" and len(h.log) == n
+
+
+def test_changed_file_is_not_spliced_onto_an_old_part(server, tmp_path):
+    url, h = server
+    h.files["/v.bin"] = b"a" * 20_000
+    h.cut["/v.bin"] = 1
+    with pytest.raises(fetch.FetchError):
+        fetch.download(url + "/v.bin", tmp_path / "v.bin", retries=0)
+    assert (tmp_path / "v.bin.part").stat().st_size == 10_000
+    h.files["/v.bin"] = b"b" * 20_000  # a new version is published before the resume
+    d = fetch.download(url + "/v.bin", tmp_path / "v.bin", retries=1, backoff=0.01)
+    assert (tmp_path / "v.bin").read_bytes() == b"b" * 20_000 and d.status == "downloaded"
+    assert h.log[-1][1] == "bytes=10000-"  # a resume was asked for, with If-Range, and refused
+    assert not (tmp_path / "v.bin.part.validator").exists()
+    # refresh: a complete file is fetched again instead of reused
+    assert fetch.download(url + "/v.bin", tmp_path / "v.bin", reuse=False).status == "downloaded"
 
 
 def test_server_ignoring_ranges_restarts_cleanly(server, tmp_path):
