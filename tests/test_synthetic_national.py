@@ -103,3 +103,16 @@ def test_realistic_national_volume_and_planted_effects():
     assert ratio == pytest.approx(sn.SHOPLIFTING_STEP["ratio"] * sn.TRENDS["Shoplifting"], rel=1e-9)
     other = ~f_u
     assert lam[m1, k, other].sum() / lam[m1 - 12, k, other].sum() == pytest.approx(sn.TRENDS["Shoplifting"], rel=1e-9)
+
+
+def test_plain_writer_matches_pandas(tmp_path):
+    import pandas as pd
+
+    from csp_analysis.synthetic import _write_csv
+
+    ok = pd.DataFrame({"a": ["x", "", "z"], "b": [1, 2, 3], "c": ["On or near Mill Lane", "p", ""]})
+    bad = pd.DataFrame({"a": ["Bristol, City of", 'say "hi"', "two\nlines"], "b": [1, 2, 3]})
+    for i, df in enumerate((ok, bad, ok.iloc[:0])):
+        sn._write_plain_csv(df, tmp_path / f"f{i}.csv")
+        _write_csv(df, tmp_path / f"p{i}.csv")
+        assert (tmp_path / f"f{i}.csv").read_bytes() == (tmp_path / f"p{i}.csv").read_bytes()
