@@ -100,8 +100,8 @@ def cmd_setup_national(a) -> int:
     print(ingest.summarise(results))
     print(f"timing (wall / CPU seconds): generation {t1 - t0:.0f} / {c1 - c0:.0f}, lookups {t2 - t1:.0f} / "
           f"{c2 - c1:.0f}, ingest {t3 - t2:.0f} / {c3 - c2:.0f}, total {t3 - t0:.0f} / {c3 - c0:.0f}")
-    print(f"store: {st}\nparams: {out / 'params'} (group {synthetic_national.GROUP})\n"
-          f"run: CSP_STORE={st} csp run --group {synthetic_national.GROUP} --params-dir {out / 'params'}")
+    print(f"store: {st}\nparams: {out.resolve() / 'params'} (group {synthetic_national.GROUP})\n"
+          f"run: CSP_STORE={st} csp run --group {synthetic_national.GROUP} --params-dir {out.resolve() / 'params'}")
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
