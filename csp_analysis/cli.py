@@ -5,7 +5,9 @@ Commands
 csp demo-data [OUT]            write the synthetic default data (data.police.uk formats)
 csp ingest PATH...             ingest street / stop-and-search files, folders or zips
 csp ingest-lookup PATH...      load geography, population and deprivation files
-csp setup-demo                 demo-data (if absent) + ingest-lookup + ingest, in one go
+csp setup-demo [--national]    demo-data (if absent) + ingest-lookup + ingest, in one go
+csp init-params [NAME|CODE...|--all]  params/<slug>.yaml from the ONS LAD->CSP->PFA lookups
+csp fetch [SLUG...|--group G]  download the data.police.uk files the partnerships need, then ingest
 csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N] [--force]
                                render the reports into outputs/ (partnerships whose
                                inputs are unchanged since their last run are skipped)
@@ -83,8 +85,49 @@ def cmd_demo_data(a) -> int:
     return 0
 
 
+def cmd_setup_national(a) -> int:
+    """``csp setup-demo --national``: the national synthetic set in its own store, with timings."""
+    import time
+
+    from . import ingest, lookups, store, synthetic_national
+
+    out = Path(a.data) if a.data else Path("data/demo/national")
+    st = a.store or str(store.PROJECT_ROOT / "data" / "store" / "national.duckdb")
+    marker = out / "SYNTHETIC_README.md"
+    t0, c0 = time.perf_counter(), time.process_time()
+    if not marker.exists() or a.regenerate:
+        print(f"generating the national synthetic data in {out} ...", flush=True)
+        r = synthetic_national.generate_national(out, scale=a.scale, months=a.months, progress=not a.quiet)
+        print(f"generated {r['forces']} forces, {r['partnerships']} partnerships, {r['lsoas']:,} LSOAs, "
+              f"{r['street_rows']:,} street rows ({r['street_rows'] // max(1, len(r['street_rows_by_month'])):,} "
+              f"a month) and {r['stop_search_rows']:,} stop-and-search rows, {r['files']:,} files, "
+              f"{r['bytes'] / 1e9:.2f} GB in {r['seconds']:.0f} s")
+    t1, c1 = time.perf_counter(), time.process_time()
+    con = store.connect(st)
+    try:
+        for sub in ("geography", "population", "deprivation"):
+            for r in lookups.load_lookups(con, [out / sub]):
+                if r.get("error"):
+                    print(f"skipped {r['file']}: {r['error']}")
+        t2, c2 = time.perf_counter(), time.process_time()
+        results = ingest.ingest_paths(con, [out / "police_uk"], batch="synthetic-national", progress=not a.quiet)
+    finally:
+        con.close()
+    t3, c3 = time.perf_counter(), time.process_time()
+    print(ingest.summarise(results))
+    print(f"timing (wall / CPU seconds): generation {t1 - t0:.0f} / {c1 - c0:.0f}, lookups {t2 - t1:.0f} / "
+          f"{c2 - c1:.0f}, ingest {t3 - t2:.0f} / {c3 - c2:.0f}, total {t3 - t0:.0f} / {c3 - c0:.0f}")
+    print(f"store: {st}\nparams: {out.resolve() / 'params'} (group {synthetic_national.GROUP})\n"
+          f"run: CSP_STORE={st} csp run --group {synthetic_national.GROUP} --params-dir {out.resolve() / 'params'}")
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def cmd_setup_demo(a) -> int:
     from . import ingest, lookups, store, synthetic
+
+    if getattr(a, "national", False):
+        return cmd_setup_national(a)
+    a.data = a.data or "data/demo"
 
     out = Path(a.data)
     marker = out / "SYNTHETIC_README.md"
@@ -103,6 +146,101 @@ def cmd_setup_demo(a) -> int:
         con.close()
     print(ingest.summarise(results))
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _default_geography() -> Path:
+    import os
+
+    from . import store
+
+    env = os.environ.get("CSP_GEOGRAPHY")
+    return Path(env) if env else store.PROJECT_ROOT.parent / "shared" / "data" / "geography"
+
+
+def cmd_init_params(a) -> int:
+    from . import init_params, params
+
+    geo = Path(a.geography) if a.geography else _default_geography()
+    try:
+        plans = init_params.plan_partnerships(geo)
+        if a.all:
+            chosen = plans
+        elif a.names:
+            chosen = init_params.select(plans, a.names)
+        else:
+            print("error: name partnerships (name, slug, CSP or LAD code), or use --all", file=sys.stderr)
+            return 2
+        results = init_params.write_params(chosen, a.out or params.DEFAULT_PARAMS_DIR, group=a.group,
+                                           end=a.end, months=a.months, force=a.force)
+    except (init_params.InitParamsError, params.ParamsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(chosen)} partnership(s) from {geo} into {a.out or params.DEFAULT_PARAMS_DIR}")
+    print(init_params.summarise(results))
+    return 0
+
+
+def _select_params(a):
+    """Params of the partnerships named by slugs / --group / --all (as `csp run` chooses them)."""
+    from . import params
+
+    available = params.find_params(a.params_dir)
+    if a.all:
+        slugs = list(available)
+    elif a.group:
+        slugs = [s for s, f in available.items() if params.load_params(f, check_files=False).group in a.group]
+    else:
+        slugs = a.slugs
+    unknown = [s for s in slugs if s not in available]
+    if unknown:
+        raise params.ParamsError(f"no params file for {', '.join(unknown)} in {a.params_dir or 'params/'}")
+    return [params.load_params(available[s], check_files=False) for s in slugs]
+
+
+def cmd_fetch(a) -> int:
+    from . import fetch, ingest, params, store
+
+    try:
+        chosen = _select_params(a)
+    except params.ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not chosen:
+        print("error: name partnerships (slugs), or use --all or --group", file=sys.stderr)
+        return 2
+    dest = Path(a.dest) if a.dest else store.PROJECT_ROOT / "data" / "downloads"
+    sp = store.store_path(a.store)
+    con = store.connect(a.store, read_only=True) if sp.exists() else None
+    try:
+        checks = fetch.read_checksums(a.checksums) if a.checksums else None
+        res = fetch.fetch(chosen, dest, source=a.source, archive_url=a.archive_url, url_template=a.url_template,
+                          latest=a.latest, con=con, refresh=a.refresh, checksums=checks, retries=a.retries,
+                          backoff=a.backoff, keep_archives=a.keep_archives)
+    except fetch.OfflineError as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    except fetch.FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if con is not None:
+            con.close()
+    print(res.summary())
+    if a.no_ingest or not res.files:
+        return 0
+    con = store.connect(a.store)
+    try:
+        results = ingest.ingest_paths(con, res.files, batch=a.batch or f"fetch-{time_label()}", progress=not a.quiet)
+    finally:
+        con.close()
+    print(ingest.summarise(results))
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def time_label() -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 def cmd_run(a) -> int:
@@ -191,11 +329,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("setup-demo", help="generate (if absent) and load the synthetic default data")
-    p.add_argument("--data", default="data/demo")
+    p.add_argument("--data", default=None, help="data folder (default data/demo, or data/demo/national)")
     p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--national", action="store_true",
+                   help="the national set (40 forces, 314 partnerships, 36 months) in data/store/national.duckdb")
+    p.add_argument("--scale", type=float, default=1.0, help="--national: volume multiplier (default 1)")
+    p.add_argument("--months", type=int, default=None, help="--national: first N months only (default 36)")
     p.add_argument("--quiet", action="store_true")
     _store_arg(p)
     p.set_defaults(func=cmd_setup_demo)
+
+    p = sub.add_parser("init-params", help="write params/<slug>.yaml from the ONS LAD->CSP->PFA lookups")
+    p.add_argument("names", nargs="*", help="partnership names, slugs, CSP17 or LAD codes")
+    p.add_argument("--all", action="store_true", help="every partnership in the lookup")
+    p.add_argument("--geography", help="folder of ONS lookups (default $CSP_GEOGRAPHY or ../shared/data/geography)")
+    p.add_argument("--out", type=Path, help="params folder (default params/)")
+    p.add_argument("--group", default="national", help="run group written into each file (default national)")
+    p.add_argument("--end", help="last month of the window, YYYY-MM (default: two months before today)")
+    p.add_argument("--months", type=int, default=36, help="window length in months (default 36)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_init_params)
+
+    p = sub.add_parser("fetch", help="download the data.police.uk files partnerships need, then ingest them")
+    p.add_argument("slugs", nargs="*")
+    p.add_argument("--all", action="store_true", help="every params/*.yaml")
+    p.add_argument("--group", action="append", help="partnerships whose params 'group' is this (repeatable)")
+    p.add_argument("--params-dir", dest="params_dir", type=Path)
+    p.add_argument("--dest", help="download folder (default data/downloads)")
+    p.add_argument("--source", choices=("archive", "files"), default="archive",
+                   help="monthly archive zips (default) or one URL per file (--url-template)")
+    p.add_argument("--archive-url", dest="archive_url", default="https://data.police.uk/data/archive/{month}.zip")
+    p.add_argument("--url-template", dest="url_template",
+                   help="per-file URL with {month}, {force}, {kind} (street, stop-and-search)")
+    p.add_argument("--latest", help="newest archive month to use, YYYY-MM (default: the last month wanted)")
+    p.add_argument("--refresh", action="store_true", help="fetch force-months already in the store again")
+    p.add_argument("--checksums", help="sha256sum-format file of expected checksums")
+    p.add_argument("--retries", type=int, default=4)
+    p.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubles)")
+    p.add_argument("--keep-archives", dest="keep_archives", action="store_true")
+    p.add_argument("--no-ingest", dest="no_ingest", action="store_true", help="download only")
+    p.add_argument("--batch", help="ingest batch label (default fetch-<date>)")
+    p.add_argument("--quiet", action="store_true")
+    _store_arg(p)
+    p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("run", help="render the reports")
     p.add_argument("slugs", nargs="*")

@@ -15,6 +15,7 @@ Geography Code, Sex, + groups    ``population_ethnicity`` (Census 2021 TS021, 19
 lsoa11_code, ..._imd_rank        ``deprivation`` (English IoD 2019)
 lsoa21cd, longitude, latitude    ``lsoa_centroids``
 .gpkg / .geojson with LSOA21CD   ``lsoa_boundaries`` (optional; see :mod:`csp_analysis.boundaries`)
+LADyyCD, LADyyNM, CTYyyCD, CTYyyNM ``lad_county`` (ONS LAD -> county lookup, any year yy)
 ===============================  ==========================================================
 
 Loading a file replaces the rows previously loaded from a file of the same name, in
@@ -28,6 +29,7 @@ naming the file.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -90,9 +92,36 @@ def _check_unique(df: pd.DataFrame, col: str, path: Path, what: str) -> None:
         raise IngestError(f"{path}, lines {', '.join(lines)}: {what} {code!r} is listed more than once")
 
 
+#: The ONS "Local Authority District to County" lookup: LADyyCD, LADyyNM, CTYyyCD, CTYyyNM
+#: (e.g. LAD23CD, LAD23NM, CTY23CD, CTY23NM, ObjectId), one row per district of a two-tier county.
+_COUNTY_COLS = re.compile(r"^(LAD|CTY)(\d\d)(CD|NM)$", re.IGNORECASE)
+
+LAD_COUNTY_SQL = """CREATE TABLE IF NOT EXISTS lad_county (
+  lad_code VARCHAR NOT NULL,
+  lad_name VARCHAR,
+  county_code VARCHAR,
+  county_name VARCHAR,
+  vintage INTEGER,
+  source VARCHAR
+)"""
+
+
+def _county_columns(columns) -> dict[str, str] | None:
+    """The LAD / county code and name columns of a LAD -> county lookup header, or None."""
+    found: dict[str, str] = {}
+    for c in columns:
+        m = _COUNTY_COLS.match(c.strip())
+        if m:
+            found.setdefault(f"{m.group(1).lower()}_{m.group(3).lower()}", c)
+            found.setdefault("year", m.group(2))
+    return found if {"lad_cd", "cty_cd"} <= set(found) else None
+
+
 def detect_kind(columns: list[str]) -> str | None:
     """Return the lookup kind for a header, or None when it is not recognised."""
     cols = set(columns)
+    if _county_columns(columns) is not None and not {"CSP17CD", "PFA17CD"} & cols:
+        return "lad_county"
     if {"LAD17CD", "CSP17CD", "PFA17CD"} <= cols:
         return "lad_lookup"
     if {"lsoa21cd", "lad21cd"} <= cols:
@@ -122,6 +151,7 @@ REPLACE_KEYS = {
     "population_ethnicity": ("area_code",),
     "deprivation": ("lsoa_code",),
     "lsoa_centroids": ("lsoa_code",),
+    "lad_county": ("lad_code",),
 }
 
 
@@ -159,7 +189,8 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
             f"{path}, line 1: unrecognised lookup format (columns {list(df.columns)[:6]}...). "
             "Supported: ONS LAD17->CSP17->PFA17 lookup, LSOA 2011/2021 -> LAD lookups, "
             "Census 2021 LSOA residents by age, ONS mid-year estimates, Census 2021 ethnic group "
-            "by LAD, IoD 2019 ranks and deciles, LSOA centroids."
+            "by LAD, IoD 2019 ranks and deciles, LSOA centroids, ONS LAD -> county lookup "
+            "(LADyyCD, LADyyNM, CTYyyCD, CTYyyNM)."
         )
     _check_columns(df, kind, path)
     src = path.name
@@ -214,6 +245,21 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
             "source": src,
         })
         table = "deprivation"
+    elif kind == "lad_county":
+        cc = _county_columns(df.columns)
+        _check_unique(df, cc["lad_cd"], path, "LAD")
+        bad = df[cc["cty_cd"]].str.strip() == ""
+        if bad.any():
+            i = int(bad.idxmax())
+            raise IngestError(f"{path}, line {i + 2}, column {cc['cty_cd']!r}: no county code")
+        out = pd.DataFrame({
+            "lad_code": df[cc["lad_cd"]].str.strip(), "lad_name": df[cc["lad_nm"]] if "lad_nm" in cc else None,
+            "county_code": df[cc["cty_cd"]].str.strip(),
+            "county_name": df[cc["cty_nm"]] if "cty_nm" in cc else df[cc["cty_cd"]],
+            "vintage": 2000 + int(cc["year"]), "source": src,
+        })
+        table = "lad_county"
+        con.execute(LAD_COUNTY_SQL)  # the table exists once such a lookup has been loaded
     else:
         code = "lsoa21cd" if "lsoa21cd" in df else "lsoa_code"
         out = pd.DataFrame({
