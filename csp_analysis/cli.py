@@ -244,8 +244,15 @@ def time_label() -> str:
 
 
 def cmd_run(a) -> int:
+    import os
+
     from . import params, runner
 
+    if a.params_dir is not None:
+        a.params_dir = a.params_dir.resolve()  # kernels run in notebooks/: a relative path would not resolve there
+    if getattr(a, "data_root", None):
+        roots = [str(r.resolve()) for r in a.data_root] + params.data_roots_from_env()
+        os.environ[params.DATA_ROOT_ENV] = os.pathsep.join(str(r) for r in roots)  # kernels inherit it
     available = params.find_params(a.params_dir)
     if a.all:
         slugs = list(available)
@@ -382,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="rebuild every partnership, even those whose inputs have not changed")
     p.add_argument("--params-dir", dest="params_dir", type=Path)
+    p.add_argument("--data-root", dest="data_root", action="append", type=Path, default=[],
+                   help="a folder local_data paths may point into, besides the params folder (repeatable)")
     p.add_argument("--outputs", type=Path)
     _store_arg(p)
     p.set_defaults(func=cmd_run)

@@ -836,12 +836,9 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> 
             f"<tr><td><b>{html.escape(r.get('name') or r['slug'])}</b><br><small>{html.escape(r['slug'])} · "
             f"<span class='{st}'>{html.escape(r['status'])}</span> · {when}</small>{err}{warns}</td>"
             f"{''.join(cells)}<td><ul>{heads}</ul></td></tr>")
-    head = "".join(f"<th>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</th>" for nb in notebooks)
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>csp-analysis reports</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:6px 10px;vertical-align:top;text-align:left}}.ok{{color:#176d2c}}
-.warning{{color:#8a5300}}.failed{{color:#b00020;font-weight:bold}}small{{color:#555}}</style></head><body>
+    head = "".join(f"<th scope='col'>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</th>" for nb in notebooks)
+    body = f"""<style>.csp-index td,.csp-index th{{vertical-align:top;text-align:left}}.ok{{color:#176d2c}}
+.warning{{color:#8a5300}}.failed{{color:#b00020;font-weight:bold}}</style>
 <h1>Community Safety Partnership reports</h1>
 <p>Generated {dt.datetime.now(dt.timezone.utc):%d %B %Y %H:%M} UTC by csp-analysis {__version__}.
 Each link opens a self-contained HTML report; tables are downloadable as CSV inside the report and in
@@ -849,8 +846,12 @@ Each link opens a self-contained HTML report; tables are downloadable as CSV ins
 <span class='warning'>warning</span> a section could not compute (reason given);
 <span class='failed'>failed</span> a report did not render. "Unchanged" partnerships were not re-rendered:
 nothing they read changed since the run shown.</p>
-<table><thead><tr><th>Partnership</th>{head}<th>Headline figures</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table></body></html>"""
+<table class="csp-index"><caption>Partnerships, their reports and headline figures</caption>
+<thead><tr><th scope="col">Partnership</th>{head}<th scope="col">Headline figures</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>"""
+    from .html import wrap_page
+
+    page = wrap_page(body, title="Community Safety Partnership reports", back_href=None, toc=False)
     path = outputs_dir / "index.html"
     _atomic_write(path, page)
     return path
