@@ -878,6 +878,9 @@ def displacement_section(ctx, a: InterventionAnalysis) -> None:
     if a.disp is None:
         ctx.say(f"Not assessed: {a.skipped.get(M_DISP, 'no buffer')}.")
         return
+    from . import maps as maps_section
+
+    maps_section.intervention_map(ctx, a.data)  # treated area and buffer on one map
     t, c = a.disp.table, a.disp.counts
     before, after = a.disp_window
     wt, wdisp, w = t.loc["wdd_target"], t.loc["wdd_displacement"], t.loc["wdd"]

@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import data, dispersion, quality, rates
+from .. import data, dispersion, geography, quality, rates
 from ..multiplicity import adjust_p_values, allowing_text
 from .. import trends as tr
 
@@ -70,7 +70,7 @@ EW_FORCES = (
     "west-mercia", "west-midlands", "west-yorkshire", "wiltshire",
 )
 
-AREA_ORDER = {"Force area": 0, "Partnership": 1, "District": 2, "England and Wales": 3}
+AREA_ORDER = {"Force area": 0, "County": 1, "Partnership": 2, "District": 3, "England and Wales": 4}
 #: Multiple-comparison adjustment within each family of comparisons shown together.
 MULTIPLICITY = "holm"
 
@@ -244,6 +244,7 @@ class TrendsResult:
     population: float | None
     long_run: pd.DataFrame = field(default_factory=pd.DataFrame)
     fits: dict = field(default_factory=dict)
+    county_note: str = ""
 
     @property
     def series(self) -> pd.DataFrame:
@@ -529,6 +530,15 @@ def analyse(ctx) -> TrendsResult:
             districts.append(name)
             area_rows.append({"area": name, "area_type": "District", "population": data.population(con, [code])})
 
+    county = geography.county_of(con, p.lad_codes)
+    county_note = geography.county_note(con, p.lad_codes, partnership)
+    if county is not None:
+        cc = data.monthly_counts(con, county["lad_codes"], p.start, p.end, forces=p.forces)
+        name = f"{county['county_name']} (county)"
+        cm = sorted(pd.PeriodIndex(pd.to_datetime(cc["month"].unique()), freq="M")) if len(cc) else []
+        wide[name] = _wide(cc, measures).reindex(cm, fill_value=0)
+        area_rows.append({"area": name, "area_type": "County", "population": county["population"]})
+
     pfas = info[["pfa_code", "pfa_name"]].dropna().drop_duplicates() if len(info) else pd.DataFrame()
     for r in pfas.itertuples():
         fc = data.monthly_counts(con, None, p.start, p.end, pfa_code=r.pfa_code, forces=p.forces)
@@ -595,7 +605,8 @@ def analyse(ctx) -> TrendsResult:
     res = TrendsResult(partnership=partnership, months=months, missing=missing, measures=measures,
                        priorities=priorities, wide=wide, areas=areas, flags=flags, excluded=excluded,
                        latest=latest, previous=latest - lag, lag=lag, matches=matches, headline=headline,
-                       national_note=national_note, population=areas.iloc[0]["population"])
+                       national_note=national_note, population=areas.iloc[0]["population"],
+                       county_note=county_note)
     if months:
         res.long_run, res.fits = _long_run(wide[partnership], excluded, measures)
     return res
@@ -857,7 +868,7 @@ def headline_table(ctx, res: TrendsResult) -> None:
     ctx.say("The same comparison for the force area, the partnership and each of its districts (the "
             "force / CSP / district comparison of the monthly performance report), over the same months. "
             "Force-area counts are records located in the force area's LSOAs. " + res.national_note +
-            " The county council level is not shown: the store has no district-to-county lookup.")
+            " " + res.county_note)
     if len(others):
         key = [ALL_CRIME, ASB] + [m for m in res.priorities if m not in (ALL_CRIME, ASB)]
         rest = [m for m in res.measures if m not in key]
