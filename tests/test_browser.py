@@ -154,7 +154,7 @@ def test_every_chart_has_alt_text_specific_to_it(driver, rendered, notebook):
             continue
         alt = im["alt"] or ""
         assert NBCONVERT_DEFAULT_ALT not in alt and len(alt) > 40, alt
-        assert re.search(r"\bchart\b|\bimage\b", alt, re.I) and re.search(r"\d", alt), alt  # says what, with values
+        assert re.search(r"\bchart\b|\bimage\b|\bmaps?\b", alt, re.I) and re.search(r"\d", alt), alt  # says what, with values
         if im["cap"]:
             assert alt.startswith(im["cap"].strip()), (im["cap"], alt)  # names the chart's own title
         alts.append(alt)
