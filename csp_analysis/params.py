@@ -539,6 +539,8 @@ def check_against_store(p: Partnership, con, path: str | Path = "params") -> lis
     if problems:
         raise ParamsError("\n".join(problems))
     warnings = []
+    if p.notebooks is not None and all(n == "04_local_indicators" for n in p.notebooks):
+        return warnings  # a local-indicators-only partnership reads no police data: nothing to warn about
     forces = {r[0] for r in con.execute("SELECT DISTINCT force FROM street").fetchall()}
     for f in p.forces:
         if f not in forces:

@@ -58,6 +58,11 @@ def _show(ctx, fig, alt: str) -> None:
     except (TypeError, ValueError):
         takes_alt = False
     if takes_alt:
+        from ..alt_text import figure_title
+
+        title = figure_title(fig)  # the alt text starts with the chart's own title, as the generated ones do
+        if title and not alt.startswith(title):
+            alt = f"{title}. {alt}"
         ctx.show(fig, alt=alt)
     else:
         ctx.show(fig)
