@@ -823,6 +823,23 @@ def _broad_census(eth: pd.DataFrame) -> pd.DataFrame:
     return long.groupby(["Geography Code", "group"])["n"].sum().unstack("group")
 
 
+def draw_ss_person_fields(rng, n: int, vehicle, self_def):
+    """Gender, age range, legislation and object of search for ``n`` stop-and-search records
+    (blank for vehicle-only searches, as published; ``self_def`` is blanked for those in place).
+    Shared by the default and the national synthetic data; the draw order is fixed."""
+    gender = _choice(rng, {"Male": 0.875, "Female": 0.11, "Other": 0.003, "": 0.012}, n)
+    agev = _choice(rng, {"under 10": 0.002, "10-17": 0.18, "18-24": 0.30, "25-34": 0.25, "over 34": 0.238,
+                         "": 0.03}, n)
+    gender[vehicle] = agev[vehicle] = self_def[vehicle] = ""
+    leg_i = _choice(rng, np.array([s for _, s, _ in _SS_LEGISLATION]), n)
+    legislation = np.array([l for l, _, _ in _SS_LEGISLATION], dtype=object)[leg_i]
+    obj = np.empty(n, dtype=object)
+    for li, (_, _, objs) in enumerate(_SS_LEGISLATION):
+        idx = np.flatnonzero(leg_i == li)
+        obj[idx] = _choice(rng, objs, len(idx))
+    return gender, agev, legislation, obj
+
+
 def _stop_search(rng, geo, eth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     u = geo["units"]
     P = geo["points"]
@@ -861,17 +878,7 @@ def _stop_search(rng, geo, eth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         self_def[idx] = _choice(rng, _SS_SELF[g], len(idx))
     blank_eth = ~vehicle & (rng.random(n) < SS_EXTRA_BLANK_ETHNICITY)
     officer[blank_eth | vehicle] = ""
-    gender = _choice(rng, {"Male": 0.875, "Female": 0.11, "Other": 0.003, "": 0.012}, n)
-    agev = _choice(rng, {"under 10": 0.002, "10-17": 0.18, "18-24": 0.30, "25-34": 0.25, "over 34": 0.238,
-                         "": 0.03}, n)
-    gender[vehicle] = agev[vehicle] = self_def[vehicle] = ""
-
-    leg_i = _choice(rng, np.array([s for _, s, _ in _SS_LEGISLATION]), n)
-    legislation = np.array([l for l, _, _ in _SS_LEGISLATION], dtype=object)[leg_i]
-    obj = np.empty(n, dtype=object)
-    for li, (_, _, objs) in enumerate(_SS_LEGISLATION):
-        idx = np.flatnonzero(leg_i == li)
-        obj[idx] = _choice(rng, objs, len(idx))
+    gender, agev, legislation, obj = draw_ss_person_fields(rng, n, vehicle, self_def)
 
     find_p = np.array([SS_FIND_RATE[g] for g in groups])[grp]
     found = rng.random(n) < find_p

@@ -40,8 +40,8 @@ import pandas as pd
 from . import init_params
 from .synthetic import (
     AGE_GROUPS, ETHNIC_COLUMNS, IOD_COLUMNS, OUTCOMES, SEASONALITY, STOP_SEARCH_COLUMNS, STREET_COLUMNS,
-    TYPE_SHARES, _POI, _SS_LEGISLATION, _SS_OUTCOME_FIND, _SS_OUTCOME_NOFIND, _SS_SELF, _STREET_FIRST,
-    _STREET_SUFFIX, _choice, _largest_remainder, _write_csv,
+    TYPE_SHARES, _POI, _SS_OUTCOME_FIND, _SS_OUTCOME_NOFIND, _SS_SELF, _STREET_FIRST,
+    _STREET_SUFFIX, _choice, _largest_remainder, _write_csv, draw_ss_person_fields,
 )
 from .synthetic import CRIME_TYPES
 
@@ -358,16 +358,7 @@ def _stop_search_month(rng, geo, f: int, month: str, scale: float) -> pd.DataFra
         sel = np.flatnonzero(gi == g_i)
         self_def[sel] = _choice(rng, _SS_SELF[g], len(sel))
     officer[vehicle] = ""
-    gender = _choice(rng, {"Male": 0.875, "Female": 0.11, "Other": 0.003, "": 0.012}, n)
-    agev = _choice(rng, {"under 10": 0.002, "10-17": 0.18, "18-24": 0.30, "25-34": 0.25, "over 34": 0.238,
-                         "": 0.03}, n)
-    gender[vehicle] = agev[vehicle] = self_def[vehicle] = ""
-    leg_i = _choice(rng, np.array([s for _, s, _ in _SS_LEGISLATION]), n)
-    legislation = np.array([l for l, _, _ in _SS_LEGISLATION], dtype=object)[leg_i]
-    obj = np.empty(n, dtype=object)
-    for l_i, (_, _, objs) in enumerate(_SS_LEGISLATION):
-        sel = np.flatnonzero(leg_i == l_i)
-        obj[sel] = _choice(rng, objs, len(sel))
+    gender, agev, legislation, obj = draw_ss_person_fields(rng, n, vehicle, self_def)
     found = rng.random(n) < np.array([SS_FIND_RATE[g] for g in groups])[gi]
     outcome = np.empty(n, dtype=object)
     outcome[found] = _choice(rng, _SS_OUTCOME_FIND, int(found.sum()))

@@ -21,7 +21,6 @@ import pytest
 
 from csp_analysis import cli, ingest, store
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 HEADER = ",".join(ingest.STREET_HEADER)
 SS_HEADER = ",".join(ingest.STOP_SEARCH_HEADER)
 
@@ -79,8 +78,10 @@ def rejects(con, source) -> list[tuple[int, str]]:
 
 
 # ----------------------------------------------------------------------------- malformed lines
-def test_stray_quote_costs_one_record_not_the_rest_of_the_file(con):
-    f = FIXTURES / "2024-10-stray-quote-street.csv"  # 50 records, unbalanced quote on line 12
+def test_stray_quote_costs_one_record_not_the_rest_of_the_file(con, tmp_path):
+    lines = [HEADER] + [row(i) for i in range(50)]
+    lines[11] = row(10, loc='"On or near Church Lane')  # 50 records, unbalanced quote on file line 12
+    f = write(tmp_path / "2024-10-stray-quote-street.csv", lines)
     [r] = ingest.ingest_paths(con, [f], progress=False)
     assert r.status == "loaded" and (r.rows_read, r.rows_loaded, r.rows_rejected) == (50, 49, 1)
     [(line, reason)] = rejects(con, f)
