@@ -12,6 +12,10 @@ Usage::
     python benchmarks/calibration.py                 # full grid (tens of minutes on 2 cores)
     python benchmarks/calibration.py --quick         # a smoke run in about a minute
     python benchmarks/calibration.py --write docs/calibration.md
+    # the two grids in separate processes (or machines), then one table:
+    python benchmarks/calibration.py --only calib_rates --save rates.csv
+    python benchmarks/calibration.py --only calib_models --save models.csv
+    python benchmarks/calibration.py --load rates.csv models.csv --write docs/calibration.md
 
 ``--write`` saves the table with the command that made it (``docs/calibration.md``).
 """
@@ -86,17 +90,36 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small grid, few replicates (smoke run)")
     ap.add_argument("--only", choices=MODULES, help="run one of the two grids")
     ap.add_argument("--write", metavar="PATH", help="also write the table (markdown) to PATH")
+    ap.add_argument("--save", metavar="CSV", help="also save the cells (with the command and timing) to CSV")
+    ap.add_argument("--load", metavar="CSV", nargs="+", help="assemble saved cells instead of simulating")
     a = ap.parse_args(argv)
+    this_cmd = ("python benchmarks/calibration.py "
+                + " ".join(argv if argv is not None else sys.argv[1:])).strip()
 
-    frames, timings = [], {}
-    for name in MODULES:
-        if a.only and name != a.only:
-            continue
-        t0 = time.perf_counter()
-        mod = _load(name)
-        frames.append(mod.run(reps=a.reps, seed=a.seed, quick=a.quick))
-        timings[name] = time.perf_counter() - t0
-        print(f"{name}: {len(frames[-1])} cells in {timings[name]:.0f} s", file=sys.stderr)
+    frames, timings, commands = [], {}, []
+    if a.load:
+        for path in a.load:
+            part = pd.read_csv(path)
+            frames.append(part.drop(columns=["command", "grid", "grid_seconds"], errors="ignore"))
+            for (grid, cmd), g in part.groupby(["grid", "command"], sort=False):
+                timings[grid] = float(g["grid_seconds"].iloc[0])
+                commands.append(cmd)
+        commands.append(this_cmd)
+    else:
+        commands.append(this_cmd)
+        for name in MODULES:
+            if a.only and name != a.only:
+                continue
+            t0 = time.perf_counter()
+            mod = _load(name)
+            part = mod.run(reps=a.reps, seed=a.seed, quick=a.quick)
+            timings[name] = time.perf_counter() - t0
+            frames.append(part)
+            print(f"{name}: {len(part)} cells in {timings[name]:.0f} s", file=sys.stderr)
+            if a.save:
+                part = part.assign(grid=name, grid_seconds=timings[name], command=this_cmd)
+                saved = pd.read_csv(a.save) if Path(a.save).exists() and len(frames) > 1 else None
+                pd.concat([saved, part] if saved is not None else [part]).to_csv(a.save, index=False)
     df = pd.concat(frames, ignore_index=True)
     df["target"] = [_flag(r) for _, r in df.iterrows()]
     table = to_markdown(df)
@@ -104,8 +127,8 @@ def main(argv=None) -> int:
     n_bad = int((df["target"] != "ok").sum())
     print(f"\n{len(df)} cells; {len(df) - n_bad} within target (2 Monte Carlo SEs); {n_bad} outside.")
     if a.write:
-        cmd = "python benchmarks/calibration.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        text = (f"# Calibration of the verdict tests\n\nMade by `{cmd.strip()}` on {dt.date.today():%Y-%m-%d} "
+        made = " then ".join(f"`{c}`" for c in dict.fromkeys(commands))
+        text = (f"# Calibration of the verdict tests\n\nMade by {made} on {dt.date.today():%Y-%m-%d} "
                 f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())}).\n\n"
                 "Each cell simulates monthly counts with `csp_analysis.simulate` (Poisson-lognormal, AR(1) latent "
                 "noise, seasonal) at the stated dispersion (variance/mean), lag-1 autocorrelation and monthly mean. "
