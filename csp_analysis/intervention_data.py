@@ -82,11 +82,6 @@ _KM_PER_DEG = 111.32
 
 
 # ============================================================================ small helpers
-def _in(values: Sequence[str]) -> str:
-    vals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
-    return f"({vals})" if vals else "(NULL)"
-
-
 def _mi(m: pd.Timestamp) -> int:
     return m.year * 12 + m.month - 1
 
@@ -107,14 +102,6 @@ def target_crime_types(types: Sequence[str]) -> tuple[list[str] | None, str]:
     low = ["anti-social behaviour (ASB)" if t == ASB else t for t in low]
     label = low[0] if len(low) == 1 else ", ".join(low[:-1]) + " and " + low[-1]
     return types, label
-
-
-def _type_condition(types: list[str] | None) -> str:
-    if types is None:
-        return "TRUE"
-    if not types:
-        return f"crime_type <> '{ASB}'"
-    return f"crime_type IN {_in(types)}"
 
 
 def _msoa(name: str) -> str:
@@ -144,13 +131,7 @@ def harmonise_lsoas(con, lad_codes: Sequence[str]) -> pd.DataFrame:
         ``latitude``, ``centroid_source`` ("lookup" or "records").
     """
     lads = list(lad_codes)
-    lk = con.execute(
-        f"SELECT l.lsoa_code, l.lsoa_name, l.lad_code, "
-        f"  bool_or(v.vintage = 2011) AS in_2011, bool_or(v.vintage = 2021) AS in_2021, "
-        f"  any_value(CASE WHEN v.vintage = 2011 THEN v.lsoa_name END) AS name_2011 "
-        f"FROM lsoa_lad l JOIN lsoa_lookup v ON v.lsoa_code = l.lsoa_code "
-        f"WHERE l.lad_code IN {_in(lads)} GROUP BY l.lsoa_code, l.lsoa_name, l.lad_code"
-    ).df()
+    lk = data.lsoa_vintage_links(con, lads)
     cols = ["lsoa_code", "lsoa_name", "lad_code", "in_2011", "in_2021", "status", "unit", "unit_name",
             "msoa", "longitude", "latitude", "centroid_source"]
     if lk.empty:
@@ -550,8 +531,7 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
     lsoas = harmonise_lsoas(con, study_lads)
     if isinstance(iv.comparison, list):
         codes = [c for c in iv.comparison if LSOA_CODE_RE.match(c)]
-        extra_lads = con.execute(f"SELECT DISTINCT lad_code FROM lsoa_lad WHERE lsoa_code IN {_in(codes)}").fetchall()
-        more = sorted({r[0] for r in extra_lads} - set(study_lads))
+        more = sorted(set(data.lads_of_lsoas(con, codes)) - set(study_lads))
         if more:
             study_lads = sorted(set(study_lads) | set(more))
             lsoas = harmonise_lsoas(con, study_lads)
@@ -600,7 +580,7 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
         comp_kind, comp_label = "lsoas", (f"the other {len(comp_units)} LSOAs (places) of the partnership"
                                           + (", leaving out the buffer" if buffer_units else ""))
     elif comparison == "auto-partnerships":
-        info = con.execute(f"SELECT lad_code, lad_name, csp_name FROM lad_lookup WHERE lad_code IN {_in(study_lads)}").df()
+        info = data.lad_info(con, study_lads)[["lad_code", "lad_name", "csp_name"]]
         others = info[~info["lad_code"].isin(own_lads)]
         comp_units = sorted(set(places.loc[places["lad_code"].isin(others["lad_code"]), "unit"]) - set(buffer_units))
         comp_kind = "partnerships"
@@ -639,10 +619,8 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
     code_unit = lsoas.set_index("lsoa_code")["unit"]
     wanted_units = set(roles)
     lad_filter = sorted(set(lsoas.loc[lsoas["unit"].isin(wanted_units), "lad_code"]))
-    q = (f"SELECT month, lsoa_code, count(*) AS n FROM street_geo WHERE lad_code IN {_in(lad_filter)} "
-         f"AND {_type_condition(types)} AND month >= DATE '{p.start:%Y-%m-01}' AND month <= DATE '{p.end:%Y-%m-01}' "
-         "GROUP BY ALL")
-    raw = con.execute(q).df() if lad_filter else pd.DataFrame(columns=["month", "lsoa_code", "n"])
+    raw = (data.lsoa_month_counts(con, lad_filter, types, start=p.start, end=p.end) if lad_filter
+           else pd.DataFrame(columns=["month", "lsoa_code", "n"]))
     raw["month"] = pd.to_datetime(raw["month"]).astype("datetime64[ns]")
     raw["unit"] = raw["lsoa_code"].map(code_unit)
     raw = raw[raw["unit"].isin(wanted_units) & raw["month"].isin(months)]

@@ -49,7 +49,6 @@ from scipy import stats
 from .. import data, geo
 from .. import params as params_mod
 from .. import disproportionality as dp
-from ..data import _in
 from ..funnels import funnel_outliers, plot_funnel
 from ..rates import format_p_value, proportion_ci
 from ..data import month_range_text as _ranges
@@ -109,17 +108,11 @@ def _pfa_codes(con, lad_codes) -> list[str]:
 
 
 def _pfa_names(con, pfa_codes) -> list[str]:
-    if not pfa_codes:
-        return []
-    rows = con.execute(f"SELECT DISTINCT pfa_name FROM lad_lookup WHERE pfa_code IN {_in(pfa_codes)}").fetchall()
-    return sorted(r[0] for r in rows if r[0])
+    return data.pfa_names(con, pfa_codes)
 
 
 def _table_exists_with_rows(con, table: str) -> bool:
-    try:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0
-    except Exception:  # noqa: BLE001 - a store without the table
-        return False
+    return data.table_has_rows(con, table)
 
 
 def suppress_people(df: pd.DataFrame, count_cols: list[str], derived_cols: list[str], threshold: int,
@@ -181,9 +174,7 @@ def ethnic_population(con, lad_codes) -> tuple[pd.DataFrame, list[str]]:
     empty = pd.DataFrame({"group": list(dp.BROAD_GROUPS), "residents": 0.0})
     if not _table_exists_with_rows(con, "population_ethnicity") or not lad_codes:
         return empty, list(lad_codes)
-    df = con.execute(
-        f"SELECT area_code, sex, ethnic_group, sum(population) AS population FROM population_ethnicity "
-        f"WHERE area_code IN {_in(lad_codes)} GROUP BY ALL").df()
+    df = data.ethnic_population_rows(con, lad_codes)
     if df.empty:
         return empty, list(lad_codes)
     sex = df["sex"].astype(str).str.strip().str.casefold()
@@ -401,21 +392,7 @@ def _vintage_by_month(con, lad_codes, months) -> pd.DataFrame:
     """Per month: crimes with 2011-only, 2021-only codes and codes in the 2021 population table."""
     if not months:
         return pd.DataFrame(columns=["month", "n", "n11", "n21", "n_pop"])
-    mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in months)
-    df = con.execute(f"""
-        WITH v AS (SELECT lsoa_code, max(CASE WHEN vintage = 2011 THEN 1 ELSE 0 END) AS has11,
-                          max(CASE WHEN vintage = 2021 THEN 1 ELSE 0 END) AS has21
-                   FROM lsoa_lookup GROUP BY lsoa_code),
-             pl AS (SELECT DISTINCT lsoa_code FROM population_lsoa)
-        SELECT s.month, count(*) AS n,
-               count(*) FILTER (WHERE v.has11 = 1 AND v.has21 = 0) AS n11,
-               count(*) FILTER (WHERE v.has21 = 1 AND v.has11 = 0) AS n21,
-               count(*) FILTER (WHERE pl.lsoa_code IS NOT NULL) AS n_pop
-        FROM street_geo s LEFT JOIN v ON v.lsoa_code = s.lsoa_code LEFT JOIN pl ON pl.lsoa_code = s.lsoa_code
-        WHERE s.lad_code IN {_in(lad_codes)} AND s.crime_type <> '{ASB}' AND s.month IN ({mlist})
-        GROUP BY s.month ORDER BY s.month""").df()
-    df["month"] = pd.to_datetime(df["month"])
-    return df
+    return data.crime_vintage_by_month(con, lad_codes, months)
 
 
 def _street_months(ctx, res) -> list:
@@ -434,10 +411,7 @@ def _street_months(ctx, res) -> list:
 
 
 def _lsoa_counts(con, lad_codes, months) -> pd.DataFrame:
-    mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in months)
-    return con.execute(
-        f"SELECT lsoa_code, month, count(*) AS crimes FROM street_geo WHERE lad_code IN {_in(lad_codes)} "
-        f"AND crime_type <> '{ASB}' AND month IN ({mlist}) AND lsoa_code IS NOT NULL GROUP BY ALL").df()
+    return data.lsoa_crime_counts(con, lad_codes, months)
 
 
 def places_analysis(ctx) -> PlacesResult:
@@ -494,8 +468,7 @@ def places_analysis(ctx) -> PlacesResult:
     # ---- deprivation (IoD 2019, 2011 codes): match codes unchanged between vintages
     res.n_lsoas = len(lsoa)
     if _table_exists_with_rows(con, "deprivation"):
-        dep = con.execute(
-            f"SELECT lsoa_code, imd_decile FROM deprivation WHERE lsoa_code IN {_in(list(lsoa['lsoa_code']))}").df()
+        dep = data.deprivation_deciles(con, list(lsoa["lsoa_code"]))
         m = lsoa.merge(dep.drop_duplicates("lsoa_code"), on="lsoa_code", how="inner")
         m = m[m["imd_decile"].notna()]
         res.n_matched = len(m)
@@ -565,9 +538,7 @@ class ComparisonResult:
 
 def _home_pfas(con, month) -> dict:
     """force -> the police force area holding most of its records in that month."""
-    df = con.execute(
-        f"SELECT force, pfa_code, count(*) AS n FROM street_geo WHERE month = DATE '{month:%Y-%m-01}' "
-        f"AND pfa_code IS NOT NULL GROUP BY force, pfa_code").df()
+    df = data.force_pfa_counts(con, month)
     if df.empty:
         return {}
     df = df.sort_values("n", ascending=False).drop_duplicates("force")
@@ -576,10 +547,7 @@ def _home_pfas(con, month) -> dict:
 
 def _loaded_forces(con, months) -> dict:
     """month -> set of forces whose street file for that month is loaded."""
-    mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in months)
-    df = con.execute(
-        f"SELECT DISTINCT month, force FROM ingest_log WHERE kind = 'street' AND status IN ('loaded','replaced') "
-        f"AND month IN ({mlist})").df()
+    df = data.street_file_months(con, list(months))
     out = {pd.Timestamp(m): set() for m in months}
     for m, f in zip(df["month"], df["force"]):
         out[pd.Timestamp(m)].add(f)
@@ -606,10 +574,7 @@ def comparison_analysis(ctx) -> ComparisonResult:
     covered = _street_months(ctx, res)
     if not covered:
         return res
-    nat = con.execute(
-        "SELECT month, count(DISTINCT force) AS forces FROM ingest_log WHERE kind = 'street' "
-        "AND status IN ('loaded','replaced') GROUP BY month HAVING count(DISTINCT force) >= "
-        f"{NATIONAL_MIN_FORCES} ORDER BY month DESC").df()
+    nat = data.national_street_months(con, NATIONAL_MIN_FORCES)
     nat_months = [pd.Timestamp(m) for m in nat["month"] if pd.Timestamp(m) in set(covered)]
     if nat_months:
         # pool every national month in the window whose files include all the forces of the latest
@@ -620,25 +585,19 @@ def comparison_analysis(ctx) -> ComparisonResult:
     else:
         res.kind, res.months = "force", covered
         pfas, forces = _pfa_codes(con, p.lad_codes), list(p.forces)
-    all_pfas = con.execute("SELECT DISTINCT pfa_code, pfa_name FROM lad_lookup WHERE pfa_code IS NOT NULL").df()
+    all_pfas = data.pfa_list(con)
     missing = sorted(all_pfas.loc[~all_pfas["pfa_code"].isin(pfas), "pfa_name"].dropna())
     if res.kind == "national":
         loaded = _loaded_forces(con, [max(res.months)])[max(res.months)]
         slug = {n: re.sub(r"[^a-z0-9]+", "-", n.lower().replace("&", "and")).strip("-") for n in missing}
         res.reorganised_pfas = [n for n in missing if slug[n] in loaded]
         res.uncovered_pfas = [n for n in missing if slug[n] not in loaded]
-    lads = con.execute(
-        f"SELECT lad_code, lad_name, csp_code, csp_name FROM lad_lookup WHERE pfa_code IN {_in(pfas)}").df()
+    lads = data.lads_in_pfas(con, pfas)
     lads = lads[~lads["lad_code"].isin(p.lad_codes)]
     mine = data.lad_info(con, p.lad_codes)
     # population: Census 2021 residents by LSOA, summed to LAD
-    lpop = con.execute(
-        "SELECT l.lad_code, sum(p.population) AS population FROM population_lsoa p JOIN lsoa_lad l "
-        "ON l.lsoa_code = p.lsoa_code GROUP BY l.lad_code").df().set_index("lad_code")["population"]
-    mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in res.months)
-    cnt = con.execute(
-        f"SELECT lad_code, count(*) AS n FROM street_geo WHERE month IN ({mlist}) AND crime_type <> '{ASB}' "
-        f"AND pfa_code IN {_in(pfas)} GROUP BY lad_code").df().set_index("lad_code")["n"]
+    lpop = data.lad_populations(con)
+    cnt = data.lad_crime_counts(con, res.months, pfas)
     lads["crimes"] = lads["lad_code"].map(cnt).fillna(0)
     lads["population"] = lads["lad_code"].map(lpop)
     lads = lads[lads["population"].notna() & (lads["population"] > 0)]
@@ -654,9 +613,7 @@ def comparison_analysis(ctx) -> ComparisonResult:
         return res
     units = pd.concat([units, own], ignore_index=True)
     # crimes placed in districts the (2017) partnership lookup does not know (reorganised since)
-    res.n_unassigned = int(con.execute(
-        f"SELECT count(*) FROM street_geo WHERE month IN ({mlist}) AND crime_type <> '{ASB}' "
-        f"AND force IN {_in(forces)} AND lad_code IS NOT NULL AND csp_code IS NULL").fetchone()[0])
+    res.n_unassigned = data.unassigned_crimes(con, res.months, forces)
     if len(units) < 3:
         res.reason = (f"Only {len(units)} partnership(s) in the store share the months covered, too few for a "
                       "funnel plot.")
@@ -745,20 +702,7 @@ def outcomes_analysis(ctx) -> OutcomesResult:
     pfas = _pfa_codes(con, p.lad_codes)
     res.force_area = "the " + " and ".join(_pfa_names(con, pfas) or p.forces) + " force area"
     res.months = covered
-    mlist = ", ".join(f"DATE '{m:%Y-%m-01}'" for m in covered)
-    court = _in(list(COURT_OUTCOMES))
-    df = con.execute(f"""
-        SELECT crime_type, lad_code IN {_in(p.lad_codes)} AS mine, count(*) AS n,
-               count(*) FILTER (WHERE last_outcome = '{NO_SUSPECT}') AS no_suspect,
-               count(*) FILTER (WHERE lower(last_outcome) LIKE '%charged%') AS charged,
-               count(*) FILTER (WHERE last_outcome IN {court}) AS court,
-               count(*) FILTER (WHERE last_outcome IN {court} OR lower(last_outcome) LIKE '%charged%')
-                   AS charged_or_court,
-               count(*) FILTER (WHERE last_outcome IN ('Under investigation', 'Status update unavailable')
-                                OR last_outcome IS NULL) AS pending
-        FROM street_geo WHERE month IN ({mlist}) AND crime_type <> '{ASB}'
-          AND (pfa_code IN {_in(pfas)} OR lad_code IN {_in(p.lad_codes)})
-        GROUP BY ALL""").df()
+    df = data.outcome_counts(con, p.lad_codes, pfas, covered, NO_SUSPECT, COURT_OUTCOMES)
     if df.empty or not df["mine"].any():
         res.reason = "No crimes with outcomes in the partnership in the months covered."
         return res

@@ -50,6 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .. import data
 from .. import local_stats as ls
 from ..local_indicators import (
     FRAME_COLUMNS,
@@ -243,15 +244,9 @@ def store_rows(con, slug: str) -> pd.DataFrame | None:
     Works on a read-only connection (unlike
     :func:`csp_analysis.local_indicators.query_local_indicators`, which creates the table).
     """
-    try:
-        n = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]).fetchone()[0]
-    except Exception:  # noqa: BLE001 - an unusual store: fall back to the files
+    df = data.local_indicator_rows(con, slug, TABLE)
+    if df is None:
         return None
-    if not n:
-        return None
-    df = con.execute(
-        f'SELECT * FROM {TABLE} WHERE partnership = ? '
-        'ORDER BY indicator, comparator NULLS FIRST, "group" NULLS FIRST, period_start', [slug]).df()
     cols = [c for c in FRAME_COLUMNS if c in df.columns] + (["source_file"] if "source_file" in df.columns else [])
     return _normalise(df[cols])
 

@@ -69,16 +69,9 @@ def _show(ctx, fig, alt: str) -> None:
         ctx.say(f"*Map description:* {_md(alt)}")
 
 
-def _condition(measure: str) -> str:
-    if measure == ASB:
-        return "crime_type = 'Anti-social behaviour'"
-    if measure == ALL_CRIME:
-        return "crime_type <> 'Anti-social behaviour'"
-    return "crime_type = '" + measure.replace("'", "''") + "'"
-
-
-def _dates(months) -> str:
-    return ", ".join(f"DATE '{pd.Period(m, freq='M').to_timestamp():%Y-%m-%d}'" for m in months)
+def _crime_types(measure: str) -> list[str]:
+    """The crime types of a measure, as the data layer takes them ([] = all crime except ASB)."""
+    return data.measure_crime_types(measure, ALL_CRIME)
 
 
 def _measures(res) -> list[str]:
@@ -90,11 +83,7 @@ def _measures(res) -> list[str]:
 def geography(ctx) -> dict:
     """The partnership's LSOAs (both vintages) with names, centroids (BNG), boundaries and outline."""
     p, con = ctx.params, ctx.con
-    lk = con.execute(
-        f"SELECT lsoa_code, any_value(lsoa_name) AS lsoa_name, max(vintage) AS vintage, "
-        f"bool_or(vintage = 2011) AS in_2011, bool_or(vintage = 2021) AS in_2021 FROM lsoa_lookup "
-        f"WHERE lad_code IN {data._in(p.lad_codes)} OR lad23_code IN {data._in(p.lad_codes)} GROUP BY lsoa_code"
-    ).df()
+    lk = data.lsoa_vintage_summary(con, p.lad_codes)
     cent = data.lsoa_centroids(con, p.lad_codes)
     lk = lk.merge(cent[["lsoa_code", "longitude", "latitude", "source"]], on="lsoa_code", how="left")
     have = lk["longitude"].notna()
@@ -159,11 +148,7 @@ def density(ctx, res, geo: dict, measure: str) -> dict | None:
     if not a:
         ctx.say(f"No usable months in the latest 12 for {label(measure)}, so no map.")
         return None
-    pts = ctx.con.execute(
-        f"SELECT CASE WHEN month IN ({_dates(a)}) THEN 'latest' ELSE 'previous' END AS period, lsoa_code, "
-        f"longitude, latitude FROM street_geo WHERE lad_code IN {data._in(ctx.params.lad_codes)} "
-        f"AND {_condition(measure)} AND month IN ({_dates(a + b)}) AND longitude IS NOT NULL "
-        "AND latitude IS NOT NULL").df()
+    pts = data.records_by_period(ctx.con, ctx.params.lad_codes, _crime_types(measure), a, b)
     if not len(pts):
         ctx.say(f"No {label(measure)} records with coordinates in these months, so no map.")
         return None
@@ -231,9 +216,7 @@ def tested(ctx, res, geo: dict, measure: str, emerging: bool = False) -> dict | 
     if not a:
         ctx.say(f"No usable months in the latest 12 for {label(measure)}, so no hot-spot test.")
         return None
-    bym = con.execute(
-        f"SELECT month, lsoa_code, count(*) AS n FROM street_geo WHERE lad_code IN {data._in(p.lad_codes)} "
-        f"AND {_condition(measure)} AND month IN ({_dates(a)}) GROUP BY ALL").df()
+    bym = data.lsoa_month_counts(con, p.lad_codes, _crime_types(measure), months=a)
     cnt = bym.groupby("lsoa_code")["n"].sum()
     monthly = bym.pivot_table(index="month", columns="lsoa_code", values="n", aggfunc="sum", fill_value=0) \
         .reindex(pd.to_datetime([m.to_timestamp() for m in a]), fill_value=0) if len(bym) else None
@@ -291,9 +274,7 @@ def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
                 f"quarters of usable months; the latest run has {len(quarters)}, so they are not classified.")
         return None
     months = [m for q in quarters for m in q]
-    df = ctx.con.execute(
-        f"SELECT month, lsoa_code, count(*) AS n FROM street_geo WHERE lad_code IN {data._in(ctx.params.lad_codes)} "
-        f"AND {_condition(measure)} AND month IN ({_dates(months)}) GROUP BY ALL").df()
+    df = data.lsoa_month_counts(ctx.con, ctx.params.lad_codes, _crime_types(measure), months=months)
     df["quarter"] = pd.PeriodIndex(pd.to_datetime(df["month"]), freq="Q")
     # LSOAs of either vintage: when the quarters mix vintages, only LSOAs whose code is the
     # same in both (unchanged boundaries) can be followed over time.

@@ -164,18 +164,13 @@ def _wide(counts: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
 
 def _force_file_counts(con, forces, start, end) -> pd.DataFrame:
     """Rows per force file, month and crime type (as published, located or not)."""
-    q = (f"SELECT force, month, crime_type, count(*) AS n FROM street WHERE force IN {data._in(forces)}"
-         f"{data._window(start, end)} GROUP BY ALL")
-    df = con.execute(q).df()
-    df["month"] = pd.to_datetime(df["month"])
-    return df
+    return data.force_file_counts(con, forces, start, end)
 
 
 def _national_months(con) -> tuple[list[pd.Period], pd.Period | None, list[str]]:
     """Months with a street file of every force of England and Wales; also the month with
     most forces and the forces missing in it."""
-    df = con.execute("SELECT DISTINCT month, force FROM ingest_log WHERE kind = 'street' "
-                     "AND status IN ('loaded','replaced')").df()
+    df = data.street_file_months(con)
     if not len(df):
         return [], None, list(EW_FORCES)
     df["month"] = pd.PeriodIndex(pd.to_datetime(df["month"]), freq="M")
@@ -567,14 +562,10 @@ def analyse(ctx) -> TrendsResult:
     have_months = [m for m in needed if m in set(months)]
     if have_months and all(m in set(nat_months) for m in have_months):
         nat_in = [m for m in nat_months if m in set(months)]
-        nat = con.execute(
-            "SELECT month, crime_type, count(*) AS n FROM street_geo WHERE (lad_code LIKE 'E%' OR lad_code LIKE 'W%') "
-            f"AND month IN ({', '.join(repr(m.to_timestamp().strftime('%Y-%m-%d')) for m in nat_in)}) "
-            "GROUP BY ALL").df()
+        nat = data.england_wales_counts(con, nat_in)
         wide["England and Wales"] = _wide(nat, measures).reindex(nat_in, fill_value=0)
-        pop = con.execute("SELECT population FROM population_area WHERE area_code = 'K04000001' LIMIT 1").fetchall()
         area_rows.append({"area": "England and Wales", "area_type": "England and Wales",
-                          "population": float(pop[0][0]) if pop else None})
+                          "population": data.area_population(con, "K04000001")})
         national_note = ("England and Wales is included: the store holds street files from all 43 forces "
                          "for the months compared.")
     else:
@@ -1216,10 +1207,7 @@ def long_run(ctx, res: TrendsResult) -> None:
 
 # ============================================================================ hot spots
 def _lsoa_vintages(con, lad_codes) -> tuple[set, set, dict]:
-    df = con.execute(
-        f"SELECT lsoa_code, any_value(lsoa_name) AS lsoa_name, vintage FROM lsoa_lookup "
-        f"WHERE lad_code IN {data._in(lad_codes)} OR lad23_code IN {data._in(lad_codes)} GROUP BY lsoa_code, vintage"
-    ).df()
+    df = data.lsoa_vintages(con, lad_codes)
     c11 = set(df.loc[df["vintage"] == 2011, "lsoa_code"])
     c21 = set(df.loc[df["vintage"] == 2021, "lsoa_code"])
     names = dict(zip(df["lsoa_code"], df["lsoa_name"]))
@@ -1244,15 +1232,8 @@ def hot_spot_data(con, params, res: TrendsResult, measure: str) -> dict | None:
     if mm is None or not mm.a:
         return None
     a, b = _to_period(mm.a), _to_period(mm.b)
-    ms = lambda ps: ", ".join(f"DATE '{m.to_timestamp():%Y-%m-%d}'" for m in ps)  # noqa: E731
-    cond = "crime_type = 'Anti-social behaviour'" if measure == ASB else (
-        "crime_type <> 'Anti-social behaviour'" if measure == ALL_CRIME else
-        f"crime_type = '{measure.replace(chr(39), chr(39) * 2)}'")
-    q = (f"SELECT CASE WHEN month IN ({ms(a)}) THEN 'latest' ELSE 'previous' END AS period, lsoa_code, "
-         f"any_value(lsoa_name) AS lsoa_name, coalesce(location, '') AS location, count(*) AS n "
-         f"FROM street_geo WHERE lad_code IN {data._in(params.lad_codes)} AND {cond} "
-         f"AND month IN ({ms(a + b)}) GROUP BY ALL")
-    recs = con.execute(q).df()
+    recs = data.location_counts_by_period(con, params.lad_codes, data.measure_crime_types(measure, ALL_CRIME),
+                                          a, b)
     c11, c21, names = _lsoa_vintages(con, params.lad_codes)
     by_lsoa = recs.groupby(["period", "lsoa_code"])["n"].sum()
     cur = by_lsoa.get("latest", pd.Series(dtype=float)) if "latest" in by_lsoa.index.get_level_values(0) \
