@@ -105,6 +105,14 @@ def _in_months(col: str, name: str) -> str:
     return f"{col} IN (SELECT unnest(${name}::DATE[]))"
 
 
+def _in(values: Sequence[str]) -> str:
+    """A quoted SQL IN list. Kept only for ``runner.fingerprint``/``runner`` (which are to
+    call :func:`police_file_rows`, :func:`other_force_records` and :func:`ingested_files`
+    instead); new code binds parameters (``_in_texts``)."""
+    vals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+    return f"({vals})" if vals else "(NULL)"
+
+
 def _window(start=None, end=None, col: str = "month") -> tuple[str, dict]:
     """`` AND col >= $start AND col <= $end`` (first of month) and its parameters."""
     w, prm = [], {}
@@ -690,3 +698,45 @@ def local_indicator_rows(con, partnership: str, table: str = "local_indicators")
     return con.execute(
         f'SELECT * FROM "{table}" WHERE partnership = ? '
         'ORDER BY indicator, comparator NULLS FIRST, "group" NULLS FIRST, period_start', [partnership]).df()
+
+
+# ============================================================================ runner and geo queries
+def police_file_rows(con, forces: Sequence[str]) -> list[tuple]:
+    """(kind, force, month, sha256, status) of every loaded or replaced file of these forces,
+    sorted (the police-data part of a partnership's fingerprint)."""
+    return con.execute(
+        "SELECT kind, force, month, sha256, status FROM ingest_log WHERE status IN ('loaded','replaced') "
+        f"AND {_in_texts('force', 'forces')} ORDER BY ALL", {"forces": _texts(sorted(forces))}).fetchall()
+
+
+def other_force_records(con, lad_codes: Sequence[str], forces: Sequence[str]) -> list[tuple]:
+    """(force, month, records) placed in these LADs by files of forces *not* in ``forces``, sorted."""
+    if not len(forces):  # as ``force NOT IN (NULL)``: no record
+        return []
+    return con.execute(
+        f"SELECT force, month, count(*) FROM street_geo WHERE {_in_texts('lad_code', 'lads')} "
+        "AND force NOT IN (SELECT unnest($forces::VARCHAR[])) GROUP BY ALL ORDER BY ALL",
+        {"lads": _texts(lad_codes), "forces": _texts(sorted(forces))}).fetchall()
+
+
+def ingested_files(con, forces: Sequence[str]) -> list[tuple]:
+    """(source_file, sha256) of every loaded or replaced file of these forces, by file name."""
+    return con.execute(
+        "SELECT source_file, sha256 FROM ingest_log WHERE status IN ('loaded','replaced') AND "
+        f"{_in_texts('force', 'forces')} ORDER BY source_file", {"forces": _texts(forces)}).fetchall()
+
+
+def snap_points(con, forces: Sequence[str], home_only: bool = True) -> pd.DataFrame:
+    """Distinct street-crime snap points (``longitude``, ``latitude``) of these forces' files
+    with their ``lsoa_code`` and ``lad_code``; with ``home_only`` only points in the
+    ``len(forces)`` police force areas holding most of the forces' records."""
+    prm = {"forces": _texts(forces)}
+    cond = ""
+    if home_only:
+        cond = (f"AND pfa_code IN (SELECT pfa_code FROM street_geo WHERE {_in_texts('force', 'forces')} "
+                f"AND pfa_code IS NOT NULL GROUP BY pfa_code ORDER BY count(*) DESC LIMIT $k)")
+        prm["k"] = len(forces)
+    return con.execute(
+        f"SELECT longitude, latitude, any_value(lsoa_code) AS lsoa_code, any_value(lad_code) AS lad_code "
+        f"FROM street_geo WHERE {_in_texts('force', 'forces')} AND longitude IS NOT NULL AND lsoa_code IS NOT NULL "
+        f"{cond} GROUP BY longitude, latitude", prm).df()

@@ -105,17 +105,9 @@ def snap_points(con, forces, home_only: bool = True) -> pd.DataFrame:
     With ``home_only`` only points inside the force's own police force area are kept
     (a force's file also holds crimes it recorded elsewhere, sometimes far away).
     """
-    from .data import _in
+    from . import data
 
-    cond = ""
-    if home_only:
-        cond = (f"AND pfa_code IN (SELECT pfa_code FROM street_geo WHERE force IN {_in(forces)} "
-                f"AND pfa_code IS NOT NULL GROUP BY pfa_code ORDER BY count(*) DESC LIMIT {len(forces)})")
-    return con.execute(
-        f"SELECT longitude, latitude, any_value(lsoa_code) AS lsoa_code, any_value(lad_code) AS lad_code "
-        f"FROM street_geo WHERE force IN {_in(forces)} AND longitude IS NOT NULL AND lsoa_code IS NOT NULL {cond} "
-        f"GROUP BY longitude, latitude"
-    ).df()
+    return data.snap_points(con, forces, home_only)
 
 
 def locate_stop_search(con, records: pd.DataFrame, max_km: float = 1.0) -> tuple[pd.DataFrame, list[str]]:

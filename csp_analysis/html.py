@@ -26,12 +26,17 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 SHELL_MARKER = '<main id="main-content"'
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``
-    (readers never see a half-written file). Also used by :mod:`csp_analysis.report`."""
+    (readers never see a half-written file). Shared by :mod:`csp_analysis.report` and
+    :mod:`csp_analysis.runner`."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+#: The former private name, kept so that existing callers keep working.
+_atomic_write = atomic_write
 
 
 def render_html(ipynb, html_path: Path, exporter=None) -> None:

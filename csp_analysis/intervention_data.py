@@ -490,23 +490,15 @@ def _auto_buffer(places: pd.DataFrame, treated: list[str], km: float) -> tuple[l
     return sorted(o.loc[d <= km, "unit"]), km
 
 
-def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: str | Path | None = None
-                            ) -> InterventionData:
-    """Build the treated, buffer, comparison and donor series for one intervention.
+def _study_area(con, p: Partnership, iv: Intervention, params_dir: str | Path | None
+                ) -> tuple[list[str], pd.DataFrame, dict[str, Partnership], list[str]]:
+    """The study area: the partnership's force area(s), any comparison partnerships named in
+    the parameters and the districts of any comparison LSOAs named there.
 
-    Parameters
-    ----------
-    con : DuckDB connection to the store.
-    p : the partnership's parameters.
-    iv : one of ``p.interventions``.
-    params_dir : folder of the params files (to resolve partnership slugs in an explicit
-        ``comparison`` list).
+    Returns ``(study_lads, lsoas, explicit_slugs, problems)`` with ``lsoas`` harmonised
+    (:func:`harmonise_lsoas`).
     """
-    types, type_label = target_crime_types(iv.target_crime_types)
-    notes: list[str] = []
     problems: list[str] = []
-
-    # ---- study area: the partnership's force area(s) (for comparison areas and buffers)
     pfas = _partnership_pfas(con, p.lad_codes)
     study_lads = set(p.lad_codes)
     for pfa in pfas:
@@ -535,17 +527,14 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
         if more:
             study_lads = sorted(set(study_lads) | set(more))
             lsoas = harmonise_lsoas(con, study_lads)
-    places = unit_centroids(lsoas)
+    return study_lads, lsoas, explicit_slugs, problems
 
-    treated_units, tnotes, tprob = _resolve_treated(p, iv, lsoas, con)
-    notes += tnotes
-    problems += tprob
-    if not treated_units and not problems:
-        problems.append("The treated area could not be matched to any LSOA in the store.")
-    notes += vintage_notes(lsoas, treated_units)
 
-    # ---- buffer
+def _buffer(iv: Intervention, lsoas: pd.DataFrame, places: pd.DataFrame, treated_units: list[str]
+            ) -> tuple[list[str], list[str]]:
+    """The buffer places (for displacement) and a note on how they were chosen."""
     buffer_units: list[str] = []
+    notes: list[str] = []
     if iv.buffer == "auto" and iv.area.type == "lsoas":
         buffer_units, km = _auto_buffer(places, treated_units, iv.buffer_km)
         src = lsoas.loc[lsoas["unit"].isin(treated_units + buffer_units), "centroid_source"]
@@ -561,8 +550,24 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
         sub = lsoas[lsoas["lsoa_code"].isin(iv.buffer) | lsoas["lsoa_name"].isin(iv.buffer)]
         buffer_units = sorted(set(sub["unit"]) - set(treated_units))
         notes.append(f"Buffer (for displacement): {len(buffer_units)} place(s) named in the parameters.")
+    return buffer_units, notes
 
-    # ---- comparison
+
+@dataclass
+class _Comparison:
+    units: list[str]
+    kind: str       # "lsoas" | "partnerships" | "none"
+    label: str
+    cluster: str    # "unit" or "lad_code"
+    notes: list[str]
+
+
+def _comparison(con, p: Partnership, iv: Intervention, places: pd.DataFrame, lsoas: pd.DataFrame,
+                study_lads: list[str], explicit_slugs: dict[str, Partnership], treated_units: list[str],
+                buffer_units: list[str]) -> _Comparison:
+    """The comparison places: other LSOAs of the partnership, other partnerships of the force
+    area, or those named in the parameters; and the level at which treatment was assigned."""
+    notes: list[str] = []
     cluster = "unit"
     comp_units: list[str] = []
     comp_kind = "none"
@@ -573,7 +578,6 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
                      "district(s); other partnerships of the same police force area are used instead.")
         comparison = "auto-partnerships"
     own_lads = set(p.lad_codes)
-    treated_lads = set(lsoas.loc[lsoas["unit"].isin(treated_units), "lad_code"])
     if comparison == "auto-lsoas":
         pool = places[places["lad_code"].isin(own_lads)]
         comp_units = sorted(set(pool["unit"]) - set(treated_units) - set(buffer_units))
@@ -609,13 +613,13 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
     else:
         comp_kind = "none"
         notes.append("No comparison area with data could be formed, so only the single-series designs can be used.")
+    return _Comparison(comp_units, comp_kind, comp_label, cluster, notes)
 
-    # ---- counts by place and month (covered months of the partnership's force files)
-    months = data.covered_months(con, lad_codes=p.lad_codes, forces=p.forces, start=p.start, end=p.end)
-    roles = {u: "comparison" for u in comp_units}
-    roles.update({u: "buffer" for u in buffer_units})
-    roles.update({u: "treated" for u in treated_units})
-    places["role"] = places["unit"].map(roles).fillna("other")
+
+def _place_panel(con, p: Partnership, types: list[str] | None, lsoas: pd.DataFrame, places: pd.DataFrame,
+                 roles: dict[str, str], months: list[pd.Timestamp]) -> pd.DataFrame:
+    """Counts by month (covered months) and place of every place with a role, long:
+    ``month``, ``unit``, ``n``, ``role``, ``lad_code``, ``msoa``."""
     code_unit = lsoas.set_index("lsoa_code")["unit"]
     wanted_units = set(roles)
     lad_filter = sorted(set(lsoas.loc[lsoas["unit"].isin(wanted_units), "lad_code"]))
@@ -630,9 +634,12 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
     panel = grid.merge(agg, on=["month", "unit"], how="left").fillna({"n": 0})
     panel["n"] = panel["n"].astype(np.int64)
     panel["role"] = panel["unit"].map(roles)
-    panel = panel.merge(places[["unit", "lad_code", "msoa"]], on="unit", how="left")
+    return panel.merge(places[["unit", "lad_code", "msoa"]], on="unit", how="left")
 
-    # ---- data-quality flags on the partnership's monthly counts of the target types
+
+def _quality_flags(con, p: Partnership, types: list[str] | None, months: list[pd.Timestamp]) -> pd.DataFrame:
+    """Months the data-quality checks exclude (extract errors) in the partnership's monthly
+    counts of the target crime types (missing months are not flags: they are simply absent)."""
     flagged = pd.DataFrame(columns=["month", "series", "n", "reference", "ratio", "flag", "exclude", "reason"])
     if months:
         mc = data.monthly_counts(con, p.lad_codes, p.start, p.end, forces=p.forces)
@@ -644,22 +651,12 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
                 flagged = f[f["exclude"].astype(bool) & (f["flag"] != "missing_month")].copy()
             except ValueError:
                 pass
-    bad = set(pd.to_datetime(flagged["month"].astype(str)).tolist()) if len(flagged) else set()
-    usable = [m for m in months if m not in bad]
-    if bad:
-        notes.append("Months left out because the data-quality checks found an extract error in a target crime "
-                     f"type: {month_range_text(sorted(bad))}.")
-    panel = panel[panel["month"].isin(usable)].reset_index(drop=True)
+    return flagged
 
-    def total(role):
-        s = panel[panel["role"] == role].groupby("month")["n"].sum()
-        s = s.reindex(pd.DatetimeIndex(usable, name="month")).fillna(0).astype(np.int64)
-        return s
 
-    treated = total("treated")
-    buffer = total("buffer") if buffer_units else None
-    comp = total("comparison") if comp_units else None
-
+def _coverage(p: Partnership, iv: Intervention, usable: list[pd.Timestamp], treated: pd.Series,
+              flagged: pd.DataFrame, problems: list[str]) -> Coverage:
+    """The before/after periods and whether (and which) models can be fitted."""
     start = pd.Timestamp(iv.start)
     cov = assess_coverage(usable, start, iv.phase_in_months, iv.end, window_start=p.start, window_end=p.end)
     # the before period depends on the coverage rules; its crime total is checked once it is known
@@ -677,28 +674,97 @@ def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: s
     if problems:
         cov.can_model = cov.seasonal = False
         cov.reasons.insert(0, "The treated area could not be defined: " + " ".join(problems))
+    return cov
 
-    # ---- donor pool for a synthetic control
-    donors, donor_kind = None, ""
-    if comp_units:
-        cp = panel[panel["role"] == "comparison"]
-        if comp_kind == "lsoas":
-            key, donor_kind = "msoa", "MSOAs (groups of neighbouring comparison LSOAs sharing an MSOA name)"
-        else:
-            key, donor_kind = "lad_code", "districts of the comparison partnerships"
-        wide = cp.pivot_table(index="month", columns=key, values="n", aggfunc="sum").reindex(usable).fillna(0)
-        if cov.pre:
-            pre_mean = wide.reindex(cov.pre).mean()
-            wide = wide.loc[:, pre_mean >= MIN_DONOR_MEAN]
-        if key == "lad_code" and wide.shape[1]:
-            nm = data.lad_info(con, list(wide.columns)).set_index("lad_code")["lad_name"]
-            wide.columns = [nm.get(c, c) for c in wide.columns]
-        donors = wide
+
+def _donor_pool(con, panel: pd.DataFrame, comp_kind: str, usable: list[pd.Timestamp], cov: Coverage
+                ) -> tuple[pd.DataFrame, str]:
+    """Donors for a synthetic control (month x donor counts) and what a donor is: MSOAs of
+    comparison LSOAs, or districts of comparison partnerships, with at least
+    ``MIN_DONOR_MEAN`` crimes a month before the start."""
+    cp = panel[panel["role"] == "comparison"]
+    if comp_kind == "lsoas":
+        key, donor_kind = "msoa", "MSOAs (groups of neighbouring comparison LSOAs sharing an MSOA name)"
+    else:
+        key, donor_kind = "lad_code", "districts of the comparison partnerships"
+    wide = cp.pivot_table(index="month", columns=key, values="n", aggfunc="sum").reindex(usable).fillna(0)
+    if cov.pre:
+        pre_mean = wide.reindex(cov.pre).mean()
+        wide = wide.loc[:, pre_mean >= MIN_DONOR_MEAN]
+    if key == "lad_code" and wide.shape[1]:
+        nm = data.lad_info(con, list(wide.columns)).set_index("lad_code")["lad_name"]
+        wide.columns = [nm.get(c, c) for c in wide.columns]
+    return wide, donor_kind
+
+
+def build_intervention_data(con, p: Partnership, iv: Intervention, params_dir: str | Path | None = None
+                            ) -> InterventionData:
+    """Build the treated, buffer, comparison and donor series for one intervention.
+
+    The steps, each a function of this module: the study area (:func:`_study_area`), the
+    treated places (:func:`_resolve_treated`), the buffer (:func:`_buffer`), the comparison
+    (:func:`_comparison`), counts by place and month (:func:`_place_panel`), data-quality
+    exclusions (:func:`_quality_flags`), coverage rules (:func:`_coverage`) and the donor pool
+    (:func:`_donor_pool`).
+
+    Parameters
+    ----------
+    con : DuckDB connection to the store.
+    p : the partnership's parameters.
+    iv : one of ``p.interventions``.
+    params_dir : folder of the params files (to resolve partnership slugs in an explicit
+        ``comparison`` list).
+    """
+    types, type_label = target_crime_types(iv.target_crime_types)
+    notes: list[str] = []
+
+    study_lads, lsoas, explicit_slugs, problems = _study_area(con, p, iv, params_dir)
+    places = unit_centroids(lsoas)
+
+    treated_units, tnotes, tprob = _resolve_treated(p, iv, lsoas, con)
+    notes += tnotes
+    problems += tprob
+    if not treated_units and not problems:
+        problems.append("The treated area could not be matched to any LSOA in the store.")
+    notes += vintage_notes(lsoas, treated_units)
+
+    buffer_units, bnotes = _buffer(iv, lsoas, places, treated_units)
+    notes += bnotes
+    comp = _comparison(con, p, iv, places, lsoas, study_lads, explicit_slugs, treated_units, buffer_units)
+    notes += comp.notes
+
+    # ---- counts by place and month (covered months of the partnership's force files)
+    months = data.covered_months(con, lad_codes=p.lad_codes, forces=p.forces, start=p.start, end=p.end)
+    roles = {u: "comparison" for u in comp.units}
+    roles.update({u: "buffer" for u in buffer_units})
+    roles.update({u: "treated" for u in treated_units})
+    places["role"] = places["unit"].map(roles).fillna("other")
+    panel = _place_panel(con, p, types, lsoas, places, roles, months)
+
+    # ---- data-quality flags on the partnership's monthly counts of the target types
+    flagged = _quality_flags(con, p, types, months)
+    bad = set(pd.to_datetime(flagged["month"].astype(str)).tolist()) if len(flagged) else set()
+    usable = [m for m in months if m not in bad]
+    if bad:
+        notes.append("Months left out because the data-quality checks found an extract error in a target crime "
+                     f"type: {month_range_text(sorted(bad))}.")
+    panel = panel[panel["month"].isin(usable)].reset_index(drop=True)
+
+    def total(role):
+        s = panel[panel["role"] == role].groupby("month")["n"].sum()
+        s = s.reindex(pd.DatetimeIndex(usable, name="month")).fillna(0).astype(np.int64)
+        return s
+
+    treated = total("treated")
+    buffer = total("buffer") if buffer_units else None
+    comparison = total("comparison") if comp.units else None
+    cov = _coverage(p, iv, usable, treated, flagged, problems)
+    donors, donor_kind = _donor_pool(con, panel, comp.kind, usable, cov) if comp.units else (None, "")
     return InterventionData(
         intervention=iv, crime_types=types, type_label=type_label, lsoas=lsoas, places=places, panel=panel,
-        treated=treated, buffer=buffer, comparison=comp, comparison_kind=comp_kind, comparison_label=comp_label,
-        cluster=cluster, donors=donors, donor_kind=donor_kind, months=list(months), usable=usable,
-        flagged=flagged, coverage=cov, notes=notes, problems=problems,
+        treated=treated, buffer=buffer, comparison=comparison, comparison_kind=comp.kind,
+        comparison_label=comp.label, cluster=comp.cluster, donors=donors, donor_kind=donor_kind,
+        months=list(months), usable=usable, flagged=flagged, coverage=cov, notes=notes, problems=problems,
     )
 
 

@@ -354,7 +354,7 @@ def html_table(df: pd.DataFrame, caption_html: str = "", index: bool = False) ->
 
 
 # one implementation of the write-to-temporary-then-rename used for every output file
-from .html import _atomic_write  # noqa: E402
+from .html import atomic_write as _atomic_write  # noqa: E402
 
 
 def suppress_counts(df: pd.DataFrame, columns: list[str], threshold: int) -> pd.DataFrame:

@@ -60,7 +60,7 @@ from pathlib import Path
 from . import __version__
 from . import params as params_mod
 from . import store as store_mod
-from .html import _atomic_write, make_exporter, render_html  # noqa: F401 - re-exported
+from .html import atomic_write as _atomic_write, make_exporter, render_html  # noqa: F401 - re-exported
 
 NOTEBOOKS_DIR = store_mod.PROJECT_ROOT / "notebooks"
 PACKAGE_DIR = Path(__file__).resolve().parent
