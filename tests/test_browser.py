@@ -82,10 +82,10 @@ def driver():
 
 
 @pytest.fixture(scope="module")
-def rendered(driver, tmp_path_factory) -> Path:
+def rendered(driver, demo_store, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("browser")
-    db, data_dir, out = root / "store.duckdb", root / "demo", root / "outputs"
-    assert cli.main(["setup-demo", "--data", str(data_dir), "--store", str(db), "--quiet"]) == 0
+    # a private copy of the session's synthetic store (conftest.py): the runner writes to it
+    db, out = demo_store.copy_store(root), root / "outputs"
     with pytest.MonkeyPatch.context() as mp:
         # one BLAS thread per kernel: on a busy 2-core machine the default threads spin against
         # each other (the interventions notebook measured 126 s against 28 s with one thread)

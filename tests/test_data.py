@@ -231,3 +231,67 @@ def test_query_cache_off_by_default_same_answers_and_copies(tiny, tmp_path):
     finally:
         data.enable_cache(False)
         data.clear_cache()
+
+
+# ---------------------------------------------------------------------------- the report sections' queries
+J, F, A = M[1], M[2], M[4]
+
+
+def _rows(df, cols):
+    return sorted(map(tuple, df[cols].astype(object).values.tolist()))
+
+
+def test_section_queries_hand_counted(tiny):
+    con, _ = tiny
+    # every type but ASB, per LSOA and month (forceb's robbery in Alpha 001A counts)
+    got = data.lsoa_month_counts(con, [ALPHA], [])
+    got["month"] = pd.to_datetime(got["month"])
+    assert _rows(got, ["month", "lsoa_code", "n"]) == [(J, "E01000001", 4), (J, "E01000002", 1),
+                                                        (F, "E01000001", 2), (A, "E01000002", 2)]
+    drugs = data.lsoa_month_counts(con, [ALPHA], ["Drugs"], start="2024-02")
+    assert drugs["n"].tolist() == [2]
+    jan = data.lsoa_month_counts(con, [ALPHA, BETA], None, months=[pd.Period("2024-01", "M")])
+    assert jan["n"].sum() == 7
+    crimes = data.lsoa_crime_counts(con, [ALPHA], [J, F])
+    assert crimes["crimes"].sum() == 7 and len(crimes) == 3
+    ff = data.force_file_counts(con, ["forcea"], "2024-01", "2024-01")
+    assert _rows(ff, ["crime_type", "n"]) == [("Burglary", 6), ("Drugs", 1)]  # with the row without a location
+    pts = data.records_by_period(con, [ALPHA], [], latest=[F], previous=[J])
+    assert pts["period"].value_counts().to_dict() == {"previous": 5, "latest": 2}
+    loc = data.location_counts_by_period(con, [ALPHA], ["Burglary"], latest=[F], previous=[J])
+    assert loc.groupby("period")["n"].sum().to_dict() == {"latest": 2, "previous": 3}
+    assert len(data.street_file_months(con)) == 4 and len(data.street_file_months(con, [J])) == 2
+    assert pd.to_datetime(data.national_street_months(con, 2)["month"]).tolist() == [J]
+    assert _rows(data.force_pfa_counts(con, J), ["force", "n"]) == [("forcea", 6), ("forceb", 1)]
+    assert data.lad_crime_counts(con, [J], ["E23000001"]).to_dict() == {ALPHA: 5, BETA: 2}
+    assert data.unassigned_crimes(con, [J], ["forcea", "forceb"]) == 0
+    assert data.pfa_names(con, ["E23000001"]) == ["Force A"] and data.pfa_names(con, []) == []
+    assert sorted(data.lads_in_pfas(con, ["E23000001"])["lad_code"]) == [ALPHA, BETA]
+    assert data.lad_populations(con).to_dict() == {ALPHA: 220, BETA: 200}
+    assert sorted(data.lsoa_vintages(con, [ALPHA])["lsoa_code"]) == ["E01000001", "E01000002"]
+    assert data.lads_of_lsoas(con, ["E01000009"]) == [BETA]
+    out = data.outcome_counts(con, [ALPHA], ["E23000001"], [J], "Investigation complete; no suspect identified",
+                              ["Awaiting court outcome"])
+    assert _rows(out, ["crime_type", "mine", "n", "pending"]) == [
+        ("Burglary", False, 2, 2), ("Burglary", True, 3, 3), ("Drugs", True, 1, 1), ("Robbery", True, 1, 1)]
+    assert [r[0] for r in data.police_file_rows(con, ["forcea"])] == ["street"] * 3
+    assert [(r[0], r[2]) for r in data.other_force_records(con, [ALPHA], ["forcea"])] == [("forceb", 1)]
+    assert data.other_force_records(con, [ALPHA], []) == [] and data.stray_records(con, [ALPHA], []) == 0
+    assert data.table_has_rows(con, "street") and not data.table_has_rows(con, "no_such_table")
+
+
+def test_values_are_bound_never_spliced_into_sql(tiny):
+    """Codes, names and crime types reach DuckDB as parameters: a quote is just a character."""
+    con, _ = tiny
+    evil = "x' OR '1'='1"
+    assert data.lsoa_month_counts(con, [evil], None).empty
+    assert data.lsoa_month_counts(con, [ALPHA], [evil]).empty
+    assert data.monthly_counts(con, [evil], forces=["forcea"], by=())["n"].sum() == 0
+    assert data.forces_for(con, [evil]) == [] and data.lsoas_by_name(con, [evil]) == []
+    assert data.has_street_data(con, [ALPHA], forces=[evil]) is False
+    assert data.stray_records(con, [ALPHA], [evil]) == 9  # every Alpha record (all months) is "another force's"
+    with pytest.raises(ValueError):
+        data.monthly_counts(con, [ALPHA], by=("crime_type; DROP TABLE street",))
+    with pytest.raises(ValueError):
+        data.table_has_rows(con, "street; DROP TABLE street")
+    assert data.table_has_rows(con, "street")

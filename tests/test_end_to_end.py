@@ -15,11 +15,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(demo_store, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    db, data_dir, out = root / "store.duckdb", root / "demo", root / "outputs"
-    assert cli.main(["setup-demo", "--data", str(data_dir), "--store", str(db), "--quiet"]) == 0
-    return db, data_dir, out
+    # a private copy of the session's synthetic store: the runner writes to it (local data preload)
+    return demo_store.copy_store(root), demo_store.data, root / "outputs"
 
 
 def test_render_one_synthetic_partnership(demo):

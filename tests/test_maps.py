@@ -75,11 +75,8 @@ def test_displacement_map_shows_treated_buffer_and_the_buffer_distance():
 
 # ---------------------------------------------------------------------------- the section on synthetic data
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("maps_store")
-    db = root / "store.duckdb"
-    assert cli.main(["setup-demo", "--data", str(root / "demo"), "--store", str(db), "--quiet"]) == 0
-    return root, db
+def demo(demo_store):
+    return demo_store.root, demo_store.store  # the session's synthetic store (conftest.py), read only
 
 
 def _town_centre(root):

@@ -18,7 +18,6 @@ import pytest
 
 from csp_analysis import ingest, lookups, report, store
 from csp_analysis.sections import disproportionality as sec
-from csp_analysis.synthetic import generate_demo_data
 
 STREET_MONTHS = [f"{y}-{m:02d}" for y in (2022, 2023, 2024) for m in range(1, 13)
                  if "2022-07" <= f"{y}-{m:02d}" <= "2024-06"]
@@ -41,10 +40,8 @@ def _build_store(db: Path, demo: Path, *, street_months=STREET_MONTHS, stop_sear
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo_data")
-    generate_demo_data(out)
-    return out
+def demo(demo_store) -> Path:
+    return demo_store.data  # the session's synthetic files (conftest.py), read only
 
 
 @pytest.fixture(scope="module")

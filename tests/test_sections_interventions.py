@@ -1,5 +1,5 @@
 """The intervention report (csp_analysis.sections.interventions, csp_analysis.intervention_data)
-on a small synthetic store built once for the module (``csp setup-demo`` in a temporary folder).
+on the session's synthetic store (``demo_store`` in conftest.py: ``csp setup-demo`` in a temporary folder).
 
 Planted effects (data/demo/PLANTED_EFFECTS.md): Riverton town-centre CCTV, 8 LSOAs, x0.70 from
 2023-04 in four crime types, no displacement into the buffer ring; Northdale Safer Streets, a
@@ -19,7 +19,7 @@ import yaml
 
 matplotlib.use("Agg")
 
-from csp_analysis import cli, params, report, store as store_mod, synthetic  # noqa: E402
+from csp_analysis import params, report, store as store_mod, synthetic  # noqa: E402
 from csp_analysis import intervention_data as idata  # noqa: E402
 from csp_analysis.sections import interventions as S  # noqa: E402
 
@@ -28,11 +28,8 @@ CCTV_TYPES = ["Robbery", "Theft from the person", "Criminal damage and arson", "
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iv_store")
-    db = root / "store.duckdb"
-    assert cli.main(["setup-demo", "--data", str(root / "demo"), "--store", str(db), "--quiet"]) == 0
-    return db
+def store(demo_store):
+    return demo_store.store  # the session's synthetic store (conftest.py), read only
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The trends report sections (csp_analysis.sections.trends) on a small synthetic store.
 
-The store is built once for the module from ``synthetic.generate_demo_data`` (via
-``csp setup-demo``) in a temporary folder; the planted effects are in
+The store is the session's synthetic store (``demo_store`` in conftest.py: ``csp setup-demo``
+in a temporary folder); the planted effects are in
 ``data/demo/PLANTED_EFFECTS.md`` (burglary x0.94 a year, violence x1.05, shoplifting x1.08,
 ASB x0.97; ASB capped at exactly 300 rows force-wide in 2021-06).
 """
@@ -17,16 +17,13 @@ import pytest
 
 matplotlib.use("Agg")
 
-from csp_analysis import cli, quality, report  # noqa: E402
+from csp_analysis import quality, report  # noqa: E402
 from csp_analysis.sections import trends  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("trends_store")
-    db = root / "store.duckdb"
-    assert cli.main(["setup-demo", "--data", str(root / "demo"), "--store", str(db), "--quiet"]) == 0
-    return db
+def store(demo_store):
+    return demo_store.store  # the session's synthetic store (conftest.py), read only
 
 
 def _ctx(store, slug, tmp_path_factory):
