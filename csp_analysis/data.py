@@ -1,8 +1,13 @@
-"""Read partnership data out of the store for the reports.
+"""Read partnership data out of the store for the reports: the data layer.
+
+Every query the reports run lives here (``sections/`` and ``intervention_data`` receive
+DataFrames), and every value reaches DuckDB as a bound parameter (lists as one typed array,
+``col IN (SELECT unnest($x))``), never spliced into the SQL text.
 
 Every query assigns records to areas by the LAD of their LSOA (view ``street_geo``),
 never by the force file they came in. Months are returned as ``pandas.Timestamp``
-(first of the month). Gaps are never filled: a month with no file is absent.
+(first of the month) unless said otherwise. Gaps are never filled: a month with no file
+is absent.
 """
 from __future__ import annotations
 
