@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from typing import Sequence
 
 import pandas as pd
@@ -412,9 +413,7 @@ def month_range_text(months: Sequence[pd.Timestamp]) -> str:
 # ============================================================================ report-section queries
 # The report sections (``csp_analysis/sections``) ask the store only through these
 # functions; each returns a DataFrame (or a plain value) and binds every value.
-import re as _re  # noqa: E402
-
-_IDENT = _re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def table_has_rows(con, table: str) -> bool:
