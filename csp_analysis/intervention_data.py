@@ -302,9 +302,95 @@ def _walk(usable: set[int], first: int, step: int, stop: int) -> tuple[list[int]
     return found, gaps, None
 
 
+def _before_reasons(usable: set[int], start: pd.Timestamp, pre: list[int], pre_break: int | None, w0: int,
+                    cov: Coverage) -> list[str]:
+    """Why the before period cannot be used (empty when it can): no data, no months before
+    the start, or fewer than ``MIN_PRE`` joined usable months."""
+    if not usable:
+        return ["The store holds no usable months of data for this area."]
+    first_use = _from_mi(min(usable))
+    if _mi(start) <= min(usable):
+        rel = "before" if _mi(start) < min(usable) else "in"
+        return [f"The scheme started in {start:%B %Y}, {rel} the first month of usable data "
+                f"({first_use:%B %Y}): there is no 'before' period at all to compare with."]
+    if len(pre) >= MIN_PRE:
+        return []
+    txt = (f"Only {len(pre)} usable month(s) before the start ({month_range_text(cov.pre)})"
+           if pre else "No usable months immediately before the start")
+    if pre_break is not None and pre_break >= w0:
+        gap_to = max([i for i in usable if i < pre_break], default=None)
+        if gap_to is not None:
+            txt += (f"; before that the data have a gap back to {_from_mi(gap_to + 1):%B %Y}, so earlier "
+                    "months cannot be joined on")
+        else:
+            txt += f"; the usable data begin in {first_use:%B %Y}"
+    else:
+        txt += f"; the usable data begin in {first_use:%B %Y}"
+    return [txt + f". At least {MIN_PRE} are needed ({MIN_PRE_SEASONAL} to allow for seasonal "
+            "patterns) to know what would have happened without the scheme."]
+
+
+def _after_reasons(usable: set[int], eff: pd.Timestamp, end_ts: pd.Timestamp | None, post: list[int],
+                   stop_post: int, w1: int, no_before: bool, cov: Coverage) -> list[str]:
+    """Why the after period cannot be used (empty when it can): the data end before it, no
+    usable months right after the start, or fewer than ``MIN_POST``."""
+    if not usable:
+        return []
+    last_use = max(usable)
+    later = sorted(i for i in usable if _mi(eff) <= i <= stop_post)
+    if last_use < _mi(eff):
+        return [f"The data end in {_from_mi(last_use):%B %Y}, before the scheme's effect period "
+                f"begins ({eff:%B %Y}): there is no 'after' period yet."]
+    if not post and not no_before:
+        if later:
+            return [f"No usable months right after the start: the first is {_from_mi(later[0]):%B %Y}, "
+                    f"{later[0] - _mi(eff)} months later. A trend cannot be projected across such a gap."]
+        return ["No usable months after the start within the scheme's period."]
+    if post and len(post) < MIN_POST:
+        txt = f"Only {len(post)} usable month(s) after the start ({month_range_text(cov.post)})"
+        rest = [i for i in later if i > max(post)]
+        if rest:
+            txt += (f"; then the data have a gap until {_from_mi(rest[0]):%B %Y}, and months after a long gap "
+                    "are not used (a trend cannot be projected across it)")
+        elif _mi(end_ts) > max(post) if end_ts is not None else w1 > max(post):
+            txt += "; then the data stop"
+        return [txt + f". At least {MIN_POST} are needed."]
+    return []
+
+
+def _cautions(cov: Coverage, usable: set[int], pre_break: int | None, post_break: int | None, w0: int,
+              stop_post: int) -> list[str]:
+    """What a modelled result must be read with: no seasonal terms, periods cut at a gap,
+    short gaps left out."""
+    out = []
+    n_pre = len(cov.pre)
+    if cov.can_model and not cov.seasonal:
+        out.append(f"Only {n_pre} months before the start (fewer than {MIN_PRE_SEASONAL}): the time "
+                   "series is fitted without seasonal terms, so a seasonal swing could be mistaken for "
+                   "an effect; the comparison-area estimate does not have this problem.")
+    if cov.can_model and post_break is not None and post_break <= stop_post:
+        later = [i for i in usable if post_break <= i <= stop_post]
+        if later:
+            out.append(f"The after period stops at a gap in the data ({_from_mi(post_break):%B %Y}); "
+                       f"{len(later)} later month(s) are not used.")
+    if cov.can_model and pre_break is not None and pre_break >= w0:
+        earlier = [i for i in usable if w0 <= i < pre_break]
+        if earlier:
+            out.append(f"The before period starts after a gap in the data; {len(earlier)} earlier "
+                       "month(s) are not used.")
+    if cov.pre_gap_months or cov.post_gap_months:
+        out.append("Short gaps (missing or excluded months) inside the periods are left out, never "
+                   f"filled in: {month_range_text(cov.pre_gap_months + cov.post_gap_months)}.")
+    return out
+
+
 def assess_coverage(usable_months: Sequence[pd.Timestamp], start, phase_in_months: int = 0, end=None,
                     window_start=None, window_end=None, pre_total: float | None = None) -> Coverage:
     """Apply the module's rules to the usable months around an intervention.
+
+    The before and after periods are walked from the start (:func:`_walk`); the reasons a
+    model cannot be fitted come from :func:`_before_reasons`, :func:`_after_reasons` and the
+    ``MIN_PRE_TOTAL`` rule, the cautions from :func:`_cautions`.
 
     Parameters
     ----------
@@ -335,72 +421,14 @@ def assess_coverage(usable_months: Sequence[pd.Timestamp], start, phase_in_month
                    post_gap_months=[_from_mi(i) for i in sorted(post_gaps)],
                    can_model=False, seasonal=False)
     reasons = cov.reasons
-    first_use = _from_mi(min(usable)) if usable else None
-    # ---- before
-    if not usable:
-        reasons.append("The store holds no usable months of data for this area.")
-    elif _mi(start) <= min(usable):
-        rel = "before" if _mi(start) < min(usable) else "in"
-        reasons.append(f"The scheme started in {start:%B %Y}, {rel} the first month of usable data "
-                       f"({first_use:%B %Y}): there is no 'before' period at all to compare with.")
-    elif len(pre) < MIN_PRE:
-        txt = (f"Only {len(pre)} usable month(s) before the start ({month_range_text(cov.pre)})"
-               if pre else "No usable months immediately before the start")
-        if pre_break is not None and pre_break >= w0:
-            gap_to = max([i for i in usable if i < pre_break], default=None)
-            if gap_to is not None:
-                txt += (f"; before that the data have a gap back to {_from_mi(gap_to + 1):%B %Y}, so earlier "
-                        "months cannot be joined on")
-            else:
-                txt += f"; the usable data begin in {first_use:%B %Y}"
-        else:
-            txt += f"; the usable data begin in {first_use:%B %Y}"
-        reasons.append(txt + f". At least {MIN_PRE} are needed ({MIN_PRE_SEASONAL} to allow for seasonal "
-                       "patterns) to know what would have happened without the scheme.")
-    no_before = bool(reasons)
-    # ---- after
-    if usable:
-        later = sorted(i for i in usable if _mi(eff) <= i <= stop_post)
-        if last_use < _mi(eff):
-            reasons.append(f"The data end in {_from_mi(last_use):%B %Y}, before the scheme's effect period "
-                           f"begins ({eff:%B %Y}): there is no 'after' period yet.")
-        elif not post and not no_before:
-            if later:
-                reasons.append(f"No usable months right after the start: the first is {_from_mi(later[0]):%B %Y}, "
-                               f"{later[0] - _mi(eff)} months later. A trend cannot be projected across such a gap.")
-            else:
-                reasons.append("No usable months after the start within the scheme's period.")
-        elif post and len(post) < MIN_POST:
-            txt = f"Only {len(post)} usable month(s) after the start ({month_range_text(cov.post)})"
-            rest = [i for i in later if i > max(post)]
-            if rest:
-                txt += (f"; then the data have a gap until {_from_mi(rest[0]):%B %Y}, and months after a long gap "
-                        "are not used (a trend cannot be projected across it)")
-            elif _mi(end_ts) > max(post) if end_ts is not None else w1 > max(post):
-                txt += "; then the data stop"
-            reasons.append(txt + f". At least {MIN_POST} are needed.")
+    reasons += _before_reasons(usable, start, pre, pre_break, w0, cov)
+    reasons += _after_reasons(usable, eff, end_ts, post, stop_post, w1, bool(reasons), cov)
     if pre_total is not None and not reasons and pre_total < MIN_PRE_TOTAL:
         reasons.append(f"Only {pre_total:,.0f} target crimes were recorded in the area in the {len(pre)} months "
                        f"before the start; at least {MIN_PRE_TOTAL} are needed for any model.")
     cov.can_model = not reasons
     cov.seasonal = cov.can_model and len(pre) >= MIN_PRE_SEASONAL
-    if cov.can_model and not cov.seasonal:
-        cov.cautions.append(f"Only {len(pre)} months before the start (fewer than {MIN_PRE_SEASONAL}): the time "
-                            "series is fitted without seasonal terms, so a seasonal swing could be mistaken for "
-                            "an effect; the comparison-area estimate does not have this problem.")
-    if cov.can_model and post_break is not None and post_break <= stop_post:
-        later = [i for i in usable if post_break <= i <= stop_post]
-        if later:
-            cov.cautions.append(f"The after period stops at a gap in the data ({_from_mi(post_break):%B %Y}); "
-                                f"{len(later)} later month(s) are not used.")
-    if cov.can_model and pre_break is not None and pre_break >= w0:
-        earlier = [i for i in usable if w0 <= i < pre_break]
-        if earlier:
-            cov.cautions.append(f"The before period starts after a gap in the data; {len(earlier)} earlier "
-                                "month(s) are not used.")
-    if cov.pre_gap_months or cov.post_gap_months:
-        cov.cautions.append("Short gaps (missing or excluded months) inside the periods are left out, never "
-                            f"filled in: {month_range_text(cov.pre_gap_months + cov.post_gap_months)}.")
+    cov.cautions += _cautions(cov, usable, pre_break, post_break, w0, stop_post)
     return cov
 
 
