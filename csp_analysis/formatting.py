@@ -73,9 +73,9 @@ def check_confidence(confidence: Any, name: str = "confidence") -> float:
 
 
 def confidence_label(confidence: float) -> str:
-    """``0.95`` -> ``"95%"``; ``0.998`` -> ``"99.8%"``; ``0.9973`` -> ``"99.73%"``."""
+    """``0.95`` -> ``"95%"``; ``0.998`` -> ``"99.8%"``; ``0.9973`` -> ``"99.73%"`` (up to four decimals)."""
     pct = float(confidence) * 100
-    text = f"{pct:.2f}".rstrip("0").rstrip(".")
+    text = f"{pct:.4f}".rstrip("0").rstrip(".")
     return f"{text}%"
 
 

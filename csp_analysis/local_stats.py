@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import formatting as _fmt
+
 from .local_indicators import (
     PERIOD_TYPES,
     guess_period_type,
@@ -60,7 +62,7 @@ def _fmt(x: float) -> str:
 
 
 def _pct(x: float, dp: int = 1) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{dp}f}%"
+    return _fmt.format_percent(x, dp)
 
 
 def _p(p: float) -> str:
@@ -70,7 +72,7 @@ def _p(p: float) -> str:
 
 
 def _conf(confidence: float) -> str:
-    return f"{confidence * 100:g}%"
+    return _fmt.confidence_label(confidence)
 
 
 def _group_part(group) -> str:

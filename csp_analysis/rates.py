@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import formatting as _fmt
+
 __all__ = [
     "proportion_ci",
     "rate_ci",
@@ -57,14 +59,9 @@ EXACT_BELOW = 10
 # input handling shared by the statistics modules
 # ----------------------------------------------------------------------------
 def _check_confidence(confidence: float, name: str = "confidence") -> float:
-    """Return ``confidence`` as a float in (0, 1) or raise ValueError."""
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number between 0 and 1 (e.g. 0.95), got {confidence!r}") from None
-    if not 0 < value < 1:
-        raise ValueError(f"{name} must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
-    return value
+    """Return ``confidence`` as a float in (0, 1) or raise ValueError
+    (:func:`csp_analysis.formatting.check_confidence`)."""
+    return _fmt.check_confidence(confidence, name)
 
 
 def _check_positive_scalar(value: float, name: str) -> float:
@@ -145,32 +142,18 @@ def format_p_value(p: float) -> str:
     """Format a p-value for a report sentence, e.g. ``"p = 0.041"``.
 
     ``p < 0.001`` below 0.001; three decimals below 0.01; two decimals
-    otherwise; ``p > 0.99`` at the top.
+    otherwise; ``p > 0.99`` at the top (:func:`csp_analysis.formatting.format_p_value`).
     """
-    if p is None or not np.isfinite(p):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    if p < 0.01:
-        return f"p = {p:.3f}"
-    if p > 0.99:
-        return "p > 0.99"
-    return f"p = {p:.2f}"
+    return _fmt.format_p_value(p)
 
 
 def format_count(x: float) -> str:
     """Format a count with thousands separators (one decimal if not whole)."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    if float(x).is_integer():
-        return f"{int(x):,}"
-    return f"{x:,.1f}"
+    return _fmt.format_count(x)
 
 
 def _pct(v: float) -> str:
-    if np.isinf(v):
-        return "infinity" if v > 0 else "-infinity"
-    return f"{v:.1f}%"
+    return _fmt.format_percent(v)
 
 
 # ----------------------------------------------------------------------------

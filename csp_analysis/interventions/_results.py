@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import formatting as _fmt
+
 __all__ = ["InterventionResult", "TABLE_COLUMNS"]
 
 #: Columns every ``.table`` carries, in this order (estimators may add more after).
@@ -110,13 +112,8 @@ def binary_column(data: pd.DataFrame, column: str, argument: str) -> np.ndarray:
 
 
 def check_confidence(confidence: Any, name: str = "confidence") -> float:
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number between 0 and 1, got {confidence!r}") from None
-    if math.isnan(value) or not 0.0 < value < 1.0:
-        raise ValueError(f"`{name}` must be strictly between 0 and 1, got {confidence!r}")
-    return value
+    """:func:`csp_analysis.formatting.check_confidence`."""
+    return _fmt.check_confidence(confidence, name)
 
 
 # --------------------------------------------------------------------------- #
@@ -230,11 +227,8 @@ def fmt_num(x: float, digits: int = 3) -> str:
 
 
 def fmt_p(p: float) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}"
+    """``p = 0.412`` (three decimals): :func:`csp_analysis.formatting.format_p_value` with ``digits=3``."""
+    return _fmt.format_p_value(p, digits=3)
 
 
 def fmt_pct_change(ratio: float, digits: int = 1) -> str:
@@ -245,5 +239,5 @@ def fmt_pct_change(ratio: float, digits: int = 1) -> str:
 
 
 def conf_pct(confidence: float) -> str:
-    pct = confidence * 100
-    return f"{pct:.0f}%" if float(pct).is_integer() else f"{pct:g}%"
+    """:func:`csp_analysis.formatting.confidence_label`."""
+    return _fmt.confidence_label(confidence)

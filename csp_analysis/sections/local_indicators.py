@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from .. import local_stats as ls
+from ..formatting import format_percent
 from ..local_indicators import (
     FRAME_COLUMNS,
     TABLE,
@@ -101,9 +102,7 @@ def _num(x, dp: int = 1) -> str:
 
 
 def _pct(x, dp: int = 1, signed: bool = False) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:+.{dp}f}%" if signed else f"{x:.{dp}f}%"
+    return format_percent(x, dp, signed=signed)
 
 
 def fmt_value(value, unit: str) -> str:

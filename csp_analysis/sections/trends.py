@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data, dispersion, geography, quality, rates
+from ..formatting import format_percent
 from ..multiplicity import adjust_p_values, allowing_text
 from .. import trends as tr
 
@@ -123,9 +124,7 @@ def _list(items: list[str]) -> str:
 
 
 def _pct(x: float, signed: bool = True) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:+.1f}%" if signed else f"{x:.1f}%"
+    return format_percent(x, 1, signed=signed, missing="–")
 
 
 def _num(x: float, dp: int = 1) -> str:
