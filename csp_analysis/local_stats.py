@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import formatting as _fmt
+from . import formatting as _formatting
 
 from .local_indicators import (
     PERIOD_TYPES,
@@ -62,7 +62,7 @@ def _fmt(x: float) -> str:
 
 
 def _pct(x: float, dp: int = 1) -> str:
-    return _fmt.format_percent(x, dp)
+    return _formatting.format_percent(x, dp)
 
 
 def _p(p: float) -> str:
@@ -72,7 +72,7 @@ def _p(p: float) -> str:
 
 
 def _conf(confidence: float) -> str:
-    return _fmt.confidence_label(confidence)
+    return _formatting.confidence_label(confidence)
 
 
 def _group_part(group) -> str:
