@@ -35,6 +35,7 @@ __all__ = [
     "standardise",
     "default_sentence",
     "resolve_confidence",
+    "significance_level",
     "check_contract",
     "ResultMixin",
 ]
@@ -156,6 +157,24 @@ def resolve_confidence(confidence: float | None = None, *, default: float = 0.95
                              f"(confidence = 1 - {name})")
         return 1 - a
     return check_confidence(default if confidence is None else confidence)
+
+
+def significance_level(alpha: float | None, confidence: float, *, function: str = "",
+                       name: str = "alpha") -> float:
+    """The test's significance level: ``1 - confidence``, or a deprecated ``alpha`` when given.
+
+    For functions whose ``alpha`` (test level) sat beside ``confidence`` (interval level):
+    an explicit ``alpha`` keeps its old meaning for the test, with a
+    :class:`DeprecationWarning`; without it the test uses ``1 - confidence``, so one
+    argument sets both.
+    """
+    if alpha is None:
+        return 1 - check_confidence(confidence)
+    a = check_confidence(alpha, name)
+    where = f"{function}: " if function else ""
+    warnings.warn(f"{where}`{name}` is deprecated; the test level is 1 - confidence "
+                  f"(pass confidence={1 - a:g})", DeprecationWarning, stacklevel=3)
+    return a
 
 
 def check_contract(table: pd.DataFrame, test: bool = False) -> list[str]:

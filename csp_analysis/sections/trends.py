@@ -358,7 +358,7 @@ def adjust_family(rows: pd.DataFrame) -> pd.DataFrame:
     if "p_value" not in out:
         out["p_value"] = np.nan
     tested = out["p_value"].notna() & out.get("months_compared", pd.Series(1, index=out.index)).gt(0)
-    adj = adjust_p_values(out["p_value"].where(tested), method=MULTIPLICITY, alpha=1 - CONFIDENCE)
+    adj = adjust_p_values(out["p_value"].where(tested), method=MULTIPLICITY, confidence=CONFIDENCE)
     n = int(adj["n_comparisons"].iloc[0]) if len(adj) else 0
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()
     out["n_comparisons"] = n
