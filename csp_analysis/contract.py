@@ -169,7 +169,8 @@ def significance_level(alpha: float | None, confidence: float, *, function: str 
     argument sets both.
     """
     if alpha is None:
-        return 1 - check_confidence(confidence)
+        # rounded so that confidence=0.95 gives exactly 0.05 (not 0.050000000000000044)
+        return round(1 - check_confidence(confidence), 12)
     a = check_confidence(alpha, name)
     where = f"{function}: " if function else ""
     warnings.warn(f"{where}`{name}` is deprecated; the test level is 1 - confidence "

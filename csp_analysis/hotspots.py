@@ -167,7 +167,7 @@ def fdr_threshold(p_values, alpha: float = ALPHA) -> float:
     return float(esda.fdr(p, alpha)) if len(p) else float("nan")
 
 
-def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = SEED, alpha: float = ALPHA,
+def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = SEED, alpha: float | None = None,
             fdr: bool = True, confidence: float = 0.95, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Getis-Ord Gi* for each LSOA with permutation p-values and an FDR threshold.
 
@@ -180,10 +180,12 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
         Binary weights from :func:`lsoa_weights`.
     permutations : int
         Conditional permutations (``esda.G_Local``); the seed fixes them.
-    alpha : float
-        False discovery rate (``fdr=True``) or per-LSOA level (``fdr=False``).
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): the false discovery rate
+        (``fdr=True``) or per-LSOA level (``fdr=False``) is ``1 - confidence`` unless given.
     confidence : float
-        Level of the interval for the neighbourhood ratio.
+        Level of the interval for the neighbourhood ratio; ``1 - confidence`` is the false
+        discovery rate (or per-LSOA level).
     monthly : DataFrame, optional
         Month x LSOA counts whose columns sum to ``counts``. When given, the interval
         allows for over-dispersion: each neighbourhood's dispersion (variance / mean of its
@@ -203,6 +205,9 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     """
     from esda.getisord import G_Local
 
+    from .contract import significance_level
+
+    alpha = significance_level(alpha, confidence, function="gi_star")
     ids = list(w.id_order)
     y = counts.reindex(ids).fillna(0).to_numpy(dtype=float)
     n = len(y)
@@ -324,7 +329,7 @@ def classify_periods(hot: np.ndarray, cold: np.ndarray, persistent_prop: float =
 
 
 def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUTATIONS, seed: int = SEED,
-                       alpha: float = ALPHA) -> pd.DataFrame:
+                       alpha: float | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
     """Gi* per period and an emerging / persistent / former hot-spot class per LSOA.
 
     Parameters
@@ -333,6 +338,11 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         Period x LSOA counts (index: periods in time order; columns: LSOA codes in the
         order of ``w.id_order``; zeros included).
     w : libpysal.weights.W
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): use ``confidence``.
+    confidence : float, default 0.95
+        ``1 - confidence`` is the per-period, per-LSOA level and the false discovery rate of
+        the trend test.
 
     Returns
     -------
@@ -342,8 +352,10 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         Gi* z-scores (NaN for "No pattern"), ``trend_p_threshold`` (FDR across the LSOAs with
         a pattern), ``trend`` ("intensifying", "diminishing", "no clear trend"), ``method``.
     """
+    from .contract import significance_level
     from .trends import mann_kendall
 
+    alpha = significance_level(alpha, confidence, function="emerging_hot_spots")
     ids = list(w.id_order)
     zs, hots, colds = [], [], []
     for i, (_, row) in enumerate(panel.iterrows()):
@@ -354,7 +366,7 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         # threshold in each small period makes a real cluster flicker in and out of
         # significance and fakes "former" and "emerging" classes; the class rules
         # (classify_periods) then keep chance patterns rare.
-        r = gi_star(s, w, permutations=permutations, seed=seed + i, alpha=alpha, fdr=False)
+        r = gi_star(s, w, permutations=permutations, seed=seed + i, confidence=1 - alpha, fdr=False)
         zs.append(r["gi_z"].to_numpy())
         hots.append((r["classification"] == "Hot spot").to_numpy())
         colds.append((r["classification"] == "Cold spot").to_numpy())

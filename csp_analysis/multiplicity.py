@@ -84,7 +84,7 @@ def adjust_p_values(p_values, method: str = "holm", alpha: float | None = None, 
     if alpha is not None and not 0 < float(alpha) < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
     confidence = resolve_confidence(confidence, alpha=alpha, function="adjust_p_values")
-    alpha = 1 - confidence
+    alpha = round(1 - confidence, 12)
     index = p_values.index if isinstance(p_values, pd.Series) else None
     p = np.asarray(pd.to_numeric(pd.Series(np.asarray(p_values, dtype=object).ravel()), errors="coerce"),
                    dtype=float)
