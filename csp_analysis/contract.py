@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .formatting import check_confidence, confidence_label, format_number, format_p_value
+from .formatting import auto_digits, check_confidence, confidence_label, format_number, format_p_value
 
 __all__ = [
     "STANDARD_COLUMNS",
@@ -86,6 +86,9 @@ def default_sentence(row: pd.Series, what: str | None = None, dp: int | None = N
         return f"{label}: {value}."
     parts = []
     lo, hi = row.get("lower"), row.get("upper")
+    if dp is None:  # one precision for the value and its interval
+        dp = auto_digits(*(float(v) for v in (value, lo, hi)
+                           if isinstance(v, (int, float, np.integer, np.floating)) and np.isfinite(v)))
     if lo is not None and hi is not None and pd.notna(lo) and pd.notna(hi):
         conf = row.get("confidence")
         level = confidence_label(conf) + " " if conf is not None and pd.notna(conf) else ""
@@ -182,7 +185,8 @@ def check_contract(table: pd.DataFrame, test: bool = False) -> list[str]:
     """Problems with a table against the contract (empty list when it keeps it).
 
     Checks the standard columns (and ``p_value`` when ``test``), the sentence column
-    (text in every row), confidence levels in (0, 1) and ``lower <= value <= upper``
+    (text in every row), the method (text wherever there is a value), confidence levels
+    in (0, 1) and ``lower <= value <= upper``
     where all three are numbers. Used by ``tests/test_contract.py``.
     """
     problems = []
@@ -198,9 +202,10 @@ def check_contract(table: pd.DataFrame, test: bool = False) -> list[str]:
     conf = pd.to_numeric(table["confidence"], errors="coerce").dropna()
     if ((conf <= 0) | (conf >= 1)).any():
         problems.append("confidence outside (0, 1)")
-    if not table["method"].map(lambda v: isinstance(v, str) and len(v) > 0).all():
-        problems.append("method must be text in every row")
     v = pd.to_numeric(table["value"], errors="coerce")
+    has_value = table["value"].notna()
+    if not table.loc[has_value, "method"].map(lambda m: isinstance(m, str) and len(m) > 0).all():
+        problems.append("method must be text in every row with a value")
     lo = pd.to_numeric(table["lower"], errors="coerce")
     hi = pd.to_numeric(table["upper"], errors="coerce")
     ok = v.notna() & lo.notna() & hi.notna() & np.isfinite(v)

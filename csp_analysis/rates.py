@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from . import formatting as _fmt
+from .contract import default_sentence, standardise as _standardise
 
 __all__ = [
     "proportion_ci",
@@ -154,6 +155,12 @@ def format_count(x: float) -> str:
 
 def _pct(v: float) -> str:
     return _fmt.format_percent(v)
+
+
+def _rate_sentence(row: pd.Series) -> str:
+    mult = row.get("multiplier")
+    what = f"Rate per {_fmt.format_number(float(mult), 0)}" if pd.notna(mult) else "Rate"
+    return default_sentence(row, what)
 
 
 # ----------------------------------------------------------------------------
@@ -273,7 +280,7 @@ def proportion_ci(x, n, confidence: float = 0.95, multiplier: float = 1) -> pd.D
     if over.any():
         raise ValueError(f"x must not exceed n for a proportion; first offending pair x={x_[over][0]}, n={n_[over][0]}")
     lower, upper = _wilson_limits(x_, n_, confidence)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "x": x_,
             "n": n_,
@@ -286,6 +293,7 @@ def proportion_ci(x, n, confidence: float = 0.95, multiplier: float = 1) -> pd.D
         },
         index=index,
     )
+    return _standardise(out, count="x", denominator="n", what="Proportion")
 
 
 def count_ci(x, confidence: float = 0.95, method: str = "auto") -> pd.DataFrame:
@@ -328,10 +336,11 @@ def count_ci(x, confidence: float = 0.95, method: str = "auto") -> pd.DataFrame:
     else:
         lower, upper = _byars_limits(x_, confidence)
         used = np.where(np.isnan(x_), None, "byars").astype(object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"x": x_, "value": x_, "lower": lower, "upper": upper, "confidence": confidence, "method": used},
         index=index,
     )
+    return _standardise(out, count="x", what="Count")
 
 
 def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.DataFrame:
@@ -383,7 +392,7 @@ def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.Data
     _check_positive(n_, "n")
     lower, upper, method = _poisson_limits(x_, confidence)
     method = np.where(np.isnan(n_), None, method).astype(object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "x": x_,
             "n": n_,
@@ -396,6 +405,7 @@ def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.Data
         },
         index=index,
     )
+    return _standardise(out, count="x", denominator="n", sentence=lambda r: _rate_sentence(r))
 
 
 def _exact_conditional(x1, n1, x2, n2, confidence):
@@ -577,7 +587,7 @@ def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -
     missing = ~(np.isfinite(a) & np.isfinite(b) & np.isfinite(na) & np.isfinite(nb))
     lower, upper, p = (np.where(missing, np.nan, v) for v in (lower, upper, p))
     method_col = np.where(missing, None, np.where(use_exact, "exact conditional", "wald log")).astype(object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "x1": a,
             "n1": na,
@@ -592,6 +602,7 @@ def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -
         },
         index=index,
     )
+    return _standardise(out, value="ratio", what="Rate ratio")
 
 
 def _change_interval(pct: float, lo: float, hi: float) -> str:
@@ -779,7 +790,7 @@ def compare_periods(
                 sentences[i] = sentences[i][:-1] + (
                     f"; allowing for counts that vary {phi[i]:.1f} times as much as chance alone would give"
                     + (" (estimated from the monthly history)" if np.isfinite(ddf[i]) else "") + ".")
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "current": cur,
             "previous": prev,
@@ -800,3 +811,4 @@ def compare_periods(
         },
         index=index,
     )
+    return _standardise(out, value="ratio")
