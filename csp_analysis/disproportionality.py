@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .contract import default_sentence, standardise
 from .funnels import assign_funnel_significance, funnel_limits, funnel_outliers
 from .rates import _check_confidence, _check_positive_scalar, format_p_value, proportion_ci, rate_ci, rate_ratio
 
@@ -334,7 +335,7 @@ def relative_rate_index(
     cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
             "p_value", "excess", "small_number", "unknown", "ratio_if_all_unknown", "ratio_if_no_unknown",
             "share_unknown", "method", "confidence", "multiplier", "dispersion", "dispersion_df", "sentence"]
-    return out[cols]
+    return standardise(out[cols], value="ratio")
 
 
 def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
@@ -672,7 +673,7 @@ def location_quotients(
     with np.errstate(invalid="ignore"):
         lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
         upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "area": agg["area"],
             "count": c,
@@ -685,16 +686,55 @@ def location_quotients(
             "method": "delta method (log scale)",
         }
     )
+    return standardise(out, sentence=lambda r: default_sentence(r, f"Location quotient of {r['area']}"))
 
 
 # ----------------------------------------------------------------------------
 # deprivation gradient
 # ----------------------------------------------------------------------------
+class _SummaryTable(pd.DataFrame):
+    """A summary table that also answers the contract's ``.summary()``: calling it gives the
+    text (its sentences), while ``result.summary`` stays the DataFrame it always was."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def __call__(self) -> str:
+        return " ".join(str(s) for s in self["sentence"])
+
+
 class DeprivationGradient(NamedTuple):
-    """Result of :func:`deprivation_gradient`: ``by_decile`` and ``summary`` tables."""
+    """Result of :func:`deprivation_gradient`: ``by_decile`` and ``summary`` tables.
+
+    Keeps the result contract (:mod:`csp_analysis.contract`): ``.table`` is the summary
+    table, ``.summary()`` its sentences as text (``.summary`` without the call is still the
+    table) and ``.plot(ax=None)`` draws the rate by decile with its intervals.
+    """
 
     by_decile: pd.DataFrame
     summary: pd.DataFrame
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.summary)
+
+    def plot(self, ax=None):
+        """Rate per decile (most deprived first) with its over-dispersion-adjusted interval."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        d = self.by_decile
+        lo = d["rate_lower_adjusted"] if "rate_lower_adjusted" in d else d["lower"]
+        hi = d["rate_upper_adjusted"] if "rate_upper_adjusted" in d else d["upper"]
+        x = np.arange(len(d))
+        ax.errorbar(x, d["value"], yerr=[d["value"] - lo, np.where(np.isfinite(hi), hi - d["value"], 0)],
+                    fmt="o", capsize=3)
+        ax.set_xticks(x, [str(v) for v in d["decile"]])
+        ax.set_xlabel("IMD decile (1 = most deprived)")
+        ax.set_ylabel("Rate")
+        return ax
 
 
 def _quasi_poisson(y, x, log_offset, confidence):
@@ -893,7 +933,8 @@ def deprivation_gradient(
             f"the modelled rate at the most deprived end is {r['value']:.2f} times that at the least deprived end."
         ),
     ]
-    return DeprivationGradient(by_decile=by_decile, summary=summary)
+    by_decile = standardise(by_decile, sentence=lambda r: default_sentence(r, f"Rate in decile {r['decile']}"))
+    return DeprivationGradient(by_decile=by_decile, summary=_SummaryTable(summary))
 
 
 # ----------------------------------------------------------------------------
@@ -973,7 +1014,7 @@ def share_of_burden(
         f"The {n_top / n:.0%} of {place_word} with the {ranked} ({n_top} of {n}) had {share_c:.1%} of the crime "
         f"but {share_p:.1%} of residents."
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         [
             {
                 "top_fraction": top_fraction,
@@ -992,6 +1033,9 @@ def share_of_burden(
             }
         ]
     )
+    # a descriptive share: no interval, no test (lower/upper/confidence missing)
+    return standardise(out, value="share_of_count", lower=None, upper=None, confidence=None,
+                       method=f"share of burden (places ranked by {ranked})")
 
 
 # ----------------------------------------------------------------------------
