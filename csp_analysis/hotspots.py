@@ -258,6 +258,11 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
         "gi_z": z, "p_value": p, "p_threshold": thr, "significant": sig, "classification": cls,
         "confidence": confidence, "method": method,
     })
+    from .contract import default_sentence
+
+    out["sentence"] = [default_sentence(r, f"{r['lsoa_code']} ({r['classification'].lower()}): neighbourhood "
+                                           "records per LSOA relative to the partnership mean")
+                       for _, r in out.iterrows()]
     out.attrs.update({"threshold": thr, "n_tests": n, "alpha": alpha, "permutations": permutations})
     return out
 

@@ -4,7 +4,8 @@ Every estimator in this sub-package returns a subclass of :class:`InterventionRe
 
 * ``.table`` - a :class:`pandas.DataFrame` with one row per effect (index = effect
   name, e.g. ``level_change``) and at least the columns ``estimate``, ``lower``,
-  ``upper``, ``p_value``, ``confidence``, ``method`` and ``scale``;
+  ``upper``, ``p_value``, ``confidence``, ``method`` and ``scale``, then the estimator's
+  own columns, then the result contract's ``value`` (= ``estimate``) and ``sentence``;
 * ``.summary()`` - a plain-English (UK English) description that states the
   limits of the analysis;
 * ``.plot()`` - a matplotlib figure of the result (returns the Axes drawn on).
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import formatting as _fmt
+from ..contract import ResultMixin, default_sentence
 
 __all__ = ["InterventionResult", "TABLE_COLUMNS"]
 
@@ -29,7 +31,7 @@ __all__ = ["InterventionResult", "TABLE_COLUMNS"]
 TABLE_COLUMNS = ["estimate", "lower", "upper", "p_value", "confidence", "method", "scale"]
 
 
-class InterventionResult:
+class InterventionResult(ResultMixin):
     """Base class for the results of the intervention-evaluation estimators.
 
     Attributes
@@ -66,7 +68,14 @@ def make_table(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> pd.
             frame[col] = np.nan
     frame = frame.set_index("effect")
     frame.index.name = "effect"
-    return frame[cols]
+    frame = frame[cols]
+    # the result contract (csp_analysis.contract): ``value`` beside ``estimate`` and a sentence per effect
+    frame["value"] = frame["estimate"]
+    frame["sentence"] = [
+        default_sentence(r, f"{str(effect).replace('_', ' ').capitalize()}"
+                            + (f" ({r['scale']})" if isinstance(r["scale"], str) and r["scale"] else ""))
+        for effect, r in frame.iterrows()]
+    return frame
 
 
 # --------------------------------------------------------------------------- #
