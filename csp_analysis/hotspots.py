@@ -158,10 +158,14 @@ def _poisson_ci(total: np.ndarray, confidence: float) -> tuple[np.ndarray, np.nd
     return lo, hi
 
 
-def fdr_threshold(p_values, alpha: float = ALPHA) -> float:
-    """Benjamini-Hochberg p-value threshold (``esda.fdr``); significant means ``p < threshold``."""
+def fdr_threshold(p_values, alpha: float | None = None, *, confidence: float = 0.95) -> float:
+    """Benjamini-Hochberg p-value threshold (``esda.fdr``) at false discovery rate ``1 - confidence``
+    (or the deprecated ``alpha``); significant means ``p < threshold``."""
     import esda
 
+    from .contract import significance_level
+
+    alpha = significance_level(alpha, confidence, function="fdr_threshold")
     p = np.asarray(p_values, dtype=float)
     p = p[np.isfinite(p)]
     return float(esda.fdr(p, alpha)) if len(p) else float("nan")
@@ -223,7 +227,7 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     finally:
         np.random.set_state(rng_state)
     p = np.minimum(1.0, 2.0 * np.asarray(g.p_sim, dtype=float))
-    thr = fdr_threshold(p, alpha) if fdr else alpha
+    thr = fdr_threshold(p, confidence=1 - alpha) if fdr else alpha
     sig = p < thr if fdr else p <= alpha
     z = np.asarray(g.Zs, dtype=float)
     card = np.array([w.cardinalities[i] for i in ids])
@@ -391,7 +395,7 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
                      "cold_periods": int(C[:, j].sum()), "latest_z": float(Z[-1, j]),
                      "classification": cls, "tau": tau, "trend_p": trend_p})
     out = pd.DataFrame(rows)
-    thr = fdr_threshold(out["trend_p"].dropna(), alpha) if out["trend_p"].notna().any() else float("nan")
+    thr = fdr_threshold(out["trend_p"].dropna(), confidence=1 - alpha) if out["trend_p"].notna().any() else float("nan")
     up = (out["trend_p"] < thr) & (out["tau"] > 0)
     down = (out["trend_p"] < thr) & (out["tau"] < 0)
     out["trend_p_threshold"] = thr
