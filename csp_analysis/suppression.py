@@ -89,7 +89,7 @@ def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[in
     from scipy.linalg import null_space
 
     cells = list(zip(*np.where(mask)))
-    if not cells:
+    if not cells or not (rows or cols):  # no published total: nothing can be worked out
         return []
     equations = []
     if rows:
