@@ -326,10 +326,20 @@ def _points(points) -> np.ndarray:
 
 
 def _proportion_limits(average: float, denominator, confidence: float):
-    """Normal-approximation funnel limits of a proportion around ``average`` (0-1 scale,
-    not clipped): ``average -/+ z sqrt(average (1 - average) / denominator)``. Shared by
-    :func:`funnel_limits` (the funnel drawn) and :func:`assign_funnel_significance`
-    (each unit against it), so that the two always agree."""
+    """Wilson score funnel limits of a proportion around ``average`` (0-1 scale, not clipped).
+
+    ``average -/+ z sqrt(average (1 - average) / denominator)``. This is the score test's
+    acceptance region, with the variance taken at the baseline (the null value), not at the
+    unit's own proportion: a unit with proportion ``p`` out of ``n`` lies inside exactly
+    when its Wilson score interval (Wilson 1927) contains ``average``, because the Wilson
+    interval is the set of ``p0`` with ``|p - p0| <= z sqrt(p0 (1 - p0) / n)``. So these are
+    the Wilson limits of the PHE method (APHO 2008, "Technical briefing 2: statistical
+    process control methods in public health intelligence"; Spiegelhalter 2005, section 3;
+    PHEindicatormethods ``calculate_funnel_limits``), not a Wald approximation (which would
+    use ``p (1 - p)``). ``tests/test_funnels.py`` checks both directions against
+    statsmodels' Wilson interval. Shared by :func:`funnel_limits` (the funnel drawn) and
+    :func:`assign_funnel_significance` (each unit against it), so that the two always agree.
+    """
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     half = z * np.sqrt(average * (1 - average) / np.asarray(denominator, dtype=float))
     return average - half, average + half
@@ -377,8 +387,13 @@ def assign_funnel_significance(
 
     Notes
     -----
-    * Proportions: the unit's proportion is compared with the Wilson-based
-      funnel limits of :func:`funnel_limits` at its own denominator.
+    * Proportions: the unit's proportion is compared with the Wilson score
+      funnel limits of :func:`funnel_limits` at its own denominator; ``lower`` and
+      ``upper`` are the unit's own 95% Wilson interval, which excludes the baseline
+      exactly when the unit is outside the 95% funnel.
+    * Contract columns (:mod:`csp_analysis.contract`): ``lower``/``upper`` (the unit's
+      95% interval: Wilson for proportions, exact/Byar's Poisson for ratios and rates),
+      ``confidence`` (0.95), ``method``, ``count`` and ``sentence``.
     * Ratios: the exact (O < 10) or Byar's (O >= 10) interval of O, divided
       by E, is compared with 1.
     * Rates: the same interval divided by the derived denominator is
