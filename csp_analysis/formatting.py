@@ -168,7 +168,7 @@ def format_percent(x: Any, dp: int = 1, signed: bool = False, scale: float = 1.0
     return f"{v:+{sep}.{dp}f}%" if signed else f"{v:{sep}.{dp}f}%"
 
 
-def format_p_value(p: Any, style: str = "sentence", digits: int | None = None) -> str:
+def format_p_value(p: Any, style: str = "sentence", digits: int | None = None, missing: str = "") -> str:
     """Format a p-value, in one of the package's two media.
 
     Parameters
@@ -182,12 +182,14 @@ def format_p_value(p: Any, style: str = "sentence", digits: int | None = None) -
     digits : int, optional
         Sentence style with a fixed number of decimals (``p = 0.412``; no ``p > 0.99``
         cap), as the intervention summaries print them.
+    missing : str
+        Cell style: the text for a missing p-value (empty by default).
     """
     if style not in ("sentence", "cell"):
         raise ValueError(f"style must be 'sentence' or 'cell', got {style!r}")
     if style == "cell":
-        if _is_missing(p):
-            return ""
+        if _is_missing(p) or not np.isfinite(p):
+            return missing
         return "<0.001" if p < 0.001 else f"{p:.3f}"
     if _is_missing(p) or not np.isfinite(p):
         return "p not available"

@@ -101,3 +101,12 @@ def test_not_enough_data_guard():
 def test_infinite_and_auto_digits():
     assert f.format_number(math.inf) == "infinity" and f.format_number(-math.inf, 1) == "-infinity"
     assert f.auto_digits(0.000123) == 5 and f.auto_digits() == 0
+
+
+def test_table_cell_p_values_of_the_sections():
+    from csp_analysis.sections import interventions as s_iv
+
+    for p, old_iv, old_li in [(0.0004, "<0.001", "<0.001"), (0.0412, "0.041", "0.041"),
+                              (float("nan"), "–", ""), (None, "–", "")]:
+        assert s_iv._ptxt(p) == old_iv
+        assert s_li._pfmt(p) == old_li
