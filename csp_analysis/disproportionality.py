@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .contract import default_sentence, standardise
 from .funnels import assign_funnel_significance, funnel_limits, funnel_outliers
 from .rates import _check_confidence, _check_positive_scalar, format_p_value, proportion_ci, rate_ci, rate_ratio
 
@@ -334,7 +335,7 @@ def relative_rate_index(
     cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
             "p_value", "excess", "small_number", "unknown", "ratio_if_all_unknown", "ratio_if_no_unknown",
             "share_unknown", "method", "confidence", "multiplier", "dispersion", "dispersion_df", "sentence"]
-    return out[cols]
+    return standardise(out[cols], value="ratio")
 
 
 def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
@@ -672,7 +673,7 @@ def location_quotients(
     with np.errstate(invalid="ignore"):
         lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
         upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "area": agg["area"],
             "count": c,
@@ -685,16 +686,55 @@ def location_quotients(
             "method": "delta method (log scale)",
         }
     )
+    return standardise(out, sentence=lambda r: default_sentence(r, f"Location quotient of {r['area']}"))
 
 
 # ----------------------------------------------------------------------------
 # deprivation gradient
 # ----------------------------------------------------------------------------
+class _SummaryTable(pd.DataFrame):
+    """A summary table that also answers the contract's ``.summary()``: calling it gives the
+    text (its sentences), while ``result.summary`` stays the DataFrame it always was."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def __call__(self) -> str:
+        return " ".join(str(s) for s in self["sentence"])
+
+
 class DeprivationGradient(NamedTuple):
-    """Result of :func:`deprivation_gradient`: ``by_decile`` and ``summary`` tables."""
+    """Result of :func:`deprivation_gradient`: ``by_decile`` and ``summary`` tables.
+
+    Keeps the result contract (:mod:`csp_analysis.contract`): ``.table`` is the summary
+    table, ``.summary()`` its sentences as text (``.summary`` without the call is still the
+    table) and ``.plot(ax=None)`` draws the rate by decile with its intervals.
+    """
 
     by_decile: pd.DataFrame
     summary: pd.DataFrame
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.summary)
+
+    def plot(self, ax=None):
+        """Rate per decile (most deprived first) with its over-dispersion-adjusted interval."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        d = self.by_decile
+        lo = d["rate_lower_adjusted"] if "rate_lower_adjusted" in d else d["lower"]
+        hi = d["rate_upper_adjusted"] if "rate_upper_adjusted" in d else d["upper"]
+        x = np.arange(len(d))
+        ax.errorbar(x, d["value"], yerr=[d["value"] - lo, np.where(np.isfinite(hi), hi - d["value"], 0)],
+                    fmt="o", capsize=3)
+        ax.set_xticks(x, [str(v) for v in d["decile"]])
+        ax.set_xlabel("IMD decile (1 = most deprived)")
+        ax.set_ylabel("Rate")
+        return ax
 
 
 def _quasi_poisson(y, x, log_offset, confidence):
@@ -893,7 +933,8 @@ def deprivation_gradient(
             f"the modelled rate at the most deprived end is {r['value']:.2f} times that at the least deprived end."
         ),
     ]
-    return DeprivationGradient(by_decile=by_decile, summary=summary)
+    by_decile = standardise(by_decile, sentence=lambda r: default_sentence(r, f"Rate in decile {r['decile']}"))
+    return DeprivationGradient(by_decile=by_decile, summary=_SummaryTable(summary))
 
 
 # ----------------------------------------------------------------------------
@@ -973,7 +1014,7 @@ def share_of_burden(
         f"The {n_top / n:.0%} of {place_word} with the {ranked} ({n_top} of {n}) had {share_c:.1%} of the crime "
         f"but {share_p:.1%} of residents."
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         [
             {
                 "top_fraction": top_fraction,
@@ -992,6 +1033,9 @@ def share_of_burden(
             }
         ]
     )
+    # a descriptive share: no interval, no test (lower/upper/confidence missing)
+    return standardise(out, value="share_of_count", lower=None, upper=None, confidence=None,
+                       method=f"share of burden (places ranked by {ranked})")
 
 
 # ----------------------------------------------------------------------------
@@ -1161,187 +1205,5 @@ def census_population_by_broad_group(census_df: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------
 # small-number suppression
 # ----------------------------------------------------------------------------
-def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[int, int]]:
-    """Suppressed cells whose values follow exactly from row and/or column totals.
-
-    Unknowns are the suppressed cells; each published total gives one linear
-    equation in them. A cell is determined exactly when its unit vector is
-    orthogonal to the null space of the equations.
-    """
-    from scipy.linalg import null_space
-
-    cells = list(zip(*np.where(mask)))
-    if not cells:
-        return []
-    equations = []
-    if rows:
-        equations += [[1.0 if r == i else 0.0 for r, _ in cells] for i in range(mask.shape[0])]
-    if cols:
-        equations += [[1.0 if c == j else 0.0 for _, c in cells] for j in range(mask.shape[1])]
-    free = null_space(np.array(equations))
-    if free.size == 0:
-        return cells
-    return [cell for cell, row in zip(cells, free) if np.abs(row).max() < 1e-9]
-
-
-def suppress_small_numbers(
-    table: pd.DataFrame,
-    columns=None,
-    threshold: int = 5,
-    secondary: bool = True,
-    totals: str = "both",
-    total_row=None,
-    total_column=None,
-    suppress_zeros: bool = False,
-    marker: str | None = "[c]",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Suppress small counts of people, with secondary suppression.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Table of counts (rows x columns).
-    columns : list of str, optional
-        Columns holding the counts to protect. Default: every numeric column
-        except ``total_column``.
-    threshold : int, default 5
-        Primary suppression of counts from 1 to ``threshold - 1`` (and 0 as
-        well when ``suppress_zeros``).
-    secondary : bool, default True
-        Apply secondary suppression so that published or derivable totals
-        cannot reveal a suppressed cell: wherever a row or column has exactly
-        one suppressed cell, the next smallest cell in it is suppressed too
-        (non-zero cells preferred, because a suppressed zero does not hide
-        anything from a total), repeated until stable; then any suppressed
-        cell whose value still follows exactly from the totals (checked by
-        linear algebra) gets a further complementary suppression.
-    totals : {"both", "rows", "columns"}, default "both"
-        Which totals are published or derivable: row totals (across
-        ``columns``), column totals (down rows) or both.
-    total_row : label, optional
-        Index label of a row holding column totals; it is never suppressed
-        and not treated as a cell.
-    total_column : str, optional
-        Column holding row totals; never suppressed.
-    suppress_zeros : bool, default False
-        Also suppress zeros in primary suppression.
-    marker : str or None, default "[c]"
-        Replacement for suppressed cells ("[c]", the GSS convention for
-        confidential); ``None`` leaves NaN so the columns stay numeric.
-
-    Returns
-    -------
-    (DataFrame, DataFrame)
-        The suppressed copy and a boolean mask of the same shape (True where
-        suppressed).
-
-    Notes
-    -----
-    The result guarantees that no suppressed cell can be worked out exactly
-    from this table's row and column totals. It does not prevent narrow
-    bounds (e.g. a cell known to be 0-2), nor protect across linked tables
-    (e.g. the same counts published by sex and by age); apply it to the
-    full set of tables together where that matters.
-
-    References
-    ----------
-    Government Statistical Service (2021). Disclosure control guidance for
-    tables produced from administrative sources.
-    Hundepool A et al. (2012). Statistical Disclosure Control. Wiley, ch. 4.
-    """
-    if not isinstance(table, pd.DataFrame):
-        raise ValueError("table must be a pandas DataFrame")
-    if totals not in ("both", "rows", "columns"):
-        raise ValueError(f"totals must be 'both', 'rows' or 'columns', got {totals!r}")
-    if not float(threshold).is_integer() or threshold < 1:
-        raise ValueError(f"threshold must be a positive whole number, got {threshold!r}")
-    if total_column is not None and total_column not in table.columns:
-        raise ValueError(f"total_column={total_column!r} is not a column of table")
-    if total_row is not None and total_row not in table.index:
-        raise ValueError(f"total_row={total_row!r} is not in the table's index")
-    if columns is None:
-        columns = [c for c in table.select_dtypes("number").columns if c != total_column]
-    else:
-        columns = list(columns)
-        missing = [c for c in columns if c not in table.columns]
-        if missing:
-            raise ValueError(f"columns {missing} are not in table")
-    if not columns:
-        raise ValueError("no numeric columns to suppress")
-    rows = [r for r in table.index if r != total_row] if total_row is not None else list(table.index)
-    try:
-        cells = table.loc[rows, columns].apply(pd.to_numeric, errors="raise").astype(float)
-    except (TypeError, ValueError):
-        raise ValueError("columns must hold numeric counts") from None
-    values = cells.to_numpy()
-    if (values[~np.isnan(values)] < 0).any():
-        raise ValueError("counts must be non-negative")
-    low = 0 if suppress_zeros else 1
-    mask = (values >= low) & (values < threshold)
-
-    def smallest_free(m_line: np.ndarray, v_line: np.ndarray):
-        """Index of the smallest unsuppressed cell in a line, non-zero preferred (None if none)."""
-        candidates = np.where(~m_line & ~np.isnan(v_line))[0]
-        if len(candidates) == 0:
-            return None
-        nonzero = candidates[v_line[candidates] > 0]
-        pool = nonzero if len(nonzero) else candidates
-        return pool[np.argmin(v_line[pool])]
-
-    def protect(m: np.ndarray, vals: np.ndarray) -> bool:
-        changed = False
-        for i in range(m.shape[0]):
-            if m[i].sum() == 1 and m.shape[1] > 1:
-                pick = smallest_free(m[i], vals[i])
-                if pick is not None:
-                    m[i, pick] = True
-                    changed = True
-        return changed
-
-    # a line with one cell has no separate total (its total is the cell itself)
-    use_rows = totals in ("both", "rows") and mask.shape[1] > 1
-    use_cols = totals in ("both", "columns") and mask.shape[0] > 1
-    if secondary:
-        for _ in range(values.size + 1):
-            changed = False
-            if use_rows:
-                changed |= protect(mask, values)
-            if use_cols:
-                mt = mask.T.copy()
-                changed |= protect(mt, values.T)
-                mask = mt.T.copy()
-            if changed:
-                continue
-            # The one-per-line rule can still leave a cell pinned down by the
-            # margins (e.g. a suppressed cell that bridges two blocks). Find
-            # cells whose value is determined by the published totals and
-            # suppress one more cell beside the first of them. Hand-written:
-            # no allowed dependency implements cell-suppression auditing.
-            determined = _determined_cells(mask, use_rows, use_cols)
-            if not determined:
-                break
-            i, j = determined[0]
-            pick = smallest_free(mask[i], values[i]) if use_rows else None
-            if pick is not None:
-                mask[i, pick] = True
-                continue
-            pick = smallest_free(mask[:, j], values[:, j]) if use_cols else None
-            if pick is None:
-                warnings.warn(
-                    "secondary suppression could not protect every suppressed cell: the table has no "
-                    "unsuppressed cells left beside it",
-                    stacklevel=2,
-                )
-                break
-            mask[pick, j] = True
-
-    full_mask = pd.DataFrame(False, index=table.index, columns=table.columns)
-    full_mask.loc[rows, columns] = mask
-    out = table.copy()
-    if marker is None:
-        out[columns] = out[columns].astype(float)
-        out = out.mask(full_mask)
-    else:
-        out[columns] = out[columns].astype(object)
-        out = out.mask(full_mask, marker)
-    return out, full_mask
+# one implementation for the package: csp_analysis.suppression (kept importable from here)
+from .suppression import _determined_cells, suppress_small_numbers  # noqa: E402,F401

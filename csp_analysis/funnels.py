@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .rates import _check_confidence, _poisson_limits, _prepare
+from .contract import default_sentence, standardise
+from .formatting import confidence_label, format_count, format_number
+from .rates import _check_confidence, _poisson_limits, _prepare, _wilson_limits
 from .rates import _check_positive_scalar as _positive
 
 __all__ = [
@@ -224,7 +226,7 @@ def funnel_limits(
         out["baseline"] = av * multiplier
         out["statistic"] = "proportion"
         out["method"] = "Wilson"
-        return out
+        return _limits_contract(out)
 
     if statistic == "ratio":
         if denominator is None:
@@ -253,7 +255,7 @@ def funnel_limits(
             out["baseline"] = 100.0
         out["statistic"] = f"ratio ({ratio_type})"
         out["method"] = "Poisson"
-        return out
+        return _limits_contract(out)
 
     # rates
     if rate is None or multiplier is None or years_of_data is None or rate_type is None:
@@ -290,7 +292,22 @@ def funnel_limits(
     out["baseline"] = av * multiplier
     out["statistic"] = f"rate ({rate_type} per {multiplier:,.0f})"
     out["method"] = "Poisson"
-    return out
+    return _limits_contract(out)
+
+
+def _limits_contract(out: pd.DataFrame) -> pd.DataFrame:
+    """The contract columns of a funnel-limits table: ``value`` is the baseline, ``lower`` and
+    ``upper`` the 95% (2s) limits (control limits, not an interval of the baseline)."""
+    x = out.columns[0]
+
+    def sentence(r):
+        return (f"At {x.replace('_', ' ')} {format_number(r[x], 0)}, the 95% funnel limits are "
+                f"{format_number(r['lower_2s_limit'], None)} to {format_number(r['upper_2s_limit'], None)} "
+                f"around the baseline {format_number(r['baseline'], None)} (99.8%: "
+                f"{format_number(r['lower_3s_limit'], None)} to {format_number(r['upper_3s_limit'], None)}).")
+
+    return standardise(out, value="baseline", lower="lower_2s_limit", upper="upper_2s_limit",
+                       confidence=_LEVELS["2s"], sentence=sentence)
 
 
 def _num_array(value, name) -> np.ndarray:
@@ -309,10 +326,20 @@ def _points(points) -> np.ndarray:
 
 
 def _proportion_limits(average: float, denominator, confidence: float):
-    """Normal-approximation funnel limits of a proportion around ``average`` (0-1 scale,
-    not clipped): ``average -/+ z sqrt(average (1 - average) / denominator)``. Shared by
-    :func:`funnel_limits` (the funnel drawn) and :func:`assign_funnel_significance`
-    (each unit against it), so that the two always agree."""
+    """Wilson score funnel limits of a proportion around ``average`` (0-1 scale, not clipped).
+
+    ``average -/+ z sqrt(average (1 - average) / denominator)``. This is the score test's
+    acceptance region, with the variance taken at the baseline (the null value), not at the
+    unit's own proportion: a unit with proportion ``p`` out of ``n`` lies inside exactly
+    when its Wilson score interval (Wilson 1927) contains ``average``, because the Wilson
+    interval is the set of ``p0`` with ``|p - p0| <= z sqrt(p0 (1 - p0) / n)``. So these are
+    the Wilson limits of the PHE method (APHO 2008, "Technical briefing 2: statistical
+    process control methods in public health intelligence"; Spiegelhalter 2005, section 3;
+    PHEindicatormethods ``calculate_funnel_limits``), not a Wald approximation (which would
+    use ``p (1 - p)``). ``tests/test_funnels.py`` checks both directions against
+    statsmodels' Wilson interval. Shared by :func:`funnel_limits` (the funnel drawn) and
+    :func:`assign_funnel_significance` (each unit against it), so that the two always agree.
+    """
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
     half = z * np.sqrt(average * (1 - average) / np.asarray(denominator, dtype=float))
     return average - half, average + half
@@ -360,8 +387,13 @@ def assign_funnel_significance(
 
     Notes
     -----
-    * Proportions: the unit's proportion is compared with the Wilson-based
-      funnel limits of :func:`funnel_limits` at its own denominator.
+    * Proportions: the unit's proportion is compared with the Wilson score
+      funnel limits of :func:`funnel_limits` at its own denominator; ``lower`` and
+      ``upper`` are the unit's own 95% Wilson interval, which excludes the baseline
+      exactly when the unit is outside the 95% funnel.
+    * Contract columns (:mod:`csp_analysis.contract`): ``lower``/``upper`` (the unit's
+      95% interval: Wilson for proportions, exact/Byar's Poisson for ratios and rates),
+      ``confidence`` (0.95), ``method``, ``count`` and ``sentence``.
     * Ratios: the exact (O < 10) or Byar's (O >= 10) interval of O, divided
       by E, is compared with 1.
     * Rates: the same interval divided by the derived denominator is
@@ -397,6 +429,10 @@ def assign_funnel_significance(
         av = num.sum() / den.sum()
         value = num / den
         lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
+        # the unit's own 95% Wilson interval: it excludes the baseline exactly when the unit lies
+        # outside the 95% funnel (the limits are the inverted Wilson score test)
+        ci_lo, ci_hi = _wilson_limits(num, den, _LEVELS["2s"])
+        how = "PHE funnel, Wilson score limits"
         assign(
             [
                 ("Low (0.001)", value < lim["3s"][0]),
@@ -425,6 +461,10 @@ def assign_funnel_significance(
             out_den = base
         lo3, hi3, _ = _poisson_limits(num, _LEVELS["3s"])
         lo2, hi2, _ = _poisson_limits(num, _LEVELS["2s"])
+        scale = 1.0 if statistic == "ratio" else multiplier
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ci_lo, ci_hi = lo2 / base * scale, hi2 / base * scale
+        how = "PHE funnel, exact (O < 10) or Byar's Poisson limits"
         with np.errstate(invalid="ignore", divide="ignore"):
             assign(
                 [
@@ -436,9 +476,12 @@ def assign_funnel_significance(
             )
         if statistic == "rate" and rate_type == "dsr":
             labels[num < 10] = SIGNIFICANCE_LABELS[-1]
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"numerator": num, "denominator": out_den, "value": value, "significance": labels}, index=index
     )
+    out["lower"], out["upper"] = ci_lo, ci_hi
+    return standardise(out, confidence=_LEVELS["2s"], method=how, count="numerator",
+                       sentence=lambda r: default_sentence(r, "Value") + f" {r['significance']}.")
 
 
 # ----------------------------------------------------------------------------
@@ -650,9 +693,13 @@ def funnel_ratio_limits(
             lower = np.exp(y0 - half)
             upper = np.exp(y0 + half)
         label = f"{method} {overdispersion}"
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"expected": e, "lower": lower, "upper": upper, "confidence": confidence, "method": label}, index=index
     )
+    return standardise(out, value=target, sentence=lambda r: (
+        f"At {format_number(r['expected'], None)} expected, observed/expected between "
+        f"{format_number(r['lower'], None)} and {format_number(r['upper'], None)} is within the "
+        f"{confidence_label(confidence)} funnel around {format_number(target, None)}."))
 
 
 def funnel_outliers(
@@ -754,7 +801,7 @@ def funnel_outliers(
     lower, upper = limits["lower"].to_numpy(), limits["upper"].to_numpy()
     high = ratio > upper
     low = ratio < lower
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "observed": o,
             "expected": e,
@@ -774,6 +821,16 @@ def funnel_outliers(
         },
         index=index,
     )
+    return standardise(out, value="ratio", count="observed", denominator="expected",
+                       sentence=_outlier_sentence)
+
+
+def _outlier_sentence(r: pd.Series) -> str:
+    where = {"high": "above the funnel", "low": "below the funnel"}.get(r["direction"], "within the funnel")
+    return (f"Observed/expected {format_number(r['ratio'], None)} ({format_count(r['observed'])} "
+            f"observed, {format_count(r['expected'])} expected): {where} "
+            f"({confidence_label(r['confidence'])} limits {format_number(r['lower'], None)} to "
+            f"{format_number(r['upper'], None)}).")
 
 
 def plot_funnel(

@@ -158,16 +158,20 @@ def _poisson_ci(total: np.ndarray, confidence: float) -> tuple[np.ndarray, np.nd
     return lo, hi
 
 
-def fdr_threshold(p_values, alpha: float = ALPHA) -> float:
-    """Benjamini-Hochberg p-value threshold (``esda.fdr``); significant means ``p < threshold``."""
+def fdr_threshold(p_values, alpha: float | None = None, *, confidence: float = 0.95) -> float:
+    """Benjamini-Hochberg p-value threshold (``esda.fdr``) at false discovery rate ``1 - confidence``
+    (or the deprecated ``alpha``); significant means ``p < threshold``."""
     import esda
 
+    from .contract import significance_level
+
+    alpha = significance_level(alpha, confidence, function="fdr_threshold")
     p = np.asarray(p_values, dtype=float)
     p = p[np.isfinite(p)]
     return float(esda.fdr(p, alpha)) if len(p) else float("nan")
 
 
-def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = SEED, alpha: float = ALPHA,
+def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = SEED, alpha: float | None = None,
             fdr: bool = True, confidence: float = 0.95, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Getis-Ord Gi* for each LSOA with permutation p-values and an FDR threshold.
 
@@ -180,10 +184,12 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
         Binary weights from :func:`lsoa_weights`.
     permutations : int
         Conditional permutations (``esda.G_Local``); the seed fixes them.
-    alpha : float
-        False discovery rate (``fdr=True``) or per-LSOA level (``fdr=False``).
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): the false discovery rate
+        (``fdr=True``) or per-LSOA level (``fdr=False``) is ``1 - confidence`` unless given.
     confidence : float
-        Level of the interval for the neighbourhood ratio.
+        Level of the interval for the neighbourhood ratio; ``1 - confidence`` is the false
+        discovery rate (or per-LSOA level).
     monthly : DataFrame, optional
         Month x LSOA counts whose columns sum to ``counts``. When given, the interval
         allows for over-dispersion: each neighbourhood's dispersion (variance / mean of its
@@ -203,6 +209,9 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     """
     from esda.getisord import G_Local
 
+    from .contract import significance_level
+
+    alpha = significance_level(alpha, confidence, function="gi_star")
     ids = list(w.id_order)
     y = counts.reindex(ids).fillna(0).to_numpy(dtype=float)
     n = len(y)
@@ -218,7 +227,7 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     finally:
         np.random.set_state(rng_state)
     p = np.minimum(1.0, 2.0 * np.asarray(g.p_sim, dtype=float))
-    thr = fdr_threshold(p, alpha) if fdr else alpha
+    thr = fdr_threshold(p, confidence=1 - alpha) if fdr else alpha
     sig = p < thr if fdr else p <= alpha
     z = np.asarray(g.Zs, dtype=float)
     card = np.array([w.cardinalities[i] for i in ids])
@@ -253,6 +262,11 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
         "gi_z": z, "p_value": p, "p_threshold": thr, "significant": sig, "classification": cls,
         "confidence": confidence, "method": method,
     })
+    from .contract import default_sentence
+
+    out["sentence"] = [default_sentence(r, f"{r['lsoa_code']} ({r['classification'].lower()}): neighbourhood "
+                                           "records per LSOA relative to the partnership mean")
+                       for _, r in out.iterrows()]
     out.attrs.update({"threshold": thr, "n_tests": n, "alpha": alpha, "permutations": permutations})
     return out
 
@@ -324,7 +338,7 @@ def classify_periods(hot: np.ndarray, cold: np.ndarray, persistent_prop: float =
 
 
 def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUTATIONS, seed: int = SEED,
-                       alpha: float = ALPHA) -> pd.DataFrame:
+                       alpha: float | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
     """Gi* per period and an emerging / persistent / former hot-spot class per LSOA.
 
     Parameters
@@ -333,6 +347,11 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         Period x LSOA counts (index: periods in time order; columns: LSOA codes in the
         order of ``w.id_order``; zeros included).
     w : libpysal.weights.W
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): use ``confidence``.
+    confidence : float, default 0.95
+        ``1 - confidence`` is the per-period, per-LSOA level and the false discovery rate of
+        the trend test.
 
     Returns
     -------
@@ -342,8 +361,10 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         Gi* z-scores (NaN for "No pattern"), ``trend_p_threshold`` (FDR across the LSOAs with
         a pattern), ``trend`` ("intensifying", "diminishing", "no clear trend"), ``method``.
     """
+    from .contract import significance_level
     from .trends import mann_kendall
 
+    alpha = significance_level(alpha, confidence, function="emerging_hot_spots")
     ids = list(w.id_order)
     zs, hots, colds = [], [], []
     for i, (_, row) in enumerate(panel.iterrows()):
@@ -354,7 +375,7 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
         # threshold in each small period makes a real cluster flicker in and out of
         # significance and fakes "former" and "emerging" classes; the class rules
         # (classify_periods) then keep chance patterns rare.
-        r = gi_star(s, w, permutations=permutations, seed=seed + i, alpha=alpha, fdr=False)
+        r = gi_star(s, w, permutations=permutations, seed=seed + i, confidence=1 - alpha, fdr=False)
         zs.append(r["gi_z"].to_numpy())
         hots.append((r["classification"] == "Hot spot").to_numpy())
         colds.append((r["classification"] == "Cold spot").to_numpy())
@@ -374,7 +395,7 @@ def emerging_hot_spots(panel: pd.DataFrame, w, permutations: int = PERIOD_PERMUT
                      "cold_periods": int(C[:, j].sum()), "latest_z": float(Z[-1, j]),
                      "classification": cls, "tau": tau, "trend_p": trend_p})
     out = pd.DataFrame(rows)
-    thr = fdr_threshold(out["trend_p"].dropna(), alpha) if out["trend_p"].notna().any() else float("nan")
+    thr = fdr_threshold(out["trend_p"].dropna(), confidence=1 - alpha) if out["trend_p"].notna().any() else float("nan")
     up = (out["trend_p"] < thr) & (out["tau"] > 0)
     down = (out["trend_p"] < thr) & (out["tau"] < 0)
     out["trend_p_threshold"] = thr

@@ -36,6 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import formatting as _formatting
+from .contract import standardise as _standardise
+
 from .local_indicators import (
     PERIOD_TYPES,
     guess_period_type,
@@ -60,7 +63,7 @@ def _fmt(x: float) -> str:
 
 
 def _pct(x: float, dp: int = 1) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{dp}f}%"
+    return _formatting.format_percent(x, dp)
 
 
 def _p(p: float) -> str:
@@ -70,7 +73,7 @@ def _p(p: float) -> str:
 
 
 def _conf(confidence: float) -> str:
-    return f"{confidence * 100:g}%"
+    return _formatting.confidence_label(confidence)
 
 
 def _group_part(group) -> str:
@@ -348,7 +351,9 @@ def indicator_change(
             f"cannot compare a {cur['period_type'].iloc[0].replace('_', ' ')} ({current_period}) with a "
             f"{prev['period_type'].iloc[0].replace('_', ' ')} ({previous_period}); use periods of one type"
         )
-    return _holm(_change_table(cur, prev, confidence, small_number_threshold), confidence)
+    out = _holm(_change_table(cur, prev, confidence, small_number_threshold), confidence)
+    return _standardise(out, value="ratio", confidence=confidence,
+                        method="rate ratio of the two counts (compare_periods: exact conditional test); Holm across the rows")
 
 
 def monthly_year_on_year(
@@ -442,7 +447,8 @@ def monthly_year_on_year(
         part.insert(4, "month", name)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
-    return _holm(out, confidence)
+    return _standardise(_holm(out, confidence), value="ratio", confidence=confidence,
+                        method="rate ratio of the two counts (compare_periods: exact conditional test); Holm across the rows")
 
 
 # --------------------------------------------------------------------------- proportions
@@ -556,7 +562,8 @@ def indicator_proportions(
 
     if p_chart and (rows["period_type"] == "month").any():
         out = _add_p_chart(out, rows, improvement)
-    return out.reset_index(drop=True)
+    return _standardise(out.reset_index(drop=True), value="percent", confidence=confidence,
+                        method="Wilson score interval (percent)", count="numerator")
 
 
 def _add_p_chart(out: pd.DataFrame, rows: pd.DataFrame, improvement: str | None) -> pd.DataFrame:
@@ -760,8 +767,11 @@ def compare_with_comparators(
     cols = ["partnership", "indicator", "indicator_label", "group", "period", "comparator", "comparator_period",
             "numerator", "denominator", "implied", "local_percent", "lower", "upper", "comparator_percent",
             "difference_points", "expected", "p_value", "p_value_holm", "suppressed", "sentence"]
-    return out.rename(columns={"implied": "implied_numerator"})[
+    out = out.rename(columns={"implied": "implied_numerator"})[
         [c if c != "implied" else "implied_numerator" for c in cols]]
+    return _standardise(out, value="local_percent", confidence=confidence, count="numerator",
+                        method="Wilson score interval (percent); exact binomial test against the comparator "
+                               "figure; Holm across the groups")
 
 
 # --------------------------------------------------------------------------- two proportions
@@ -1006,4 +1016,4 @@ def before_after(
             rec[col] = np.nan
     rec["sentence"] = sentence
     rec["caveat"] = caveat
-    return pd.DataFrame([rec])
+    return _standardise(pd.DataFrame([rec]), value="difference", confidence=confidence)

@@ -45,7 +45,8 @@ def _holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def adjust_p_values(p_values, method: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
+def adjust_p_values(p_values, method: str = "holm", alpha: float | None = None, *,
+                    confidence: float | None = None) -> pd.DataFrame:
     """Adjust a family of p-values for multiple comparisons.
 
     Parameters
@@ -55,15 +56,19 @@ def adjust_p_values(p_values, method: str = "holm", alpha: float = 0.05) -> pd.D
         and get NaN back.
     method : {"holm", "fdr_bh"}, default "holm"
         Holm (family-wise error) or Benjamini-Hochberg (false discovery rate).
-    alpha : float, default 0.05
-        Level for the ``reject`` column.
+    alpha : float, optional
+        Deprecated: use ``confidence`` (``alpha = 1 - confidence``).
+    confidence : float, default 0.95
+        The ``reject`` column is ``p_adjusted < 1 - confidence``.
 
     Returns
     -------
     DataFrame
         Indexed like ``p_values`` (a Series keeps its index): ``p_value``, ``p_adjusted``,
         ``reject`` (``p_adjusted < alpha``), ``n_comparisons`` (size of the family: the
-        non-missing p-values) and ``method`` (e.g. ``"Holm over 15 comparisons"``).
+        non-missing p-values) and ``method`` (e.g. ``"Holm over 15 comparisons"``), plus the
+        contract columns (:mod:`csp_analysis.contract`): ``value`` (the adjusted p-value),
+        ``lower``/``upper`` (missing: no interval), ``confidence`` and ``sentence``.
 
     Examples
     --------
@@ -74,8 +79,12 @@ def adjust_p_values(p_values, method: str = "holm", alpha: float = 0.05) -> pd.D
 
     if method not in METHOD_NAMES:
         raise ValueError(f"method must be one of {sorted(METHOD_NAMES)}, got {method!r}")
-    if not 0 < float(alpha) < 1:
+    from .contract import resolve_confidence, standardise
+
+    if alpha is not None and not 0 < float(alpha) < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    confidence = resolve_confidence(confidence, alpha=alpha, function="adjust_p_values")
+    alpha = round(1 - confidence, 12)
     index = p_values.index if isinstance(p_values, pd.Series) else None
     p = np.asarray(pd.to_numeric(pd.Series(np.asarray(p_values, dtype=object).ravel()), errors="coerce"),
                    dtype=float)
@@ -89,10 +98,21 @@ def adjust_p_values(p_values, method: str = "holm", alpha: float = 0.05) -> pd.D
         else:
             adj[ok] = multipletests(p[ok], alpha=alpha, method=method)[1]
     n = int(ok.sum())
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "p_value": p, "p_adjusted": adj, "reject": np.where(ok, adj < alpha, False),
         "n_comparisons": n, "method": f"{METHOD_NAMES[method]} over {n} comparison{'s' if n != 1 else ''}",
     }, index=index)
+    return standardise(out, value="p_adjusted", lower=None, upper=None, confidence=confidence,
+                       sentence=lambda r: _adjusted_sentence(r, method))
+
+
+def _adjusted_sentence(row: pd.Series, method: str) -> str:
+    from .formatting import format_p_value
+
+    if pd.isna(row["p_adjusted"]):
+        return "Comparison not made (no p-value)."
+    return (f"Unadjusted {format_p_value(row['p_value'])}; "
+            f"{format_p_value(row['p_adjusted'])} {allowing_text(int(row['n_comparisons']), method)}.")
 
 
 def allowing_text(n: int, method: str = "holm") -> str:

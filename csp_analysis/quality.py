@@ -131,8 +131,10 @@ def flag_anomalous_months(
     artefact_ratio: float = 0.4,
     drop_ratio: float = 0.5,
     severe_ratio: float = 0.25,
-    p_threshold: float = 0.001,
+    p_threshold: float | None = None,
     window: int = 12,
+    *,
+    confidence: float | None = None,
 ) -> pd.DataFrame:
     """Flag suspected extract artefacts, sudden drops and missing months in monthly counts.
 
@@ -159,14 +161,18 @@ def flag_anomalous_months(
     severe_ratio : float, default 0.25
         A drop below this fraction of the usual level (most records missing) is
         marked for exclusion; milder drops are reported for checking only.
-    p_threshold : float, default 0.001
-        A drop is flagged only if a count with the usual level as mean, and the
+    p_threshold : float, optional
+        Deprecated (a :class:`DeprecationWarning`): use ``confidence`` (``p_threshold =
+        1 - confidence``; default 0.001). A drop is flagged only if a count with the usual level as mean, and the
         series' own month-to-month variability (a variance-to-mean ratio from
         the median change between consecutive months; Poisson if less
         variable), would be this low with probability below ``p_threshold``, so
         small or naturally variable series are not flagged by chance.
     window : int, default 12
         Months either side used for the usual level.
+    confidence : float, default 0.999
+        The drop test's level: a drop is flagged when its lower-tail probability is below
+        ``1 - confidence``.
 
     Returns
     -------
@@ -201,6 +207,13 @@ def flag_anomalous_months(
             raise ValueError(f"`{name}`: column {col!r} is not in `counts` (columns: {list(counts.columns)})")
     if isinstance(round_to, bool) or not isinstance(round_to, (int, np.integer)) or round_to < 2:
         raise ValueError(f"`round_to` must be an integer >= 2, got {round_to!r}")
+    if p_threshold is not None or confidence is not None:
+        from .contract import significance_level
+
+        p_threshold = significance_level(p_threshold, 0.999 if confidence is None else confidence,
+                                         function="flag_anomalous_months", name="p_threshold")
+    else:
+        p_threshold = 0.001
     for name, value in (("artefact_ratio", artefact_ratio), ("drop_ratio", drop_ratio),
                         ("severe_ratio", severe_ratio), ("p_threshold", p_threshold)):
         if not (isinstance(value, (int, float, np.floating)) and 0 < value < 1):

@@ -39,6 +39,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import formatting as _fmt
+from .contract import default_sentence, standardise as _standardise
+
 __all__ = [
     "proportion_ci",
     "rate_ci",
@@ -57,14 +60,9 @@ EXACT_BELOW = 10
 # input handling shared by the statistics modules
 # ----------------------------------------------------------------------------
 def _check_confidence(confidence: float, name: str = "confidence") -> float:
-    """Return ``confidence`` as a float in (0, 1) or raise ValueError."""
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number between 0 and 1 (e.g. 0.95), got {confidence!r}") from None
-    if not 0 < value < 1:
-        raise ValueError(f"{name} must be between 0 and 1 (e.g. 0.95), got {confidence!r}")
-    return value
+    """Return ``confidence`` as a float in (0, 1) or raise ValueError
+    (:func:`csp_analysis.formatting.check_confidence`)."""
+    return _fmt.check_confidence(confidence, name)
 
 
 def _check_positive_scalar(value: float, name: str) -> float:
@@ -145,32 +143,24 @@ def format_p_value(p: float) -> str:
     """Format a p-value for a report sentence, e.g. ``"p = 0.041"``.
 
     ``p < 0.001`` below 0.001; three decimals below 0.01; two decimals
-    otherwise; ``p > 0.99`` at the top.
+    otherwise; ``p > 0.99`` at the top (:func:`csp_analysis.formatting.format_p_value`).
     """
-    if p is None or not np.isfinite(p):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    if p < 0.01:
-        return f"p = {p:.3f}"
-    if p > 0.99:
-        return "p > 0.99"
-    return f"p = {p:.2f}"
+    return _fmt.format_p_value(p)
 
 
 def format_count(x: float) -> str:
     """Format a count with thousands separators (one decimal if not whole)."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    if float(x).is_integer():
-        return f"{int(x):,}"
-    return f"{x:,.1f}"
+    return _fmt.format_count(x)
 
 
 def _pct(v: float) -> str:
-    if np.isinf(v):
-        return "infinity" if v > 0 else "-infinity"
-    return f"{v:.1f}%"
+    return _fmt.format_percent(v)
+
+
+def _rate_sentence(row: pd.Series) -> str:
+    mult = row.get("multiplier")
+    what = f"Rate per {_fmt.format_number(float(mult), 0)}" if pd.notna(mult) else "Rate"
+    return default_sentence(row, what)
 
 
 # ----------------------------------------------------------------------------
@@ -290,7 +280,7 @@ def proportion_ci(x, n, confidence: float = 0.95, multiplier: float = 1) -> pd.D
     if over.any():
         raise ValueError(f"x must not exceed n for a proportion; first offending pair x={x_[over][0]}, n={n_[over][0]}")
     lower, upper = _wilson_limits(x_, n_, confidence)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "x": x_,
             "n": n_,
@@ -303,6 +293,7 @@ def proportion_ci(x, n, confidence: float = 0.95, multiplier: float = 1) -> pd.D
         },
         index=index,
     )
+    return _standardise(out, count="x", denominator="n", what="Proportion")
 
 
 def count_ci(x, confidence: float = 0.95, method: str = "auto") -> pd.DataFrame:
@@ -345,10 +336,11 @@ def count_ci(x, confidence: float = 0.95, method: str = "auto") -> pd.DataFrame:
     else:
         lower, upper = _byars_limits(x_, confidence)
         used = np.where(np.isnan(x_), None, "byars").astype(object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"x": x_, "value": x_, "lower": lower, "upper": upper, "confidence": confidence, "method": used},
         index=index,
     )
+    return _standardise(out, count="x", what="Count")
 
 
 def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.DataFrame:
@@ -400,7 +392,7 @@ def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.Data
     _check_positive(n_, "n")
     lower, upper, method = _poisson_limits(x_, confidence)
     method = np.where(np.isnan(n_), None, method).astype(object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "x": x_,
             "n": n_,
@@ -413,6 +405,7 @@ def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.Data
         },
         index=index,
     )
+    return _standardise(out, count="x", denominator="n", sentence=lambda r: _rate_sentence(r))
 
 
 def _exact_conditional(x1, n1, x2, n2, confidence):
@@ -594,7 +587,7 @@ def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -
     missing = ~(np.isfinite(a) & np.isfinite(b) & np.isfinite(na) & np.isfinite(nb))
     lower, upper, p = (np.where(missing, np.nan, v) for v in (lower, upper, p))
     method_col = np.where(missing, None, np.where(use_exact, "exact conditional", "wald log")).astype(object)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "x1": a,
             "n1": na,
@@ -609,6 +602,7 @@ def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -
         },
         index=index,
     )
+    return _standardise(out, value="ratio", what="Rate ratio")
 
 
 def _change_interval(pct: float, lo: float, hi: float) -> str:
@@ -796,7 +790,7 @@ def compare_periods(
                 sentences[i] = sentences[i][:-1] + (
                     f"; allowing for counts that vary {phi[i]:.1f} times as much as chance alone would give"
                     + (" (estimated from the monthly history)" if np.isfinite(ddf[i]) else "") + ".")
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "current": cur,
             "previous": prev,
@@ -817,3 +811,4 @@ def compare_periods(
         },
         index=index,
     )
+    return _standardise(out, value="ratio")

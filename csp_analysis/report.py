@@ -71,12 +71,11 @@ def _slugify(name: str) -> str:
 
 
 def format_number(x: Any, dp: int = 0) -> str:
-    """Format a number for analysts: thousands separators, fixed decimals, '–' for missing."""
-    if x is None or x is pd.NA or (isinstance(x, float) and pd.isna(x)):
-        return "–"
-    if isinstance(x, (int,)) or (isinstance(x, float) and dp == 0):
-        return f"{x:,.0f}"
-    return f"{x:,.{dp}f}"
+    """Format a number for analysts: thousands separators, fixed decimals, '–' for missing
+    (:func:`csp_analysis.formatting.format_number`)."""
+    from .formatting import format_number as _format_number
+
+    return _format_number(x, dp, missing="–")
 
 
 @dataclass

@@ -370,3 +370,38 @@ def test_positive_check_is_the_rates_one():
     assert funnels._positive is rates._check_positive_scalar
     with pytest.raises(ValueError, match="multiplier must be a positive number"):
         funnel_limits([1, 2], [10, 20], statistic="proportion", multiplier=0)
+
+
+def test_proportion_funnel_is_the_wilson_score_funnel_not_wald():
+    """Issue 15: the limits are Wilson score limits. Checked against statsmodels' Wilson interval
+    directly (not the package's): at each limit, the Wilson interval of the limit proportion has
+    an end exactly at the baseline, for both sides and both levels; and a unit is labelled
+    outside the 95% funnel exactly when its own 95% Wilson interval (the table's lower/upper)
+    excludes the baseline. A Wald funnel (variance at the unit's proportion) would fail both."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    num = np.array([2, 9, 30, 55, 120, 400, 14, 3])
+    den = np.array([40, 60, 200, 300, 1000, 3000, 50, 90])
+    p0 = num.sum() / den.sum()
+    ns = np.array([20.0, 75, 310, 2500, 50000])
+    lim = funnel_limits(num, den, statistic="proportion", multiplier=1, points=ns)
+    for level, conf in (("2s", 0.95), ("3s", 0.998)):
+        for i, n in enumerate(ns):
+            lo, hi = lim[f"lower_{level}_limit"].iloc[i], lim[f"upper_{level}_limit"].iloc[i]
+            if lo > 0:
+                assert proportion_confint(lo * n, n, alpha=1 - conf, method="wilson")[1] == pytest.approx(p0, rel=1e-9)
+            assert proportion_confint(hi * n, n, alpha=1 - conf, method="wilson")[0] == pytest.approx(p0, rel=1e-9)
+            # a Wald funnel would put the limit where p - z sqrt(p (1 - p) / n) = p0: not here
+            z = {"2s": 1.959963984540054, "3s": 3.090232306167813}[level]
+            assert abs((hi - z * np.sqrt(hi * (1 - hi) / n)) - p0) > 1e-6
+    rng = np.random.default_rng(15)
+    n_units = rng.integers(20, 3000, 300)
+    x_units = rng.binomial(n_units, np.clip(rng.normal(p0, 0.05, 300), 0.01, 0.99))
+    lab = assign_funnel_significance(x_units, n_units, statistic="proportion")
+    base = x_units.sum() / n_units.sum()  # the baseline of these units
+    lo, hi = proportion_confint(x_units, n_units, alpha=0.05, method="wilson")
+    outside = (lo > base) | (hi < base)
+    assert outside.sum() > 20 and (~outside).sum() > 20
+    assert (lab["significance"].ne("Not significant").to_numpy() == outside).all()
+    assert np.allclose(lab["lower"], lo) and np.allclose(lab["upper"], hi)
+    assert lab["method"].iloc[0] == "PHE funnel, Wilson score limits"

@@ -4,7 +4,8 @@ Every estimator in this sub-package returns a subclass of :class:`InterventionRe
 
 * ``.table`` - a :class:`pandas.DataFrame` with one row per effect (index = effect
   name, e.g. ``level_change``) and at least the columns ``estimate``, ``lower``,
-  ``upper``, ``p_value``, ``confidence``, ``method`` and ``scale``;
+  ``upper``, ``p_value``, ``confidence``, ``method`` and ``scale``, then the estimator's
+  own columns, then the result contract's ``value`` (= ``estimate``) and ``sentence``;
 * ``.summary()`` - a plain-English (UK English) description that states the
   limits of the analysis;
 * ``.plot()`` - a matplotlib figure of the result (returns the Axes drawn on).
@@ -21,13 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import formatting as _fmt
+from ..contract import ResultMixin, default_sentence
+
 __all__ = ["InterventionResult", "TABLE_COLUMNS"]
 
 #: Columns every ``.table`` carries, in this order (estimators may add more after).
 TABLE_COLUMNS = ["estimate", "lower", "upper", "p_value", "confidence", "method", "scale"]
 
 
-class InterventionResult:
+class InterventionResult(ResultMixin):
     """Base class for the results of the intervention-evaluation estimators.
 
     Attributes
@@ -64,7 +68,14 @@ def make_table(rows: Sequence[dict[str, Any]], extra: Sequence[str] = ()) -> pd.
             frame[col] = np.nan
     frame = frame.set_index("effect")
     frame.index.name = "effect"
-    return frame[cols]
+    frame = frame[cols]
+    # the result contract (csp_analysis.contract): ``value`` beside ``estimate`` and a sentence per effect
+    frame["value"] = frame["estimate"]
+    frame["sentence"] = [
+        default_sentence(r, f"{str(effect).replace('_', ' ').capitalize()}"
+                            + (f" ({r['scale']})" if isinstance(r["scale"], str) and r["scale"] else ""))
+        for effect, r in frame.iterrows()]
+    return frame
 
 
 # --------------------------------------------------------------------------- #
@@ -110,13 +121,8 @@ def binary_column(data: pd.DataFrame, column: str, argument: str) -> np.ndarray:
 
 
 def check_confidence(confidence: Any, name: str = "confidence") -> float:
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number between 0 and 1, got {confidence!r}") from None
-    if math.isnan(value) or not 0.0 < value < 1.0:
-        raise ValueError(f"`{name}` must be strictly between 0 and 1, got {confidence!r}")
-    return value
+    """:func:`csp_analysis.formatting.check_confidence`."""
+    return _fmt.check_confidence(confidence, name)
 
 
 # --------------------------------------------------------------------------- #
@@ -230,11 +236,8 @@ def fmt_num(x: float, digits: int = 3) -> str:
 
 
 def fmt_p(p: float) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}"
+    """``p = 0.412`` (three decimals): :func:`csp_analysis.formatting.format_p_value` with ``digits=3``."""
+    return _fmt.format_p_value(p, digits=3)
 
 
 def fmt_pct_change(ratio: float, digits: int = 1) -> str:
@@ -245,5 +248,5 @@ def fmt_pct_change(ratio: float, digits: int = 1) -> str:
 
 
 def conf_pct(confidence: float) -> str:
-    pct = confidence * 100
-    return f"{pct:.0f}%" if float(pct).is_integer() else f"{pct:g}%"
+    """:func:`csp_analysis.formatting.confidence_label`."""
+    return _fmt.confidence_label(confidence)

@@ -38,6 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..contract import significance_level
 from ._results import (
     InterventionResult,
     TimeAxis,
@@ -152,7 +153,8 @@ def placebo_in_time(
     *,
     effect: str = "level_change",
     min_segment: int | None = None,
-    alpha: float = 0.05,
+    alpha: float | None = None,
+    confidence: float | None = None,
     **its_kwargs: Any,
 ) -> PlaceboResult:
     """Refit an interrupted time series at fake start dates before the real one.
@@ -170,8 +172,11 @@ def placebo_in_time(
     min_segment : int, optional
         Minimum periods before and after each default fake start (default 6, or
         ``period // 2`` if larger when seasonal terms are used).
-    alpha : float
-        Significance level for counting "significant" placebo estimates.
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): use ``confidence``.
+    confidence : float, default 0.95
+        Confidence level of the ITS fits (passed on); placebo estimates with
+        ``p_value < 1 - confidence`` count as "significant".
     **its_kwargs
         Passed to :func:`interrupted_time_series` (``family``, ``exposure``,
         ``seasonality``, ``slope_change``, ...). ``end`` applies to the real fit
@@ -193,7 +198,11 @@ def placebo_in_time(
         raise ValueError(f"`effect` must be 'level_change' or 'slope_change', got {effect!r}")
     if effect == "slope_change" and its_kwargs.get("slope_change") is False:
         raise ValueError("`effect='slope_change'` needs slope_change=True in the ITS model")
-    alpha = check_confidence(alpha, "alpha")
+    if confidence is None and "confidence" in its_kwargs:  # the old way: passed on to the ITS only
+        confidence = its_kwargs["confidence"]
+    if confidence is not None:
+        its_kwargs["confidence"] = check_confidence(confidence)
+    alpha = significance_level(alpha, 0.95 if confidence is None else confidence, function="placebo_in_time")
     real = interrupted_time_series(data, outcome, time, intervention_start, **its_kwargs)
     axis = real.axis
     _, ords, _ = TimeAxis.from_values(data[time], "time")

@@ -60,6 +60,7 @@ from ..count_engine import (
     serial_variance,
     serial_variance_batch,
 )
+from ..contract import significance_level
 from ._results import InterventionResult, TimeAxis, check_confidence, make_table
 from .its import AUTO_SEASONAL_MIN_PRE, its_design
 
@@ -177,8 +178,9 @@ def minimum_detectable_effect(
     post_periods: int,
     design: str = "its",
     power: float = 0.8,
-    alpha: float = 0.05,
+    alpha: float | None = None,
     *,
+    confidence: float | None = None,
     family: str = "quasipoisson",
     seasonality: str | None = "auto",
     harmonics: int = 2,
@@ -202,8 +204,10 @@ def minimum_detectable_effect(
         Study design; only the single-series ITS step change is implemented.
     power : float
         Required power (default 0.8).
-    alpha : float
-        Two-sided significance level (default 0.05).
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): use ``confidence``.
+    confidence : float, default 0.95
+        The test is two-sided at level ``1 - confidence`` (0.05).
     family : {"quasipoisson", "poisson", "negbin"}
         Model for the counts (default quasi-Poisson).
     seasonality : {"auto", "fourier", "month", None}
@@ -250,7 +254,8 @@ def minimum_detectable_effect(
     if not isinstance(n_sim, (int, np.integer)) or isinstance(n_sim, bool) or n_sim < 50:
         raise ValueError(f"`n_sim` must be an integer >= 50, got {n_sim!r}")
     power = check_confidence(power, "power")
-    alpha = check_confidence(alpha, "alpha")
+    alpha = significance_level(alpha, 0.95 if confidence is None else confidence,
+                               function="minimum_detectable_effect")
     if not isinstance(post_periods, (int, np.integer)) or isinstance(post_periods, bool) \
             or post_periods < 1:
         raise ValueError(f"`post_periods` must be a positive integer, got {post_periods!r}")

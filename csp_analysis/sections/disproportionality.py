@@ -50,6 +50,7 @@ from .. import data, geo
 from .. import params as params_mod
 from .. import disproportionality as dp
 from ..funnels import funnel_outliers, plot_funnel
+from ..formatting import format_percent
 from ..rates import format_p_value, proportion_ci
 from ..data import month_range_text as _ranges
 
@@ -89,7 +90,7 @@ def _months_text(months) -> str:
 
 
 def _pct(x: float, dp_: int = 1) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{x * 100:.{dp_}f}%"
+    return format_percent(x, dp_, scale=100, missing="–")
 
 
 #: Ratio for text (two decimals below 0.95, one above) and the people of a group, worded as in

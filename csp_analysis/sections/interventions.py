@@ -41,6 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..formatting import format_p_value
 from .. import intervention_data as idata
 from .. import interventions as ivm
 from ..interventions._results import fmt_p as _p
@@ -80,10 +81,8 @@ def _chance(p: float) -> str:
 
 
 def _ptxt(p: float) -> str:
-    """A p-value for a table cell."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    """A p-value for a table cell (:func:`csp_analysis.formatting.format_p_value`)."""
+    return format_p_value(p, style="cell", missing="–")
 
 
 def _slug(text: str) -> str:

@@ -52,6 +52,7 @@ import pandas as pd
 
 from .. import data
 from .. import local_stats as ls
+from ..formatting import format_p_value, format_percent
 from ..local_indicators import (
     FRAME_COLUMNS,
     TABLE,
@@ -102,9 +103,7 @@ def _num(x, dp: int = 1) -> str:
 
 
 def _pct(x, dp: int = 1, signed: bool = False) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:+.{dp}f}%" if signed else f"{x:.{dp}f}%"
+    return format_percent(x, dp, signed=signed)
 
 
 def fmt_value(value, unit: str) -> str:
@@ -956,7 +955,7 @@ def _p(p: float) -> str:
 
 def _pfmt(p) -> str:
     """A p-value for a table cell: empty when missing, ``<0.001`` below 0.001, else three decimals."""
-    return "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+    return format_p_value(p, style="cell")
 
 
 # --------------------------------------------------------------------------- display helpers
@@ -1554,9 +1553,8 @@ def comparators_section(ctx, res: LocalResult) -> None:
             "Count": _counts(t["numerator"], t["suppressed"]), "Total": _totals(res, t),
             "Share (%)": t["local_percent"], f"{CONFIDENCE:.0%} CI (%)": ci,
             "Comparator (%)": t["comparator_percent"], "Difference (points)": t["difference_points"],
-            "p-value": t["p_value"].map(lambda p: "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")),
-            "p-value (Holm)": t["p_value_holm"].map(lambda p: "" if pd.isna(p) else
-                                                    ("<0.001" if p < 0.001 else f"{p:.3f}")),
+            "p-value": t["p_value"].map(_pfmt),
+            "p-value (Holm)": t["p_value_holm"].map(_pfmt),
             UNLIKELY_COL: (t["p_value_holm"] < 1 - CONFIDENCE).map({True: "yes", False: "no"}),
         })
         disp.loc[(t["suppressed"] | t["p_value_holm"].isna()).to_numpy(), UNLIKELY_COL] = ""
@@ -1617,7 +1615,7 @@ def before_after_section(ctx, res: LocalResult) -> None:
                 "Measure": r["measure"],
                 "Before": r["before"], "After": r["after"], "Difference": r["difference"],
                 "CI lower": r["lower"], "CI upper": r["upper"],
-                "p-value": "" if pd.isna(r["p_value"]) else ("<0.001" if r["p_value"] < 0.001 else f"{r['p_value']:.3f}"),
+                "p-value": _pfmt(r["p_value"]),
                 "Method": r["method"],
             }])
             if not disp["Group"].astype(bool).any():

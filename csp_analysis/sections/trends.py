@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data, dispersion, geography, quality, rates
+from ..formatting import format_percent
 from ..multiplicity import adjust_p_values, allowing_text
 from .. import trends as tr
 
@@ -123,9 +124,7 @@ def _list(items: list[str]) -> str:
 
 
 def _pct(x: float, signed: bool = True) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:+.1f}%" if signed else f"{x:.1f}%"
+    return format_percent(x, 1, signed=signed, missing="–")
 
 
 def _num(x: float, dp: int = 1) -> str:
@@ -354,7 +353,7 @@ def adjust_family(rows: pd.DataFrame) -> pd.DataFrame:
     if "p_value" not in out:
         out["p_value"] = np.nan
     tested = out["p_value"].notna() & out.get("months_compared", pd.Series(1, index=out.index)).gt(0)
-    adj = adjust_p_values(out["p_value"].where(tested), method=MULTIPLICITY, alpha=1 - CONFIDENCE)
+    adj = adjust_p_values(out["p_value"].where(tested), method=MULTIPLICITY, confidence=CONFIDENCE)
     n = int(adj["n_comparisons"].iloc[0]) if len(adj) else 0
     out["p_adjusted"] = adj["p_adjusted"].to_numpy()
     out["n_comparisons"] = n

@@ -5,29 +5,28 @@ plain-English (UK) sentences used in report headlines.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..rates import _check_confidence as _rates_check_confidence
-from ..rates import format_p_value
+from .. import formatting as _fmt
+from ..formatting import auto_digits  # noqa: F401 - the shared helper, kept importable here
 
 __all__: list[str] = []
 
 def check_confidence(confidence: Any, name: str = "confidence") -> float:
     """Return ``confidence`` as a float in (0, 1) or raise a ValueError naming it.
 
-    The same check as the rest of the package (:func:`csp_analysis.rates._check_confidence`).
+    The same check as the rest of the package (:func:`csp_analysis.formatting.check_confidence`).
     """
-    return _rates_check_confidence(confidence, name)
+    return _fmt.check_confidence(confidence, name)
 
 
 def check_alpha(alpha: Any, name: str = "alpha") -> float:
     """Return a significance level in (0, 1) or raise a ValueError naming it."""
-    return _rates_check_confidence(alpha, name)
+    return _fmt.check_confidence(alpha, name)
 
 
 def to_float_array(x: Any, name: str, allow_nan: bool = True) -> np.ndarray:
@@ -85,27 +84,12 @@ def month_number(months: pd.PeriodIndex) -> np.ndarray:
     return np.asarray(months.year * 12 + months.month - 1, dtype=np.int64)
 
 
-def auto_digits(*values: float) -> int:
-    """Decimal places giving about three significant figures for the largest of ``values``."""
-    finite = [abs(v) for v in values if v is not None and not math.isnan(v)]
-    ax = max(finite) if finite else 0.0
-    if ax == 0 or ax >= 100:
-        return 0
-    if ax >= 10:
-        return 1
-    if ax >= 1:
-        return 2
-    return max(2, -int(math.floor(math.log10(ax))) + 1)
-
-
 def format_number(x: float, digits: int | None = None) -> str:
-    """Format a number for a sentence: thousands separators, sensible precision."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    """Format a number for a sentence: thousands separators, sensible precision
+    (:func:`csp_analysis.formatting.format_number`, ``"n/a"`` when missing)."""
+    if x is None:
         return "n/a"
-    if digits is None:
-        digits = auto_digits(x)
-    text = f"{abs(x):,.{digits}f}"
-    return ("-" if x < 0 and float(text.replace(",", "")) != 0 else "") + text
+    return _fmt.format_number(float(x), digits, missing="n/a")
 
 
 def format_percent(x: float, digits: int = 1) -> str:
@@ -119,11 +103,10 @@ def format_p(p: float) -> str:
     :func:`csp_analysis.rates.format_p_value`: ``p < 0.001``; three decimals below
     0.01; two decimals otherwise; ``p > 0.99`` at the top.
     """
-    return format_p_value(p)
+    return _fmt.format_p_value(p)
 
 
 def confidence_label(confidence: float) -> str:
-    """``0.95`` -> ``"95%"``; ``0.9973`` -> ``"99.73%"``."""
-    pct = confidence * 100
-    text = f"{pct:.2f}".rstrip("0").rstrip(".")
-    return f"{text}%"
+    """``0.95`` -> ``"95%"``; ``0.9973`` -> ``"99.73%"``
+    (:func:`csp_analysis.formatting.confidence_label`)."""
+    return _fmt.confidence_label(confidence)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..contract import default_sentence
 from ._utils import check_confidence, confidence_label, format_number, to_float_array
 
 __all__ = ["concentration", "gini", "top_places"]
@@ -359,4 +360,13 @@ def top_places(
     out = pd.DataFrame(rows)
     if len(out):
         out = out.sort_values(["rank_current", "rank_previous", "place"]).reset_index(drop=True)
+        out["sentence"] = [
+            f"{r['place']}: {format_number(r['count_current'], 0)} now against "
+            f"{format_number(r['count_previous'], 0)} before (rank {r['rank_current']}, was {r['rank_previous']}); "
+            + default_sentence(r, "ratio")[0].lower() + default_sentence(r, "ratio")[1:]
+            for _, r in out.iterrows()]
+    else:
+        out = pd.DataFrame(columns=["place", "rank_current", "count_current", "rank_previous", "count_previous",
+                                    "change", "value", "lower", "upper", "confidence", "method", "entered",
+                                    "left", "sentence"])
     return out

@@ -344,6 +344,11 @@ def control_chart(
     if kind in ("u", "p"):
         out.insert(1, "numerator", x)
         out.insert(2, "denominator", d)
+    out["sentence"] = [
+        f"{label}: {format_number(float(r['value']))}, {r['variation'].lower()} (limits "
+        f"{format_number(float(r['lower']))} to {format_number(float(r['upper']))}"
+        + (f"; {r['rules'].replace('_', ' ')}" if r["rules"] else "") + ")."
+        for label, r in out.iterrows()]
     out.attrs.update(kind=kind, method=method, improvement=improvement,
                      sentence=_sentence(out))
     return out

@@ -42,6 +42,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ..contract import ResultMixin
 from ..count_engine import build_design, fit_count_model, negbin_alpha_moment
 from ._utils import (
     check_confidence,
@@ -60,7 +61,7 @@ _SEASONALITY = ("month", "fourier", None)
 
 
 @dataclass
-class CountTrendResult:
+class CountTrendResult(ResultMixin):
     """Result of :func:`fit_count_trend`.
 
     Attributes
@@ -98,6 +99,15 @@ class CountTrendResult:
     def to_frame(self) -> pd.DataFrame:
         """The one-row summary table (same as ``table``)."""
         return self.table.copy()
+
+    def summary(self) -> str:
+        """The result as text (the contract's ``.summary()``): the sentence and the method."""
+        r = self.table.iloc[0]
+        return f"{r['sentence']} Method: {r['method']}."
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Observed counts, fitted model and trend line (:func:`plot_count_trend`); returns the Axes."""
+        return plot_count_trend(self, ax=ax, **kwargs)
 
 
 def _design(months: pd.PeriodIndex, origin: int, seasonality: str | None, harmonics: int,

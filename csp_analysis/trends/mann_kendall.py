@@ -53,9 +53,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..contract import significance_level
 from ._utils import (
     auto_digits,
-    check_alpha,
     check_confidence,
     confidence_label,
     format_number,
@@ -321,7 +321,7 @@ def mann_kendall(
     x: Any,
     times: Any = None,
     confidence: float = 0.95,
-    alpha: float = 0.05,
+    alpha: float | None = None,
     label: str = "The series",
     unit: str | None = None,
     correction: str = "ar1",
@@ -341,8 +341,9 @@ def mann_kendall(
         slope is then per unit of ``times``.
     confidence : float, default 0.95
         Confidence level of the interval for Sen's slope.
-    alpha : float, default 0.05
-        Significance level used for ``h`` and the ``trend`` verdict.
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): the significance level used for ``h``
+        and the ``trend`` verdict is ``1 - confidence`` unless ``alpha`` is given.
     label : str, default "The series"
         What the series is, for the sentence (e.g. "Recorded burglary").
     unit : str, optional
@@ -391,7 +392,7 @@ def mann_kendall(
     'increasing'
     """
     confidence = check_confidence(confidence)
-    alpha = check_alpha(alpha)
+    alpha = significance_level(alpha, confidence, function="mann_kendall")
     values, t, origin, inferred_unit, _ = _prepare(x, times)
     n = len(values)
     if n < 3:
@@ -445,7 +446,7 @@ def seasonal_mann_kendall(
     period: int = 12,
     times: Any = None,
     confidence: float = 0.95,
-    alpha: float = 0.05,
+    alpha: float | None = None,
     label: str = "The series",
     unit: str | None = None,
     correction: str = "ar1",
@@ -470,8 +471,9 @@ def seasonal_mann_kendall(
         Integer time of each observation (overrides the index of ``x``).
     confidence : float, default 0.95
         Confidence level of the interval for the slope.
-    alpha : float, default 0.05
-        Significance level for ``h`` and ``trend``.
+    alpha : float, optional
+        Deprecated (a :class:`DeprecationWarning`): the significance level for ``h`` and
+        ``trend`` is ``1 - confidence`` unless ``alpha`` is given.
     label : str, default "The series"
         What the series is, for the sentence.
     unit : str, optional
@@ -509,7 +511,7 @@ def seasonal_mann_kendall(
     Hirsch, Slack & Smith (1982); Gilbert (1987), chapter 17; Sen (1968).
     """
     confidence = check_confidence(confidence)
-    alpha = check_alpha(alpha)
+    alpha = significance_level(alpha, confidence, function="seasonal_mann_kendall")
     if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
         raise ValueError(f"`period` must be a positive integer, got {period!r}")
     period = int(period)
