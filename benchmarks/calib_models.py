@@ -111,36 +111,52 @@ def mde_cell(disp, ar, mean, reps, seed, before=False):
 def _did(p):
     p = p.assign(treated=p["treated"].astype(int), post=p["post"].astype(int),
                  month=p["month"].dt.to_timestamp())
+    # the report's call (Poisson, unit and period effects, clustered by area); the event
+    # study and pre-trend checks do not change the ``did`` row and are skipped for speed
     return difference_in_differences(p, "count", "treated", "post", unit="unit", time="month",
-                                     family="poisson", unit_effects=True)
+                                     family="poisson", unit_effects=True, event_study=False)
 
 
-def did_cells(disp, ar, mean, reps, seed):
-    """DiD rows from the same fits: ``did`` (the function's own CR1 interval, t with the
-    Welch-Satterthwaite df for few treated clusters) and ``did_report`` (the report's
-    cautious interval: the larger of the cluster-robust and model-based SE)."""
-    from csp_analysis.sections.interventions import _did_adjusted
+def _did_before(r):
+    """(lower, upper, p, estimate) of the pre-issue-10 intervals from the same fit: the
+    function's CR1 t interval and the report's cautious one (the larger of the CR1 and
+    quasi-Poisson model-based SE, same t df)."""
+    from scipy import stats
 
+    row = r.table.loc["did"]
+    b = float(np.log(row.estimate))
+    ref = stats.t(r.df) if r.df is not None else stats.norm()
+    out = {}
+    for name, se in (("did (before)", float(row.se)),
+                     ("did_report (before)", max(float(row.se), float(r.se_model)))):
+        c = float(ref.ppf(0.975))
+        out[name] = (np.exp(b - c * se), np.exp(b + c * se), float(2 * ref.sf(abs(b / se))), row.estimate)
+    return out
+
+
+def did_cells(disp, ar, mean, reps, seed, n_units=20, n_treated=5):
+    """DiD rows from the same fits: ``did`` (the function's default and the report's
+    interval: wild cluster restricted score bootstrap) and, as ``(before)`` rows, the CR1
+    interval with a Welch-Satterthwaite t df and the report's former cautious interval."""
     rng = np.random.default_rng(seed)
-    counts = {"did": [0, 0, 0], "did_report": [0, 0, 0]}
+    names = ("did", "did (before)", "did_report (before)")
+    counts = {w: [0, 0, 0] for w in names}
     for _ in range(reps):
-        fits = (_did(simulate_panel(20, 5, 60, mean, disp, ar, rng=rng)),
-                _did(simulate_panel(20, 5, 60, mean, disp, ar, effect=EFFECT, rng=rng)))
-        for which in ("did", "did_report"):
-            vals = []
-            for r in fits:
-                if which == "did_report":
-                    adj = _did_adjusted(r)
-                    vals.append((adj["lower"], adj["upper"], adj["p_value"], adj["estimate"]))
-                else:
-                    row = r.table.loc["did"]
-                    vals.append((row.lower, row.upper, row.p_value, row.estimate))
-            c = counts[which]
-            c[0] += vals[0][2] < 0.05
-            c[1] += vals[1][0] <= EFFECT <= vals[1][1]
-            c[2] += (vals[1][2] < 0.05) and vals[1][3] < 1
-    return [_row(w, disp, ar, mean, reps, *(v / reps for v in counts[w]), "5 treated of 20 areas; effect 0.8")
-            for w in ("did", "did_report")]
+        fits = (_did(simulate_panel(n_units, n_treated, 60, mean, disp, ar, rng=rng)),
+                _did(simulate_panel(n_units, n_treated, 60, mean, disp, ar, effect=EFFECT, rng=rng)))
+        vals = {w: [] for w in names}
+        for r in fits:
+            row = r.table.loc["did"]
+            vals["did"].append((row.lower, row.upper, row.p_value, row.estimate))
+            for k, v in _did_before(r).items():
+                vals[k].append(v)
+        for w in names:
+            c, v = counts[w], vals[w]
+            c[0] += v[0][2] < 0.05
+            c[1] += v[1][0] <= EFFECT <= v[1][1]
+            c[2] += (v[1][2] < 0.05) and v[1][3] < 1
+    note = f"{n_treated} treated of {n_units} areas, 60 months; effect 0.8"
+    return [_row(w, disp, ar, mean, reps, *(v / reps for v in counts[w]), note) for w in names]
 
 
 def to_markdown(table: pd.DataFrame) -> str:

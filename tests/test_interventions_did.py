@@ -157,7 +157,14 @@ def test_few_clusters_and_no_cluster_warnings():
     rng = np.random.default_rng(5)
     df = _panel(rng, 1.0, n_units=10)
     assert any("clusters" in w for w in
-               difference_in_differences(df, "y", "treated", "post", unit="unit").warnings)
+               difference_in_differences(df, "y", "treated", "post", unit="unit",
+                                         inference="cluster").warnings)
+    # the default wild bootstrap: a plain warning when fewer than 4 clusters are treated
+    few = difference_in_differences(_panel(rng, 1.0, n_units=6), "y", "treated", "post",
+                                    unit="unit")
+    assert few.inference == "wild_bootstrap"
+    assert any("only 3 clusters contain treated units" in w and "relied on" in w
+               for w in few.warnings)
     assert any("independent" in w for w in
                difference_in_differences(df, "y", "treated", "post").warnings)
 
@@ -234,6 +241,8 @@ def _monthly_counts(rng, n_treated=8, n_control=40, n_pre=12, n_post=6, base=6.0
 def test_few_treated_clusters_null_rejection_rates():
     # 8 treated and 40 comparison places, no effect and no pre-trend: the DiD, the
     # linear pre-trend check and the joint pre-trend check reject at about 5%.
+    # inference="cluster": this guards the CR1 t path and the pre-trend checks (the default
+    # wild bootstrap is guarded in tests/test_calibration_models.py).
     # (Before the fix the joint test gave F ~ 50 on 38 df here and always rejected,
     # and the CR1 DiD with a normal / t(G-1) reference rejected about 10%.)
     rng = np.random.default_rng(2024)
@@ -241,7 +250,8 @@ def test_few_treated_clusters_null_rejection_rates():
     p = np.empty((reps, 3))
     for i in range(reps):
         res = difference_in_differences(_monthly_counts(rng), "n", "treated", "post",
-                                        unit="unit", time="month", family="poisson")
+                                        unit="unit", time="month", family="poisson",
+                                        inference="cluster")
         p[i] = (res.table.loc["did", "p_value"], res.pretrend["linear"]["p_value"],
                 res.pretrend["p_value"])
     rates = (p < 0.05).mean(axis=0)
