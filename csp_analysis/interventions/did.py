@@ -553,6 +553,7 @@ def difference_in_differences(
         raise ValueError(f"`bootstrap_reps` must be an integer >= 99, got {bootstrap_reps!r}")
     if not isinstance(event_study, (bool, np.bool_)):
         raise ValueError(f"`event_study` must be True or False, got {event_study!r}")
+    fit_event_study = bool(event_study)  # the name ``event_study`` is reused for the result
     if exposure is not None and family != "poisson":
         raise ValueError("`exposure` (a log offset) is only used with family='poisson'")
     for arg, col in (("unit", unit), ("cluster", cluster), ("time", time), ("exposure", exposure)):
@@ -661,7 +662,7 @@ def difference_in_differences(
     event_study = None
     pretrend = None
     joint_note = None
-    if time is not None and common_start and event_study:
+    if time is not None and common_start and fit_event_study:
         uniq = np.unique(ords)
         post_ords = uniq[pd.Series(P).groupby(ords).first().reindex(uniq).to_numpy() == 1]
         pre_ords = uniq[~np.isin(uniq, post_ords)]
