@@ -798,8 +798,8 @@ def did_section(ctx, a: InterventionAnalysis) -> None:
         ctx.say(
             "The interval and p-value come from a wild cluster bootstrap, which stays close to its stated level "
             "when only a few places are treated: in simulations of over-dispersed, month-to-month correlated counts "
-            "with 5 treated of 20 places over 5 years, it called 3-7% of no-effect panels 'unlikely to be chance' "
-            "and its 95% interval held the true effect 93-97% of the time. In a harder case (8 small treated places "
+            "with 5 treated of 20 places over 5 years, it called 4-7% of no-effect panels 'unlikely to be chance' "
+            "and its 95% interval held the true effect 92-98% of the time. In a harder case (8 small treated places "
             "of very different sizes, only 6 months after the start) it called about 8% 'unlikely to be chance', "
             "so a p-value near 0.05 is weak evidence."
         )
