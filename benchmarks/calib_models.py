@@ -28,7 +28,7 @@ model-based errors, trend with model-based errors, the analytic MDE.
 
 Run ``python benchmarks/calib_models.py`` (full grid, about 15 minutes on one core) or
 ``--quick`` (under a minute); each model fit is a full public-function call, so fits
-use ``min(reps, 150)`` replicates (MDE and DiD fewer; see column ``reps``) and the
+use ``min(reps, 400)`` replicates (MDE 100, DiD 200; see column ``reps``) and the
 Monte Carlo standard errors are shown.
 """
 from __future__ import annotations
@@ -196,7 +196,7 @@ def run(reps: int = 1000, seed: int = 1, quick: bool = False, parts=PARTS) -> pd
         mde_grid, did_grid, before_grid = grid, [(3.0, 0.5, 50.0)], grid
     else:
         grid = [(d, a, m) for d in (1.0, 1.5, 3.0) for a in (0.0, 0.3, 0.5) for m in (20.0, 200.0, 2000.0)]
-        n_fit, n_mde, n_did = min(reps, 150), min(reps, 50), min(reps, 200)
+        n_fit, n_mde, n_did = min(reps, 400), min(reps, 100), min(reps, 200)
         mde_grid = [(1.5, 0.0, 200.0), (1.5, 0.3, 200.0), (3.0, 0.5, 200.0)]
         did_grid = [(d, a, m) for d in (1.5, 3.0) for a in (0.3, 0.5) for m in (50.0, 200.0)]
         before_grid = [(1.5, 0.3, 200.0), (3.0, 0.5, 200.0), (3.0, 0.5, 20.0)]
