@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one BLAS thread: much faster on a shared machine
 import importlib.util
 import sys
 import time
@@ -89,6 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="small grid, few replicates (smoke run)")
     ap.add_argument("--only", choices=MODULES, help="run one of the two grids")
+    ap.add_argument("--parts", help="calib_models only: comma-separated subset of its,trend,mde,did "
+                                    "(to run the models grid in several processes)")
     ap.add_argument("--write", metavar="PATH", help="also write the table (markdown) to PATH")
     ap.add_argument("--save", metavar="CSV", help="also save the cells (with the command and timing) to CSV")
     ap.add_argument("--load", metavar="CSV", nargs="+", help="assemble saved cells instead of simulating")
@@ -112,7 +118,8 @@ def main(argv=None) -> int:
                 continue
             t0 = time.perf_counter()
             mod = _load(name)
-            part = mod.run(reps=a.reps, seed=a.seed, quick=a.quick)
+            kw = {"parts": tuple(a.parts.split(","))} if a.parts and name == "calib_models" else {}
+            part = mod.run(reps=a.reps, seed=a.seed, quick=a.quick, **kw)
             timings[name] = time.perf_counter() - t0
             frames.append(part)
             print(f"{name}: {len(part)} cells in {timings[name]:.0f} s", file=sys.stderr)

@@ -157,7 +157,14 @@ def test_few_clusters_and_no_cluster_warnings():
     rng = np.random.default_rng(5)
     df = _panel(rng, 1.0, n_units=10)
     assert any("clusters" in w for w in
-               difference_in_differences(df, "y", "treated", "post", unit="unit").warnings)
+               difference_in_differences(df, "y", "treated", "post", unit="unit",
+                                         inference="cluster").warnings)
+    # the default wild bootstrap: a plain warning when fewer than 4 clusters are treated
+    few = difference_in_differences(_panel(rng, 1.0, n_units=6), "y", "treated", "post",
+                                    unit="unit")
+    assert few.inference == "wild_bootstrap"
+    assert any("only 3 clusters contain treated units" in w and "relied on" in w
+               for w in few.warnings)
     assert any("independent" in w for w in
                difference_in_differences(df, "y", "treated", "post").warnings)
 
@@ -234,6 +241,8 @@ def _monthly_counts(rng, n_treated=8, n_control=40, n_pre=12, n_post=6, base=6.0
 def test_few_treated_clusters_null_rejection_rates():
     # 8 treated and 40 comparison places, no effect and no pre-trend: the DiD, the
     # linear pre-trend check and the joint pre-trend check reject at about 5%.
+    # inference="cluster": this guards the CR1 t path and the pre-trend checks (the default
+    # wild bootstrap is guarded in tests/test_calibration_models.py).
     # (Before the fix the joint test gave F ~ 50 on 38 df here and always rejected,
     # and the CR1 DiD with a normal / t(G-1) reference rejected about 10%.)
     rng = np.random.default_rng(2024)
@@ -241,7 +250,8 @@ def test_few_treated_clusters_null_rejection_rates():
     p = np.empty((reps, 3))
     for i in range(reps):
         res = difference_in_differences(_monthly_counts(rng), "n", "treated", "post",
-                                        unit="unit", time="month", family="poisson")
+                                        unit="unit", time="month", family="poisson",
+                                        inference="cluster")
         p[i] = (res.table.loc["did", "p_value"], res.pretrend["linear"]["p_value"],
                 res.pretrend["p_value"])
     rates = (p < 0.05).mean(axis=0)
@@ -330,3 +340,45 @@ def test_cluster_t_degrees_of_freedom():
     assert _cluster_df(48, 8, 40) == pytest.approx(10.0, abs=0.1)
     assert _cluster_df(42, 2, 40) == pytest.approx(1.1, abs=0.05)
     assert _cluster_df(30, 30, 30) == 29.0  # every cluster holds both groups: G - 1
+
+
+def test_wild_bootstrap_agrees_with_cr1_when_clusters_are_many(ck):
+    # 410 stores (79 in PA): the wild cluster bootstrap and the CR1 t interval should
+    # agree (both are valid with many clusters in each group), an independent check of
+    # the bootstrap's statistic, p-value and test inversion.
+    boot = difference_in_differences(ck, "fte", "nj", "d", unit="id")
+    cr1 = difference_in_differences(ck, "fte", "nj", "d", unit="id", inference="cluster")
+    b, c = boot.table.loc["did"], cr1.table.loc["did"]
+    assert boot.inference == "wild_bootstrap" and cr1.inference == "cluster"
+    assert b.estimate == c.estimate and b.se == c.se
+    assert b.lower == pytest.approx(c.lower, abs=0.15 * c.se)
+    assert b.upper == pytest.approx(c.upper, abs=0.15 * c.se)
+    assert b.p_value == pytest.approx(c.p_value, abs=0.02)
+    assert "wild cluster restricted score bootstrap" in b.method and "Webb" in b.method
+    # reproducible (fixed seed) and the interval is the set the test does not reject
+    again = difference_in_differences(ck, "fte", "nj", "d", unit="id")
+    assert again.table.loc["did", "upper"] == b.upper
+
+
+def test_wild_bootstrap_interval_inverts_its_test():
+    from csp_analysis.interventions._wildboot import ScoreBootstrap
+
+    rng = np.random.default_rng(8)
+    df = _panel(rng, 0.8, family="poisson", n_units=16)
+    res = difference_in_differences(df, "y", "treated", "post", unit="unit", time="t",
+                                    family="poisson", unit_effects=True, event_study=False)
+    row = res.table.loc["did"]
+    from csp_analysis.interventions.did import _bootstrap
+
+    class _F:
+        pass
+    f = _F()
+    f.res, f.params = res.model, res.model.params
+    bs = _bootstrap(f, pd.factorize(df["unit"])[0], 999, 20191)
+    assert isinstance(bs, ScoreBootstrap)
+    lo, hi = np.log(row.lower), np.log(row.upper)
+    eps = 0.01 * row.se
+    assert bs.p_value(lo + eps) > 0.05 >= bs.p_value(lo - eps)
+    assert bs.p_value(hi - eps) > 0.05 >= bs.p_value(hi + eps)
+    assert bs.p_value(np.log(row.estimate)) > 0.9  # the score is zero at the estimate
+    assert bs.p_value(0.0) == pytest.approx(row.p_value)

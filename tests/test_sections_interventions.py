@@ -268,12 +268,13 @@ def test_partnership_without_street_data_gets_a_plain_answer(store, tmp_path_fac
     assert tables and not [t for t in tables if "monthly_series" in t], tables  # no empty series table
 
 
-def test_report_did_interval_is_conservative_and_keeps_its_size_under_the_null():
-    """The report's DiD (larger of cluster-robust and model-based SE, the DiD's own t df):
-    never narrower than the DiD's interval, and on monthly counts with no effect (8 treated,
-    40 comparison places, as a town-centre scheme) it flags about 5% or fewer."""
+def test_report_did_uses_the_functions_interval_and_its_size_under_the_null_is_as_stated():
+    """The report shows the DiD's own interval and p-value (its default wild cluster
+    bootstrap; issue 10: one calibrated interval, not a report-made one), says how it was
+    found, and on monthly counts with no effect (8 treated, 40 comparison places, as a
+    town-centre scheme: small places of very different sizes, 6 months after) flags about
+    8%, not 5%: a hard case, stated in the report's sentence."""
     from csp_analysis.interventions import difference_in_differences
-    from scipy import stats
 
     rng = np.random.default_rng(11)
     reps, rejected = 80, 0
@@ -288,12 +289,12 @@ def test_report_did_interval_is_conservative_and_keeps_its_size_under_the_null()
                            "month": np.tile(t, n_units), "post": np.tile((t >= n_pre).astype(int), n_units),
                            "n": rng.poisson(np.exp(eta)).ravel()})
         res = difference_in_differences(df, "n", "treated", "post", unit="unit", cluster="unit", time="month",
-                                        family="poisson", unit_effects=True)
+                                        family="poisson", unit_effects=True, event_study=False)
         adj = S._did_adjusted(res)
         r = res.table.loc["did"]
-        assert adj["lower"] <= r["lower"] + 1e-12 and adj["upper"] >= r["upper"] - 1e-12
-        assert adj["se"] == pytest.approx(max(r["se"], res.se_model))
-        crit = stats.t.ppf(0.975, res.df)
-        assert np.log(adj["upper"] / adj["estimate"]) == pytest.approx(crit * adj["se"])
+        assert (adj["lower"], adj["upper"], adj["p_value"]) == (r["lower"], r["upper"], r["p_value"])
+        assert adj["calibrated"] and adj["basis"].startswith("wild cluster bootstrap")
         rejected += adj["p_value"] < 0.05
-    assert rejected / reps <= 0.08
+    # measured: 7.5-8% over 200 replicates (the CR1 t interval 9.5%, the former cautious one
+    # 4%); the report's sentence says so ("about 8%" in a case like this)
+    assert rejected / reps <= 0.125

@@ -15,9 +15,24 @@ in mean changes; with ``family="poisson"`` (log link, Poisson GLM, a good choice
 for crime counts) :math:`e^{\\delta}` is a ratio of rate ratios: how much the
 treated group's rate changed relative to the comparison group's change.
 
+Inference for the main estimate (default ``inference="wild_bootstrap"``): when
+clusters are usable, the p-value and interval come from a wild cluster restricted
+score bootstrap (Kline & Santos 2012; Webb six-point weights, 999 draws, fixed seed;
+the interval by inverting the test, Roodman et al. 2019; see ``_wildboot.py``). With
+5 treated of 20 areas, 60 months of over-dispersed (variance 1.5-3x the mean),
+autocorrelated (AR 0.3-0.5) monthly counts of mean 50 or 200 it rejected 4-7% of null
+panels and its 95% interval covered 92-98% of planted effects (200 replicates per cell,
+each within two Monte Carlo SEs of the 3-7% / 93-97% target; ``benchmarks/calib_models.py``).
+With 8 small treated places of very different sizes and only 6 months after the start
+it rejected about 8% (tests). With fewer than 4
+treated (or comparison) clusters no cluster-based method holds its level; a warning
+says so. ``se`` is the CR1 standard error below (kept for comparison and for
+``inference="cluster"``, the method before issue 10).
+
 Standard errors are cluster-robust (Liang & Zeger 1986), clustered by ``cluster``
 or else by ``unit``, with the CR1 small-sample factor G/(G-1)*(N-1)/(N-K), and
-intervals and p-values from the t distribution (for both families). Its degrees
+(with ``inference="cluster"``, and for the pre-trend checks) intervals and p-values
+from the t distribution (for both families). Its degrees
 of freedom are Stata's G - 1 when every cluster holds both treated and comparison
 rows; when the groups lie in separate clusters (g_t treated, g_c comparison) the
 variance is estimated mostly from the treated clusters, so the Welch-Satterthwaite
@@ -74,6 +89,10 @@ Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust
 inference. *Journal of Human Resources* 50:317-372.
 MacKinnon, J. G. & Webb, M. D. (2017). Wild bootstrap inference for wildly
 different cluster sizes. *Journal of Applied Econometrics* 32:233-254.
+Kline, P. & Santos, A. (2012). A score based approach to wild bootstrap inference.
+*Journal of Econometric Methods* 1:23-41.
+Roodman, D., MacKinnon, J. G., Nielsen, M. O. & Webb, M. D. (2019). Fast and wild:
+bootstrap inference in Stata using boottest. *The Stata Journal* 19:4-60.
 Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment
 timing. *Journal of Econometrics* 225:254-277.
 Wooldridge, J. M. (2023). Simple approaches to nonlinear difference-in-differences
@@ -90,6 +109,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ._wildboot import DEFAULT_REPS, DEFAULT_SEED, ScoreBootstrap
 from ._results import (
     InterventionResult,
     TimeAxis,
@@ -108,6 +128,11 @@ from ._results import (
 __all__ = ["difference_in_differences", "DiDResult"]
 
 DID_FAMILIES = ("gaussian", "poisson")
+DID_INFERENCE = ("wild_bootstrap", "cluster")
+#: With fewer treated (or comparison) clusters than this, no cluster-based interval,
+#: the wild bootstrap included, can be relied on to hold its level (MacKinnon & Webb
+#: 2017: the restricted wild bootstrap then becomes very cautious, the others liberal).
+MIN_CALIBRATED_CLUSTERS_PER_GROUP = 4
 
 
 #: Fewer clusters than this (or a treated or comparison group that lies in a single
@@ -265,6 +290,20 @@ def _fit(y, X, family, offset, groups, confidence, absorb=None, treat=None, chec
                 counts=counts3)
 
 
+def _bootstrap(fit: _Fit, groups, reps, seed) -> ScoreBootstrap:
+    """The wild cluster score bootstrap for ``did`` on the design actually fitted."""
+    model = fit.res.model
+    names = list(fit.params.index)
+    X = np.asarray(model.exog, dtype=float)
+    j = names.index("did")
+    keep = [i for i in range(len(names)) if i != j]
+    offset = getattr(model, "offset", None)
+    family = "poisson" if isinstance(model, sm.GLM) else "gaussian"
+    return ScoreBootstrap(np.asarray(model.endog, dtype=float), X[:, keep], X[:, j],
+                          pd.factorize(np.asarray(groups))[0], family, offset=offset,
+                          start=np.asarray(fit.params, dtype=float)[keep], reps=reps, seed=seed)
+
+
 def _p(z, df):
     if not np.isfinite(z):
         return float("nan")
@@ -306,6 +345,11 @@ class DiDResult(InterventionResult):
     df : float or None
         Degrees of freedom of the t reference distribution of the main estimate
         (None: normal reference).
+    inference : str
+        How the ``did`` p-value and interval were found: ``"wild_bootstrap"``,
+        ``"cluster"`` (CR1, t), ``"model"`` (model-based fallback) or ``"hc"``.
+    p_value_cluster : float
+        The CR1 (t reference) p-value of the main estimate, for comparison.
     se_model : float
         Model-based standard error of the main estimate (link scale: classical OLS,
         or quasi-Poisson with Pearson dispersion floored at 1), whichever
@@ -424,6 +468,10 @@ def difference_in_differences(
     exposure: str | None = None,
     unit_effects: bool = False,
     confidence: float = 0.95,
+    inference: str = "wild_bootstrap",
+    bootstrap_reps: int = DEFAULT_REPS,
+    seed: int = DEFAULT_SEED,
+    event_study: bool = True,
 ) -> DiDResult:
     """Estimate a difference-in-differences effect with cluster-robust errors.
 
@@ -458,6 +506,27 @@ def difference_in_differences(
         information and are dropped.
     confidence : float
         Confidence level (default 0.95).
+    inference : {"wild_bootstrap", "cluster"}
+        How the p-value and interval of the ``did`` row are found when clusters are
+        usable (``cluster``/``unit`` given, at least ``MIN_CLUSTERS`` clusters and two
+        in each group). ``"wild_bootstrap"`` (default): wild cluster restricted score
+        bootstrap (Kline & Santos 2012; Webb weights; the interval by test inversion,
+        Roodman et al. 2019), which holds its level with few treated clusters where
+        CR1 may not: with 5 treated of 20 areas over 60 months of over-dispersed,
+        autocorrelated counts it rejected 4-7% of null panels and covered 92-98%
+        (``benchmarks/calib_models.py``). With fewer than
+        ``MIN_CALIBRATED_CLUSTERS_PER_GROUP`` (4) treated or comparison clusters no
+        cluster-based method is reliable and a warning says so. ``"cluster"``: the CR1
+        standard error with a t reference (the method before issue 10). Without usable
+        clusters both fall back as described above. ``se`` is always the CR1 (or
+        fallback) standard error.
+    bootstrap_reps : int
+        Bootstrap draws (default 999).
+    seed : int
+        Seed of the bootstrap weights (fixed by default, so results are reproducible).
+    event_study : bool
+        Fit the event study and pre-trend checks when ``time`` is given (default True;
+        False skips them, e.g. in simulations).
 
     Returns
     -------
@@ -480,6 +549,14 @@ def difference_in_differences(
     if family not in DID_FAMILIES:
         raise ValueError(f"`family` must be one of {DID_FAMILIES}, got {family!r}")
     confidence = check_confidence(confidence)
+    if inference not in DID_INFERENCE:
+        raise ValueError(f"`inference` must be one of {DID_INFERENCE}, got {inference!r}")
+    if isinstance(bootstrap_reps, bool) or not isinstance(bootstrap_reps, (int, np.integer)) \
+            or bootstrap_reps < 99:
+        raise ValueError(f"`bootstrap_reps` must be an integer >= 99, got {bootstrap_reps!r}")
+    if not isinstance(event_study, (bool, np.bool_)):
+        raise ValueError(f"`event_study` must be True or False, got {event_study!r}")
+    fit_event_study = bool(event_study)  # the name ``event_study`` is reused for the result
     if exposure is not None and family != "poisson":
         raise ValueError("`exposure` (a log offset) is only used with family='poisson'")
     for arg, col in (("unit", unit), ("cluster", cluster), ("time", time), ("exposure", exposure)):
@@ -557,16 +634,30 @@ def difference_in_differences(
     res = fm.res
     b, s = float(fm.params["did"]), _se(fm.cov, "did")
     lo, hi = b - fm.crit * s, b + fm.crit * s
+    p_main = _p(b / s, fm.df)
+    p_cluster = p_main
+    boot = None
+    if inference == "wild_bootstrap" and fm.kind == "cluster" and np.isfinite(s):
+        boot = _bootstrap(fm, groups, bootstrap_reps, seed)
+        p_main = boot.p_value(0.0)  # the null: no effect (0 on the link scale)
+        lo, hi = boot.interval(b, s, confidence, fm.crit)
     ratio = family == "poisson"
     fe = [n for n, flag in (("unit", unit_effects), ("period", time is not None)) if flag]
     method = ("OLS" if family == "gaussian" else "Poisson GLM") + \
         (f" with {' and '.join(fe)} fixed effects" if fe else "") + f", {fm.label}"
+    if boot is not None:
+        G, g_t, _ = fm.counts
+        method = (("OLS" if family == "gaussian" else "Poisson GLM")
+                  + (f" with {' and '.join(fe)} fixed effects" if fe else "")
+                  + f"; p-value and interval by wild cluster restricted score bootstrap by "
+                    f"{cluster_col!r} ({G} clusters, {g_t} with treated rows; Webb weights, "
+                    f"{boot.reps} draws; Kline & Santos 2012); se: CR1 cluster-robust")
     rows = [{
         "effect": "did",
         "estimate": math.exp(b) if ratio else b,
         "lower": math.exp(lo) if ratio else lo,
         "upper": math.exp(hi) if ratio else hi,
-        "p_value": _p(b / s, fm.df), "confidence": confidence, "method": method,
+        "p_value": p_main, "confidence": confidence, "method": method,
         "scale": "ratio of rate ratios" if ratio else "difference", "se": s,
     }]
 
@@ -574,7 +665,7 @@ def difference_in_differences(
     event_study = None
     pretrend = None
     joint_note = None
-    if time is not None and common_start:
+    if time is not None and common_start and fit_event_study:
         uniq = np.unique(ords)
         post_ords = uniq[pd.Series(P).groupby(ords).first().reindex(uniq).to_numpy() == 1]
         pre_ords = uniq[~np.isin(uniq, post_ords)]
@@ -681,18 +772,28 @@ def difference_in_differences(
             + "; they assume observations are independent within a cluster once the fixed "
               "effects are allowed for, and are too small if counts are correlated over time "
               "within a place.")
-    elif n_clusters is not None and n_clusters < 30:
+    elif boot is None and n_clusters is not None and n_clusters < 30:
         warn_list.append(f"Caution: only {n_clusters} clusters; cluster-robust standard errors are "
                          "unreliable with fewer than about 30-50 clusters, even with the CR1 "
                          f"correction and the t({fm.df:.1f}) reference distribution used here. "
-                         "Consider a wild cluster bootstrap or a permutation test.")
-    if (groups is not None and not fallback and n_treated_clusters is not None
+                         "Consider inference='wild_bootstrap' (the default).")
+    if (boot is None and groups is not None and not fallback and n_treated_clusters is not None
             and n_treated_clusters < 10 and (n_clusters or 0) >= 30):
         warn_list.append(f"Caution: only {n_treated_clusters} clusters contain treated units; "
                          "cluster-robust inference is approximate when few clusters are treated "
                          "(MacKinnon & Webb 2017); the t reference distribution used here has "
                          f"{fm.df:.1f} degrees of freedom (not {n_clusters - 1}) to allow for "
                          "this.")
+    if boot is not None and min(fm.counts[1], fm.counts[2]) < MIN_CALIBRATED_CLUSTERS_PER_GROUP:
+        few = "treated" if fm.counts[1] <= fm.counts[2] else "comparison"
+        warn_list.append(f"Caution: only {min(fm.counts[1], fm.counts[2])} clusters contain {few} "
+                         "units. With so few, no cluster-based p-value or interval (the wild "
+                         "cluster bootstrap used here included) can be relied on to hold its "
+                         "stated level; the bootstrap then tends to be cautious (too wide an "
+                         "interval, real effects missed; MacKinnon & Webb 2017).")
+    if boot is not None and not (np.isfinite(lo) and np.isfinite(hi)):
+        warn_list.append("Note: the wild bootstrap interval is unbounded on one side: the data "
+                         "cannot rule out effects of any size in that direction.")
     if joint_note:
         warn_list.append(joint_note)
     if staggered:
@@ -710,6 +811,7 @@ def difference_in_differences(
         table=make_table(rows, extra=["se"]), cell_means=cell_means, event_study=event_study,
         pretrend=pretrend, n_clusters=n_clusters, n_treated_clusters=n_treated_clusters,
         se_method=fm.label, n_obs=int(len(y)), model=res, df=fm.df, se_model=_se(fm.model_cov, "did"),
+        inference="wild_bootstrap" if boot is not None else fm.kind, p_value_cluster=p_cluster,
         outcome=outcome, family=family, exposure=exposure, time=time,
         confidence=confidence, warnings=warn_list,
     )
