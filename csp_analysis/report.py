@@ -236,21 +236,18 @@ class ReportContext:
         caption : str, optional
             The visible caption; default: the figure's title (none when it has several).
         """
-        import io
 
         import matplotlib.pyplot as plt
 
         from .alt_text import describe_figure, figure_title
 
         try:
-            buf = io.BytesIO()
-            # as the inline backend draws it: the figure's dpi, tight bounding box
-            fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
-            text = describe_figure(fig, draw=False) if alt is None else str(alt)  # savefig drew it
+            png = render_png(fig)
+            text = describe_figure(fig, draw=False) if alt is None else str(alt)  # render_png drew it
             cap = figure_title(fig) if caption is None else str(caption)
         finally:
             plt.close(fig)
-        b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+        b64 = base64.b64encode(png).decode("ascii")
         if text:
             img = f"<img src='data:image/png;base64,{b64}' alt=\"{html.escape(text, quote=True)}\">"
         else:
@@ -295,6 +292,80 @@ class ReportContext:
         d = self.output_dir / "warnings"
         d.mkdir(parents=True, exist_ok=True)
         _atomic_write(d / f"{self.notebook}.json", json.dumps(recorded, indent=2))
+
+
+#: White space kept around a chart's content, in inches (matplotlib's ``pad_inches`` default).
+PAD_INCHES = 0.1
+#: Room drawn around the figure (inches: left, bottom, right, top) so that content sticking out
+#: of it (long category labels on the left, a colour bar's label on the right) is not clipped.
+OVERHANG_INCHES = (2.5, 0.5, 1.0, 0.5)
+
+
+def render_png(fig, pad_inches: float = PAD_INCHES) -> bytes:
+    """A figure as PNG bytes, cropped to its content plus ``pad_inches``: the look of
+    ``savefig(bbox_inches="tight", facecolor="white")`` (what the inline backend shows)
+    with one draw instead of two.
+
+    ``bbox_inches="tight"`` draws the figure twice (a dry run to measure every artist's
+    extent, then the real draw) and measures each artist in between; on a report's 20-30
+    charts that was most of the rendering time. Here the figure is drawn once, at its own
+    dpi on white, onto a canvas larger than the figure by :data:`OVERHANG_INCHES` (content
+    that sticks out of the figure is drawn, as "tight" would), then cropped to the box of
+    non-white pixels plus the pad (numpy, a few milliseconds) and encoded with Pillow as
+    an opaque RGB PNG. When content reaches the edge of even that canvas, the figure is
+    saved with ``bbox_inches="tight"`` as before. Written by hand because matplotlib has no
+    tight crop without the measuring draw.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    pad_inches : float
+        White space around the content.
+
+    Returns
+    -------
+    bytes
+        The PNG (RGB: the same pixels as matplotlib's RGBA PNG on a white background).
+    """
+    import io
+
+    import numpy as np
+    from matplotlib.transforms import Bbox
+    from PIL import Image, PngImagePlugin
+
+    dpi = fig.dpi
+    fw, fh = fig.get_size_inches()
+    # whole pixels of room, so that the canvas size is known exactly
+    left, bottom, right, top = (round(m * dpi) / dpi for m in OVERHANG_INCHES)
+    box = Bbox.from_extents(-left, -bottom, fw + right, fh + top)
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=dpi, bbox_inches=box, facecolor="white")
+    data = raw.getvalue()
+    width = int(box.width * dpi)
+    for wd in (width, width + 1, width - 1):  # the canvas is int(size * dpi): allow for rounding
+        if wd > 0 and len(data) % (4 * wd) == 0:
+            width = wd
+            break
+    rgba = np.frombuffer(data, dtype=np.uint8).reshape(-1, width, 4)
+    h, w = rgba.shape[:2]
+    rgb = rgba[..., :3]
+    ink = (rgb != 255).any(axis=2)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if (not (rgba[..., 3] == 255).all() or not len(rows) or rows[0] == 0 or cols[0] == 0
+            or rows[-1] == h - 1 or cols[-1] == w - 1):
+        # content beyond even the room drawn (or a transparent figure): the two-draw tight box
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=pad_inches, facecolor="white")
+        return buf.getvalue()
+    pad = int(round(pad_inches * dpi))
+    r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, h)
+    c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, w)
+    img = Image.fromarray(np.ascontiguousarray(rgb[r0:r1, c0:c1]), "RGB")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    out = io.BytesIO()
+    img.save(out, format="png", pnginfo=info, dpi=(dpi, dpi))
+    return out.getvalue()
 
 
 def _format_mixed(v: Any, dp: int) -> Any:
