@@ -313,7 +313,8 @@ def render_png(fig, pad_inches: float = PAD_INCHES) -> bytes:
     that sticks out of the figure is drawn, as "tight" would), then cropped to the box of
     non-white pixels plus the pad (numpy, a few milliseconds) and encoded with Pillow as
     an opaque RGB PNG. When content reaches the edge of even that canvas, the figure is
-    saved with ``bbox_inches="tight"`` as before. Written by hand because matplotlib has no
+    saved with ``bbox_inches="tight"`` as before. (An artist placed wholly beyond that
+    room, which none of the package's charts does, would not be seen.) Written by hand because matplotlib has no
     tight crop without the measuring draw.
 
     Parameters
