@@ -236,7 +236,6 @@ class ReportContext:
         caption : str, optional
             The visible caption; default: the figure's title (none when it has several).
         """
-
         import matplotlib.pyplot as plt
 
         from .alt_text import describe_figure, figure_title
@@ -314,8 +313,8 @@ def render_png(fig, pad_inches: float = PAD_INCHES) -> bytes:
     non-white pixels plus the pad (numpy, a few milliseconds) and encoded with Pillow as
     an opaque RGB PNG. When content reaches the edge of even that canvas, the figure is
     saved with ``bbox_inches="tight"`` as before. (An artist placed wholly beyond that
-    room, which none of the package's charts does, would not be seen.) Written by hand because matplotlib has no
-    tight crop without the measuring draw.
+    room, which none of the package's charts does, would not be seen.) Written by hand
+    because matplotlib has no tight crop without the measuring draw.
 
     Parameters
     ----------
@@ -342,19 +341,21 @@ def render_png(fig, pad_inches: float = PAD_INCHES) -> bytes:
     raw = io.BytesIO()
     fig.savefig(raw, format="rgba", dpi=dpi, bbox_inches=box, facecolor="white")
     data = raw.getvalue()
-    width = int(box.width * dpi)
-    for wd in (width, width + 1, width - 1):  # the canvas is int(size * dpi): allow for rounding
-        if wd > 0 and len(data) % (4 * wd) == 0:
-            width = wd
-            break
-    rgba = np.frombuffer(data, dtype=np.uint8).reshape(-1, width, 4)
-    h, w = rgba.shape[:2]
-    rgb = rgba[..., :3]
-    ink = (rgb != 255).any(axis=2)
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if (not (rgba[..., 3] == 255).all() or not len(rows) or rows[0] == 0 or cols[0] == 0
-            or rows[-1] == h - 1 or cols[-1] == w - 1):
-        # content beyond even the room drawn (or a transparent figure): the two-draw tight box
+    # the Agg canvas is int(size * dpi) pixels each way (matplotlib's RendererAgg), where its
+    # size * dpi can differ from ours in the last bit: take the one candidate that fits the bytes
+    fits = {(wd, hd) for wd in {int(box.width * dpi + e) for e in (-1e-6, 1e-6)}
+            for hd in {int(box.height * dpi + e) for e in (-1e-6, 1e-6)} if 4 * wd * hd == len(data)}
+    w, h = fits.pop() if len(fits) == 1 else (0, 0)
+    rows = cols = np.array([], dtype=int)
+    if w and h:
+        rgba = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 4)
+        rgb = rgba[..., :3]
+        if (rgba[..., 3] == 255).all():
+            ink = (rgb != 255).any(axis=2)
+            rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1:
+        # content beyond even the room drawn (or a transparent figure, or an unexpected canvas
+        # size): the two-draw tight box
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=pad_inches, facecolor="white")
         return buf.getvalue()
