@@ -121,8 +121,8 @@ def test_render_png_crops_like_a_tight_bounding_box_with_one_draw(monkeypatch):
         w, h = _png_size(png)
         tw, th = _tight(fig)
         assert w < 600 and h < 300 and abs(w - tw) <= 6 and abs(h - th) <= 6
-        # figure sizes that are not a whole number of pixels (the density maps' 4.6 * 2 + 1.2 inches
-        # is 1039.9999... pixels to us and 1040 to matplotlib): still one draw
+        # figure sizes that are not a whole number of pixels (as the density maps' 4.6 * 2 + 1.2
+        # inches, 1039.9999... pixels): still one draw
         for size in ((6.373, 3.137), (4.6 * 2 + 1.2, 5.651807607372612)):
             fig = fig_with(0.6)
             fig.set_size_inches(*size)
