@@ -69,6 +69,36 @@ def time_trivial(folder: Path) -> float:
     return time.perf_counter() - t
 
 
+def kernel_cpu() -> float | None:
+    """CPU seconds (user + system) used so far by this process's warm kernel (Linux /proc), or
+    None. Steadier than wall time on a shared machine: it does not count waiting for a core."""
+    import os
+
+    k = runner._WORKER.get("kernel")
+    proc = getattr(getattr(getattr(k, "km", None), "provisioner", None), "process", None)
+    pid = getattr(proc, "pid", None)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+_KERNEL_CPU: list[float] = []
+_shutdown_worker = runner.shutdown_worker
+
+
+def _shutdown_measured() -> None:
+    """runner.shutdown_worker, noting the kernel's CPU time first (run_all shuts it down)."""
+    c = kernel_cpu()
+    if c is not None:
+        _KERNEL_CPU.append(c)
+    _shutdown_worker()
+
+
+runner.shutdown_worker = _shutdown_measured
+
+
 def profile(results, out: Path) -> list[str]:
     """Per notebook: overhead, code cells (papermill's durations) and HTML conversion."""
     lines = []
@@ -140,19 +170,21 @@ def main() -> None:
                                     force=True, blas_threads=0, **quiet)
             t_before = time.perf_counter() - t
 
-        base, t_base = [], None
+        base, t_base, cpu_base = [], None, None
         if a.baseline:
             import os
 
             saved = os.environ.get("PYTHONPATH")
             runner.shutdown_worker()  # a kernel of its own, importing the baseline's package
             os.environ["PYTHONPATH"] = str(a.baseline.resolve())
+            _KERNEL_CPU.clear()
             try:
                 t = time.perf_counter()
                 base = runner.run_all(slugs, outputs_dir=tmp / "baseline", store=a.store, notebooks=nbs,
                                       notebooks_dir=a.baseline.resolve() / "notebooks", warm=True, force=True,
                                       **quiet)
                 t_base = time.perf_counter() - t
+                cpu_base = sum(_KERNEL_CPU) or None
             finally:
                 runner.shutdown_worker()
                 if saved is None:
@@ -160,10 +192,12 @@ def main() -> None:
                 else:
                     os.environ["PYTHONPATH"] = saved
 
+        _KERNEL_CPU.clear()
         t = time.perf_counter()
         after = runner.run_all(slugs, outputs_dir=tmp / "after", store=a.store, notebooks=nbs, warm=True,
                                force=True, **quiet)
         t_after = time.perf_counter() - t
+        cpu_after = sum(_KERNEL_CPU) or None
 
         t = time.perf_counter()
         again = runner.run_all(slugs, outputs_dir=tmp / "after", store=a.store, notebooks=nbs, **quiet)
@@ -184,10 +218,14 @@ def main() -> None:
         print(f"after  (warm kernel, cache, 1 exporter, 1 BLAS thread): {t_after:.1f} s for {k} partnership(s) = "
               f"{t_after / k:.1f} s each = {t_after / k / t_triv:.1f}x trivial"
               + (f" (speed-up {t_before / t_after:.2f}x)" if t_before is not None else ""))
+        if cpu_after is not None:
+            print(f"after: kernel CPU time {cpu_after:.1f} s (kernel start, imports and the notebooks' cells)")
         if t_base is not None:
             print(f"baseline {a.baseline} (same settings as after): {t_base:.1f} s for {k} partnership(s) = "
                   f"{t_base / k:.1f} s each = {t_base / k / t_triv:.1f}x trivial; after is "
-                  f"{t_base / t_after:.2f}x faster")
+                  f"{t_base / t_after:.2f}x faster"
+                  + (f"; baseline kernel CPU time {cpu_base:.1f} s = {cpu_base / cpu_after:.2f}x after's"
+                     if cpu_base is not None and cpu_after else ""))
         print(f"unchanged re-run: {t_again:.2f} s "
               f"({sum(r.action == 'unchanged' for r in again)}/{k} partnerships unchanged)")
         if t_par is not None:
