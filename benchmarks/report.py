@@ -22,6 +22,14 @@ Prints, measured one after another in this process:
    partnership "unchanged").
 
 With ``--jobs N`` (N > 1) it also times the partnerships in N worker processes.
+``--baseline DIR`` also times, in the same run and just before "after", the same warm run
+with the kernels importing the package from DIR (a copy of an earlier commit, e.g.
+``git archive COMMIT | tar -x -C DIR``; its notebooks are used too), prints its profile,
+and checks that its CSV tables are byte-identical to after's: a before/after of a code
+change under the same machine load. ``--tables-from DIR`` also compares the after run's CSV tables with an outputs folder made
+by another checkout (e.g. the code before a speed change: the rendered tables must be
+byte-identical); ``--keep DIR`` keeps this run's outputs there; ``--after-only`` skips the
+slow "before" run (for quick iterations; the ratio to the trivial notebook is still printed).
 Timings on a shared machine are noisy: compare figures from the same run only.
 """
 from __future__ import annotations
@@ -59,6 +67,36 @@ def time_trivial(folder: Path) -> float:
                         kernel_name="python3", progress_bar=False,
                         extra_arguments=["--IPKernelApp.log_level=ERROR"])
     return time.perf_counter() - t
+
+
+def kernel_cpu() -> float | None:
+    """CPU seconds (user + system) used so far by this process's warm kernel (Linux /proc), or
+    None. Steadier than wall time on a shared machine: it does not count waiting for a core."""
+    import os
+
+    k = runner._WORKER.get("kernel")
+    proc = getattr(getattr(getattr(k, "km", None), "provisioner", None), "process", None)
+    pid = getattr(proc, "pid", None)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+_KERNEL_CPU: list[float] = []
+_shutdown_worker = runner.shutdown_worker
+
+
+def _shutdown_measured() -> None:
+    """runner.shutdown_worker, noting the kernel's CPU time first (run_all shuts it down)."""
+    c = kernel_cpu()
+    if c is not None:
+        _KERNEL_CPU.append(c)
+    _shutdown_worker()
+
+
+runner.shutdown_worker = _shutdown_measured
 
 
 def profile(results, out: Path) -> list[str]:
@@ -113,6 +151,10 @@ def main() -> None:
     ap.add_argument("--store")
     ap.add_argument("--notebooks", nargs="+")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--baseline", type=Path, help="checkout of earlier code to time in the same run")
+    ap.add_argument("--tables-from", type=Path, help="outputs folder of another checkout to compare tables with")
+    ap.add_argument("--keep", type=Path, help="copy this run's outputs here")
+    ap.add_argument("--after-only", action="store_true", help="skip the 'before' run")
     a = ap.parse_args()
     slugs = a.slugs or ["riverton"]
     nbs = tuple(a.notebooks) if a.notebooks else None
@@ -121,15 +163,41 @@ def main() -> None:
         tmp = Path(tmp)
         t_triv = time_trivial(tmp)
 
-        t = time.perf_counter()
-        before = runner.run_all(slugs, outputs_dir=tmp / "before", store=a.store, notebooks=nbs, warm=False,
-                                force=True, blas_threads=0, **quiet)
-        t_before = time.perf_counter() - t
+        before, t_before = [], None
+        if not a.after_only:
+            t = time.perf_counter()
+            before = runner.run_all(slugs, outputs_dir=tmp / "before", store=a.store, notebooks=nbs, warm=False,
+                                    force=True, blas_threads=0, **quiet)
+            t_before = time.perf_counter() - t
 
+        base, t_base, cpu_base = [], None, None
+        if a.baseline:
+            import os
+
+            saved = os.environ.get("PYTHONPATH")
+            runner.shutdown_worker()  # a kernel of its own, importing the baseline's package
+            os.environ["PYTHONPATH"] = str(a.baseline.resolve())
+            _KERNEL_CPU.clear()
+            try:
+                t = time.perf_counter()
+                base = runner.run_all(slugs, outputs_dir=tmp / "baseline", store=a.store, notebooks=nbs,
+                                      notebooks_dir=a.baseline.resolve() / "notebooks", warm=True, force=True,
+                                      **quiet)
+                t_base = time.perf_counter() - t
+                cpu_base = sum(_KERNEL_CPU) or None
+            finally:
+                runner.shutdown_worker()
+                if saved is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = saved
+
+        _KERNEL_CPU.clear()
         t = time.perf_counter()
         after = runner.run_all(slugs, outputs_dir=tmp / "after", store=a.store, notebooks=nbs, warm=True,
                                force=True, **quiet)
         t_after = time.perf_counter() - t
+        cpu_after = sum(_KERNEL_CPU) or None
 
         t = time.perf_counter()
         again = runner.run_all(slugs, outputs_dir=tmp / "after", store=a.store, notebooks=nbs, **quiet)
@@ -142,26 +210,49 @@ def main() -> None:
                            force=True, **quiet)
             t_par = time.perf_counter() - t
 
-        same, n_tables, diffs, noise = tables_identical(tmp / "before", tmp / "after", slugs)
         k = len(slugs)
         print(f"trivial notebook (papermill, fresh kernel, imports the package): {t_triv:.1f} s")
-        print(f"before (kernel per notebook, no cache, BLAS default): {t_before:.1f} s for {k} partnership(s) = "
-              f"{t_before / k:.1f} s each = {t_before / k / t_triv:.1f}x trivial")
+        if t_before is not None:
+            print(f"before (kernel per notebook, no cache, BLAS default): {t_before:.1f} s for {k} partnership(s) = "
+                  f"{t_before / k:.1f} s each = {t_before / k / t_triv:.1f}x trivial")
         print(f"after  (warm kernel, cache, 1 exporter, 1 BLAS thread): {t_after:.1f} s for {k} partnership(s) = "
-              f"{t_after / k:.1f} s each = {t_after / k / t_triv:.1f}x trivial "
-              f"(speed-up {t_before / t_after:.2f}x)")
+              f"{t_after / k:.1f} s each = {t_after / k / t_triv:.1f}x trivial"
+              + (f" (speed-up {t_before / t_after:.2f}x)" if t_before is not None else ""))
+        if cpu_after is not None:
+            print(f"after: kernel CPU time {cpu_after:.1f} s (kernel start, imports and the notebooks' cells)")
+        if t_base is not None:
+            print(f"baseline {a.baseline} (same settings as after): {t_base:.1f} s for {k} partnership(s) = "
+                  f"{t_base / k:.1f} s each = {t_base / k / t_triv:.1f}x trivial; after is "
+                  f"{t_base / t_after:.2f}x faster"
+                  + (f"; baseline kernel CPU time {cpu_base:.1f} s = {cpu_base / cpu_after:.2f}x after's"
+                     if cpu_base is not None and cpu_after else ""))
         print(f"unchanged re-run: {t_again:.2f} s "
               f"({sum(r.action == 'unchanged' for r in again)}/{k} partnerships unchanged)")
         if t_par is not None:
             print(f"after with --jobs {a.jobs}: {t_par:.1f} s = {t_par / k:.1f} s per partnership")
-        print(f"tables byte-identical before/after: {same} ({n_tables} CSVs)"
-              + (f"; equal within rtol 1e-9 (floating-point noise, e.g. BLAS threads): {noise}" if noise else "")
-              + (f"; DIFFERENT: {diffs}" if diffs else ""))
+        comparisons = [] if a.after_only else [("before/after", tmp / "before")]
+        if base:
+            comparisons.append(("baseline/after", tmp / "baseline"))
+        if a.tables_from:
+            comparisons.append((f"{a.tables_from} / after", a.tables_from))
+        for what, other in comparisons:
+            same, n_tables, diffs, noise = tables_identical(other, tmp / "after", slugs)
+            print(f"tables byte-identical {what}: {same} ({n_tables} CSVs)"
+                  + (f"; equal within rtol 1e-9 (floating-point noise, e.g. BLAS threads): {noise}" if noise else "")
+                  + (f"; DIFFERENT: {diffs}" if diffs else ""))
         print("status before:", {r.slug: r.status for r in before}, " after:", {r.slug: r.status for r in after})
-        print("profile before (s):")
-        print("\n".join(profile(before, tmp / "before")))
+        if before:
+            print("profile before (s):")
+            print("\n".join(profile(before, tmp / "before")))
+        if base:
+            print("profile baseline (s):")
+            print("\n".join(profile(base, tmp / "baseline")))
         print("profile after (s):")
         print("\n".join(profile(after, tmp / "after")))
+        if a.keep:
+            import shutil
+
+            shutil.copytree(tmp / "after", a.keep, dirs_exist_ok=True)
 
 
 if __name__ == "__main__":

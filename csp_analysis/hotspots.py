@@ -171,6 +171,45 @@ def fdr_threshold(p_values, alpha: float | None = None, *, confidence: float = 0
     return float(esda.fdr(p, alpha)) if len(p) else float("nan")
 
 
+@functools.lru_cache(maxsize=32)
+def _permuted_ids(max_card: int, n: int, k_replications: int, seed: int) -> np.ndarray:
+    """esda's conditional-permutation draws (``esda.crand.vec_permutations``), kept.
+
+    They depend only on (largest number of neighbours, number of LSOAs, permutations,
+    seed): every measure of a partnership, and the same quarter of every measure, reuse
+    the same draws. Without numba, esda draws them in a Python loop (about 0.2 s for 9,999
+    on 150 LSOAs, most of a Gi* test); keeping them changes no result. Read-only.
+    """
+    ids = _ESDA_VEC_PERMUTATIONS[0](max_card, n, k_replications, seed)
+    ids.setflags(write=False)
+    return ids
+
+
+_ESDA_VEC_PERMUTATIONS: list = []
+
+
+class _shared_permutations:
+    """Context in which esda's conditional randomisation takes its draws from
+    :func:`_permuted_ids` (restored on exit; esda looks ``vec_permutations`` up in
+    ``esda.crand`` at each call)."""
+
+    def __enter__(self):
+        from esda import crand
+
+        if not _ESDA_VEC_PERMUTATIONS:
+            _ESDA_VEC_PERMUTATIONS.append(crand.vec_permutations)
+        self._saved = crand.vec_permutations
+        crand.vec_permutations = lambda max_card, n, k, seed: _permuted_ids(int(max_card), int(n), int(k),
+                                                                             int(seed))
+        return self
+
+    def __exit__(self, *exc):
+        from esda import crand
+
+        crand.vec_permutations = self._saved
+        return False
+
+
 def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = SEED, alpha: float | None = None,
             fdr: bool = True, confidence: float = 0.95, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Getis-Ord Gi* for each LSOA with permutation p-values and an FDR threshold.
@@ -220,7 +259,7 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     rng_state = np.random.get_state()
     try:
         np.random.seed(seed)  # esda draws its permutations from numpy's global generator
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _shared_permutations():
             warnings.simplefilter("ignore")
             g = G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
                         keep_simulations=False, n_jobs=1)

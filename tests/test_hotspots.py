@@ -187,3 +187,32 @@ def test_neighbourhood_ratio_interval_allows_for_over_dispersion_and_covers():
     assert 0.90 <= cover_q / reps <= 0.99, (cover_q / reps, cover_p / reps)
     assert cover_p / reps < cover_q / reps
     print(f"\nneighbourhood ratio coverage: quasi-Poisson {cover_q / reps:.3f}, exact Poisson {cover_p / reps:.3f}")
+
+
+def test_shared_permutation_draws_change_no_result(monkeypatch):
+    """gi_star keeps esda's permutation draws between calls (speed): the results are exactly those of
+    esda drawing afresh each time, and esda's own function is back in place afterwards."""
+    import esda.crand
+
+    g = _grid(8)
+    w, _ = hotspots.lsoa_weights(g["lsoa_code"], g)
+    rng = np.random.default_rng(11)
+    ys = [pd.Series(_negbin(rng, np.full(len(g), 30.0)).astype(float), index=g["lsoa_code"]) for _ in range(3)]
+    hotspots._permuted_ids.cache_clear()
+    shared = [hotspots.gi_star(y, w, permutations=499, seed=s) for y, s in zip(ys, (5, 5, 6))]
+    assert hotspots._permuted_ids.cache_info().hits >= 1  # the second call reused the first one's draws
+    assert esda.crand.vec_permutations is hotspots._ESDA_VEC_PERMUTATIONS[0]
+
+    class Fresh:  # esda draws its own permutations every time
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(hotspots, "_shared_permutations", Fresh)
+    fresh = [hotspots.gi_star(y, w, permutations=499, seed=s) for y, s in zip(ys, (5, 5, 6))]
+    for a, b in zip(shared, fresh):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # another seed draws differently (the cache is keyed by seed)
+    assert not np.array_equal(hotspots._permuted_ids(6, 64, 499, 5), hotspots._permuted_ids(6, 64, 499, 6))
