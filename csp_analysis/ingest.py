@@ -194,7 +194,7 @@ def _file_source(f: Path) -> Source:
     def unpack(data: bytes) -> bytes:
         if f.name.endswith(".gz"):
             try:
-                data = gzip.decompress(data)
+                data = _gunzip(data)
             except (OSError, EOFError, zlib_error) as exc:
                 raise IngestError(f"{f}: not a valid gzip file ({exc})") from exc
         return data
@@ -207,6 +207,15 @@ try:  # zlib.error is raised by gzip.decompress on a corrupt deflate stream
     from zlib import error as zlib_error
 except ImportError:  # pragma: no cover
     zlib_error = OSError
+
+try:  # ISA-L's gzip decompresses about twice as fast as zlib (same format, same errors)
+    from isal import igzip as _igzip
+    from isal.isal_zlib import error as _isal_error
+
+    zlib_error = (zlib_error, _isal_error)
+    _gunzip = _igzip.decompress
+except ImportError:  # pragma: no cover - optional speed-up
+    _gunzip = gzip.decompress
 
 
 def _zip_member_mtime(info: zipfile.ZipInfo) -> dt.datetime:
@@ -249,7 +258,7 @@ def _zip_sources(z: Path) -> Iterator[Source]:
             try:
                 with zipfile.ZipFile(z) as zf2:
                     data = zf2.read(info.filename)
-                return gzip.decompress(data) if base.endswith(".gz") else data
+                return _gunzip(data) if base.endswith(".gz") else data
             except (zipfile.BadZipFile, OSError, EOFError, zlib_error) as exc:
                 raise IngestError(f"{z}!{info.filename}: cannot be read from the archive ({exc})") from exc
 
