@@ -20,7 +20,8 @@ Printed, each method in its own subprocess (so peak memory is its own):
   other processes; CPU time counts every thread of the process);
 * re-ingest of the same, unchanged files (seconds, open to close);
 * peak RSS of the ingest at 1/4, 1/2 and all of the files (it must not grow with the
-  number of files).
+  number of files), with the peak of pyarrow's memory pool (the parsed batches in
+  flight) and the size of the store written.
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ print(json.dumps({"rows": t.num_rows, "seconds": time.perf_counter() - w, "cpu":
 """
 
 INGEST = """
-import json, resource, sys, time
+import json, os, resource, sys, time
+import pyarrow as pa
 from csp_analysis import ingest, store
 files, db = json.loads(sys.argv[1]), sys.argv[2]
 w, c = time.perf_counter(), time.process_time()
@@ -82,7 +84,8 @@ re_sec = time.perf_counter() - w
 print(json.dumps({"rows": sum(r.rows_loaded for r in res), "rejected": sum(r.rows_rejected for r in res),
                   "lost": lost, "not_loaded": bad, "seconds": sec, "cpu": cpu, "reingest_seconds": re_sec,
                   "reingest_unchanged": all(r.status == "unchanged" for r in res2),
-                  "files": len(res), "module": ingest.__file__, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "files": len(res), "module": ingest.__file__, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "arrow_peak_mb": pa.default_memory_pool().max_memory() / 1e6, "store_mb": os.path.getsize(db) / 1e6}))
 """
 
 
@@ -159,6 +162,10 @@ def main(argv: list[str]) -> None:
           f"(files not loaded: {len(new['not_loaded'])})")
     print("peak RSS of the ingest by number of files: "
           + ", ".join(f"{r['files']} files {r['peak_mb']:.0f} MB" for r in (quarter, half, new)))
+    print("  of which Arrow's peak (parsed batches): "
+          + ", ".join(f"{r['arrow_peak_mb']:.0f} MB" for r in (quarter, half, new))
+          + "; store file: " + ", ".join(f"{r['store_mb']:.0f} MB" for r in (quarter, half, new))
+          + " (DuckDB caches the blocks it wrote, up to its memory_limit)")
 
 
 if __name__ == "__main__":
