@@ -500,18 +500,19 @@ def test_typed_fast_path_stores_what_the_sql_path_stores(tmp_path, monkeypatch):
     """The same clean file through both paths gives identical rows, counts and log."""
     f = write(tmp_path / "2024-01-test-street.csv", [HEADER, *_varied_rows()[:5]], gz=True)
     fast = store.connect(tmp_path / "fast.duckdb")
-    [rf] = ingest.ingest_paths(fast, [f], progress=False)
+    [rf] = ingest.ingest_paths(fast, [f], batch="dl-1", progress=False)
     calls = []
     real = ingest.parse_street_typed
     monkeypatch.setattr(ingest, "parse_street_typed", lambda *a: calls.append(1) or None)
     slow = store.connect(tmp_path / "slow.duckdb")
-    [rs] = ingest.ingest_paths(slow, [f], progress=False)
+    [rs] = ingest.ingest_paths(slow, [f], batch="dl-1", progress=False)
     assert calls  # the second store really went through the SQL path
     assert real("f", gzip.decompress(f.read_bytes()), "2024-01") is not None  # and the first through the fast one
     assert (rf.status, rf.rows_read, rf.rows_loaded, rf.rows_rejected, rf.rows_no_location, rf.message) == \
            (rs.status, rs.rows_read, rs.rows_loaded, rs.rows_rejected, rs.rows_no_location, rs.message) == \
            ("loaded", 5, 5, 0, 1, rs.message)
     assert _store_rows(fast) == _store_rows(slow)
+    assert fast.execute("SELECT DISTINCT download_batch FROM street").fetchall() == [("dl-1",)]
     assert fast.execute("SELECT typeof(force), typeof(month), typeof(longitude) FROM street LIMIT 1").fetchone() == \
            ("VARCHAR", "DATE", "DOUBLE")
     q = "SELECT kind, force, month, rows_no_location FROM no_location"
