@@ -165,7 +165,7 @@ def main(argv: list[str]) -> None:
     print("  of which Arrow's peak (parsed batches): "
           + ", ".join(f"{r['arrow_peak_mb']:.0f} MB" for r in (quarter, half, new))
           + "; store file: " + ", ".join(f"{r['store_mb']:.0f} MB" for r in (quarter, half, new))
-          + " (DuckDB caches the blocks it wrote, up to its memory_limit)")
+         )
 
 
 if __name__ == "__main__":
