@@ -15,11 +15,13 @@ Printed, each method in its own subprocess (so peak memory is its own):
 * the store's own floor: the same parse (all strings) plus one DuckDB ``CREATE TABLE AS``
   from Arrow, with no validation, reconciliation, rejects or log;
 * ``csp ingest`` (:func:`csp_analysis.ingest.ingest_paths`, what the command runs) into a
-  fresh store: rows/s and the ratio to the floor (wall clock and CPU time: the machine is
-  shared, and CPU time is less disturbed by other processes);
-* re-ingest of the same, unchanged files (seconds);
+  fresh store, from opening the store to closing it: rows/s and the ratio to the floor
+  (wall clock and CPU time: the machine is shared, and CPU time is less disturbed by
+  other processes; CPU time counts every thread of the process);
+* re-ingest of the same, unchanged files (seconds, open to close);
 * peak RSS of the ingest at 1/4, 1/2 and all of the files (it must not grow with the
-  number of files).
+  number of files), with the peak of pyarrow's memory pool (the parsed batches in
+  flight) and the size of the store written.
 """
 from __future__ import annotations
 
@@ -63,22 +65,27 @@ print(json.dumps({"rows": t.num_rows, "seconds": time.perf_counter() - w, "cpu":
 """
 
 INGEST = """
-import json, resource, sys, time
+import json, os, resource, sys, time
+import pyarrow as pa
 from csp_analysis import ingest, store
 files, db = json.loads(sys.argv[1]), sys.argv[2]
-con = store.connect(db)
 w, c = time.perf_counter(), time.process_time()
+con = store.connect(db)
 res = ingest.ingest_paths(con, files, progress=False)
+con.close()  # as `csp ingest` does; the write floor's time includes its close too
 sec, cpu = time.perf_counter() - w, time.process_time() - c
 bad = [r.source for r in res if r.status not in ("loaded", "replaced")]
 lost = sum(r.rows_read - r.rows_loaded - r.rows_rejected for r in res)
 w = time.perf_counter()
+con = store.connect(db)
 res2 = ingest.ingest_paths(con, files, progress=False)   # unchanged files: idempotent re-ingest
+con.close()
 re_sec = time.perf_counter() - w
 print(json.dumps({"rows": sum(r.rows_loaded for r in res), "rejected": sum(r.rows_rejected for r in res),
                   "lost": lost, "not_loaded": bad, "seconds": sec, "cpu": cpu, "reingest_seconds": re_sec,
                   "reingest_unchanged": all(r.status == "unchanged" for r in res2),
-                  "files": len(res), "module": ingest.__file__, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "files": len(res), "module": ingest.__file__, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "arrow_peak_mb": pa.default_memory_pool().max_memory() / 1e6, "store_mb": os.path.getsize(db) / 1e6}))
 """
 
 
@@ -155,6 +162,10 @@ def main(argv: list[str]) -> None:
           f"(files not loaded: {len(new['not_loaded'])})")
     print("peak RSS of the ingest by number of files: "
           + ", ".join(f"{r['files']} files {r['peak_mb']:.0f} MB" for r in (quarter, half, new)))
+    print("  of which Arrow's peak (parsed batches): "
+          + ", ".join(f"{r['arrow_peak_mb']:.0f} MB" for r in (quarter, half, new))
+          + "; store file: " + ", ".join(f"{r['store_mb']:.0f} MB" for r in (quarter, half, new))
+         )
 
 
 if __name__ == "__main__":
