@@ -685,7 +685,8 @@ def thread_limits(jobs: int, cpus: int | None = None, environ=None, max_threads:
 def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path | None = None,
             store: Path | None = None, notebooks: tuple[str, ...] | None = None, jobs: int = 1,
             notebooks_dir: Path | None = None, log=print, force: bool = False,
-            warm: bool = True, blas_threads: int | None = None) -> list[PartnershipRun]:
+            warm: bool = True, blas_threads: int | None = None, progress: bool | None = False,
+            dask: str | None = None, dask_workers: int | None = None) -> list[PartnershipRun]:
     """Run the notebooks for several partnerships (in parallel with ``jobs`` > 1)
     and write ``outputs/index.html``. Returns one result per partnership.
 
@@ -700,6 +701,24 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         BLAS threads per kernel at most (see :func:`thread_limits`); default
         ``$CSP_BLAS_THREADS`` or 1; 0 = the earlier policy (``cpus // jobs`` threads when
         ``jobs`` > 1, the libraries' own default otherwise).
+    progress : bool or None
+        Show a progress line on stderr (done, failed, remaining, ETA: :class:`RunProgress`),
+        redrawn in place on a terminal and one plain line per partnership otherwise.
+        None: only on a terminal. Default False (library use).
+    dask : str, optional
+        Run one task per partnership on a ``dask.distributed`` cluster: a scheduler address
+        (``tcp://host:8786``) or ``"local"`` for a :class:`distributed.LocalCluster` of
+        ``dask_workers`` processes (default ``jobs``). See :mod:`csp_analysis.distributed`.
+
+    Notes
+    -----
+    **Resuming.** A run that is interrupted (Ctrl-C, a killed process, a lost machine)
+    leaves every partnership finished before the interruption complete in
+    ``outputs/<slug>`` with its manifest; the partnership in progress leaves only a staging
+    folder, removed by the next run. Running the same command again skips the finished
+    partnerships (their fingerprints are unchanged: ``action="unchanged"``) and renders
+    the rest. A journal (``outputs/.run-journal.json``) records the run's partnerships and
+    those finished, so the next run can say how far the interrupted one got.
     """
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     params_dir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
@@ -728,31 +747,191 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         limits = thread_limits(jobs if len(args) > 1 else 1, max_threads=blas_threads)
     saved = {k: os.environ.get(k) for k in THREAD_VARS}
     os.environ.update(limits)  # inherited by the kernels (started by this process or its workers)
+    journal = RunJournal(outputs_dir, slugs)
+    note = journal.resume_note()
+    if note:
+        log(note)
+    journal.start()
+    bar = RunProgress(len(args), enabled=progress)
+    done: dict[str, PartnershipRun] = {}
+
+    def finished(r: PartnershipRun) -> None:
+        bar.clear()
+        log(_line(r))
+        done[r.slug] = r
+        journal.add(r)
+        bar.update(r)
+
     try:
-        if jobs > 1 and len(args) > 1:
+        if dask:
+            from .distributed import run_on_dask
+
+            run_on_dask(args, dask, workers=dask_workers or jobs, on_result=finished,
+                        env={**limits, **{k: v for k, v in os.environ.items() if k in _PASSED_ENV}})
+        elif jobs > 1 and len(args) > 1:
+            from concurrent.futures import as_completed
+
             with ProcessPoolExecutor(max_workers=jobs) as ex:
-                for r in ex.map(_run_one, args):
-                    log(_line(r))
-                    results.append(r)
+                futures = {ex.submit(_run_one, a): a for a in args}
+                for fut in as_completed(futures):
+                    try:
+                        r = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a worker process died
+                        r = PartnershipRun(slug=str(futures[fut][0]), status="failed", error=one_line(exc))
+                    finished(r)
         else:
             try:
                 for a in args:
-                    r = _run_one(a)
-                    log(_line(r))
-                    results.append(r)
+                    finished(_run_one(a))
             finally:
                 shutdown_worker()
     finally:
+        bar.close()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    results = [done[s] for s in slugs if s in done]  # the order asked for, whatever order they finished in
+    journal.finish()
     cols = list(notebooks or DEFAULT_NOTEBOOKS)
     for r in results:
         cols += [n.notebook for n in r.notebooks if n.notebook not in cols]
-    write_index(results, outputs_dir, cols)
+    write_index(results, outputs_dir, cols, store=store, params_dir=params_dir)
     return results
+
+
+# environment a remote Dask worker needs from the submitting process (besides thread limits)
+_PASSED_ENV = ("CSP_DATA_ROOTS", "CSP_DATA_ROOT", "CSP_STORE", "CSP_BLAS_THREADS")
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None or not (s >= 0) or s == float("inf"):
+        return "?"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
+
+
+class RunProgress:
+    """Progress of a run on stderr: done, failed, remaining and an estimated time left.
+
+    On a terminal one line with a bar is redrawn in place (``\r``); otherwise (a log file,
+    cron) one plain line is written per finished partnership. The estimate is the time so
+    far divided by the partnerships rendered (not those skipped as unchanged), times those
+    remaining, so a resumed run does not promise too little.
+    """
+
+    def __init__(self, total: int, stream=None, enabled: bool | None = True, tty: bool | None = None,
+                 clock=time.perf_counter):
+        self.stream = stream if stream is not None else sys.stderr
+        try:
+            isatty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            isatty = False
+        self.tty = isatty if tty is None else tty
+        self.enabled = self.tty if enabled is None else bool(enabled)
+        self.total, self.done, self.failed, self.unchanged = total, 0, 0, 0
+        self.clock = clock
+        self.t0 = clock()
+        self._drawn = False
+
+    def eta(self) -> float | None:
+        remaining = self.total - self.done
+        if remaining == 0:
+            return 0.0
+        rendered = self.done - self.unchanged
+        if rendered <= 0:
+            return None
+        return (self.clock() - self.t0) / rendered * remaining
+
+    def text(self) -> str:
+        ok = self.done - self.failed
+        unch = f" ({self.unchanged} unchanged)" if self.unchanged else ""
+        return (f"{self.done}/{self.total}: done {ok}{unch}, failed {self.failed}, remaining "
+                f"{self.total - self.done}, elapsed {_fmt_seconds(self.clock() - self.t0)}, "
+                f"ETA {_fmt_seconds(self.eta())}")
+
+    def update(self, r: PartnershipRun) -> None:
+        self.done += 1
+        self.failed += r.status not in ("ok", "warning")
+        self.unchanged += r.action == "unchanged"
+        if not self.enabled:
+            return
+        if self.tty:
+            width = 24
+            filled = int(width * self.done / max(1, self.total))
+            self.stream.write("\r\x1b[K[" + "#" * filled + "." * (width - filled) + "] " + self.text())
+            self._drawn = True
+        else:
+            self.stream.write("progress " + self.text() + "\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Remove the bar before other output is written to the terminal."""
+        if self.enabled and self.tty and self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+class RunJournal:
+    """``outputs/.run-journal.json``: the partnerships of the current run and those finished.
+
+    Written when a run starts and after each partnership, and marked complete at the end;
+    the next run reads it to say how far an interrupted run got (:meth:`resume_note`). The
+    skipping itself is done by fingerprints (:func:`fingerprint`), so a journal that is lost
+    or stale changes nothing but the message.
+    """
+
+    def __init__(self, outputs_dir: Path, slugs: list[str]):
+        self.path = Path(outputs_dir) / ".run-journal.json"
+        self.slugs = list(slugs)
+        self.state: dict = {}
+
+    def previous(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def resume_note(self) -> str | None:
+        prev = self.previous()
+        if not prev or prev.get("complete"):
+            return None
+        fin = prev.get("finished") or {}
+        again = [s for s in self.slugs if s in fin and fin[s] in ("ok", "warning")]
+        return (f"resuming: the run started {prev.get('started')} was interrupted after {len(fin)} of "
+                f"{len(prev.get('slugs') or [])} partnership(s); {len(again)} of this run's {len(self.slugs)} finished "
+                f"then and are skipped if their inputs are unchanged")
+
+    def start(self) -> None:
+        self.state = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+                      "slugs": self.slugs, "finished": {}, "complete": False}
+        self._write()
+
+    def add(self, r: PartnershipRun) -> None:
+        self.state.setdefault("finished", {})[r.slug] = r.status
+        self._write()
+
+    def finish(self) -> None:
+        self.state["complete"] = True
+        self.state["ended"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self._write()
+
+    def _write(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.path, json.dumps(self.state, indent=1))
+        except OSError:  # pragma: no cover - the journal is informative only
+            pass
 
 
 def _load_local_data(slugs, params_dir: Path, store: Path, log) -> dict[str, list[str]]:
@@ -796,9 +975,19 @@ def _line(r: PartnershipRun) -> str:
         f" - {len(r.warnings)} warning(s): {r.warnings[0]}" if r.warnings else "")
 
 
-def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> Path:
-    """Write ``index.html`` (and ``index.json``) listing partnerships x notebooks."""
-    # keep earlier runs of partnerships not in this run
+def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks, store: Path | None = None,
+                params_dir: Path | None = None) -> Path:
+    """Write ``index.html``, ``index.csv`` (and ``index.json``) for every partnership run so far.
+
+    ``index.json`` keeps earlier runs of partnerships not in this run. The page is the
+    national index of :mod:`csp_analysis.national_index`: one sortable, filterable table
+    (status, reports, headline change with its interval and verdict, crime rate per 1,000
+    against England and Wales with funnel significance, the "worse than national and
+    getting worse" flag), its CSV and a funnel plot. Rates need ``store`` and
+    ``params_dir``; without them those columns say "not computed".
+    """
+    from .national_index import write_national_index
+
     idx_json = outputs_dir / "index.json"
     try:
         previous = json.loads(idx_json.read_text()) if idx_json.exists() else []
@@ -808,50 +997,5 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> 
     merged = [x for x in previous if x.get("slug") not in current] + [asdict(r) for r in results]
     merged.sort(key=lambda x: x["slug"])
     _atomic_write(idx_json, json.dumps(merged, indent=2, default=str))
-    rows = []
-    for r in merged:
-        cells = []
-        for nb in notebooks:
-            n = next((x for x in r.get("notebooks", []) if x["notebook"] == nb), None)
-            if n is None:
-                cells.append("<td>–</td>")
-                continue
-            title = html.escape(NOTEBOOK_TITLES.get(nb, nb))
-            link = (f"<a href='{html.escape(r['slug'])}/{html.escape(n['html'])}'>{title}</a>"
-                    if n.get("html") else title)
-            st = n["status"] if n["status"] in ("ok", "warning", "failed") else "failed"
-            msg = n.get("error") if st == "failed" else "; ".join(n.get("warnings") or [])
-            err = f"<br><small>{html.escape((msg or '')[:200])}</small>" if st != "ok" else ""
-            cells.append(f"<td class='{st}'>{link}<br><small>{html.escape(n['status'])} · "
-                         f"{n['seconds']:.0f} s</small>{err}</td>")
-        heads = "".join(f"<li>{html.escape(h.get('sentence') or str(h.get('value')))}</li>"
-                        for h in r.get("headlines", [])[:6])
-        err = f"<br><small>{html.escape((r.get('error') or '')[:400])}</small>" if r.get("error") else ""
-        warns = "".join(f"<br><small class='warning'>{html.escape(w[:300])}</small>"
-                        for w in (r.get("warnings") or [])[:5])
-        st = r["status"] if r["status"] in ("ok", "warning", "failed") else "failed"
-        when = (f"unchanged since {html.escape(str(r.get('finished') or 'the last run'))}"
-                if r.get("action") == "unchanged" else f"{r['seconds']:.0f} s")
-        rows.append(
-            f"<tr><td><b>{html.escape(r.get('name') or r['slug'])}</b><br><small>{html.escape(r['slug'])} · "
-            f"<span class='{st}'>{html.escape(r['status'])}</span> · {when}</small>{err}{warns}</td>"
-            f"{''.join(cells)}<td><ul>{heads}</ul></td></tr>")
-    head = "".join(f"<th scope='col'>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</th>" for nb in notebooks)
-    body = f"""<style>.csp-index td,.csp-index th{{vertical-align:top;text-align:left}}.ok{{color:#176d2c}}
-.warning{{color:#8a5300}}.failed{{color:#b00020;font-weight:bold}}</style>
-<h1>Community Safety Partnership reports</h1>
-<p>Generated {dt.datetime.now(dt.timezone.utc):%d %B %Y %H:%M} UTC by csp-analysis {__version__}.
-Each link opens a self-contained HTML report; tables are downloadable as CSV inside the report and in
-<code>&lt;partnership&gt;/tables/</code>. Status: <span class='ok'>ok</span> every section rendered;
-<span class='warning'>warning</span> a section could not compute (reason given);
-<span class='failed'>failed</span> a report did not render. "Unchanged" partnerships were not re-rendered:
-nothing they read changed since the run shown.</p>
-<table class="csp-index"><caption>Partnerships, their reports and headline figures</caption>
-<thead><tr><th scope="col">Partnership</th>{head}<th scope="col">Headline figures</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table>"""
-    from .html import wrap_page
-
-    page = wrap_page(body, title="Community Safety Partnership reports", back_href=None, toc=False)
-    path = outputs_dir / "index.html"
-    _atomic_write(path, page)
-    return path
+    return write_national_index(merged, outputs_dir, list(notebooks), NOTEBOOK_TITLES, __version__,
+                                params_dir=params_dir, store=store)
