@@ -340,6 +340,7 @@ def funnel_figure(t: pd.DataFrame, national: dict):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .escape import mpl_text
     from .funnels import funnel_ratio_limits
 
     d = t[pd.to_numeric(t["value"], errors="coerce").notna()]
@@ -368,7 +369,7 @@ def funnel_figure(t: pd.DataFrame, national: dict):
                    linewidths=1.4, label=f"Worse than national and getting worse: {int(flag.sum())}", zorder=4)
     if len(d) <= 12:
         for _, r in d.iterrows():
-            ax.annotate(str(r["name"])[:30], (r["population"], r["value"]), textcoords="offset points",
+            ax.annotate(mpl_text(str(r["name"])[:30]), (r["population"], r["value"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("Residents (log scale)")
@@ -650,7 +651,7 @@ def _csv_text(t: pd.DataFrame) -> str:
     """CSV with cells that a spreadsheet would run as formulas neutralised (a leading ' )."""
     out = t.copy()
     for c in out.columns:
-        if out[c].dtype == object:
+        if not pd.api.types.is_numeric_dtype(out[c]):
             out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
     return out.to_csv(index=False)
 
