@@ -327,3 +327,74 @@ def test_jobs_two_workers_warm_kernels_isolated_failures_and_no_orphans(setup):
         except ProcessLookupError:
             pass
     assert alive == []
+
+
+def test_progress_lines_say_done_failed_remaining_and_eta():
+    import io
+
+    clock = iter([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0])
+    buf = io.StringIO()
+    bar = runner.RunProgress(4, stream=buf, enabled=True, tty=False, clock=lambda: next(clock))
+    bar.update(runner.PartnershipRun(slug="a", status="ok", action="unchanged"))
+    assert "ETA ?" in buf.getvalue()  # nothing rendered yet: no estimate
+    bar.update(runner.PartnershipRun(slug="b", status="ok"))
+    bar.update(runner.PartnershipRun(slug="c", status="failed"))
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 3 and all(x.startswith("progress ") for x in lines)  # plain lines when not a terminal
+    assert "3/4: done 2 (1 unchanged), failed 1, remaining 1" in lines[-1]
+    # 2 partnerships rendered in the time so far: the one left is estimated at half of it
+    assert lines[-1].endswith("ETA 25s")
+    tty = io.StringIO()
+    bar = runner.RunProgress(2, stream=tty, enabled=True, tty=True)
+    bar.update(runner.PartnershipRun(slug="a", status="ok"))
+    bar.clear()
+    bar.update(runner.PartnershipRun(slug="b", status="warning"))
+    bar.close()
+    out = tty.getvalue()
+    assert out.count("\r") >= 3 and "[" + "#" * 24 + "]" in out and out.endswith("\n")
+    quiet = io.StringIO()
+    off = runner.RunProgress(2, stream=quiet, enabled=False)
+    off.update(runner.PartnershipRun(slug="a", status="ok"))
+    assert quiet.getvalue() == ""
+
+
+def test_interrupted_run_resumes_without_redoing_finished_partnerships(setup, monkeypatch):
+    """Ctrl-C during the second partnership: the first is complete; the rerun skips it."""
+    db, pdir, out = setup
+    real = runner.run_partnership
+
+    def interrupted(slug, *a, **k):
+        if slug == "beta":
+            # what an interruption leaves: a staging folder, no manifest
+            (out / ".beta.staging-999").mkdir(parents=True, exist_ok=True)
+            raise KeyboardInterrupt
+        return real(slug, *a, **k)
+
+    monkeypatch.setattr(runner, "run_partnership", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_all(["alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                       notebooks_dir=FIXTURES, log=lambda *_: None)
+    journal = json.loads((out / ".run-journal.json").read_text())
+    assert journal["complete"] is False and journal["finished"] == {"alpha": "ok"}
+    first = json.loads((out / "alpha" / "manifest.json").read_text())["finished"]
+    monkeypatch.setattr(runner, "run_partnership", real)
+    said = []
+    results = runner.run_all(["alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                             notebooks_dir=FIXTURES, log=said.append)
+    by = {r.slug: r for r in results}
+    assert by["alpha"].action == "unchanged" and by["beta"].action == "rebuilt" and by["beta"].status == "ok"
+    assert json.loads((out / "alpha" / "manifest.json").read_text())["finished"] == first  # not redone
+    assert said[0].startswith("resuming: ") and "after 1 of 2" in said[0]
+    assert not list(out.glob(".beta.staging-*"))
+    assert json.loads((out / ".run-journal.json").read_text())["complete"] is True
+    assert (out / "index.csv").exists() and len((out / "index.csv").read_text().splitlines()) == 3
+
+
+def test_cli_run_prints_progress_on_stderr(setup, monkeypatch, capsys):
+    db, pdir, out = setup
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", FIXTURES)
+    monkeypatch.setattr(runner, "DEFAULT_NOTEBOOKS", ("ok",))
+    rc = cli.main(["run", "alpha", "broken", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "progress 1/2" in err and "progress 2/2: done 1, failed 1, remaining 0" in err
