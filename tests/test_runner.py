@@ -398,3 +398,27 @@ def test_cli_run_prints_progress_on_stderr(setup, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc == 1
     assert "progress 1/2" in err and "progress 2/2: done 1, failed 1, remaining 0" in err
+
+
+def test_fingerprint_same_with_counts_computed_once_per_run(setup):
+    """The run-wide district counts give the same digest as the per-partnership query."""
+    from csp_analysis import params as params_mod
+
+    db, pdir, out = setup
+    con = store.connect(db)
+    con.execute("INSERT INTO lsoa_lookup (lsoa_code, lsoa_name, lad_code, lad_name, vintage) "
+                "VALUES ('E01007300', 'Barnsley 001A', 'E08000016', 'Barnsley', '2021')")
+    for force, month in (("west-yorkshire", "2024-02-01"), ("west-yorkshire", "2024-01-01"),
+                         ("south-yorkshire", "2024-03-01")):
+        con.execute("INSERT INTO street (month, crime_type, force, source_file, lsoa_code) "
+                    f"VALUES (DATE '{month}', 'Burglary', '{force}', 'x.csv', 'E01007300')")
+    p = params_mod.load_params(pdir / "alpha.yaml")
+    counts = runner.district_month_counts(con)
+    a = runner.fingerprint(p, pdir / "alpha.yaml", con, ("ok",), FIXTURES, pdir)
+    b = runner.fingerprint(p, pdir / "alpha.yaml", con, ("ok",), FIXTURES, pdir,
+                           district_counts={lad: counts.get(lad, []) for lad in p.lad_codes})
+    con.close()
+    assert a == b
+    assert runner._stray_rows(counts, p.lad_codes, {"south-yorkshire"}) == [
+        ("west-yorkshire", __import__("datetime").date(2024, 1, 1), 1),
+        ("west-yorkshire", __import__("datetime").date(2024, 2, 1), 1)]
