@@ -84,6 +84,7 @@ def run_once(slugs, pdir: Path, st: Path, jobs: int, notebooks, dask: str | None
     per = [r.seconds for r in results]
     return {"total": total, "per": per, "index": index_s, "peak": mem.peak,
             "failed": [r.slug for r in results if r.status == "failed"],
+            "reasons": sorted({(r.error or "")[:160] for r in results if r.status == "failed"}),
             "warning": sum(r.status == "warning" for r in results)}
 
 
@@ -95,6 +96,8 @@ def show(label: str, r: dict, n_all: int) -> None:
           f"{min(r['per']):.1f}-{max(r['per']):.1f}); index {r['index']:.1f} s (included in the total once more); "
           f"peak memory {r['peak'] / 2**30:.2f} GiB; {len(r['failed'])} failed {r['failed'] or ''}, "
           f"{r['warning']} with warnings")
+    for why in r["reasons"]:
+        print(f"  failed: {why}")
     print(f"  extrapolated (not measured) to all {n_all} partnerships at this rate: "
           f"{per_wall * n_all / 60:.0f} min")
 
