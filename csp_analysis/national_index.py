@@ -354,10 +354,16 @@ def funnel_figure(t: pd.DataFrame, national: dict):
         lim = funnel_ratio_limits(grid * rate / 1000, confidence=conf)
         ax.plot(grid, lim["lower"] * rate, color="0.35", linestyle=style, linewidth=1, label=f"{conf * 100:g}% limits")
         ax.plot(grid, lim["upper"] * rate, color="0.35", linestyle=style, linewidth=1)
+    if "tau2" in national:  # the spread between areas allowed for (Spiegelhalter's additive adjustment)
+        lim = funnel_ratio_limits(grid * rate / 1000, confidence=0.998, overdispersion="additive",
+                                  tau2=national["tau2"])
+        ax.plot(grid, lim["lower"] * rate, color="#9467BD", linestyle=":", linewidth=1.3,
+                label="99.8% limits allowing for the spread between areas")
+        ax.plot(grid, lim["upper"] * rate, color="#9467BD", linestyle=":", linewidth=1.3)
     ax.axhline(rate, color="#2CA02C", linewidth=1.2, label=f"England and Wales ({rate:.1f})")
     sig = d["significance"].astype(str)
     groups = [("Higher than national (95%)", sig.str.startswith("High"), "#D62728", "^"),
-              ("Similar", sig == "Not significant", "#1F77B4", "o"),
+              ("Similar", sig == "Not significant", "#7F7F7F", "o"),
               ("Lower than national (95%)", sig.str.startswith("Low"), "#2C7BB6", "v")]
     for label, mask, colour, marker in groups:
         if mask.any():
@@ -389,6 +395,10 @@ def funnel_figure(t: pd.DataFrame, national: dict):
            f"{n_hi} partnerships are above the upper 95% limit ({hi3} above 99.8%), {n_lo} below the lower 95% "
            f"limit ({lo3} below 99.8%) and {len(d) - n_hi - n_lo} within; {int(flag.sum())} are worse than "
            f"national and getting worse.")
+    if "tau2" in national:
+        od = d["overdispersion_outlier"].astype(str)
+        alt += (f" Allowing for the usual spread between areas (wider dotted 99.8% limits), {int((od == 'high').sum())}"
+                f" partnerships are above and {int((od == 'low').sum())} below.")
     return fig, alt
 
 
