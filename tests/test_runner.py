@@ -422,3 +422,64 @@ def test_fingerprint_same_with_counts_computed_once_per_run(setup):
     assert runner._stray_rows(counts, p.lad_codes, {"south-yorkshire"}) == [
         ("west-yorkshire", __import__("datetime").date(2024, 1, 1), 1),
         ("west-yorkshire", __import__("datetime").date(2024, 2, 1), 1)]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_redoing_finished_partnerships(setup, tmp_path):
+    """SIGKILL to a `run_all` process while it renders the second partnership; the rerun
+    skips the first (same manifest) and renders the others."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+
+    db, pdir, out = setup
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("partnership = None")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(
+        "import os, time\nif partnership != 'alpha' and not os.environ.get('CSP_TEST_NO_SLEEP'):\n    time.sleep(60)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, nbdir / "sleepy.ipynb")
+    (pdir / "gamma.yaml").write_text(PARAMS.format(name="Gamma", slug="gamma"))
+    code = (f"from csp_analysis import runner; runner.run_all(['alpha', 'beta', 'gamma'], params_dir={str(pdir)!r}, "
+            f"outputs_dir={str(out)!r}, store={str(db)!r}, notebooks=('sleepy',), notebooks_dir={str(nbdir)!r})")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(Path(runner.__file__).parents[1])})
+    journal = out / ".run-journal.json"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if "alpha" in json.loads(journal.read_text()).get("finished", {}):
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail("the first partnership did not finish in time")
+        time.sleep(1.0)  # beta's notebook is sleeping now
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    first = json.loads((out / "alpha" / "manifest.json").read_text())["finished"]
+    assert not (out / "beta" / "manifest.json").exists()
+    said = []
+    # the rerun: same notebook (its hash is in the fingerprint); the kernel is told not to sleep
+    os.environ["CSP_TEST_NO_SLEEP"] = "1"
+    try:
+        results = runner.run_all(["alpha", "beta", "gamma"], params_dir=pdir, outputs_dir=out, store=db,
+                                 notebooks=("sleepy",), notebooks_dir=nbdir, log=said.append, force=False)
+    finally:
+        os.environ.pop("CSP_TEST_NO_SLEEP", None)
+    by = {r.slug: r for r in results}
+    assert by["alpha"].action == "unchanged"
+    assert json.loads((out / "alpha" / "manifest.json").read_text())["finished"] == first
+    assert by["beta"].action == "rebuilt" and by["gamma"].action == "rebuilt"
+    assert said[0].startswith("resuming: ") and "after 1 of 3" in said[0]
+    assert not list(out.glob(".*.staging-*"))
