@@ -295,7 +295,7 @@ def cmd_run(a) -> int:
     print(f"\n{len(results)} partnership(s) in {time.perf_counter() - t0:.1f} s: "
           f"{len(results) - unchanged - len(failed)} rebuilt, {unchanged} unchanged, {len(failed)} failed"
           + (f"; warnings: {', '.join(warned)}" if warned else ""))
-    print(f"reports: {index.resolve()}")
+    print(f"reports: {index.resolve()} (the table as CSV: {index.with_suffix('.csv').resolve()})")
     if failed:
         print(f"FAILED: {', '.join(failed)} (see the index and the executed notebooks)", file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 """Tests for csp_analysis.distributed: partnerships as tasks on a dask.distributed LocalCluster.
 
-Both start worker processes and Jupyter kernels, so they are marked slow."""
+Both start worker processes and Jupyter kernels; the one on the default partnerships
+(about 3 minutes here) is marked slow."""
 from __future__ import annotations
 
 import filecmp
@@ -12,7 +13,6 @@ import pytest
 from csp_analysis import runner, store
 
 pytest.importorskip("distributed")
-pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 PARAMS = """\
@@ -61,6 +61,7 @@ def test_dask_failures_and_index_behave_as_in_local_runs(setup):
     assert (out / "index.html").exists() and len((out / "index.csv").read_text().splitlines()) == 4
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_tables_of_the_sequential_run(tmp_path):
     """The default partnerships (group demo) on a LocalCluster of 2 worker processes and
     sequentially: every CSV table byte-identical."""
