@@ -8,9 +8,12 @@ csp ingest-lookup PATH...      load geography, population and deprivation files
 csp setup-demo [--national]    demo-data (if absent) + ingest-lookup + ingest, in one go
 csp init-params [NAME|CODE...|--all]  params/<slug>.yaml from the ONS LAD->CSP->PFA lookups
 csp fetch [SLUG...|--group G]  download the data.police.uk files the partnerships need, then ingest
-csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N] [--force]
+csp run [SLUG...|--all|--group G] [--notebooks ...] [--jobs N] [--force] [--dask ADDRESS|local]
                                render the reports into outputs/ (partnerships whose
-                               inputs are unchanged since their last run are skipped)
+                               inputs are unchanged since their last run are skipped, so
+                               an interrupted run resumes), with a progress line on stderr,
+                               the national index (index.html, index.csv); --dask runs one
+                               task per partnership on a dask.distributed cluster
 csp status                     what the store holds
 """
 from __future__ import annotations
@@ -276,8 +279,15 @@ def cmd_run(a) -> int:
         return 2
     notebooks = tuple(a.notebooks) if a.notebooks else None
     t0 = time.perf_counter()
+    if a.dask:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            print("error: --dask needs dask.distributed (pip install 'dask[distributed]')", file=sys.stderr)
+            return 2
     results = runner.run_all(slugs, params_dir=a.params_dir, outputs_dir=a.outputs, store=a.store,
-                             notebooks=notebooks, jobs=a.jobs, force=a.force)
+                             notebooks=notebooks, jobs=a.jobs, force=a.force, progress=not a.quiet,
+                             dask=a.dask, dask_workers=a.workers)
     index = Path(a.outputs or runner.store_mod.PROJECT_ROOT / "outputs") / "index.html"
     failed = [r.slug for r in results if r.status not in ("ok", "warning")]
     unchanged = sum(r.action == "unchanged" for r in results)
@@ -285,7 +295,7 @@ def cmd_run(a) -> int:
     print(f"\n{len(results)} partnership(s) in {time.perf_counter() - t0:.1f} s: "
           f"{len(results) - unchanged - len(failed)} rebuilt, {unchanged} unchanged, {len(failed)} failed"
           + (f"; warnings: {', '.join(warned)}" if warned else ""))
-    print(f"reports: {index.resolve()}")
+    print(f"reports: {index.resolve()} (the table as CSV: {index.with_suffix('.csv').resolve()})")
     if failed:
         print(f"FAILED: {', '.join(failed)} (see the index and the executed notebooks)", file=sys.stderr)
         return 1
@@ -392,6 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", dest="data_root", action="append", type=Path, default=[],
                    help="a folder local_data paths may point into, besides the params folder (repeatable)")
     p.add_argument("--outputs", type=Path)
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run one task per partnership on a dask.distributed cluster: a scheduler address "
+                        "(tcp://host:8786) or 'local' for a LocalCluster on this machine (see docs/national.md)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="--dask local: worker processes (default --jobs)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress line on stderr (on a terminal it is redrawn in place; otherwise one line "
+                        "per partnership)")
     _store_arg(p)
     p.set_defaults(func=cmd_run)
 

@@ -424,8 +424,34 @@ def lookups_fingerprint(con) -> str:
     return h.hexdigest()
 
 
+def district_month_counts(con) -> dict[str, list[tuple]]:
+    """``{lad_code: [(force, month, records), ...]}`` for the whole store, in one scan.
+
+    A run of many partnerships computes this once and gives each its districts' part, so the
+    fingerprint's "records other forces place in its area" costs one scan of the store per
+    run instead of one per partnership (measured on the national synthetic store: 6 s once
+    against 3.8 s per partnership)."""
+    out: dict[str, list[tuple]] = {}
+    for lad, force, month, n in con.execute(
+            "SELECT lad_code, force, month, count(*) FROM street_geo WHERE lad_code IS NOT NULL "
+            "GROUP BY ALL").fetchall():
+        out.setdefault(lad, []).append((force, month, n))
+    return out
+
+
+def _stray_rows(district_counts: dict, lad_codes, forces) -> list[tuple]:
+    """The rows of the fingerprint's stray-records query, from :func:`district_month_counts`
+    (same values, types and order, so the digest is the same either way)."""
+    acc: dict[tuple, int] = {}
+    for lad in dict.fromkeys(lad_codes):
+        for force, month, n in district_counts.get(lad, []):
+            if force not in forces:
+                acc[(force, month)] = acc.get((force, month), 0) + n
+    return [(f, m, n) for (f, m), n in sorted(acc.items())]
+
+
 def fingerprint(p, pfile: Path, con, notebooks: tuple[str, ...], notebooks_dir: Path, params_dir: Path,
-                lookups: str | None = None) -> dict:
+                lookups: str | None = None, district_counts: dict | None = None) -> dict:
     """Everything one partnership's outputs depend on, hashed.
 
     Returns ``{"sha256": <digest of the parts>, "parts": {name: digest}}``. The store's
@@ -456,9 +482,12 @@ def fingerprint(p, pfile: Path, con, notebooks: tuple[str, ...], notebooks_dir: 
         "SELECT kind, force, month, sha256, status FROM ingest_log WHERE status IN ('loaded','replaced') "
         f"AND force IN {data_mod._in(sorted(forces))} ORDER BY ALL").fetchall()
     parts["police_files"] = hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
-    stray = con.execute(
-        f"SELECT force, month, count(*) FROM street_geo WHERE lad_code IN {data_mod._in(p.lad_codes)} "
-        f"AND force NOT IN {data_mod._in(sorted(forces))} GROUP BY ALL ORDER BY ALL").fetchall()
+    if district_counts is not None:
+        stray = _stray_rows(district_counts, p.lad_codes, forces)
+    else:
+        stray = con.execute(
+            f"SELECT force, month, count(*) FROM street_geo WHERE lad_code IN {data_mod._in(p.lad_codes)} "
+            f"AND force NOT IN {data_mod._in(sorted(forces))} GROUP BY ALL ORDER BY ALL").fetchall()
     parts["other_forces_records"] = hashlib.sha256(json.dumps(stray, default=str).encode()).hexdigest()
     parts["lookups"] = lookups or lookups_fingerprint(con)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -528,7 +557,8 @@ def _confined(outputs_dir: Path, slug: str) -> Path:
 def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path | None,
                     notebooks: tuple[str, ...] | None = None,
                     notebooks_dir: Path | None = None, force: bool = False, warm: bool = True,
-                    lookups: str | None = None, preload_warnings: list[str] | None = None) -> PartnershipRun:
+                    lookups: str | None = None, preload_warnings: list[str] | None = None,
+                    district_counts: dict | None = None) -> PartnershipRun:
     """Validate parameters, run every notebook and write headlines and the manifest.
 
     Skipped (``action="unchanged"``) when the fingerprint matches the previous run's,
@@ -544,14 +574,14 @@ def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path 
         return pr
     with _Lock(out.parent / ".locks" / f"{slug}.lock"):
         pr = _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm,
-                                     lookups, preload_warnings or [])
+                                     lookups, preload_warnings or [], district_counts)
     pr.seconds = round(time.perf_counter() - t0, 2)
     pr.finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return pr
 
 
 def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm, lookups,
-                            preload_warnings) -> PartnershipRun:
+                            preload_warnings, district_counts=None) -> PartnershipRun:
     slug = pr.slug
     params_dir = Path(params_dir)
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
@@ -570,7 +600,7 @@ def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir
             ingested = con.execute(
                 "SELECT source_file, sha256 FROM ingest_log WHERE status IN ('loaded','replaced') AND force IN "
                 f"{data_mod._in(p.forces)} ORDER BY source_file").fetchall()
-            fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups)
+            fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups, district_counts)
         finally:
             con.close()
     except Exception as exc:  # noqa: BLE001 - one failing partnership never stops the others
@@ -685,7 +715,8 @@ def thread_limits(jobs: int, cpus: int | None = None, environ=None, max_threads:
 def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path | None = None,
             store: Path | None = None, notebooks: tuple[str, ...] | None = None, jobs: int = 1,
             notebooks_dir: Path | None = None, log=print, force: bool = False,
-            warm: bool = True, blas_threads: int | None = None) -> list[PartnershipRun]:
+            warm: bool = True, blas_threads: int | None = None, progress: bool | None = False,
+            dask: str | None = None, dask_workers: int | None = None) -> list[PartnershipRun]:
     """Run the notebooks for several partnerships (in parallel with ``jobs`` > 1)
     and write ``outputs/index.html``. Returns one result per partnership.
 
@@ -700,6 +731,24 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         BLAS threads per kernel at most (see :func:`thread_limits`); default
         ``$CSP_BLAS_THREADS`` or 1; 0 = the earlier policy (``cpus // jobs`` threads when
         ``jobs`` > 1, the libraries' own default otherwise).
+    progress : bool or None
+        Show a progress line on stderr (done, failed, remaining, ETA: :class:`RunProgress`),
+        redrawn in place on a terminal and one plain line per partnership otherwise.
+        None: only on a terminal. Default False (library use).
+    dask : str, optional
+        Run one task per partnership on a ``dask.distributed`` cluster: a scheduler address
+        (``tcp://host:8786``) or ``"local"`` for a :class:`distributed.LocalCluster` of
+        ``dask_workers`` processes (default ``jobs``). See :mod:`csp_analysis.distributed`.
+
+    Notes
+    -----
+    **Resuming.** A run that is interrupted (Ctrl-C, a killed process, a lost machine)
+    leaves every partnership finished before the interruption complete in
+    ``outputs/<slug>`` with its manifest; the partnership in progress leaves only a staging
+    folder, removed by the next run. Running the same command again skips the finished
+    partnerships (their fingerprints are unchanged: ``action="unchanged"``) and renders
+    the rest. A journal (``outputs/.run-journal.json``) records the run's partnerships and
+    those finished, so the next run can say how far the interrupted one got.
     """
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     params_dir = Path(params_dir) if params_dir else params_mod.DEFAULT_PARAMS_DIR
@@ -708,16 +757,20 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
     outputs_dir.mkdir(parents=True, exist_ok=True)
     preload = _load_local_data(slugs, params_dir, store, log)
     lookups = None
+    counts = None
     try:
         con = store_mod.connect(store, read_only=True)
         try:
             lookups = lookups_fingerprint(con)  # once per run, shared by every partnership
+            if len(slugs) > 1:
+                counts = district_month_counts(con)  # one scan instead of one per partnership
         finally:
             con.close()
     except Exception:  # noqa: BLE001 - each partnership reports the store problem itself
         pass
     args = [(s, params_dir, outputs_dir, store, tuple(notebooks) if notebooks else None, notebooks_dir,
-             {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, [])})
+             {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, []),
+              **({"district_counts": _districts_of(counts, s, params_dir)} if counts is not None else {})})
             for s in slugs]
     results: list[PartnershipRun] = []
     if blas_threads is None:
@@ -728,31 +781,201 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         limits = thread_limits(jobs if len(args) > 1 else 1, max_threads=blas_threads)
     saved = {k: os.environ.get(k) for k in THREAD_VARS}
     os.environ.update(limits)  # inherited by the kernels (started by this process or its workers)
+    journal = RunJournal(outputs_dir, slugs)
+    note = journal.resume_note()
+    if note:
+        log(note)
+    journal.start()
+    bar = RunProgress(len(args), enabled=progress)
+    done: dict[str, PartnershipRun] = {}
+
+    def finished(r: PartnershipRun) -> None:
+        bar.clear()
+        log(_line(r))
+        done[r.slug] = r
+        journal.add(r)
+        bar.update(r)
+
     try:
-        if jobs > 1 and len(args) > 1:
+        if dask:
+            from .distributed import run_on_dask
+
+            run_on_dask(args, dask, workers=dask_workers or jobs, on_result=finished,
+                        env={**limits, **{k: v for k, v in os.environ.items() if k in _PASSED_ENV}})
+        elif jobs > 1 and len(args) > 1:
+            from concurrent.futures import as_completed
+
             with ProcessPoolExecutor(max_workers=jobs) as ex:
-                for r in ex.map(_run_one, args):
-                    log(_line(r))
-                    results.append(r)
+                futures = {ex.submit(_run_one, a): a for a in args}
+                for fut in as_completed(futures):
+                    try:
+                        r = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a worker process died
+                        r = PartnershipRun(slug=str(futures[fut][0]), status="failed", error=one_line(exc))
+                    finished(r)
         else:
             try:
                 for a in args:
-                    r = _run_one(a)
-                    log(_line(r))
-                    results.append(r)
+                    finished(_run_one(a))
             finally:
                 shutdown_worker()
     finally:
+        bar.close()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    results = [done[s] for s in slugs if s in done]  # the order asked for, whatever order they finished in
+    journal.finish()
     cols = list(notebooks or DEFAULT_NOTEBOOKS)
     for r in results:
         cols += [n.notebook for n in r.notebooks if n.notebook not in cols]
-    write_index(results, outputs_dir, cols)
+    write_index(results, outputs_dir, cols, store=store, params_dir=params_dir)
     return results
+
+
+def _districts_of(counts: dict, slug: str, params_dir: Path) -> dict | None:
+    """The part of :func:`district_month_counts` one partnership's fingerprint needs (its LADs);
+    None (the fingerprint queries the store itself) when its params cannot be read."""
+    try:
+        p = params_mod.load_params(Path(params_dir) / f"{slug}.yaml", check_files=False)
+    except Exception:  # noqa: BLE001 - reported by the partnership's own run
+        return None
+    return {lad: counts.get(lad, []) for lad in p.lad_codes}
+
+
+# environment a remote Dask worker needs from the submitting process (besides thread limits)
+_PASSED_ENV = ("CSP_DATA_ROOTS", "CSP_DATA_ROOT", "CSP_STORE", "CSP_BLAS_THREADS")
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None or not (s >= 0) or s == float("inf"):
+        return "?"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
+
+
+class RunProgress:
+    """Progress of a run on stderr: done, failed, remaining and an estimated time left.
+
+    On a terminal one line with a bar is redrawn in place (``\r``); otherwise (a log file,
+    cron) one plain line is written per finished partnership. The estimate is the time so
+    far divided by the partnerships rendered (not those skipped as unchanged), times those
+    remaining, so a resumed run does not promise too little.
+    """
+
+    def __init__(self, total: int, stream=None, enabled: bool | None = True, tty: bool | None = None,
+                 clock=time.perf_counter):
+        self.stream = stream if stream is not None else sys.stderr
+        try:
+            isatty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            isatty = False
+        self.tty = isatty if tty is None else tty
+        self.enabled = self.tty if enabled is None else bool(enabled)
+        self.total, self.done, self.failed, self.unchanged = total, 0, 0, 0
+        self.clock = clock
+        self.t0 = clock()
+        self._drawn = False
+
+    def eta(self) -> float | None:
+        remaining = self.total - self.done
+        if remaining == 0:
+            return 0.0
+        rendered = self.done - self.unchanged
+        if rendered <= 0:
+            return None
+        return (self.clock() - self.t0) / rendered * remaining
+
+    def text(self) -> str:
+        ok = self.done - self.failed
+        unch = f" ({self.unchanged} unchanged)" if self.unchanged else ""
+        return (f"{self.done}/{self.total}: done {ok}{unch}, failed {self.failed}, remaining "
+                f"{self.total - self.done}, elapsed {_fmt_seconds(self.clock() - self.t0)}, "
+                f"ETA {_fmt_seconds(self.eta())}")
+
+    def update(self, r: PartnershipRun) -> None:
+        self.done += 1
+        self.failed += r.status not in ("ok", "warning")
+        self.unchanged += r.action == "unchanged"
+        if not self.enabled:
+            return
+        if self.tty:
+            width = 24
+            filled = int(width * self.done / max(1, self.total))
+            self.stream.write("\r\x1b[K[" + "#" * filled + "." * (width - filled) + "] " + self.text())
+            self._drawn = True
+        else:
+            self.stream.write("progress " + self.text() + "\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Remove the bar before other output is written to the terminal."""
+        if self.enabled and self.tty and self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+class RunJournal:
+    """``outputs/.run-journal.json``: the partnerships of the current run and those finished.
+
+    Written when a run starts and after each partnership, and marked complete at the end;
+    the next run reads it to say how far an interrupted run got (:meth:`resume_note`). The
+    skipping itself is done by fingerprints (:func:`fingerprint`), so a journal that is lost
+    or stale changes nothing but the message.
+    """
+
+    def __init__(self, outputs_dir: Path, slugs: list[str]):
+        self.path = Path(outputs_dir) / ".run-journal.json"
+        self.slugs = list(slugs)
+        self.state: dict = {}
+
+    def previous(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def resume_note(self) -> str | None:
+        prev = self.previous()
+        if not prev or prev.get("complete"):
+            return None
+        fin = prev.get("finished") or {}
+        again = [s for s in self.slugs if s in fin and fin[s] in ("ok", "warning")]
+        return (f"resuming: the run started {prev.get('started')} was interrupted after {len(fin)} of "
+                f"{len(prev.get('slugs') or [])} partnership(s); {len(again)} of this run's {len(self.slugs)} finished "
+                f"then and are skipped if their inputs are unchanged")
+
+    def start(self) -> None:
+        self.state = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "pid": os.getpid(),
+                      "slugs": self.slugs, "finished": {}, "complete": False}
+        self._write()
+
+    def add(self, r: PartnershipRun) -> None:
+        self.state.setdefault("finished", {})[r.slug] = r.status
+        self._write()
+
+    def finish(self) -> None:
+        self.state["complete"] = True
+        self.state["ended"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self._write()
+
+    def _write(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.path, json.dumps(self.state, indent=1))
+        except OSError:  # pragma: no cover - the journal is informative only
+            pass
 
 
 def _load_local_data(slugs, params_dir: Path, store: Path, log) -> dict[str, list[str]]:
@@ -796,9 +1019,19 @@ def _line(r: PartnershipRun) -> str:
         f" - {len(r.warnings)} warning(s): {r.warnings[0]}" if r.warnings else "")
 
 
-def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> Path:
-    """Write ``index.html`` (and ``index.json``) listing partnerships x notebooks."""
-    # keep earlier runs of partnerships not in this run
+def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks, store: Path | None = None,
+                params_dir: Path | None = None) -> Path:
+    """Write ``index.html``, ``index.csv`` (and ``index.json``) for every partnership run so far.
+
+    ``index.json`` keeps earlier runs of partnerships not in this run. The page is the
+    national index of :mod:`csp_analysis.national_index`: one sortable, filterable table
+    (status, reports, headline change with its interval and verdict, crime rate per 1,000
+    against England and Wales with funnel significance, the "worse than national and
+    getting worse" flag), its CSV and a funnel plot. Rates need ``store`` and
+    ``params_dir``; without them those columns say "not computed".
+    """
+    from .national_index import write_national_index
+
     idx_json = outputs_dir / "index.json"
     try:
         previous = json.loads(idx_json.read_text()) if idx_json.exists() else []
@@ -808,50 +1041,5 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks) -> 
     merged = [x for x in previous if x.get("slug") not in current] + [asdict(r) for r in results]
     merged.sort(key=lambda x: x["slug"])
     _atomic_write(idx_json, json.dumps(merged, indent=2, default=str))
-    rows = []
-    for r in merged:
-        cells = []
-        for nb in notebooks:
-            n = next((x for x in r.get("notebooks", []) if x["notebook"] == nb), None)
-            if n is None:
-                cells.append("<td>–</td>")
-                continue
-            title = html.escape(NOTEBOOK_TITLES.get(nb, nb))
-            link = (f"<a href='{html.escape(r['slug'])}/{html.escape(n['html'])}'>{title}</a>"
-                    if n.get("html") else title)
-            st = n["status"] if n["status"] in ("ok", "warning", "failed") else "failed"
-            msg = n.get("error") if st == "failed" else "; ".join(n.get("warnings") or [])
-            err = f"<br><small>{html.escape((msg or '')[:200])}</small>" if st != "ok" else ""
-            cells.append(f"<td class='{st}'>{link}<br><small>{html.escape(n['status'])} · "
-                         f"{n['seconds']:.0f} s</small>{err}</td>")
-        heads = "".join(f"<li>{html.escape(h.get('sentence') or str(h.get('value')))}</li>"
-                        for h in r.get("headlines", [])[:6])
-        err = f"<br><small>{html.escape((r.get('error') or '')[:400])}</small>" if r.get("error") else ""
-        warns = "".join(f"<br><small class='warning'>{html.escape(w[:300])}</small>"
-                        for w in (r.get("warnings") or [])[:5])
-        st = r["status"] if r["status"] in ("ok", "warning", "failed") else "failed"
-        when = (f"unchanged since {html.escape(str(r.get('finished') or 'the last run'))}"
-                if r.get("action") == "unchanged" else f"{r['seconds']:.0f} s")
-        rows.append(
-            f"<tr><td><b>{html.escape(r.get('name') or r['slug'])}</b><br><small>{html.escape(r['slug'])} · "
-            f"<span class='{st}'>{html.escape(r['status'])}</span> · {when}</small>{err}{warns}</td>"
-            f"{''.join(cells)}<td><ul>{heads}</ul></td></tr>")
-    head = "".join(f"<th scope='col'>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</th>" for nb in notebooks)
-    body = f"""<style>.csp-index td,.csp-index th{{vertical-align:top;text-align:left}}.ok{{color:#176d2c}}
-.warning{{color:#8a5300}}.failed{{color:#b00020;font-weight:bold}}</style>
-<h1>Community Safety Partnership reports</h1>
-<p>Generated {dt.datetime.now(dt.timezone.utc):%d %B %Y %H:%M} UTC by csp-analysis {__version__}.
-Each link opens a self-contained HTML report; tables are downloadable as CSV inside the report and in
-<code>&lt;partnership&gt;/tables/</code>. Status: <span class='ok'>ok</span> every section rendered;
-<span class='warning'>warning</span> a section could not compute (reason given);
-<span class='failed'>failed</span> a report did not render. "Unchanged" partnerships were not re-rendered:
-nothing they read changed since the run shown.</p>
-<table class="csp-index"><caption>Partnerships, their reports and headline figures</caption>
-<thead><tr><th scope="col">Partnership</th>{head}<th scope="col">Headline figures</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table>"""
-    from .html import wrap_page
-
-    page = wrap_page(body, title="Community Safety Partnership reports", back_href=None, toc=False)
-    path = outputs_dir / "index.html"
-    _atomic_write(path, page)
-    return path
+    return write_national_index(merged, outputs_dir, list(notebooks), NOTEBOOK_TITLES, __version__,
+                                params_dir=params_dir, store=store)

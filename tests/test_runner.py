@@ -327,3 +327,159 @@ def test_jobs_two_workers_warm_kernels_isolated_failures_and_no_orphans(setup):
         except ProcessLookupError:
             pass
     assert alive == []
+
+
+def test_progress_lines_say_done_failed_remaining_and_eta():
+    import io
+
+    clock = iter([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0])
+    buf = io.StringIO()
+    bar = runner.RunProgress(4, stream=buf, enabled=True, tty=False, clock=lambda: next(clock))
+    bar.update(runner.PartnershipRun(slug="a", status="ok", action="unchanged"))
+    assert "ETA ?" in buf.getvalue()  # nothing rendered yet: no estimate
+    bar.update(runner.PartnershipRun(slug="b", status="ok"))
+    bar.update(runner.PartnershipRun(slug="c", status="failed"))
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 3 and all(x.startswith("progress ") for x in lines)  # plain lines when not a terminal
+    assert "3/4: done 2 (1 unchanged), failed 1, remaining 1" in lines[-1]
+    # 2 partnerships rendered in the time so far: the one left is estimated at half of it
+    assert lines[-1].endswith("ETA 25s")
+    tty = io.StringIO()
+    bar = runner.RunProgress(2, stream=tty, enabled=True, tty=True)
+    bar.update(runner.PartnershipRun(slug="a", status="ok"))
+    bar.clear()
+    bar.update(runner.PartnershipRun(slug="b", status="warning"))
+    bar.close()
+    out = tty.getvalue()
+    assert out.count("\r") >= 3 and "[" + "#" * 24 + "]" in out and out.endswith("\n")
+    quiet = io.StringIO()
+    off = runner.RunProgress(2, stream=quiet, enabled=False)
+    off.update(runner.PartnershipRun(slug="a", status="ok"))
+    assert quiet.getvalue() == ""
+
+
+def test_interrupted_run_resumes_without_redoing_finished_partnerships(setup, monkeypatch):
+    """Ctrl-C during the second partnership: the first is complete; the rerun skips it."""
+    db, pdir, out = setup
+    real = runner.run_partnership
+
+    def interrupted(slug, *a, **k):
+        if slug == "beta":
+            # what an interruption leaves: a staging folder, no manifest
+            (out / ".beta.staging-999").mkdir(parents=True, exist_ok=True)
+            raise KeyboardInterrupt
+        return real(slug, *a, **k)
+
+    monkeypatch.setattr(runner, "run_partnership", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_all(["alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                       notebooks_dir=FIXTURES, log=lambda *_: None)
+    journal = json.loads((out / ".run-journal.json").read_text())
+    assert journal["complete"] is False and journal["finished"] == {"alpha": "ok"}
+    first = json.loads((out / "alpha" / "manifest.json").read_text())["finished"]
+    monkeypatch.setattr(runner, "run_partnership", real)
+    said = []
+    results = runner.run_all(["alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                             notebooks_dir=FIXTURES, log=said.append)
+    by = {r.slug: r for r in results}
+    assert by["alpha"].action == "unchanged" and by["beta"].action == "rebuilt" and by["beta"].status == "ok"
+    assert json.loads((out / "alpha" / "manifest.json").read_text())["finished"] == first  # not redone
+    assert said[0].startswith("resuming: ") and "after 1 of 2" in said[0]
+    assert not list(out.glob(".beta.staging-*"))
+    assert json.loads((out / ".run-journal.json").read_text())["complete"] is True
+    assert (out / "index.csv").exists() and len((out / "index.csv").read_text().splitlines()) == 3
+
+
+def test_cli_run_prints_progress_on_stderr(setup, monkeypatch, capsys):
+    db, pdir, out = setup
+    monkeypatch.setattr(runner, "NOTEBOOKS_DIR", FIXTURES)
+    monkeypatch.setattr(runner, "DEFAULT_NOTEBOOKS", ("ok",))
+    rc = cli.main(["run", "alpha", "broken", "--params-dir", str(pdir), "--outputs", str(out), "--store", str(db)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "progress 1/2" in err and "progress 2/2: done 1, failed 1, remaining 0" in err
+
+
+def test_fingerprint_same_with_counts_computed_once_per_run(setup):
+    """The run-wide district counts give the same digest as the per-partnership query."""
+    from csp_analysis import params as params_mod
+
+    db, pdir, out = setup
+    con = store.connect(db)
+    con.execute("INSERT INTO lsoa_lookup (lsoa_code, lsoa_name, lad_code, lad_name, vintage) "
+                "VALUES ('E01007300', 'Barnsley 001A', 'E08000016', 'Barnsley', '2021')")
+    for force, month in (("west-yorkshire", "2024-02-01"), ("west-yorkshire", "2024-01-01"),
+                         ("south-yorkshire", "2024-03-01")):
+        con.execute("INSERT INTO street (month, crime_type, force, source_file, lsoa_code) "
+                    f"VALUES (DATE '{month}', 'Burglary', '{force}', 'x.csv', 'E01007300')")
+    p = params_mod.load_params(pdir / "alpha.yaml")
+    counts = runner.district_month_counts(con)
+    a = runner.fingerprint(p, pdir / "alpha.yaml", con, ("ok",), FIXTURES, pdir)
+    b = runner.fingerprint(p, pdir / "alpha.yaml", con, ("ok",), FIXTURES, pdir,
+                           district_counts={lad: counts.get(lad, []) for lad in p.lad_codes})
+    con.close()
+    assert a == b
+    assert runner._stray_rows(counts, p.lad_codes, {"south-yorkshire"}) == [
+        ("west-yorkshire", __import__("datetime").date(2024, 1, 1), 1),
+        ("west-yorkshire", __import__("datetime").date(2024, 2, 1), 1)]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_redoing_finished_partnerships(setup, tmp_path):
+    """SIGKILL to a `run_all` process while it renders the second partnership; the rerun
+    skips the first (same manifest) and renders the others."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+
+    db, pdir, out = setup
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("partnership = None")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(
+        "import os, time\nif partnership != 'alpha' and not os.environ.get('CSP_TEST_NO_SLEEP'):\n    time.sleep(60)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, nbdir / "sleepy.ipynb")
+    (pdir / "gamma.yaml").write_text(PARAMS.format(name="Gamma", slug="gamma"))
+    code = (f"from csp_analysis import runner; runner.run_all(['alpha', 'beta', 'gamma'], params_dir={str(pdir)!r}, "
+            f"outputs_dir={str(out)!r}, store={str(db)!r}, notebooks=('sleepy',), notebooks_dir={str(nbdir)!r})")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(Path(runner.__file__).parents[1])})
+    journal = out / ".run-journal.json"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if "alpha" in json.loads(journal.read_text()).get("finished", {}):
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail("the first partnership did not finish in time")
+        time.sleep(1.0)  # beta's notebook is sleeping now
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    first = json.loads((out / "alpha" / "manifest.json").read_text())["finished"]
+    assert not (out / "beta" / "manifest.json").exists()
+    said = []
+    # the rerun: same notebook (its hash is in the fingerprint); the kernel is told not to sleep
+    os.environ["CSP_TEST_NO_SLEEP"] = "1"
+    try:
+        results = runner.run_all(["alpha", "beta", "gamma"], params_dir=pdir, outputs_dir=out, store=db,
+                                 notebooks=("sleepy",), notebooks_dir=nbdir, log=said.append, force=False)
+    finally:
+        os.environ.pop("CSP_TEST_NO_SLEEP", None)
+    by = {r.slug: r for r in results}
+    assert by["alpha"].action == "unchanged"
+    assert json.loads((out / "alpha" / "manifest.json").read_text())["finished"] == first
+    assert by["beta"].action == "rebuilt" and by["gamma"].action == "rebuilt"
+    assert said[0].startswith("resuming: ") and "after 1 of 3" in said[0]
+    assert not list(out.glob(".*.staging-*"))

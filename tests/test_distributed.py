@@ -1,0 +1,88 @@
+"""Tests for csp_analysis.distributed: partnerships as tasks on a dask.distributed LocalCluster.
+
+Both start worker processes and Jupyter kernels; the one on the default partnerships
+(about 3 minutes here) is marked slow."""
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+
+from csp_analysis import runner, store
+
+pytest.importorskip("distributed")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+PARAMS = """\
+name: {name}
+slug: {slug}
+lad_codes: [E08000016]
+forces: [south-yorkshire]
+window: {{start: 2022-01, end: 2025-12}}
+small_number_threshold: 5
+"""
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    db = tmp_path / "s.duckdb"
+    con = store.connect(db)
+    con.execute("INSERT INTO lad_lookup VALUES ('E08000016','Barnsley','E22000259','Barnsley','E23000011',"
+                "'South Yorkshire','t')")
+    con.execute("INSERT INTO street (month, crime_type, force, source_file, lsoa_code) "
+                "VALUES (DATE '2024-01-01', 'Burglary', 'south-yorkshire', 'f.csv', 'E01007300')")
+    con.execute("INSERT INTO ingest_log (source_file, kind, force, month, sha256, status, started_at, finished_at) "
+                "VALUES ('f.csv', 'street', 'south-yorkshire', DATE '2024-01-01', 'a', 'loaded', now(), now())")
+    con.close()
+    pdir = tmp_path / "params"
+    pdir.mkdir()
+    for slug in ("alpha", "beta"):
+        (pdir / f"{slug}.yaml").write_text(PARAMS.format(name=slug.title(), slug=slug))
+    (pdir / "broken.yaml").write_text(PARAMS.format(name="Broken", slug="broken") + "bogus_key: 1\n")
+    return db, pdir, tmp_path / "outputs"
+
+
+def test_dask_failures_and_index_behave_as_in_local_runs(setup):
+    db, pdir, out = setup
+    results = runner.run_all(["broken", "alpha", "beta"], params_dir=pdir, outputs_dir=out, store=db,
+                             notebooks=("fails", "ok"), notebooks_dir=FIXTURES, log=lambda *_: None,
+                             dask="local", dask_workers=2)
+    assert [r.slug for r in results] == ["broken", "alpha", "beta"]  # the order asked for
+    by = {r.slug: r for r in results}
+    assert by["broken"].status == "failed" and "bogus_key" in by["broken"].error
+    for slug in ("alpha", "beta"):
+        nbs = {n.notebook: n for n in by[slug].notebooks}
+        assert by[slug].status == "failed" and nbs["ok"].status == "ok" and "planted failure" in nbs["fails"].error
+        assert (out / slug / "fails.ipynb").exists() and (out / slug / "ok.html").exists()
+    idx = json.loads((out / "index.json").read_text())
+    assert [x["slug"] for x in idx] == ["alpha", "beta", "broken"]
+    assert (out / "index.html").exists() and len((out / "index.csv").read_text().splitlines()) == 4
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_tables_of_the_sequential_run(tmp_path):
+    """The default partnerships (group demo) on a LocalCluster of 2 worker processes and
+    sequentially: every CSV table byte-identical."""
+    st = store.store_path()
+    if not st.exists():
+        pytest.skip(f"no default store at {st} (run `csp setup-demo`)")
+    slugs = ["easthaven", "northdale-southmoor", "riverton"]
+    seq = runner.run_all(slugs, outputs_dir=tmp_path / "seq", store=st, log=lambda *_: None)
+    par = runner.run_all(slugs, outputs_dir=tmp_path / "dask", store=st, log=lambda *_: None,
+                         dask="local", dask_workers=2)
+    assert [r.status for r in seq] == [r.status for r in par]
+    assert all(r.status in ("ok", "warning") for r in par), [(r.slug, r.error) for r in par]
+    n = 0
+    for slug in slugs:
+        a, b = tmp_path / "seq" / slug / "tables", tmp_path / "dask" / slug / "tables"
+        names = sorted(p.name for p in a.glob("*.csv"))
+        assert names and names == sorted(p.name for p in b.glob("*.csv")), slug
+        match, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
+        assert not mismatch and not errors, (slug, mismatch, errors)
+        n += len(match)
+    assert n > 10
+    ia = (tmp_path / "seq" / "index.csv").read_text().splitlines()
+    ib = (tmp_path / "dask" / "index.csv").read_text().splitlines()
+    assert len(ia) == len(ib) == 4
