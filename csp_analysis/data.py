@@ -111,14 +111,6 @@ def _in_months(col: str, name: str) -> str:
     return f"{col} IN (SELECT unnest(${name}::DATE[]))"
 
 
-def _in(values: Sequence[str]) -> str:
-    """A quoted SQL IN list. Kept only for ``runner.fingerprint``/``runner`` (which are to
-    call :func:`police_file_rows`, :func:`other_force_records` and :func:`ingested_files`
-    instead); new code binds parameters (``_in_texts``)."""
-    vals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
-    return f"({vals})" if vals else "(NULL)"
-
-
 def _window(start=None, end=None, col: str = "month") -> tuple[str, dict]:
     """`` AND col >= $start AND col <= $end`` (first of month) and its parameters."""
     w, prm = [], {}

@@ -71,6 +71,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # modules imported once per kernel (the notebooks' own imports then cost nothing)
 WARM_IMPORTS = ("csp_analysis.report", "csp_analysis.sections.trends", "csp_analysis.sections.disproportionality",
                 "csp_analysis.sections.interventions", "csp_analysis.sections.local_indicators",
+                "csp_analysis.sections.maps", "csp_analysis.hotspots", "esda.getisord", "libpysal.weights",
                 "matplotlib.pyplot", "statsmodels.api")
 
 
@@ -478,16 +479,12 @@ def fingerprint(p, pfile: Path, con, notebooks: tuple[str, ...], notebooks_dir: 
         f = notebooks_dir / f"{nb}.ipynb"
         parts[f"notebook:{nb}"] = _sha256(f) if f.is_file() else "missing"
     parts["package"] = package_fingerprint()
-    rows = con.execute(
-        "SELECT kind, force, month, sha256, status FROM ingest_log WHERE status IN ('loaded','replaced') "
-        f"AND force IN {data_mod._in(sorted(forces))} ORDER BY ALL").fetchall()
+    rows = data_mod.police_file_rows(con, sorted(forces))
     parts["police_files"] = hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
     if district_counts is not None:
         stray = _stray_rows(district_counts, p.lad_codes, forces)
     else:
-        stray = con.execute(
-            f"SELECT force, month, count(*) FROM street_geo WHERE lad_code IN {data_mod._in(p.lad_codes)} "
-            f"AND force NOT IN {data_mod._in(sorted(forces))} GROUP BY ALL ORDER BY ALL").fetchall()
+        stray = data_mod.other_force_records(con, p.lad_codes, sorted(forces))
     parts["other_forces_records"] = hashlib.sha256(json.dumps(stray, default=str).encode()).hexdigest()
     parts["lookups"] = lookups or lookups_fingerprint(con)
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -597,9 +594,7 @@ def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir
             from . import data as data_mod
 
             vintage = data_mod.data_vintage(con)
-            ingested = con.execute(
-                "SELECT source_file, sha256 FROM ingest_log WHERE status IN ('loaded','replaced') AND force IN "
-                f"{data_mod._in(p.forces)} ORDER BY source_file").fetchall()
+            ingested = data_mod.ingested_files(con, p.forces)
             fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups, district_counts)
         finally:
             con.close()

@@ -67,7 +67,7 @@ def test_fdr_threshold_agrees_with_benjamini_hochberg_in_statsmodels():
     rng = np.random.default_rng(5)
     for _ in range(20):
         p = np.concatenate([rng.uniform(size=80), rng.uniform(0, 0.002, size=int(rng.integers(0, 10)))])
-        ours = p < hotspots.fdr_threshold(p, 0.05)
+        ours = p < hotspots.fdr_threshold(p, confidence=0.95)
         ref = multipletests(p, alpha=0.05, method="fdr_bh")[0]
         assert (ours == ref).all()
 

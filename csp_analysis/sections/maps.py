@@ -160,7 +160,10 @@ def density(ctx, res, geo: dict, measure: str) -> dict | None:
         bounds = geo["outline"].bounds
         ex, ey = np.r_[ex, bounds[0], bounds[2]], np.r_[ey, bounds[1], bounds[3]]
     extent = maps_mod.map_extent(ex, ey)
-    top = pts[pts["period"] == "latest"]["lsoa_code"].value_counts().head(N_LABELS)
+    # Most records first, ties by LSOA code, so the labelled places do not depend on row order.
+    vc = pts[pts["period"] == "latest"]["lsoa_code"].value_counts()
+    top = (vc.rename_axis("code").reset_index(name="n").sort_values(["n", "code"], ascending=[False, True])
+           .head(N_LABELS).set_index("code")["n"])
     lab = located.set_index("lsoa_code").reindex(top.index).dropna(subset=["x"])
     labels = pd.DataFrame({"label": lab["lsoa_name"].fillna(pd.Series(lab.index, index=lab.index)),
                            "x": lab["x"], "y": lab["y"], "lsoa_code": lab.index})
@@ -280,8 +283,15 @@ def _emerging(ctx, res, geo, measure, codes, w, names) -> pd.DataFrame | None:
     # same in both (unchanged boundaries) can be followed over time.
     lk = geo["lsoas"]
     same = set(lk.loc[lk["in_2011"] & lk["in_2021"], "lsoa_code"])
-    follow = [c for c in codes if c in same] if len(same) < len(codes) else list(codes)
     other = df[~df["lsoa_code"].isin(codes)]["n"].sum()
+    # Only restrict to unchanged LSOAs when the records really mix vintages and the lookup
+    # knows both (a lookup with one vintage only, e.g. 2021 codes, follows every LSOA).
+    mixed = bool(other) and bool(lk["in_2011"].any()) and bool(lk["in_2021"].any())
+    follow = [c for c in codes if c in same] if mixed and len(same) < len(codes) else list(codes)
+    if len(follow) < 3:
+        ctx.say("Emerging and persistent hot spots are not classified: the quarters mix LSOA vintages and "
+                f"only {len(follow)} LSOAs can be followed across them.")
+        return None
     note = ""
     if other and len(follow) < len(codes):
         import libpysal
