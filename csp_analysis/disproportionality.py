@@ -419,11 +419,12 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
         # narrow (13% false positives at AR 0.5 before this step; benchmarks/calib_rates.py). Its
         # uncertainty is carried into the degrees of freedom (Satterthwaite 1946):
         # Var(phi_L) = A^2 Var(v) + v^2 Var(A), Var(v) = 2 (1 + v)^2 / df, and Var(A) by the delta
-        # method with Bartlett's Var(r_1) = 1 / n for the lag-1 autocorrelation of the n = (groups - 1)
-        # x periods independent contrasts, divided by the share of extra variation w = v / (1 + v)
-        # squared (rho = r_1 / w).
+        # method with Bartlett's Var(r_1) = (1 - r_1^2) / n for the lag-1 autocorrelation r_1 = w rho of
+        # the n = (groups - 1) x periods independent contrasts, divided by the share of extra variation
+        # w = v / (1 + v) squared (rho = r_1 / w).
         n_contrast = max((d["group"].nunique() - 1) * periods, 1)
-        var_rho = (1.0 + 1.0 / max(v, 1e-9)) ** 2 / n_contrast
+        w = v / (1.0 + v)
+        var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
         lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
         slope = (_a_factor(hi_r, periods) - _a_factor(lo_r, periods)) / (hi_r - lo_r)
         var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * slope * slope * var_rho
