@@ -213,7 +213,52 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     return float(np.interp(target, curve, RHO_GRID))
 
 
-def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float) -> float:
+#: Grid of the share ``w`` of the variance that is correlated (AR(1) plus noise), see :func:`_arma_estimate`.
+W_GRID = np.round(np.arange(0.1, 1.0001, 0.05), 2)
+
+
+def _arma_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> tuple[float, float]:
+    """Correlation ``w rho^k`` at lag ``k >= 1`` (AR(1) plus independent noise), fitted to the lag-1
+    and lag-2 residual products by the exact-expectation method of :func:`_ar1_estimate`.
+
+    Counts are Poisson noise plus correlated extra variation, so their autocorrelation decays as
+    ``w rho^k`` (``w`` the extra share), slower than the ``c^k`` an AR(1) with the same lag-1
+    correlation ``c = w rho`` gives; the AR(1) correction then understates the variance of S
+    (8-9% false positives at dispersion 3, AR 0.5; ``benchmarks/calib_rates.py``). Returns
+    ``(w, rho)``; ``(1, 0)`` when no positive correlation is found.
+    """
+    from ..dispersion import RHO_GRID, _residual_maker
+
+    ti = np.round(t - t.min()).astype(int)
+    n = int(ti.max()) + 1
+    if n < 8 or n > 600:
+        return 1.0, 0.0
+    used = np.zeros(n, dtype=bool)
+    used[ti] = True
+    y = np.zeros(n)
+    y[ti] = values
+    cols = [np.ones(n), np.arange(n, dtype=float) / n]
+    if period and n >= 2 * period:
+        season = np.arange(n) % period
+        cols += [(season == k).astype(float) for k in range(1, period)]
+    m = _residual_maker(np.column_stack(cols), used)
+    r = m @ y
+    c0, c1, c2 = float(r @ r), float(r[1:] @ r[:-1]), float(r[2:] @ r[:-2])
+    if c0 <= 0 or c1 <= 0:
+        return 1.0, 0.0
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
+    powers = RHO_GRID[:, None, None] ** lag[None]
+    powers[0] = (lag == 0)
+    # E r' S_k r = (1 - w) tr(S_k M) + w tr(S_k M R M), k = 0, 1, 2 (M symmetric idempotent)
+    base = [float(np.trace(m)), float(np.trace(m, offset=1)), float(np.trace(m, offset=2))]
+    rm = [np.einsum("gij,ij->g", powers, (m @ np.eye(n, k=-k) @ m).T) for k in range(3)]
+    e = [(1.0 - W_GRID[:, None]) * base[k] + W_GRID[:, None] * rm[k][None, :] for k in range(3)]
+    loss = (c1 / c0 - e[1] / e[0]) ** 2 + (c2 / c0 - e[2] / e[0]) ** 2
+    i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return float(W_GRID[i]), float(RHO_GRID[j])
+
+
+def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float, w: float = 1.0) -> float:
     """Variance of S = sum of sign(x_j - x_i) over the pairs i < j of the same group (season),
     for Gaussian AR(1) observations with lag-1 correlation ``c`` on the time scale ``t``.
 
@@ -232,24 +277,27 @@ def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float) -> float:
         jj.append(idx[b])
     ii, jj = np.concatenate(ii), np.concatenate(jj)
     ti, tj = t[ii], t[jj]
-    var_p = 2.0 * (1.0 - c ** np.abs(tj - ti))
+    def corr(lag):  # w rho^|lag| off the diagonal (w = 1: AR(1))
+        return np.where(lag == 0, 1.0, w * c ** lag)
+
+    var_p = 2.0 * (1.0 - corr(np.abs(tj - ti)))
     total = 0.0
     step = max(1, 4_000_000 // max(len(ii), 1))
     for s0 in range(0, len(ii), step):
         a_i, a_j, v_a = ti[s0:s0 + step, None], tj[s0:s0 + step, None], var_p[s0:s0 + step, None]
-        cov = (c ** np.abs(a_j - tj[None]) - c ** np.abs(a_j - ti[None]) - c ** np.abs(a_i - tj[None])
-               + c ** np.abs(a_i - ti[None]))
+        cov = (corr(np.abs(a_j - tj[None])) - corr(np.abs(a_j - ti[None])) - corr(np.abs(a_i - tj[None]))
+               + corr(np.abs(a_i - ti[None])))
         corr = np.clip(cov / np.sqrt(v_a * var_p[None]), -1.0, 1.0)
         total += float(np.sum(np.arcsin(corr))) * 2.0 / np.pi
     return total
 
 
-def _hamed_rao_factor(n: int, c: float) -> float:
+def _hamed_rao_factor(n: int, c: float, w: float = 1.0) -> float:
     """Hamed & Rao (1998) variance factor ``n / n*`` with the rank autocorrelations of a
     Gaussian AR(1) series, ``rho_s(k) = (6/pi) arcsin(c^k / 2)`` (Kendall 1975), in place of
     estimated ones: O(n), for long plain series where the exact pair sum is too large."""
     k = np.arange(1, n)
-    rho_s = 6.0 / np.pi * np.arcsin(c ** k / 2.0)
+    rho_s = 6.0 / np.pi * np.arcsin(w * c ** k / 2.0)
     return float(1.0 + 2.0 / (n * (n - 1) * (n - 2)) * np.sum((n - k) * (n - k - 1) * (n - k - 2) * rho_s))
 
 
@@ -260,12 +308,18 @@ def _corrected_var(values, t, groups, var_s, correction, period):
     c = _ar1_estimate(values, t, period)
     if c <= 0:
         return var_s, c
+    w, rho = _arma_estimate(values, t, period)
     n_pairs = sum(int(np.sum(groups == g)) * (int(np.sum(groups == g)) - 1) // 2 for g in np.unique(groups))
-    if len(np.unique(groups)) == 1 or n_pairs > 3000:
-        # the plain test (all pairs), or a very long seasonal series: Hamed & Rao's O(n) factor
-        return var_s * _hamed_rao_factor(len(values), c), c
+    if n_pairs > 3000:
+        # a very long series: Hamed & Rao's O(n) factor
+        factor = max(_hamed_rao_factor(len(values), c), _hamed_rao_factor(len(values), rho, w))
+        return var_s * factor, c
+    # the larger of the AR(1) and the AR(1)-plus-noise variances: the lag-2 product only ever adds
     v0 = _var_s_ar1(t, groups, 0.0)
-    return var_s * _var_s_ar1(t, groups, c) / v0, c
+    v1 = _var_s_ar1(t, groups, c)
+    if rho > 0 and w * rho > 0:
+        v1 = max(v1, _var_s_ar1(t, groups, rho, w))
+    return var_s * v1 / v0, c
 
 
 def _pairwise_slopes(x: np.ndarray, t: np.ndarray) -> np.ndarray:
