@@ -47,6 +47,7 @@ ed., section 9.2. Wiley.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -183,7 +184,7 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     exact expectation ``tr(S M R M) / tr(M R M)`` under AR(1) errors ``R_ij = c^|i-j|`` (the
     method of :mod:`csp_analysis.dispersion`), on the grid 0 to 0.9. Negative values give 0.
     """
-    from ..dispersion import RHO_GRID, _residual_maker, _rho_traces
+    from ..dispersion import RHO_GRID
 
     ti = np.round(t - t.min()).astype(int)
     n = int(ti.max()) + 1
@@ -193,18 +194,12 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     used[ti] = True
     y = np.zeros(n)
     y[ti] = values
-    cols = [np.ones(n), np.arange(n, dtype=float) / n]
-    if period and n >= 2 * period:
-        season = np.arange(n) % period
-        cols += [(season == k).astype(float) for k in range(1, period)]
-    x = np.column_stack(cols)
-    m = _residual_maker(x, used)
+    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
     r = m @ y
     c0, c1 = float(r @ r), float(r[1:] @ r[:-1])
     if c0 <= 0:
         return 0.0
-    t0, t1 = _rho_traces(m)
-    curve = t1 / t0
+    curve = e[1][-1] / e[0][-1]  # w = 1: tr(S M R M) / tr(M R M)
     target = c1 / c0
     if target <= curve[0]:
         return 0.0
@@ -227,7 +222,7 @@ def _arma_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> tup
     (8-9% false positives at dispersion 3, AR 0.5; ``benchmarks/calib_rates.py``). Returns
     ``(w, rho)``; ``(1, 0)`` when no positive correlation is found.
     """
-    from ..dispersion import RHO_GRID, _residual_maker
+    from ..dispersion import RHO_GRID
 
     ti = np.round(t - t.min()).astype(int)
     n = int(ti.max()) + 1
@@ -237,25 +232,36 @@ def _arma_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> tup
     used[ti] = True
     y = np.zeros(n)
     y[ti] = values
-    cols = [np.ones(n), np.arange(n, dtype=float) / n]
-    if period and n >= 2 * period:
-        season = np.arange(n) % period
-        cols += [(season == k).astype(float) for k in range(1, period)]
-    m = _residual_maker(np.column_stack(cols), used)
+    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
     r = m @ y
     c0, c1, c2 = float(r @ r), float(r[1:] @ r[:-1]), float(r[2:] @ r[:-2])
     if c0 <= 0 or c1 <= 0:
         return 1.0, 0.0
-    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
-    powers = RHO_GRID[:, None, None] ** lag[None]
-    powers[0] = (lag == 0)
-    # E r' S_k r = (1 - w) tr(S_k M) + w tr(S_k M R M), k = 0, 1, 2 (M symmetric idempotent)
-    base = [float(np.trace(m)), float(np.trace(m, offset=1)), float(np.trace(m, offset=2))]
-    rm = [np.einsum("gij,ij->g", powers, (m @ np.eye(n, k=-k) @ m).T) for k in range(3)]
-    e = [(1.0 - W_GRID[:, None]) * base[k] + W_GRID[:, None] * rm[k][None, :] for k in range(3)]
     loss = (c1 / c0 - e[1] / e[0]) ** 2 + (c2 / c0 - e[2] / e[0]) ** 2
     i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
     return float(W_GRID[i]), float(RHO_GRID[j])
+
+
+@functools.lru_cache(maxsize=64)
+def _arma_expectations(n: int, seasonal: bool, period: int, used_bytes: bytes):
+    """Residual maker of the trend (+ season) fit and ``E r' S_k r`` (k = 0, 1, 2) on
+    ``W_GRID x RHO_GRID`` per unit variance: ``(1 - w) tr(S_k M) + w tr(S_k M R M)``. Cached: the
+    reports and the benchmark test many series with the same months."""
+    from ..dispersion import RHO_GRID, _residual_maker
+
+    used = np.frombuffer(used_bytes, dtype=bool)
+    cols = [np.ones(n), np.arange(n, dtype=float) / n]
+    if seasonal:
+        season = np.arange(n) % period
+        cols += [(season == k).astype(float) for k in range(1, period)]
+    m = _residual_maker(np.column_stack(cols), used)
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
+    powers = RHO_GRID[:, None, None] ** lag[None]
+    powers[0] = (lag == 0)
+    base = [float(np.trace(m)), float(np.trace(m, offset=1)), float(np.trace(m, offset=2))]
+    rm = [np.einsum("gij,ij->g", powers, (m @ np.eye(n, k=-k) @ m).T) for k in range(3)]
+    e = [(1.0 - W_GRID[:, None]) * base[k] + W_GRID[:, None] * rm[k][None, :] for k in range(3)]
+    return m, e
 
 
 def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float, w: float = 1.0) -> float:
@@ -310,8 +316,8 @@ def _corrected_var(values, t, groups, var_s, correction, period):
         return var_s, c
     w, rho = _arma_estimate(values, t, period)
     n_pairs = sum(int(np.sum(groups == g)) * (int(np.sum(groups == g)) - 1) // 2 for g in np.unique(groups))
-    if n_pairs > 3000:
-        # a very long series: Hamed & Rao's O(n) factor
+    if len(np.unique(groups)) == 1 or n_pairs > 3000:
+        # the plain test (all pairs), or a very long seasonal series: Hamed & Rao's O(n) factor
         factor = max(_hamed_rao_factor(len(values), c), _hamed_rao_factor(len(values), rho, w))
         return var_s * factor, c
     # the larger of the AR(1) and the AR(1)-plus-noise variances: the lag-2 product only ever adds
