@@ -205,7 +205,10 @@ def relative_rate_index(
     month-to-month swings (e.g. an operation that raises searches of everyone), which do not
     bias a ratio; only group-specific extra variation widens the interval. With ``phi = 1``
     (or fewer than two periods) the exact conditional method is used. Calibration:
-    ``benchmarks/calib_rates.py`` (coverage 93-97% with monthly variance 1.5-3 x the mean).
+    ``benchmarks/calib_rates.py`` (monthly variance 1-3 x the mean, AR(1) 0-0.5 from month to
+    month). The month-to-month correlation is poorly known from a year of months, so its
+    uncertainty lowers ``df`` (Satterthwaite); ``method`` and the sentence say the interval allows
+    for neighbouring months being alike.
 
     Sensitivity to unknown group: with U events of unknown group,
     ``ratio_if_all_unknown`` assumes every one belonged to this group and

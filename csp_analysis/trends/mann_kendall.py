@@ -24,7 +24,9 @@ is ``median(x) - median(t) * slope``.
 By default (``correction="ar1"``) both tests allow for serial correlation: the
 variance of ``S`` is computed for AR(1)-correlated observations with the lag-1
 correlation estimated from the series (bias-corrected for the fitted trend and
-seasonal means). Without it (``correction="none"``, the original tests) monthly
+seasonal means); where the lag-1 and lag-2 residual products show a correlation that decays
+more slowly, as counts give (Poisson noise plus correlated extra variation: ``w rho^k``), the
+larger variance of that "AR(1) plus noise" model is used. Without it (``correction="none"``, the original tests) monthly
 crime counts, which are autocorrelated, give 7-14% false positives at the 5% level
 (``benchmarks/calib_rates.py``). The plain test on monthly crime counts is also
 affected by seasonality; prefer
@@ -410,7 +412,9 @@ def mann_kendall(
     correction : str, default "ar1"
         Allowance for serial correlation. ``"ar1"`` (default): the variance of ``S`` for
         AR(1)-correlated observations, with the lag-1 correlation estimated from the series
-        about its trend (bias-corrected; 0 when negative), also used for the slope interval.
+        about its trend (bias-corrected; 0 when negative), or of AR(1) plus noise (correlation
+        ``w rho^k`` fitted to lags 1 and 2) where that variance is larger; also used for the
+        slope interval.
         ``"none"``: the original test (independent observations; matches pyMannKendall's
         ``original_test``). ``"hamed_rao"``, ``"yue_wang"``, ``"prewhitening"``,
         ``"trend_free_prewhitening"``: pyMannKendall's variants (Hamed & Rao 1998; Yue & Wang
@@ -465,7 +469,7 @@ def mann_kendall(
     note = ""
     if correction == "ar1":
         var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
-        note = (f"; variance allows for serial correlation (AR(1), lag-1 correlation {c:.2f})" if c > 0 else
+        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation {c:.2f})" if c > 0 else
                 "; no positive serial correlation found")
     z = _mk_z(s, var_s)
     p = float(2.0 * stats.norm.sf(abs(z)))
@@ -540,7 +544,8 @@ def seasonal_mann_kendall(
         Allowance for correlation between seasons (neighbouring months). ``"ar1"``
         (default): the variance of the summed ``S`` for AR(1)-correlated observations, with
         the lag-1 correlation estimated about the seasonal means and a linear trend
-        (bias-corrected); it raises the covariance of neighbouring seasons' statistics that
+        (bias-corrected), or AR(1) plus noise (``w rho^k``, lags 1 and 2) where that gives
+        more; it raises the covariance of neighbouring seasons' statistics that
         the original test ignores. ``"none"``: the original test (matches pyMannKendall's
         ``seasonal_test``). ``"hirsch_slack"``: pyMannKendall's
         ``correlated_seasonal_test`` (Hirsch & Slack 1984), which needs many years (with
@@ -604,7 +609,8 @@ def seasonal_mann_kendall(
     note = ""
     if correction == "ar1":
         var_s, c = _corrected_var(values, t, season, var_s, correction, period)
-        note = (f"; variance allows for correlation between neighbouring seasons (AR(1), lag-1 correlation "
+        note = (f"; variance allows for correlation between neighbouring seasons (AR(1) or AR(1) plus noise, "
+                f"lag-1 correlation "
                 f"{c:.2f})" if c > 0 else "; no positive serial correlation found")
     z = _mk_z(s, var_s)
     p = float(2.0 * stats.norm.sf(abs(z)))
