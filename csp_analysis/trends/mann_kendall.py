@@ -469,7 +469,8 @@ def mann_kendall(
     note = ""
     if correction == "ar1":
         var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
-        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation {c:.2f})" if c > 0 else
+        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation "
+                f"{c:.2f})" if c > 0 else
                 "; no positive serial correlation found")
     z = _mk_z(s, var_s)
     p = float(2.0 * stats.norm.sf(abs(z)))
