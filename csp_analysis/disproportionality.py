@@ -430,7 +430,10 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
         var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
         lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
         slope = (_a_factor(hi_r, periods) - _a_factor(lo_r, periods)) / (hi_r - lo_r)
-        var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * slope * slope * var_rho
+        # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
+        # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
+        var_a = min(slope * slope * var_rho, (_a_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
+        var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
         df_out = float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
     return phi, df_out
 
