@@ -307,6 +307,7 @@ def relative_rate_index(
 
     conf_pct = f"{confidence * 100:g}%"
     per = f"{multiplier:,.0f}"
+    n_periods = int(data[period].nunique()) if period is not None else 0
 
     def who(g, start=False):
         return _who(g, people, start)
@@ -333,6 +334,9 @@ def relative_rate_index(
         if phi > 1:
             s += (f" The interval allows for counts that vary {phi:.1f} times as much from period to period "
                   "as chance alone would give, and for neighbouring months being alike.")
+            if n_periods <= 24:
+                s += (f" With only {n_periods} periods to learn how alike neighbouring months are, the interval is "
+                      "cautious, so a real difference could be missed.")
         sentences.append(s)
     out["sentence"] = sentences
     cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",

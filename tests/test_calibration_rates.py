@@ -118,6 +118,7 @@ def test_rri_allows_for_correlated_months():
     assert fp <= 0.07
     assert cover >= 0.92
     assert "neighbouring" in alt[0]["method"] and "neighbouring months" in alt[0]["sentence"]
+    assert "could be missed" in alt[0]["sentence"]
 
 
 def test_mann_kendall_allows_for_slowly_decaying_correlation():
