@@ -206,7 +206,10 @@ def relative_rate_index(
     month-to-month swings (e.g. an operation that raises searches of everyone), which do not
     bias a ratio; only group-specific extra variation widens the interval. With ``phi = 1``
     (or fewer than two periods) the exact conditional method is used. Calibration:
-    ``benchmarks/calib_rates.py`` (coverage 93-97% with monthly variance 1.5-3 x the mean).
+    ``benchmarks/calib_rates.py`` (monthly variance 1-3 x the mean, AR(1) 0-0.5 from month to
+    month). The month-to-month correlation is poorly known from a year of months, so its
+    uncertainty lowers ``df`` (Satterthwaite); ``method`` and the sentence say the interval allows
+    for neighbouring months being alike.
 
     Sensitivity to unknown group: with U events of unknown group,
     ``ratio_if_all_unknown`` assumes every one belonged to this group and
@@ -279,7 +282,8 @@ def relative_rate_index(
         q = _quasi_score(args[0], args[1], np.full(nk, float(ref["count"])), np.full(nk, float(ref["population"])),
                          np.full(nk, phi), np.full(nk, phi_df), confidence)
         rr = rr.assign(ratio=q[0], lower=q[1], upper=q[2], p_value=q[3],
-                       method=f"quasi-Poisson score, t on {phi_df:.0f} df (phi = {phi:.2f}, across periods)")
+                       method=f"quasi-Poisson score, t on {phi_df:.0f} df (phi = {phi:.2f}, across periods, "
+                              "allowing for correlation between neighbouring periods)")
     out.loc[k, "ratio"] = rr["ratio"].to_numpy()
     out.loc[k, "lower"] = rr["lower"].to_numpy()
     out.loc[k, "upper"] = rr["upper"].to_numpy()
@@ -304,6 +308,7 @@ def relative_rate_index(
 
     conf_pct = f"{confidence * 100:g}%"
     per = f"{multiplier:,.0f}"
+    n_periods = int(data[period].nunique()) if period is not None else 0
 
     def who(g, start=False):
         return _who(g, people, start)
@@ -329,7 +334,10 @@ def relative_rate_index(
             s += f" Based on fewer than {small_number} events: treat with caution."
         if phi > 1:
             s += (f" The interval allows for counts that vary {phi:.1f} times as much from period to period "
-                  "as chance alone would give.")
+                  "as chance alone would give, and for neighbouring months being alike.")
+            if n_periods <= 24:
+                s += (f" With only {n_periods} periods to learn how alike neighbouring months are, the interval is "
+                      "cautious, so a real difference could be missed.")
         sentences.append(s)
     out["sentence"] = sentences
     cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
@@ -349,7 +357,9 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
     (as in :mod:`csp_analysis.dispersion`: ``E sum r^2 = tr M + v tr(M R M)``,
     ``E sum r_t r_t+1 = tr(S M) + v tr(S M R M)``). The dispersion of the total over ``L``
     periods is ``1 + v A_L``, ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k``; ``df`` is the residual
-    degrees of freedom. (1, NaN) with fewer than two periods or no residual degrees of freedom.
+    degrees of freedom, reduced for ordered periods by Satterthwaite's (1946) rule to carry the
+    uncertainty of ``rho`` (see the comment in the code). (1, NaN) with fewer than two periods or
+    no residual degrees of freedom.
     """
     import statsmodels.api as sm
 
@@ -400,8 +410,8 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
             t0s.append(float(np.sum(rr * m)))
             curve.append(float(np.sum(rr * a1)))
         curve, t0s = np.asarray(curve), np.asarray(t0s)
-        noise = 2.0 * np.sqrt(2.0 * max(c0 / dfr, 1.0) ** 2 * dfr)
-        target = (c1 - b1) / max(c0 - b0, noise)
+        # no shrinkage of rho towards 0 (it left intervals too narrow at AR 0.5); its noise goes into df below
+        target = (c1 - b1) / (c0 - b0)
         ratio = curve / t0s
         rho = 0.0 if target <= ratio[0] else float(np.interp(min(target, ratio[-1]), ratio, RHO_GRID))
         if rho > 0:
@@ -409,7 +419,28 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
             v = max((c0 - b0) / t0s[g], v)
             a = _a_factor(rho, periods)
     phi = 1.0 + v * a
-    return (phi, float(dfr)) if phi > 1 else (1.0, np.nan)
+    if phi <= 1:
+        return 1.0, np.nan
+    df_out = float(dfr)
+    if ordered:
+        # A dozen months say little about rho, and a rho estimated too low makes the interval too
+        # narrow (13% false positives at AR 0.5 before this step; benchmarks/calib_rates.py). Its
+        # uncertainty is carried into the degrees of freedom (Satterthwaite 1946):
+        # Var(phi_L) = A^2 Var(v) + v^2 Var(A), Var(v) = 2 (1 + v)^2 / df, and Var(A) by the delta
+        # method with Bartlett's Var(r_1) = (1 - r_1^2) / n for the lag-1 autocorrelation r_1 = w rho of
+        # the n = (groups - 1) x periods independent contrasts, divided by the share of extra variation
+        # w = v / (1 + v) squared (rho = r_1 / w).
+        n_contrast = max((d["group"].nunique() - 1) * periods, 1)
+        w = v / (1.0 + v)
+        var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
+        lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
+        slope = (_a_factor(hi_r, periods) - _a_factor(lo_r, periods)) / (hi_r - lo_r)
+        # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
+        # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
+        var_a = min(slope * slope * var_rho, (_a_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
+        var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
+        df_out = float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
+    return phi, df_out
 
 
 # ----------------------------------------------------------------------------

@@ -229,7 +229,8 @@ def _ratio_method(t: pd.DataFrame) -> str:
     phi = float(t["dispersion"].iloc[0]) if "dispersion" in t and len(t) else 1.0
     if phi > 1:
         return (f"quasi-Poisson across months: searches vary {phi:.1f} times as much from month to month as "
-                f"chance alone would give, so the intervals are about {np.sqrt(phi):.1f} times as wide as exact "
+                f"chance alone would give (allowing for neighbouring months being alike), so the intervals are "
+                f"about {np.sqrt(phi):.1f} times as wide as exact "
                 f"Poisson ones (score test, t on {t['dispersion_df'].iloc[0]:.0f} df).")
     return ("exact conditional Poisson method (the month-to-month variation is no more than chance would "
             "give, or the months are not known).")

@@ -24,7 +24,9 @@ is ``median(x) - median(t) * slope``.
 By default (``correction="ar1"``) both tests allow for serial correlation: the
 variance of ``S`` is computed for AR(1)-correlated observations with the lag-1
 correlation estimated from the series (bias-corrected for the fitted trend and
-seasonal means). Without it (``correction="none"``, the original tests) monthly
+seasonal means); where the lag-1 and lag-2 residual products show a correlation that decays
+more slowly, as counts give (Poisson noise plus correlated extra variation: ``w rho^k``), the
+larger variance of that "AR(1) plus noise" model is used. Without it (``correction="none"``, the original tests) monthly
 crime counts, which are autocorrelated, give 7-14% false positives at the 5% level
 (``benchmarks/calib_rates.py``). The plain test on monthly crime counts is also
 affected by seasonality; prefer
@@ -47,6 +49,7 @@ ed., section 9.2. Wiley.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -183,7 +186,7 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     exact expectation ``tr(S M R M) / tr(M R M)`` under AR(1) errors ``R_ij = c^|i-j|`` (the
     method of :mod:`csp_analysis.dispersion`), on the grid 0 to 0.9. Negative values give 0.
     """
-    from ..dispersion import RHO_GRID, _residual_maker, _rho_traces
+    from ..dispersion import RHO_GRID
 
     ti = np.round(t - t.min()).astype(int)
     n = int(ti.max()) + 1
@@ -193,18 +196,12 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     used[ti] = True
     y = np.zeros(n)
     y[ti] = values
-    cols = [np.ones(n), np.arange(n, dtype=float) / n]
-    if period and n >= 2 * period:
-        season = np.arange(n) % period
-        cols += [(season == k).astype(float) for k in range(1, period)]
-    x = np.column_stack(cols)
-    m = _residual_maker(x, used)
+    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
     r = m @ y
     c0, c1 = float(r @ r), float(r[1:] @ r[:-1])
     if c0 <= 0:
         return 0.0
-    t0, t1 = _rho_traces(m)
-    curve = t1 / t0
+    curve = e[1][-1] / e[0][-1]  # w = 1: tr(S M R M) / tr(M R M)
     target = c1 / c0
     if target <= curve[0]:
         return 0.0
@@ -213,7 +210,63 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     return float(np.interp(target, curve, RHO_GRID))
 
 
-def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float) -> float:
+#: Grid of the share ``w`` of the variance that is correlated (AR(1) plus noise), see :func:`_arma_estimate`.
+W_GRID = np.round(np.arange(0.1, 1.0001, 0.05), 2)
+
+
+def _arma_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> tuple[float, float]:
+    """Correlation ``w rho^k`` at lag ``k >= 1`` (AR(1) plus independent noise), fitted to the lag-1
+    and lag-2 residual products by the exact-expectation method of :func:`_ar1_estimate`.
+
+    Counts are Poisson noise plus correlated extra variation, so their autocorrelation decays as
+    ``w rho^k`` (``w`` the extra share), slower than the ``c^k`` an AR(1) with the same lag-1
+    correlation ``c = w rho`` gives; the AR(1) correction then understates the variance of S
+    (8-9% false positives at dispersion 3, AR 0.5; ``benchmarks/calib_rates.py``). Returns
+    ``(w, rho)``; ``(1, 0)`` when no positive correlation is found.
+    """
+    from ..dispersion import RHO_GRID
+
+    ti = np.round(t - t.min()).astype(int)
+    n = int(ti.max()) + 1
+    if n < 8 or n > 600:
+        return 1.0, 0.0
+    used = np.zeros(n, dtype=bool)
+    used[ti] = True
+    y = np.zeros(n)
+    y[ti] = values
+    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
+    r = m @ y
+    c0, c1, c2 = float(r @ r), float(r[1:] @ r[:-1]), float(r[2:] @ r[:-2])
+    if c0 <= 0 or c1 <= 0:
+        return 1.0, 0.0
+    loss = (c1 / c0 - e[1] / e[0]) ** 2 + (c2 / c0 - e[2] / e[0]) ** 2
+    i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return float(W_GRID[i]), float(RHO_GRID[j])
+
+
+@functools.lru_cache(maxsize=64)
+def _arma_expectations(n: int, seasonal: bool, period: int, used_bytes: bytes):
+    """Residual maker of the trend (+ season) fit and ``E r' S_k r`` (k = 0, 1, 2) on
+    ``W_GRID x RHO_GRID`` per unit variance: ``(1 - w) tr(S_k M) + w tr(S_k M R M)``. Cached: the
+    reports and the benchmark test many series with the same months."""
+    from ..dispersion import RHO_GRID, _residual_maker
+
+    used = np.frombuffer(used_bytes, dtype=bool)
+    cols = [np.ones(n), np.arange(n, dtype=float) / n]
+    if seasonal:
+        season = np.arange(n) % period
+        cols += [(season == k).astype(float) for k in range(1, period)]
+    m = _residual_maker(np.column_stack(cols), used)
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
+    powers = RHO_GRID[:, None, None] ** lag[None]
+    powers[0] = (lag == 0)
+    base = [float(np.trace(m)), float(np.trace(m, offset=1)), float(np.trace(m, offset=2))]
+    rm = [np.einsum("gij,ij->g", powers, (m @ np.eye(n, k=-k) @ m).T) for k in range(3)]
+    e = [(1.0 - W_GRID[:, None]) * base[k] + W_GRID[:, None] * rm[k][None, :] for k in range(3)]
+    return m, e
+
+
+def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float, w: float = 1.0) -> float:
     """Variance of S = sum of sign(x_j - x_i) over the pairs i < j of the same group (season),
     for Gaussian AR(1) observations with lag-1 correlation ``c`` on the time scale ``t``.
 
@@ -232,24 +285,27 @@ def _var_s_ar1(t: np.ndarray, groups: np.ndarray, c: float) -> float:
         jj.append(idx[b])
     ii, jj = np.concatenate(ii), np.concatenate(jj)
     ti, tj = t[ii], t[jj]
-    var_p = 2.0 * (1.0 - c ** np.abs(tj - ti))
+    def corr(lag):  # w rho^|lag| off the diagonal (w = 1: AR(1))
+        return np.where(lag == 0, 1.0, w * c ** lag)
+
+    var_p = 2.0 * (1.0 - corr(np.abs(tj - ti)))
     total = 0.0
     step = max(1, 4_000_000 // max(len(ii), 1))
     for s0 in range(0, len(ii), step):
         a_i, a_j, v_a = ti[s0:s0 + step, None], tj[s0:s0 + step, None], var_p[s0:s0 + step, None]
-        cov = (c ** np.abs(a_j - tj[None]) - c ** np.abs(a_j - ti[None]) - c ** np.abs(a_i - tj[None])
-               + c ** np.abs(a_i - ti[None]))
+        cov = (corr(np.abs(a_j - tj[None])) - corr(np.abs(a_j - ti[None])) - corr(np.abs(a_i - tj[None]))
+               + corr(np.abs(a_i - ti[None])))
         corr = np.clip(cov / np.sqrt(v_a * var_p[None]), -1.0, 1.0)
         total += float(np.sum(np.arcsin(corr))) * 2.0 / np.pi
     return total
 
 
-def _hamed_rao_factor(n: int, c: float) -> float:
+def _hamed_rao_factor(n: int, c: float, w: float = 1.0) -> float:
     """Hamed & Rao (1998) variance factor ``n / n*`` with the rank autocorrelations of a
     Gaussian AR(1) series, ``rho_s(k) = (6/pi) arcsin(c^k / 2)`` (Kendall 1975), in place of
     estimated ones: O(n), for long plain series where the exact pair sum is too large."""
     k = np.arange(1, n)
-    rho_s = 6.0 / np.pi * np.arcsin(c ** k / 2.0)
+    rho_s = 6.0 / np.pi * np.arcsin(w * c ** k / 2.0)
     return float(1.0 + 2.0 / (n * (n - 1) * (n - 2)) * np.sum((n - k) * (n - k - 1) * (n - k - 2) * rho_s))
 
 
@@ -260,12 +316,18 @@ def _corrected_var(values, t, groups, var_s, correction, period):
     c = _ar1_estimate(values, t, period)
     if c <= 0:
         return var_s, c
+    w, rho = _arma_estimate(values, t, period)
     n_pairs = sum(int(np.sum(groups == g)) * (int(np.sum(groups == g)) - 1) // 2 for g in np.unique(groups))
     if len(np.unique(groups)) == 1 or n_pairs > 3000:
         # the plain test (all pairs), or a very long seasonal series: Hamed & Rao's O(n) factor
-        return var_s * _hamed_rao_factor(len(values), c), c
+        factor = max(_hamed_rao_factor(len(values), c), _hamed_rao_factor(len(values), rho, w))
+        return var_s * factor, c
+    # the larger of the AR(1) and the AR(1)-plus-noise variances: the lag-2 product only ever adds
     v0 = _var_s_ar1(t, groups, 0.0)
-    return var_s * _var_s_ar1(t, groups, c) / v0, c
+    v1 = _var_s_ar1(t, groups, c)
+    if rho > 0 and w * rho > 0:
+        v1 = max(v1, _var_s_ar1(t, groups, rho, w))
+    return var_s * v1 / v0, c
 
 
 def _pairwise_slopes(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -351,7 +413,9 @@ def mann_kendall(
     correction : str, default "ar1"
         Allowance for serial correlation. ``"ar1"`` (default): the variance of ``S`` for
         AR(1)-correlated observations, with the lag-1 correlation estimated from the series
-        about its trend (bias-corrected; 0 when negative), also used for the slope interval.
+        about its trend (bias-corrected; 0 when negative), or of AR(1) plus noise (correlation
+        ``w rho^k`` fitted to lags 1 and 2) where that variance is larger; also used for the
+        slope interval.
         ``"none"``: the original test (independent observations; matches pyMannKendall's
         ``original_test``). ``"hamed_rao"``, ``"yue_wang"``, ``"prewhitening"``,
         ``"trend_free_prewhitening"``: pyMannKendall's variants (Hamed & Rao 1998; Yue & Wang
@@ -406,7 +470,8 @@ def mann_kendall(
     note = ""
     if correction == "ar1":
         var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
-        note = (f"; variance allows for serial correlation (AR(1), lag-1 correlation {c:.2f})" if c > 0 else
+        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation "
+                f"{c:.2f})" if c > 0 else
                 "; no positive serial correlation found")
     z = _mk_z(s, var_s)
     p = float(2.0 * stats.norm.sf(abs(z)))
@@ -482,7 +547,8 @@ def seasonal_mann_kendall(
         Allowance for correlation between seasons (neighbouring months). ``"ar1"``
         (default): the variance of the summed ``S`` for AR(1)-correlated observations, with
         the lag-1 correlation estimated about the seasonal means and a linear trend
-        (bias-corrected); it raises the covariance of neighbouring seasons' statistics that
+        (bias-corrected), or AR(1) plus noise (``w rho^k``, lags 1 and 2) where that gives
+        more; it raises the covariance of neighbouring seasons' statistics that
         the original test ignores. ``"none"``: the original test (matches pyMannKendall's
         ``seasonal_test``). ``"hirsch_slack"``: pyMannKendall's
         ``correlated_seasonal_test`` (Hirsch & Slack 1984), which needs many years (with
@@ -546,7 +612,8 @@ def seasonal_mann_kendall(
     note = ""
     if correction == "ar1":
         var_s, c = _corrected_var(values, t, season, var_s, correction, period)
-        note = (f"; variance allows for correlation between neighbouring seasons (AR(1), lag-1 correlation "
+        note = (f"; variance allows for correlation between neighbouring seasons (AR(1) or AR(1) plus noise, "
+                f"lag-1 correlation "
                 f"{c:.2f})" if c > 0 else "; no positive serial correlation found")
     z = _mk_z(s, var_s)
     p = float(2.0 * stats.norm.sf(abs(z)))
