@@ -59,8 +59,10 @@ CORPUS_COUNTS = {"cases": 0, "clear_errors": 0, "injection_sites": 0, "live_inje
 
 class _LiveMarkup(html.parser.HTMLParser):
     """Collects live markup: active elements, event-handler attributes, script URLs,
-    remote images. ``page=True`` (a whole nbconvert page) only flags script elements
-    that carry the marker, since the page template has scripts of its own."""
+    remote images. ``page=True`` (a whole page: a report or the index) only flags script
+    elements that carry the marker, since the page template has scripts of its own, and lets
+    the index's own filter controls (form, input, select, button, details) through: those
+    are still flagged when they carry an event handler or a script URL (checked above)."""
 
     def __init__(self, page: bool = False):
         super().__init__(convert_charrefs=True)
@@ -80,7 +82,8 @@ class _LiveMarkup(html.parser.HTMLParser):
         if tag in ACTIVE_TAGS:
             if tag == "script" and self.page:
                 self._in_script = True
-            elif not (self.page and tag in ("style", "link", "meta")):
+            elif not (self.page and tag in ("style", "link", "meta", "form", "input", "select", "button",
+                                            "details")):
                 self.found.append(f"<{tag}>")
 
     def handle_endtag(self, tag):

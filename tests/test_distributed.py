@@ -62,12 +62,10 @@ def test_dask_failures_and_index_behave_as_in_local_runs(setup):
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_tables_of_the_sequential_run(tmp_path):
+def test_dask_local_cluster_gives_the_tables_of_the_sequential_run(tmp_path, demo_store):
     """The default partnerships (group demo) on a LocalCluster of 2 worker processes and
     sequentially: every CSV table byte-identical."""
-    st = store.store_path()
-    if not st.exists():
-        pytest.skip(f"no default store at {st} (run `csp setup-demo`)")
+    st = demo_store.store
     slugs = ["easthaven", "northdale-southmoor", "riverton"]
     seq = runner.run_all(slugs, outputs_dir=tmp_path / "seq", store=st, log=lambda *_: None)
     par = runner.run_all(slugs, outputs_dir=tmp_path / "dask", store=st, log=lambda *_: None,
