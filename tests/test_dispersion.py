@@ -64,3 +64,21 @@ def test_step_at_the_current_period_keeps_a_real_change_out_of_the_dispersion():
     without = dsp.estimate_dispersion(y)["value"].iloc[0]
     with_step = dsp.estimate_dispersion(y, current_start=y.index[36])["value"].iloc[0]
     assert without > 3 and with_step < 1.6
+
+
+def test_floored_estimate_keeps_its_df_and_compare_periods_uses_it():
+    # issue 10: an estimate floored at 1 still carries df; compare_periods then uses the score
+    # test with t on that df (wider than the exact test), and the sentence says why
+    from csp_analysis import rates
+
+    est = dsp.estimate_dispersion(_partnership(1.0, 0.0, 3))
+    floored = est[est["value"] == 1.0]
+    assert len(floored) and np.isfinite(floored["df"]).all() and (floored["df"] >= 1).all()
+    assert "uncertain" in floored["sentence"].iloc[0] and "t reference" in floored["sentence"].iloc[0]
+    assert "keeping its degrees of freedom" in est["method"].iloc[0]
+    ddf = float(floored["df"].iloc[0])
+    t = rates.compare_periods(3133, 2815, dispersion=1.0, dispersion_df=ddf).iloc[0]
+    e = rates.compare_periods(3133, 2815).iloc[0]
+    assert t["method"].startswith("quasi-Poisson score, t on") and e["method"] == "exact conditional"
+    assert t["lower"] < e["lower"] and t["upper"] > e["upper"] and t["p_value"] > e["p_value"]
+    assert "uncertain" in t["sentence"] and "vary 1.0 times" not in t["sentence"]
