@@ -315,8 +315,9 @@ def _area_dispersion(w: pd.DataFrame, measures: list[str], excluded: dict, lates
 
     :func:`csp_analysis.dispersion.estimate_dispersion` on the area's monthly counts (flagged
     months left out), with a step at the start of the latest period; the month-to-month
-    correlation is pooled over the area's measures. (1, NaN) where it cannot be estimated: the
-    exact Poisson test is then used, and with fewer than 24 months the sentence cannot allow
+    correlation is pooled over the area's measures. An estimate floored at 1 keeps its df, so
+    its test still allows for the uncertainty (a t reference); (1, NaN) where it cannot be
+    estimated: the exact Poisson test is then used, and with fewer than 24 months the sentence cannot allow
     for seasonality in the estimate.
     """
     cols = [m for m in measures if m in w.columns]
@@ -404,7 +405,7 @@ def headline_rows(res_like: dict, area: str, area_type: str, population: float |
             prev = int(w.loc[kb, measure].sum())
             phi, phi_df = disp.get(measure, (1.0, np.nan))
             cmp_ = rates.compare_periods(cur, prev, confidence=CONFIDENCE, dispersion=phi,
-                                         dispersion_df=phi_df if phi > 1 else None).iloc[0]
+                                         dispersion_df=phi_df).iloc[0]
             chance = bool(cmp_["p_value"] < 1 - CONFIDENCE and (cmp_["lower"] > 1 or cmp_["upper"] < 1))
             row.update(latest=cur, previous=prev, percent_change=cmp_["percent_change"],
                        percent_lower=cmp_["percent_lower"], percent_upper=cmp_["percent_upper"],
