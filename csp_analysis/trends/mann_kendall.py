@@ -177,6 +177,22 @@ CORRECTIONS = ("ar1", "none", "hamed_rao", "yue_wang", "prewhitening", "trend_fr
                "hirsch_slack")
 
 
+def _grid_residuals(values: np.ndarray, t: np.ndarray, period: int | None):
+    """Residuals of the trend (+ season) fit on the integer time grid (missing months left
+    out) and the cached expectations of :func:`_arma_expectations`; None when the series has
+    fewer than 8 or more than 600 time points."""
+    ti = np.round(t - t.min()).astype(int)
+    n = int(ti.max()) + 1
+    if n < 8 or n > 600:
+        return None
+    used = np.zeros(n, dtype=bool)
+    used[ti] = True
+    y = np.zeros(n)
+    y[ti] = values
+    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
+    return m @ y, e
+
+
 def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> float:
     """Lag-1 autocorrelation of the series about a linear trend (and calendar-month means when
     ``period`` is given), on the integer time grid, corrected for the bias of fitted residuals.
@@ -188,16 +204,10 @@ def _ar1_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> floa
     """
     from ..dispersion import RHO_GRID
 
-    ti = np.round(t - t.min()).astype(int)
-    n = int(ti.max()) + 1
-    if n < 8 or n > 600:
+    fit = _grid_residuals(values, t, period)
+    if fit is None:
         return 0.0
-    used = np.zeros(n, dtype=bool)
-    used[ti] = True
-    y = np.zeros(n)
-    y[ti] = values
-    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
-    r = m @ y
+    r, e = fit
     c0, c1 = float(r @ r), float(r[1:] @ r[:-1])
     if c0 <= 0:
         return 0.0
@@ -226,16 +236,10 @@ def _arma_estimate(values: np.ndarray, t: np.ndarray, period: int | None) -> tup
     """
     from ..dispersion import RHO_GRID
 
-    ti = np.round(t - t.min()).astype(int)
-    n = int(ti.max()) + 1
-    if n < 8 or n > 600:
+    fit = _grid_residuals(values, t, period)
+    if fit is None:
         return 1.0, 0.0
-    used = np.zeros(n, dtype=bool)
-    used[ti] = True
-    y = np.zeros(n)
-    y[ti] = values
-    m, e = _arma_expectations(n, bool(period and n >= 2 * period), period or 0, used.tobytes())
-    r = m @ y
+    r, e = fit
     c0, c1, c2 = float(r @ r), float(r[1:] @ r[:-1]), float(r[2:] @ r[:-2])
     if c0 <= 0 or c1 <= 0:
         return 1.0, 0.0
