@@ -54,7 +54,10 @@ def _flag(row) -> str:
     fp, cov = row.get("false_positive"), row.get("coverage")
     if pd.notna(fp):
         se = row.get("fp_mcse") if pd.notna(row.get("fp_mcse")) else 0.0
-        if fp + 2 * se < FP_RANGE[0] or fp - 2 * se > FP_RANGE[1]:
+        # A family-wise rate (any false verdict among Holm-adjusted tests) is held at or below
+        # its level by design: its target is an upper bound only.
+        family = str(row.get("test", "")).startswith("summary_family")
+        if (not family and fp + 2 * se < FP_RANGE[0]) or fp - 2 * se > FP_RANGE[1]:
             bad.append("false positives")
     if pd.notna(cov):
         se = row.get("coverage_mcse") if pd.notna(row.get("coverage_mcse")) else 0.0
@@ -132,7 +135,15 @@ def main(argv=None) -> int:
     table = to_markdown(df)
     print(table)
     n_bad = int((df["target"] != "ok").sum())
-    print(f"\n{len(df)} cells; {len(df) - n_bad} within target (2 Monte Carlo SEs); {n_bad} outside.")
+    bad = df[(df["target"] != "ok") & ~df["test"].astype(str).str.contains(r"\(before\)")]
+    liberal = bad[(bad["false_positive"] > FP_RANGE[1]) | (bad["coverage"] < COVERAGE_RANGE[0])]
+    n_before = n_bad - len(bad)
+    verdict = (f"Of the {n_bad} cells outside target, {n_before} are the methods before issue 10 ('(before)'), "
+               f"{len(bad) - len(liberal)} are cautious (false positives below 3% or coverage above 97%: a real "
+               f"change may be missed, a verdict is not wrong more often than stated) and {len(liberal)} are "
+               "liberal" + (": " + ", ".join(f"{r.test} {r.dispersion:g}/{r.ar:g}/{r.mean:g}"
+                                              for r in liberal.itertuples()) if len(liberal) else "") + ".")
+    print(f"\n{len(df)} cells; {len(df) - n_bad} within target (2 Monte Carlo SEs); {n_bad} outside.\n{verdict}")
     if a.write:
         made = " then ".join(f"`{c}`" for c in dict.fromkeys(commands))
         text = (f"# Calibration of the verdict tests\n\nMade by {made} on {dt.date.today():%Y-%m-%d} "
@@ -142,9 +153,11 @@ def main(argv=None) -> int:
                 "False positives: share of null replicates called 'unlikely to be chance' (target 3-7%). "
                 "Coverage: share of 95% intervals containing the truth (target 93-97%). Power: share of "
                 "replicates with a planted effect that are detected. ± is one Monte Carlo SE. 'target' is ok when "
-                "each metric is within 2 Monte Carlo SEs of its range.\n\n"
-                f"{table}\n\n{len(df)} cells; {len(df) - n_bad} within target; {n_bad} outside "
-                "(the note says why and the reports say so in words).\n")
+                "each metric is within 2 Monte Carlo SEs of its range; for summary_family, a family-wise rate "
+                "(a null report with any false verdict among its 15 Holm-adjusted bullets), the target is at most "
+                "7%: Holm holds it at or below 5% by design. Rows marked (before) are the methods before issue 10 "
+                "on the same seeds.\n\n"
+                f"{table}\n\n{len(df)} cells; {len(df) - n_bad} within target; {n_bad} outside. {verdict}\n")
         Path(a.write).write_text(text, encoding="utf-8")
     return 0
 
