@@ -6,42 +6,15 @@ from __future__ import annotations
 
 import filecmp
 import json
-from pathlib import Path
 
 import pytest
 
-from csp_analysis import runner, store
+from csp_analysis import runner
 
 pytest.importorskip("distributed")
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
-PARAMS = """\
-name: {name}
-slug: {slug}
-lad_codes: [E08000016]
-forces: [south-yorkshire]
-window: {{start: 2022-01, end: 2025-12}}
-small_number_threshold: 5
-"""
-
-
-@pytest.fixture()
-def setup(tmp_path):
-    db = tmp_path / "s.duckdb"
-    con = store.connect(db)
-    con.execute("INSERT INTO lad_lookup VALUES ('E08000016','Barnsley','E22000259','Barnsley','E23000011',"
-                "'South Yorkshire','t')")
-    con.execute("INSERT INTO street (month, crime_type, force, source_file, lsoa_code) "
-                "VALUES (DATE '2024-01-01', 'Burglary', 'south-yorkshire', 'f.csv', 'E01007300')")
-    con.execute("INSERT INTO ingest_log (source_file, kind, force, month, sha256, status, started_at, finished_at) "
-                "VALUES ('f.csv', 'street', 'south-yorkshire', DATE '2024-01-01', 'a', 'loaded', now(), now())")
-    con.close()
-    pdir = tmp_path / "params"
-    pdir.mkdir()
-    for slug in ("alpha", "beta"):
-        (pdir / f"{slug}.yaml").write_text(PARAMS.format(name=slug.title(), slug=slug))
-    (pdir / "broken.yaml").write_text(PARAMS.format(name="Broken", slug="broken") + "bogus_key: 1\n")
-    return db, pdir, tmp_path / "outputs"
+# The runner tests' small store, params and fixture notebooks (one partnership per task here).
+from test_runner import FIXTURES, setup  # noqa: E402,F401 - setup is a fixture
 
 
 def test_dask_failures_and_index_behave_as_in_local_runs(setup):
