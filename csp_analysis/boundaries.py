@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from .ingest import IngestError
+from .lookups import replace_rows
 
 TABLE = "lsoa_boundaries"
 SUFFIXES = (".gpkg", ".geojson", ".json")
@@ -118,21 +119,7 @@ def load_boundaries(con, path: str | os.PathLike) -> dict:
         "source": path.name,
     })
     con.execute(SCHEMA)
-    con.register("boundaries_in", out)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"DELETE FROM {TABLE} t WHERE EXISTS (SELECT 1 FROM boundaries_in n "
-                    "WHERE t.lsoa_code = n.lsoa_code AND t.vintage = n.vintage)")
-        con.execute(f"INSERT INTO {TABLE} SELECT lsoa_code, lsoa_name, vintage, geometry, source FROM boundaries_in")
-        con.execute("COMMIT")
-    except duckdb.Error as exc:
-        con.execute("ROLLBACK")
-        raise IngestError(f"{path}: could not be loaded into {TABLE} ({type(exc).__name__}: {exc})") from exc
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("boundaries_in")
+    replace_rows(con, TABLE, out, ("lsoa_code", "vintage"), path)  # a reload replaces, by LSOA and vintage
     return {"file": str(path), "kind": "boundaries", "table": TABLE, "rows": len(out)}
 
 

@@ -339,6 +339,19 @@ def _to_utf8(display: str, data: bytes) -> bytes:
         return data.decode("cp1252", errors="replace").encode("utf-8")
 
 
+def _read_arrow(data: bytes, convert: "pacsv.ConvertOptions") -> tuple[pa.Table, int]:
+    """One multithreaded pyarrow parse of a whole file, skipping malformed rows: (table,
+    number of rows skipped). The callers reconcile the row count against the lines."""
+    bad: list = []
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(newlines_in_values=False,
+                                         invalid_row_handler=lambda row: bad.append(1) or "skip"),
+        convert_options=convert)
+    return table, len(bad)
+
+
 def parse_records(display: str, data: bytes, kind: str) -> tuple[pa.Table, list[tuple[int, str, str]], list[str], int]:
     """Parse a file's bytes into an all-string Arrow table, one record per line.
 
@@ -375,18 +388,10 @@ def parse_records(display: str, data: bytes, kind: str) -> tuple[pa.Table, list[
     table = None
     if cr == 0 or data.count(b"\r\n") == cr:
         lines = lf + (0 if data.endswith(b"\n") else 1)
-        bad: list = []
         try:
-            table = pacsv.read_csv(
-                io.BytesIO(data),
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(newlines_in_values=False,
-                                                 invalid_row_handler=lambda row: bad.append(1) or "skip"),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in header},
-                    strings_can_be_null=False, quoted_strings_can_be_null=False,
-                ),
-            )
+            table, bad = _read_arrow(data, pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
         except pa.ArrowInvalid:
             table = None
         if table is not None and (bad or table.num_rows != lines - 1):
@@ -463,17 +468,10 @@ def parse_street_typed(display: str, data: bytes, month: str) -> pa.Table | None
         return None
     types = {c: pa.string() for c in STREET_HEADER}
     types["Longitude"] = types["Latitude"] = pa.float64()
-    bad: list = []
     try:
-        t = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False,
-                                             invalid_row_handler=lambda row: bad.append(1) or "skip"),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=STREET_HEADER, null_values=[""],
-                strings_can_be_null=True, quoted_strings_can_be_null=True),
-        )
+        t, bad = _read_arrow(data, pacsv.ConvertOptions(
+            column_types=types, include_columns=STREET_HEADER, null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=True))
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value that is not a number, invalid UTF-8 ...
         return None
     if bad or t.num_rows != lines - 1 or t.num_rows == 0:

@@ -155,6 +155,29 @@ REPLACE_KEYS = {
 }
 
 
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys, path) -> None:
+    """Replace the rows of ``table`` whose ``keys`` match a row of ``frame`` by ``frame``'s rows,
+    in one transaction: rolled back whole on any error (a DuckDB error becomes an
+    :class:`IngestError` naming ``path`` and the table). ``table``, ``keys`` and ``frame``'s
+    columns are the caller's own identifiers, never text from the file."""
+    con.register("rows_in", frame)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        match = " AND ".join(f"t.{k} = n.{k}" for k in keys)
+        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM rows_in n WHERE {match})")
+        cols = ", ".join(frame.columns)
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM rows_in")
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise IngestError(f"{path}: could not be loaded into {table} ({type(exc).__name__}: {exc})") from exc
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("rows_in")
+
+
 def load_lookup(con, path: str | os.PathLike) -> dict:
     """Load one geography / population / deprivation file into the store.
 
@@ -267,26 +290,11 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
             "latitude": _num(df, "latitude", path), "source": src,
         })
         table = "lsoa_centroids"
-    con.register("lookup_in", out)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        # Replace by key, not by file name: the rows for the areas this file covers are
-        # replaced (a newer edition wins, a reload changes nothing), and a file of the same
-        # name from another folder (e.g. the synthetic data's look-alike files) never
-        # removes areas it does not cover.
-        keys = " AND ".join(f"t.{k} = n.{k}" for k in REPLACE_KEYS[table])
-        con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM lookup_in n WHERE {keys})")
-        cols = ", ".join(out.columns)
-        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM lookup_in")
-        con.execute("COMMIT")
-    except duckdb.Error as exc:
-        con.execute("ROLLBACK")
-        raise IngestError(f"{path}: could not be loaded into {table} ({type(exc).__name__}: {exc})") from exc
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("lookup_in")
+    # Replace by key, not by file name: the rows for the areas this file covers are replaced
+    # (a newer edition wins, a reload changes nothing), and a file of the same name from
+    # another folder (e.g. the synthetic data's look-alike files) never removes areas it does
+    # not cover.
+    replace_rows(con, table, out, REPLACE_KEYS[table], path)
     return {"file": str(path), "kind": kind, "table": table, "rows": len(out)}
 
 

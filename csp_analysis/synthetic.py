@@ -823,6 +823,21 @@ def _broad_census(eth: pd.DataFrame) -> pd.DataFrame:
     return long.groupby(["Geography Code", "group"])["n"].sum().unstack("group")
 
 
+def draw_ss_search_fields(rng, n: int, groups, grp):
+    """Vehicle-only flag, search type, officer-defined ethnicity (the group of ``grp``, an index
+    into ``groups``) and self-defined ethnicity for ``n`` stop-and-search records. Shared by the
+    default and the national synthetic data; the draw order is fixed."""
+    vehicle = rng.random(n) < SS_VEHICLE_SHARE
+    typ = np.where(rng.random(n) < 0.8125, "Person search", "Person and Vehicle search").astype(object)
+    typ[vehicle] = "Vehicle search"
+    officer = np.array(groups, dtype=object)[grp]
+    self_def = np.empty(n, dtype=object)
+    for gi, g in enumerate(groups):
+        idx = np.flatnonzero(grp == gi)
+        self_def[idx] = _choice(rng, _SS_SELF[g], len(idx))
+    return vehicle, typ, officer, self_def
+
+
 def draw_ss_person_fields(rng, n: int, vehicle, self_def):
     """Gender, age range, legislation and object of search for ``n`` stop-and-search records
     (blank for vehicle-only searches, as published; ``self_def`` is blanked for those in place).
@@ -868,14 +883,7 @@ def _stop_search(rng, geo, eth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     nocoord = rng.random(n) < SS_NO_COORDS
     lat[nocoord] = lon[nocoord] = ""
 
-    vehicle = rng.random(n) < SS_VEHICLE_SHARE
-    typ = np.where(rng.random(n) < 0.8125, "Person search", "Person and Vehicle search").astype(object)
-    typ[vehicle] = "Vehicle search"
-    officer = np.array(groups, dtype=object)[grp]
-    self_def = np.empty(n, dtype=object)
-    for gi, g in enumerate(groups):
-        idx = np.flatnonzero(grp == gi)
-        self_def[idx] = _choice(rng, _SS_SELF[g], len(idx))
+    vehicle, typ, officer, self_def = draw_ss_search_fields(rng, n, groups, grp)
     blank_eth = ~vehicle & (rng.random(n) < SS_EXTRA_BLANK_ETHNICITY)
     officer[blank_eth | vehicle] = ""
     gender, agev, legislation, obj = draw_ss_person_fields(rng, n, vehicle, self_def)

@@ -40,8 +40,8 @@ import pandas as pd
 from . import init_params
 from .synthetic import (
     AGE_GROUPS, ETHNIC_COLUMNS, IOD_COLUMNS, OUTCOMES, SEASONALITY, STOP_SEARCH_COLUMNS, STREET_COLUMNS,
-    TYPE_SHARES, _POI, _SS_OUTCOME_FIND, _SS_OUTCOME_NOFIND, _SS_SELF, _STREET_FIRST,
-    _STREET_SUFFIX, _choice, _largest_remainder, _write_csv, draw_ss_person_fields,
+    TYPE_SHARES, _POI, _SS_OUTCOME_FIND, _SS_OUTCOME_NOFIND, _STREET_FIRST,
+    _STREET_SUFFIX, _choice, _largest_remainder, _write_csv, draw_ss_person_fields, draw_ss_search_fields,
 )
 from .synthetic import CRIME_TYPES
 
@@ -349,14 +349,7 @@ def _stop_search_month(rng, geo, f: int, month: str, scale: float) -> pd.DataFra
     lat, lon = P["lat"][pt], P["lon"][pt]
     nocoord = rng.random(n) < SS_NO_COORDS
     lat[nocoord] = lon[nocoord] = ""
-    vehicle = rng.random(n) < 0.04
-    typ = np.where(rng.random(n) < 0.8125, "Person search", "Person and Vehicle search").astype(object)
-    typ[vehicle] = "Vehicle search"
-    officer = np.array(groups, dtype=object)[gi]
-    self_def = np.empty(n, dtype=object)
-    for g_i, g in enumerate(groups):
-        sel = np.flatnonzero(gi == g_i)
-        self_def[sel] = _choice(rng, _SS_SELF[g], len(sel))
+    vehicle, typ, officer, self_def = draw_ss_search_fields(rng, n, groups, gi)
     officer[vehicle] = ""
     gender, agev, legislation, obj = draw_ss_person_fields(rng, n, vehicle, self_def)
     found = rng.random(n) < np.array([SS_FIND_RATE[g] for g in groups])[gi]
