@@ -85,3 +85,18 @@ def test_render_real_barnsley_and_kirklees_no_data(shared_data, tmp_path):
     assert "No data" in kirklees and "west-yorkshire" in kirklees
     kirklees_iv = (out / "kirklees" / "03_intervention_effects.html").read_text()
     assert "Safer Dewsbury Town Centre Group" in kirklees_iv and "The data cannot say" in kirklees_iv
+
+
+def test_default_reports_unchanged(demo, tmp_path):
+    """Issue 15: refactoring keeps the default reports' content identical: every table, the
+    headlines and the visible text (alt text included, provenance footer left out) hash as in
+    ``tests/fixtures/report_digest.json``. A change meant to alter a report regenerates that
+    file (``python tests/report_digest.py OUTPUTS --write tests/fixtures/report_digest.json``)."""
+    from report_digest import compare, digest_outputs
+
+    db, _, _ = demo
+    out = tmp_path / "outputs"
+    assert cli.main(["run", "--group", "demo", "--jobs", "2", "--store", str(db), "--outputs", str(out),
+                     "--force", "--quiet"]) == 0
+    want = json.loads((Path(__file__).parent / "fixtures" / "report_digest.json").read_text())
+    assert compare(digest_outputs(out), want) == []
