@@ -11,7 +11,9 @@ The package's one place for:
   table-cell style (``0.041``);
 * :func:`confidence_label` - ``0.95`` -> ``"95%"``;
 * :func:`not_enough_data` - the one "not enough data" guard a section calls before it
-  computes anything.
+  computes anything;
+* :func:`capitalise`, :func:`join_and`, :func:`slugify` - small wording helpers the report
+  sections share (sentence case, "a, b and c", file-name slugs).
 
 Older helpers (``rates.format_p_value``, ``rates._check_confidence``,
 ``trends._utils.format_number``/``format_percent``/``format_p``/``check_confidence``,
@@ -36,6 +38,9 @@ __all__ = [
     "format_percent",
     "format_p_value",
     "not_enough_data",
+    "capitalise",
+    "join_and",
+    "slugify",
 ]
 
 #: What a table shows for a missing number.
@@ -230,3 +235,27 @@ def not_enough_data(available: float, needed: float, unit: str, purpose: str) ->
         return None
     return (f"Not enough data for {purpose}: {format_number(available)} {unit} available, "
             f"at least {format_number(needed)} needed, so it is not shown.")
+
+
+# ------------------------------------------------------------------ shared wording helpers
+def capitalise(text: str) -> str:
+    """First letter upper case, the rest as written (``str.capitalize`` would lower the rest:
+    "ASB" must stay "ASB")."""
+    return text[:1].upper() + text[1:]
+
+
+def join_and(items) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"`` (UK style, no serial comma); ``""`` for none."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def slugify(text: str, max_len: int | None = None) -> str:
+    """Lower-case ASCII slug for table and chart file names: runs of anything but ``a-z0-9``
+    become one ``_``, none at either end; cut to ``max_len`` characters when given."""
+    import re
+
+    slug = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
+    return slug[:max_len] if max_len else slug

@@ -110,3 +110,13 @@ def test_table_cell_p_values_of_the_sections():
                               (float("nan"), "–", ""), (None, "–", "")]:
         assert s_iv._ptxt(p) == old_iv
         assert s_li._pfmt(p) == old_li
+
+
+def test_shared_wording_helpers():
+    from csp_analysis.formatting import capitalise, join_and, slugify
+
+    assert capitalise("aSB rose") == "ASB rose" and capitalise("") == ""
+    assert join_and([]) == "" and join_and(["a"]) == "a" and join_and(["a", "b"]) == "a and b"
+    assert join_and(["a", "b", "c"]) == "a, b and c"
+    assert slugify("  Violence & sexual offences!") == "violence_sexual_offences"
+    assert slugify("x" * 50, max_len=40) == "x" * 40
