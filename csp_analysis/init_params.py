@@ -320,7 +320,7 @@ def write_params(plans: list[Plan], out_dir: str | os.PathLike, *, group: str = 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    end = f"{params_mod._to_month(end or default_end()):%Y-%m}"  # raises ValueError on a bad month
+    end = f"{params_mod.to_month(end or default_end()):%Y-%m}"  # raises ValueError on a bad month
     if months < 1:
         raise ValueError(f"months must be at least 1 (got {months})")
     results = []

@@ -70,7 +70,11 @@ def _check_crime_types(v: list[str]) -> list[str]:
     return v
 
 
-def _to_month(v: Any) -> date:
+def to_month(v: Any) -> date:
+    """``2024-03``, ``2024-3``, ``2024-03-15``, a date or a Timestamp -> the first day of that month.
+
+    Raises ``ValueError`` naming the value when it is not a month.
+    """
     if isinstance(v, (date, pd.Timestamp)):
         return date(v.year, v.month, 1)
     s = str(v).strip()
@@ -99,8 +103,8 @@ def _local_month(v: date) -> date:
     return v
 
 
-Month = Annotated[date, BeforeValidator(_to_month), AfterValidator(_police_month)]
-LocalMonth = Annotated[date, BeforeValidator(_to_month), AfterValidator(_local_month)]
+Month = Annotated[date, BeforeValidator(to_month), AfterValidator(_police_month)]
+LocalMonth = Annotated[date, BeforeValidator(to_month), AfterValidator(_local_month)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 ShortStr = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
@@ -573,3 +577,6 @@ def find_params(params_dir: str | Path | None = None) -> dict[str, Path]:
     """Map slug -> params file for every ``*.yaml`` in the params folder."""
     d = Path(params_dir) if params_dir else DEFAULT_PARAMS_DIR
     return {f.stem: f for f in sorted(d.glob("*.yaml"))}
+
+
+_to_month = to_month  # the old private name, kept for existing imports

@@ -329,7 +329,7 @@ _O = {o: i for i, o in enumerate(_OUTCOME_VOCAB)}
 _UNDER_INVESTIGATION_P = (0.35, 0.20, 0.10)
 
 # Snap-point names.
-_STREET_FIRST = (
+STREET_FIRST = (
     "Station", "Church", "Mill", "Victoria", "Park", "Queen", "King", "Albert", "Chapel", "School",
     "Green", "Oak", "Elm", "Willow", "Ash", "Beech", "Cedar", "Holly", "Rowan", "Meadow", "Brook",
     "River", "Bridge", "North", "South", "West", "East", "New", "Old", "Market", "Castle", "Manor",
@@ -339,11 +339,11 @@ _STREET_FIRST = (
     "Windmill", "Forge", "Quarry", "Tannery", "Foundry", "Canal", "Wharf", "Ferry", "Synth",
     "Riverton", "Northdale", "Southmoor", "Easthaven", "Westmarch", "Cobble", "Copper", "Flax",
 )
-_STREET_SUFFIX = (
+STREET_SUFFIX = (
     "Road", "Street", "Lane", "Avenue", "Close", "Drive", "Way", "Crescent", "Grove", "Gardens",
     "Court", "View", "Place", "Terrace", "Walk", "Rise", "Mews",
 )
-_POI = {"Supermarket": 0.25, "Parking Area": 0.22, "Shopping Area": 0.12, "Petrol Station": 0.12,
+POI = {"Supermarket": 0.25, "Parking Area": 0.22, "Shopping Area": 0.12, "Petrol Station": 0.12,
         "Sports/Recreation Area": 0.10, "Park/Open Space": 0.08, "Hospital": 0.03,
         "Further/Higher Educational Building": 0.04, "Police Station": 0.02, "Prison": 0.02}
 _POI_CENTRE = {"Shopping Area": 0.2, "Nightclub": 0.15, "Bus/Coach Station": 0.08, "High Street": 0.12,
@@ -391,16 +391,16 @@ _SS_LEGISLATION = (  # (legislation, share, {object: share})
     ("Firearms Act 1968 (section 47)", 0.02, {"Firearms": 1.0}),
     ("Criminal Justice Act 1988 (section 139B)", 0.01, {"Offensive weapons": 1.0}),
 )
-_SS_OUTCOME_FIND = {"Arrest": 0.42, "Community resolution": 0.30, "Summons / charged by post": 0.10,
+SS_OUTCOME_FIND = {"Arrest": 0.42, "Community resolution": 0.30, "Summons / charged by post": 0.10,
                     "Khat or Cannabis warning": 0.08, "Caution (simple or conditional)": 0.05,
                     "Penalty Notice for Disorder": 0.05}
-_SS_OUTCOME_NOFIND = {"A no further action disposal": 0.86, "Arrest": 0.10, "Summons / charged by post": 0.02,
+SS_OUTCOME_NOFIND = {"A no further action disposal": 0.86, "Arrest": 0.10, "Summons / charged by post": 0.02,
                       "Community resolution": 0.02}
 SS_NFA_SHARE_NOT_LINKED = 0.86
 
 
 # ============================================================================= helpers
-def _choice(rng: np.random.Generator, probs: dict | np.ndarray, size: int):
+def choose(rng: np.random.Generator, probs: dict | np.ndarray, size: int):
     """Draw categories from a {value: p} dict (returns values) or a probability vector (indices)."""
     if isinstance(probs, dict):
         keys = list(probs)
@@ -411,7 +411,7 @@ def _choice(rng: np.random.Generator, probs: dict | np.ndarray, size: int):
     return rng.choice(len(p), size=size, p=p / p.sum())
 
 
-def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     """Integers proportional to weights that sum exactly to total."""
     raw = weights / weights.sum() * total
     out = np.floor(raw).astype(np.int64)
@@ -444,7 +444,8 @@ def _month_index(month: str) -> int:
     return MONTHS.index(month)
 
 
-def _write_csv(df: pd.DataFrame, path: Path, crlf: bool = False) -> None:
+def write_csv(df: pd.DataFrame, path: Path, crlf: bool = False) -> None:
+    """Write ``df`` as the published files are written (UTF-8, no index; CRLF when ``crlf``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, lineterminator="\r\n" if crlf else "\n", encoding="utf-8")
 
@@ -460,7 +461,22 @@ def _poisson_slope(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> float:
 
 # ============================================================================= geography
 def _build_geography(rng: np.random.Generator) -> dict:
-    """2011 and 2021 LSOAs, their names, codes, centroids, populations, deprivation, snap points."""
+    """2011 and 2021 LSOAs, their names, codes, centroids, populations, deprivation, snap points.
+
+    The steps draw from ``rng`` in this order (the order fixes the default data byte for byte).
+    """
+    units, lsoa11 = _place_lsoas(rng)
+    u, l11 = _lsoa_frames(units, lsoa11)
+    _add_deprivation(rng, u, l11)
+    kx, xy = _mark_areas(u)
+    _add_populations(rng, u)
+    pts_df = _add_snap_points_and_hot_spots(rng, u, kx, xy)
+    return _point_weights(u, l11, pts_df)
+
+
+def _place_lsoas(rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
+    """Each LAD's 2011 LSOAs on a jittered sunflower spiral, grouped into MSOAs and named; some
+    split into two 2021 LSOAs. Returns the 2021 units and the 2011 LSOAs as lists of dicts."""
     units = []  # one dict per 2021 LSOA
     lsoa11 = []  # one dict per 2011 LSOA
     next11 = 1
@@ -535,6 +551,11 @@ def _build_geography(rng: np.random.Generator) -> dict:
                               "lsoa11nm": names11[j], "lad": lad, "lon": lon[j], "lat": lat[j], "z": z[j],
                               "split_child": False})
 
+    return units, lsoa11
+
+
+def _lsoa_frames(units: list[dict], lsoa11: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 2021 units and 2011 LSOAs as frames sorted by code, with their LAD's code and name."""
     u = pd.DataFrame(units)
     u["lad_code"] = [l.code for l in u["lad"]]
     u["lad_name"] = [l.name for l in u["lad"]]
@@ -545,7 +566,12 @@ def _build_geography(rng: np.random.Generator) -> dict:
     l11["lad_name"] = [l.name for l in l11["lad"]]
     l11 = l11.sort_values("lsoa11cd", kind="stable").reset_index(drop=True)
 
-    # deprivation (2011 LSOAs): IMD + 7 domains on the England rank scale
+    return u, l11
+
+
+def _add_deprivation(rng: np.random.Generator, u: pd.DataFrame, l11: pd.DataFrame) -> None:
+    """IMD rank, the 7 domain ranks and the decile (2011 LSOAs), and the decile of each 2021 unit."""
+    # IMD + 7 domains on the England rank scale
     zi = l11["z"].to_numpy()
     l11["imd_rank"] = _unique_ranks(zi)
     sd = zi.std()
@@ -557,6 +583,10 @@ def _build_geography(rng: np.random.Generator) -> dict:
     dec = dict(zip(l11["lsoa11cd"], l11["imd_decile"]))
     u["imd_decile"] = u["lsoa11cd"].map(dec).astype(int)
 
+
+def _mark_areas(u: pd.DataFrame) -> tuple[float, np.ndarray]:
+    """Town centre, Safer Streets area, CCTV buffer ring and the Westmarch border LSOAs.
+    Returns the longitude scale and the units' projected coordinates."""
     # town centre, buffer ring, hot spots
     u["town_centre"] = u["lsoa21nm"].isin(CCTV["lsoa_names"])
     u["safer_streets"] = u["lsoa21nm"].isin(SAFER_STREETS["lsoa_names"])
@@ -576,12 +606,17 @@ def _build_geography(rng: np.random.Generator) -> dict:
     u["border"] = False
     u.loc[border_idx, "border"] = True
 
+    return kx, xy
+
+
+def _add_populations(rng: np.random.Generator, u: pd.DataFrame) -> None:
+    """Census 2021 usual residents per unit (summing to each LAD's total), ages and place effects."""
     # populations (Census 2021 usual residents) and ages
     pops = np.zeros(len(u), dtype=np.int64)
     for lad in LADS:
         idx = np.flatnonzero((u["lad_code"] == lad.code).to_numpy())
         w = np.exp(rng.normal(0, 0.18, len(idx)))
-        pops[idx] = _largest_remainder(w, lad.census_pop)
+        pops[idx] = largest_remainder(w, lad.census_pop)
     u["pop"] = pops
     ages = np.zeros((len(u), 6), dtype=np.int64)
     for j in range(len(u)):
@@ -595,12 +630,16 @@ def _build_geography(rng: np.random.Generator) -> dict:
     place[u["town_centre"].to_numpy()] *= TOWN_CENTRE_MULTIPLIER
     u["place"] = place
 
+
+def _add_snap_points_and_hot_spots(rng: np.random.Generator, u: pd.DataFrame, kx: float,
+                                   xy: np.ndarray) -> pd.DataFrame:
+    """5-15 named snap points per unit (streets and points of interest) and the planted hot spots."""
     # snap points
     pts = []
     dmat = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
     np.fill_diagonal(dmat, np.inf)
     nn = dmat.min(axis=1)
-    pool = np.array([f"{a} {b}" for a in _STREET_FIRST for b in _STREET_SUFFIX], dtype=object)
+    pool = np.array([f"{a} {b}" for a in STREET_FIRST for b in STREET_SUFFIX], dtype=object)
     for j in range(len(u)):
         tc = bool(u.at[j, "town_centre"])
         n = 15 if tc else int(rng.integers(5, 16))
@@ -609,7 +648,7 @@ def _build_geography(rng: np.random.Generator) -> dict:
         plat = u.at[j, "lat"] + rng.normal(0, spread, n)
         streets = rng.choice(pool, size=n, replace=False)
         is_poi = rng.random(n) < (0.45 if tc else 0.12)
-        poi = _choice(rng, _POI_CENTRE if tc else _POI, n)
+        poi = choose(rng, _POI_CENTRE if tc else POI, n)
         names = np.where(is_poi, poi, streets).astype(object)
         if tc:
             names[0] = "Shopping Area"
@@ -627,8 +666,11 @@ def _build_geography(rng: np.random.Generator) -> dict:
     u["hotspot"] = False
     u.loc[np.sort(hot), "hotspot"] = True
     u.loc[u["hotspot"], "place"] *= HOTSPOT_MULTIPLIER
+    return pts_df
 
-    # padded cumulative point weights per unit: general and retail-biased
+
+def _point_weights(u: pd.DataFrame, l11: pd.DataFrame, pts_df: pd.DataFrame) -> dict:
+    """Padded cumulative point weights per unit (general and retail-biased) and the geography dict."""
     nU = len(u)
     npts = pts_df.groupby("unit").size().reindex(range(nU)).to_numpy()
     offs = np.concatenate([[0], np.cumsum(npts)[:-1]])
@@ -740,7 +782,7 @@ def _street_rows(rng, geo) -> tuple[pd.DataFrame, dict]:
         idx = np.flatnonzero(k == _K[t])
         d = OUTCOMES[t]
         vals = np.array([_O[o] for o in d])
-        outc[idx] = vals[_choice(rng, np.array(list(d.values())), len(idx))]
+        outc[idx] = vals[choose(rng, np.array(list(d.values())), len(idx))]
     aw, cru = _O["Awaiting court outcome"], _O["Court result unavailable"]
     p_conv = np.clip((age - 2) / 6, 0, 1) * 0.92
     conv = (outc == aw) & (rng.random(n) < p_conv)
@@ -801,7 +843,7 @@ def _ethnic_table(rng, geo) -> pd.DataFrame:
         w = np.array([[share * broad[g] * within for _, g, within in ETHNIC_COLUMNS]
                       for share in (0.508, 0.492)]).ravel()
         w *= np.exp(rng.normal(0, 0.05, w.size))
-        cells = _largest_remainder(w, total).reshape(2, -1)
+        cells = largest_remainder(w, total).reshape(2, -1)
         for sex, vals in zip(("Female", "Male"), cells):
             rec = {"Geography Code": lad.code, "Geography Name": lad.name, "Sex": sex}
             rec.update({c: int(5 * np.round(v / 5)) for c, v in zip(cols, vals)})  # ONS rounding to 5
@@ -834,7 +876,7 @@ def draw_ss_search_fields(rng, n: int, groups, grp):
     self_def = np.empty(n, dtype=object)
     for gi, g in enumerate(groups):
         idx = np.flatnonzero(grp == gi)
-        self_def[idx] = _choice(rng, _SS_SELF[g], len(idx))
+        self_def[idx] = choose(rng, _SS_SELF[g], len(idx))
     return vehicle, typ, officer, self_def
 
 
@@ -842,16 +884,16 @@ def draw_ss_person_fields(rng, n: int, vehicle, self_def):
     """Gender, age range, legislation and object of search for ``n`` stop-and-search records
     (blank for vehicle-only searches, as published; ``self_def`` is blanked for those in place).
     Shared by the default and the national synthetic data; the draw order is fixed."""
-    gender = _choice(rng, {"Male": 0.875, "Female": 0.11, "Other": 0.003, "": 0.012}, n)
-    agev = _choice(rng, {"under 10": 0.002, "10-17": 0.18, "18-24": 0.30, "25-34": 0.25, "over 34": 0.238,
+    gender = choose(rng, {"Male": 0.875, "Female": 0.11, "Other": 0.003, "": 0.012}, n)
+    agev = choose(rng, {"under 10": 0.002, "10-17": 0.18, "18-24": 0.30, "25-34": 0.25, "over 34": 0.238,
                          "": 0.03}, n)
     gender[vehicle] = agev[vehicle] = self_def[vehicle] = ""
-    leg_i = _choice(rng, np.array([s for _, s, _ in _SS_LEGISLATION]), n)
+    leg_i = choose(rng, np.array([s for _, s, _ in _SS_LEGISLATION]), n)
     legislation = np.array([l for l, _, _ in _SS_LEGISLATION], dtype=object)[leg_i]
     obj = np.empty(n, dtype=object)
     for li, (_, _, objs) in enumerate(_SS_LEGISLATION):
         idx = np.flatnonzero(leg_i == li)
-        obj[idx] = _choice(rng, objs, len(idx))
+        obj[idx] = choose(rng, objs, len(idx))
     return gender, agev, legislation, obj
 
 
@@ -891,10 +933,10 @@ def _stop_search(rng, geo, eth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     find_p = np.array([SS_FIND_RATE[g] for g in groups])[grp]
     found = rng.random(n) < find_p
     outcome = np.empty(n, dtype=object)
-    outcome[found] = _choice(rng, _SS_OUTCOME_FIND, int(found.sum()))
-    outcome[~found] = _choice(rng, _SS_OUTCOME_NOFIND, int((~found).sum()))
+    outcome[found] = choose(rng, SS_OUTCOME_FIND, int(found.sum()))
+    outcome[~found] = choose(rng, SS_OUTCOME_NOFIND, int((~found).sum()))
     linked = np.where(found, "True", "False").astype(object)
-    removal = _choice(rng, {"False": 0.94, "True": 0.04, "": 0.02}, n)
+    removal = choose(rng, {"False": 0.94, "True": 0.04, "": 0.02}, n)
     removal[vehicle] = ""
     part_op = np.where(rng.random(n) < 0.07, "True", "False").astype(object)
 
@@ -905,7 +947,7 @@ def _stop_search(rng, geo, eth: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         idx = np.flatnonzero(m == mi)
         ndays = calendar.monthrange(int(mo[:4]), int(mo[5:]))[1]
         day = rng.integers(0, ndays, len(idx))
-        hour = _choice(rng, hour_p, len(idx))
+        hour = choose(rng, hour_p, len(idx))
         minute = np.where(rng.random(len(idx)) < 0.5, 15 * rng.integers(0, 4, len(idx)),
                           rng.integers(0, 60, len(idx)))
         t0 = np.datetime64(f"{mo}-01T00:00", "m").astype(np.int64)
@@ -1235,14 +1277,14 @@ def generate_demo_data(out_dir: str | Path = "data/demo", seed: int = DEFAULT_SE
     for mi, mo in enumerate(MONTHS):
         rel = f"police_uk/street/{mo}/{mo}-{FORCE_SLUG}-street.csv"
         df = street_groups[mo]
-        _write_csv(df, out / rel, crlf=mi <= crlf_idx)
+        write_csv(df, out / rel, crlf=mi <= crlf_idx)
         files.append(rel)
         by_month[mo] = int(len(df))
         rel = f"police_uk/stop_and_search/{mo}/{mo}-{FORCE_SLUG}-stop-and-search.csv"
-        _write_csv(ss_groups[mo].drop(columns="_month"), out / rel, crlf=mi <= crlf_idx)
+        write_csv(ss_groups[mo].drop(columns="_month"), out / rel, crlf=mi <= crlf_idx)
         files.append(rel)
     for rel, df in _lookup_tables(geo, eth).items():
-        _write_csv(df, out / rel)
+        write_csv(df, out / rel)
         files.append(rel)
 
     realised = _realised(street, meta, geo, ss.drop(columns="_month"), ss_meta)

@@ -40,8 +40,8 @@ import pandas as pd
 from . import init_params
 from .synthetic import (
     AGE_GROUPS, ETHNIC_COLUMNS, IOD_COLUMNS, OUTCOMES, SEASONALITY, STOP_SEARCH_COLUMNS, STREET_COLUMNS,
-    TYPE_SHARES, _POI, _SS_OUTCOME_FIND, _SS_OUTCOME_NOFIND, _STREET_FIRST,
-    _STREET_SUFFIX, _choice, _largest_remainder, _write_csv, draw_ss_person_fields, draw_ss_search_fields,
+    TYPE_SHARES, POI, SS_OUTCOME_FIND, SS_OUTCOME_NOFIND, STREET_FIRST,
+    STREET_SUFFIX, choose, largest_remainder, write_csv, draw_ss_person_fields, draw_ss_search_fields,
 )
 from .synthetic import CRIME_TYPES
 
@@ -94,7 +94,7 @@ _FORCE_SUFFIX = ("shire", "land", "mark", "vale")
 
 
 def _write_plain_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV whose fields need no quoting, byte-identical to :func:`synthetic._write_csv`.
+    """Write a CSV whose fields need no quoting, byte-identical to :func:`synthetic.write_csv`.
 
     Written by hand because pandas' ``to_csv`` was 60% of the generation time; when any
     field holds a comma, quote or line break (so quoting would be needed) the pandas writer
@@ -106,7 +106,7 @@ def _write_plain_csv(df: pd.DataFrame, path: Path) -> None:
     n = len(df)
     if (body.count(",") != (len(cols) - 1) * n or body.count("\n") != max(n - 1, 0) or '"' in body
             or "\r" in body):
-        _write_csv(df, path)
+        write_csv(df, path)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(",".join(df.columns) + "\n" + body + ("\n" if n else ""), encoding="utf-8")
@@ -140,10 +140,10 @@ def _build(rng, scale: float) -> dict:
             fnames.append(nm)
     fnames = ["Capital"] + sorted(fnames)
     w = np.exp(rng.normal(0, 0.55, N_FORCES - 1))
-    fpop = np.concatenate([[CAPITAL_POPULATION], _largest_remainder(w, EW_POPULATION - CAPITAL_POPULATION)])
+    fpop = np.concatenate([[CAPITAL_POPULATION], largest_remainder(w, EW_POPULATION - CAPITAL_POPULATION)])
     # partnerships per force: the capital's boroughs, the rest in proportion to population (>= 2)
     rest = N_PARTNERSHIPS - CAPITAL_PARTNERSHIPS
-    n_csp = np.concatenate([[CAPITAL_PARTNERSHIPS], 2 + _largest_remainder(fpop[1:].astype(float),
+    n_csp = np.concatenate([[CAPITAL_PARTNERSHIPS], 2 + largest_remainder(fpop[1:].astype(float),
                                                                             rest - 2 * (N_FORCES - 1))])
     metro = set(np.argsort(-fpop[1:])[:N_METROPOLITAN_FORCES] + 1)
     forces, csps, lads = [], [], []
@@ -156,7 +156,7 @@ def _build(rng, scale: float) -> dict:
         forces.append({"index": f, "slug": slug, "name": fname, "pfa_code": pfa, "pfa_name": fnames[f],
                        "population": int(fpop[f]), "col": f % 8, "row": f // 8})
         cw = rng.gamma(4.0, 1.0, n_csp[f])
-        cpop = _largest_remainder(cw, int(fpop[f]))
+        cpop = largest_remainder(cw, int(fpop[f]))
         cnames = _names(rng, n_csp[f], taken)
         # two-tier counties: about half of the districts of a non-metropolitan force
         counties = []
@@ -176,7 +176,7 @@ def _build(rng, scale: float) -> dict:
                 kind, geog = "X06", "Unitary Authority"
             county = counties[j % len(counties)] if kind == "X07" else None
             lnames = [cnames[j]] if n_lad == 1 else _names(rng, n_lad, taken)
-            lpop = _largest_remainder(rng.gamma(6.0, 1.0, n_lad), int(cpop[j]))
+            lpop = largest_remainder(rng.gamma(6.0, 1.0, n_lad), int(cpop[j]))
             csp_code = f"X22{100 + len(csps):06d}"
             csp_name = cnames[j] if n_lad == 1 else f"{cnames[j]} Community Safety Partnership"
             csps.append({"code": csp_code, "name": csp_name, "force": f})
@@ -195,7 +195,7 @@ def _build(rng, scale: float) -> dict:
     upop = np.zeros(n_u, dtype=np.int64)
     start = 0
     for i, n in enumerate(n_lsoa):
-        upop[start:start + n] = _largest_remainder(rng.gamma(20.0, 1.0, n), int(lad.at[i, "population"]))
+        upop[start:start + n] = largest_remainder(rng.gamma(20.0, 1.0, n), int(lad.at[i, "population"]))
         start += n
     letters = np.array(list("ABCDE"))
     unames = [f"{lad.at[i, 'name']} {s // 4 + 1:03d}{letters[s % 4]}" for i, s in zip(li, seq)]
@@ -219,13 +219,13 @@ def _build(rng, scale: float) -> dict:
     u["place"] = rng.gamma(PLACE_GAMMA_SHAPE, 1 / PLACE_GAMMA_SHAPE, n_u)
     u["force"] = f_of
     # snap points
-    first = np.array(_STREET_FIRST, dtype=object)
-    suff = np.array(_STREET_SUFFIX, dtype=object)
+    first = np.array(STREET_FIRST, dtype=object)
+    suff = np.array(STREET_SUFFIX, dtype=object)
     n_p = n_u * POINTS_PER_LSOA
     is_poi = rng.random(n_p) < 0.2
     loc = np.char.add(np.char.add(first[rng.integers(len(first), size=n_p)].astype(str), " "),
                       suff[rng.integers(len(suff), size=n_p)].astype(str)).astype(object)
-    poi = _choice(rng, _POI, int(is_poi.sum()))
+    poi = choose(rng, POI, int(is_poi.sum()))
     loc[is_poi] = poi
     loc = np.char.add("On or near ", loc.astype(str)).astype(object)
     plon = np.repeat(u["lon"].to_numpy(), POINTS_PER_LSOA) + rng.normal(0, 0.004, n_p)
@@ -354,10 +354,10 @@ def _stop_search_month(rng, geo, f: int, month: str, scale: float) -> pd.DataFra
     gender, agev, legislation, obj = draw_ss_person_fields(rng, n, vehicle, self_def)
     found = rng.random(n) < np.array([SS_FIND_RATE[g] for g in groups])[gi]
     outcome = np.empty(n, dtype=object)
-    outcome[found] = _choice(rng, _SS_OUTCOME_FIND, int(found.sum()))
-    outcome[~found] = _choice(rng, _SS_OUTCOME_NOFIND, int((~found).sum()))
+    outcome[found] = choose(rng, SS_OUTCOME_FIND, int(found.sum()))
+    outcome[~found] = choose(rng, SS_OUTCOME_NOFIND, int((~found).sum()))
     linked = np.where(found, "True", "False").astype(object)
-    removal = _choice(rng, {"False": 0.94, "True": 0.04, "": 0.02}, n)
+    removal = choose(rng, {"False": 0.94, "True": 0.04, "": 0.02}, n)
     removal[vehicle] = ""
     part_op = np.where(rng.random(n) < 0.07, "True", "False").astype(object)
     ndays = calendar.monthrange(int(month[:4]), int(month[5:]))[1]
@@ -405,7 +405,7 @@ def _tables(geo) -> dict[str, pd.DataFrame]:
     for i, r in lad.iterrows():
         wv = np.array([[s * geo["eth"][i, gidx[g]] * within for _, g, within in ETHNIC_COLUMNS]
                        for s in (0.508, 0.492)]).ravel()
-        cells = _largest_remainder(wv, int(r["population"])).reshape(2, -1)
+        cells = largest_remainder(wv, int(r["population"])).reshape(2, -1)
         for sex, vals in zip(("Female", "Male"), cells):
             rec = {"Geography Code": r["code"], "Geography Name": r["name"], "Sex": sex}
             rec.update({c: (int(5 * np.round(v / 5)) or "") for c, v in zip(cols, vals)})
@@ -585,7 +585,7 @@ def generate_national(out_dir: str | Path = "data/demo/national", seed: int = NA
         if progress:
             print(f"  {mo}: {total:,} street rows ({time.perf_counter() - tm:.1f} s)", flush=True)
     for rel, df in _tables(geo).items():
-        _write_csv(df, out / rel)
+        write_csv(df, out / rel)
         n_files += 1
     realised = {
         "shoplifting_ratio": (shop_post / shop_pre) if shop_pre and shop_post else None,
