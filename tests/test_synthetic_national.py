@@ -108,7 +108,7 @@ def test_realistic_national_volume_and_planted_effects():
 def test_plain_writer_matches_pandas(tmp_path):
     import pandas as pd
 
-    from csp_analysis.synthetic import _write_csv
+    from csp_analysis.synthetic import write_csv as _write_csv
 
     ok = pd.DataFrame({"a": ["x", "", "z"], "b": [1, 2, 3], "c": ["On or near Mill Lane", "p", ""]})
     bad = pd.DataFrame({"a": ["Bristol, City of", 'say "hi"', "two\nlines"], "b": [1, 2, 3]})
