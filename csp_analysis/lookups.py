@@ -216,86 +216,113 @@ def load_lookup(con, path: str | os.PathLike) -> dict:
             "(LADyyCD, LADyyNM, CTYyyCD, CTYyyNM)."
         )
     _check_columns(df, kind, path)
-    src = path.name
-    if kind == "lad_lookup":
-        _check_unique(df, "LAD17CD", path, "LAD")
-        out = pd.DataFrame({
-            "lad_code": df["LAD17CD"], "lad_name": df["LAD17NM"], "csp_code": df["CSP17CD"],
-            "csp_name": df["CSP17NM"], "pfa_code": df["PFA17CD"], "pfa_name": df["PFA17NM"], "source": src,
-        })
-        table = "lad_lookup"
-    elif kind in ("lsoa21", "lsoa11"):
-        v = kind[-2:]
-        out = pd.DataFrame({
-            "lsoa_code": df[f"lsoa{v}cd"], "lsoa_name": df.get(f"lsoa{v}nm"),
-            "lad_code": df["lad21cd"], "lad_name": df.get("lad21nm"),
-            "lad23_code": df.get("lad23cd", df["lad21cd"]), "lad23_name": df.get("lad23nm", df.get("lad21nm")),
-            "vintage": 2000 + int(v), "source": src,
-        })
-        table = "lsoa_lookup"
-    elif kind == "population_lsoa":
-        out = pd.DataFrame({
-            "lsoa_code": df["lsoa21_code"], "lsoa_name": df.get("lsoa21_name"), "age_group": df["age_group"],
-            "population": _num(df, "usual_residents", path, blank_is_zero=True), "source": src,
-        })
-        table = "population_lsoa"
-    elif kind == "population_area":
-        out = pd.DataFrame({
-            "area_code": df["Code"], "area_name": df["Name"], "geography": df["Geography"],
-            "population": _num(df, "Population", path, blank_is_zero=True), "source": src,
-        })
-        table = "population_area"
-    elif kind == "population_ethnicity":
-        groups = [c for c in df.columns if c not in ("Geography Code", "Geography Name", "Sex")]
-        for g in groups:
-            df[g] = _num(df, g, path, blank_is_zero=True)  # blank cells are zero or suppressed (ONS)
-        long = df.melt(id_vars=["Geography Code", "Geography Name", "Sex"], value_vars=groups,
-                       var_name="ethnic_group", value_name="population")
-        out = pd.DataFrame({
-            "area_code": long["Geography Code"], "area_name": long["Geography Name"], "sex": long["Sex"],
-            "ethnic_group": long["ethnic_group"], "population": long["population"].astype(float), "source": src,
-        })
-        table = "population_ethnicity"
-    elif kind == "deprivation":
-        def col(name):
-            return pd.to_numeric(df[name], errors="coerce").astype("Int64") if name in df else pd.NA
-        out = pd.DataFrame({
-            "lsoa_code": df["lsoa11_code"], "lsoa_name": df.get("lsoa11_name"), "lad_code": df.get("lad19_code"),
-            "imd_rank": col("index_of_multiple_deprivation_imd_rank"),
-            "imd_decile": col("index_of_multiple_deprivation_imd_decile"),
-            "crime_rank": col("crime_rank"), "crime_decile": col("crime_decile"),
-            "income_decile": col("income_decile"), "employment_decile": col("employment_decile"),
-            "source": src,
-        })
-        table = "deprivation"
-    elif kind == "lad_county":
-        cc = _county_columns(df.columns)
-        _check_unique(df, cc["lad_cd"], path, "LAD")
-        bad = df[cc["cty_cd"]].str.strip() == ""
-        if bad.any():
-            i = int(bad.idxmax())
-            raise IngestError(f"{path}, line {i + 2}, column {cc['cty_cd']!r}: no county code")
-        out = pd.DataFrame({
-            "lad_code": df[cc["lad_cd"]].str.strip(), "lad_name": df[cc["lad_nm"]] if "lad_nm" in cc else None,
-            "county_code": df[cc["cty_cd"]].str.strip(),
-            "county_name": df[cc["cty_nm"]] if "cty_nm" in cc else df[cc["cty_cd"]],
-            "vintage": 2000 + int(cc["year"]), "source": src,
-        })
-        table = "lad_county"
+    table, convert = _CONVERTERS[kind]
+    out = convert(df, path, path.name)
+    if kind == "lad_county":
         con.execute(LAD_COUNTY_SQL)  # the table exists once such a lookup has been loaded
-    else:
-        code = "lsoa21cd" if "lsoa21cd" in df else "lsoa_code"
-        out = pd.DataFrame({
-            "lsoa_code": df[code], "longitude": _num(df, "longitude", path),
-            "latitude": _num(df, "latitude", path), "source": src,
-        })
-        table = "lsoa_centroids"
     # Replace by key, not by file name: the rows for the areas this file covers are replaced
     # (a newer edition wins, a reload changes nothing), and a file of the same name from
     # another folder (e.g. the synthetic data's look-alike files) never removes areas it does
     # not cover.
     replace_rows(con, table, out, REPLACE_KEYS[table], path)
     return {"file": str(path), "kind": kind, "table": table, "rows": len(out)}
+
+
+# ----------------------------------------------------------- one converter per file kind
+# Each turns a checked file (``df``, all columns text) into the rows of its store table.
+def _frame_lad_lookup(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    _check_unique(df, "LAD17CD", path, "LAD")
+    return pd.DataFrame({
+        "lad_code": df["LAD17CD"], "lad_name": df["LAD17NM"], "csp_code": df["CSP17CD"],
+        "csp_name": df["CSP17NM"], "pfa_code": df["PFA17CD"], "pfa_name": df["PFA17NM"], "source": src,
+    })
+
+
+def _frame_lsoa(v: str):
+    def frame(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+        return pd.DataFrame({
+            "lsoa_code": df[f"lsoa{v}cd"], "lsoa_name": df.get(f"lsoa{v}nm"),
+            "lad_code": df["lad21cd"], "lad_name": df.get("lad21nm"),
+            "lad23_code": df.get("lad23cd", df["lad21cd"]), "lad23_name": df.get("lad23nm", df.get("lad21nm")),
+            "vintage": 2000 + int(v), "source": src,
+        })
+    return frame
+
+
+def _frame_population_lsoa(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "lsoa_code": df["lsoa21_code"], "lsoa_name": df.get("lsoa21_name"), "age_group": df["age_group"],
+        "population": _num(df, "usual_residents", path, blank_is_zero=True), "source": src,
+    })
+
+
+def _frame_population_area(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "area_code": df["Code"], "area_name": df["Name"], "geography": df["Geography"],
+        "population": _num(df, "Population", path, blank_is_zero=True), "source": src,
+    })
+
+
+def _frame_population_ethnicity(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    groups = [c for c in df.columns if c not in ("Geography Code", "Geography Name", "Sex")]
+    for g in groups:
+        df[g] = _num(df, g, path, blank_is_zero=True)  # blank cells are zero or suppressed (ONS)
+    long = df.melt(id_vars=["Geography Code", "Geography Name", "Sex"], value_vars=groups,
+                   var_name="ethnic_group", value_name="population")
+    return pd.DataFrame({
+        "area_code": long["Geography Code"], "area_name": long["Geography Name"], "sex": long["Sex"],
+        "ethnic_group": long["ethnic_group"], "population": long["population"].astype(float), "source": src,
+    })
+
+
+def _frame_deprivation(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    def col(name):
+        return pd.to_numeric(df[name], errors="coerce").astype("Int64") if name in df else pd.NA
+    return pd.DataFrame({
+        "lsoa_code": df["lsoa11_code"], "lsoa_name": df.get("lsoa11_name"), "lad_code": df.get("lad19_code"),
+        "imd_rank": col("index_of_multiple_deprivation_imd_rank"),
+        "imd_decile": col("index_of_multiple_deprivation_imd_decile"),
+        "crime_rank": col("crime_rank"), "crime_decile": col("crime_decile"),
+        "income_decile": col("income_decile"), "employment_decile": col("employment_decile"),
+        "source": src,
+    })
+
+
+def _frame_lad_county(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    cc = _county_columns(df.columns)
+    _check_unique(df, cc["lad_cd"], path, "LAD")
+    bad = df[cc["cty_cd"]].str.strip() == ""
+    if bad.any():
+        i = int(bad.idxmax())
+        raise IngestError(f"{path}, line {i + 2}, column {cc['cty_cd']!r}: no county code")
+    return pd.DataFrame({
+        "lad_code": df[cc["lad_cd"]].str.strip(), "lad_name": df[cc["lad_nm"]] if "lad_nm" in cc else None,
+        "county_code": df[cc["cty_cd"]].str.strip(),
+        "county_name": df[cc["cty_nm"]] if "cty_nm" in cc else df[cc["cty_cd"]],
+        "vintage": 2000 + int(cc["year"]), "source": src,
+    })
+
+
+def _frame_centroids(df: pd.DataFrame, path: Path, src: str) -> pd.DataFrame:
+    code = "lsoa21cd" if "lsoa21cd" in df else "lsoa_code"
+    return pd.DataFrame({
+        "lsoa_code": df[code], "longitude": _num(df, "longitude", path),
+        "latitude": _num(df, "latitude", path), "source": src,
+    })
+
+
+#: file kind -> (store table, converter)
+_CONVERTERS = {
+    "lad_lookup": ("lad_lookup", _frame_lad_lookup),
+    "lsoa21": ("lsoa_lookup", _frame_lsoa("21")),
+    "lsoa11": ("lsoa_lookup", _frame_lsoa("11")),
+    "population_lsoa": ("population_lsoa", _frame_population_lsoa),
+    "population_area": ("population_area", _frame_population_area),
+    "population_ethnicity": ("population_ethnicity", _frame_population_ethnicity),
+    "deprivation": ("deprivation", _frame_deprivation),
+    "lad_county": ("lad_county", _frame_lad_county),
+    "centroids": ("lsoa_centroids", _frame_centroids),
+}
 
 
 def load_lookups(con, paths) -> list[dict]:
