@@ -438,6 +438,25 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
         paths outside the allowed folders.
     """
     path = Path(path)
+    raw, tree = _read_params_file(path)
+
+    def where(loc: tuple) -> str:
+        line = _line_of(tree, loc)
+        return f"{path}: " + (f"line {line}: " if line else "") + f"field '{_format_loc(loc) or '(top level)'}'"
+
+    p = _validate_fields(raw, path, where)
+    roots = list(data_roots or []) + ([base_dir] if base_dir else [])
+    problems = _check_local_files(p, path, roots, check_files, where)
+    if check_files if check_references is None else check_references:
+        problems += _check_references(p, path, where)
+    if problems:
+        raise ParamsError("\n".join(problems))
+    return p
+
+
+def _read_params_file(path: Path) -> tuple[Any, Any]:
+    """The YAML file's data and node tree (for line numbers); refuses missing, oversized,
+    non-UTF-8 and non-mapping files and invalid YAML, naming the file and line."""
     if not path.exists():
         raise ParamsError(f"{path}: no such parameters file")
     size = path.stat().st_size
@@ -455,11 +474,11 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
         raise ParamsError(f"{path}: {where}not valid YAML ({what})") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of fields at the top level")
+    return raw, tree
 
-    def where(loc: tuple) -> str:
-        line = _line_of(tree, loc)
-        return f"{path}: " + (f"line {line}: " if line else "") + f"field '{_format_loc(loc) or '(top level)'}'"
 
+def _validate_fields(raw: dict, path: Path, where) -> Partnership:
+    """The schema's checks (every error with its line and field) and the slug = file name rule."""
     try:
         p = Partnership.model_validate(raw)
     except ValidationError as exc:
@@ -472,8 +491,12 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
         raise ParamsError("\n".join(msgs)) from None
     if p.slug != path.stem:
         raise ParamsError(f"{where(('slug',))}: {p.slug!r} does not match the file name {path.stem!r}")
+    return p
+
+
+def _check_local_files(p: Partnership, path: Path, roots: list, check_files: bool, where) -> list[str]:
+    """Resolve each ``local_data`` path inside the allowed folders (in place); the problems found."""
     problems = []
-    roots = list(data_roots or []) + ([base_dir] if base_dir else [])
     for i, ld in enumerate(p.local_data):
         try:
             full = resolve_local_path(ld.path, path, roots)
@@ -483,20 +506,23 @@ def load_params(path: str | Path, base_dir: str | Path | None = None, check_file
         if check_files and not full.is_file():
             problems.append(f"{where(('local_data', i, 'path'))}: file not found ({full})")
         ld.path = full
-    if check_files if check_references is None else check_references:
-        for i, c in enumerate(p.comparators):
-            if not (path.parent / f"{c}.yaml").is_file():
-                problems.append(f"{where(('comparators', i))}: unknown partnership {c!r} (no {c}.yaml in "
-                                f"{path.parent})")
-        for j, iv in enumerate(p.interventions):
-            if isinstance(iv.comparison, list):
-                for i, c in enumerate(iv.comparison):
-                    if not LSOA_CODE_RE.match(c) and not (path.parent / f"{c}.yaml").is_file():
-                        problems.append(f"{where(('interventions', j, 'comparison', i))}: unknown partnership "
-                                        f"{c!r} (no {c}.yaml in {path.parent})")
-    if problems:
-        raise ParamsError("\n".join(problems))
-    return p
+    return problems
+
+
+def _check_references(p: Partnership, path: Path, where) -> list[str]:
+    """Named comparators and comparison partnerships that have no params file beside this one."""
+    problems = []
+    for i, c in enumerate(p.comparators):
+        if not (path.parent / f"{c}.yaml").is_file():
+            problems.append(f"{where(('comparators', i))}: unknown partnership {c!r} (no {c}.yaml in "
+                            f"{path.parent})")
+    for j, iv in enumerate(p.interventions):
+        if isinstance(iv.comparison, list):
+            for i, c in enumerate(iv.comparison):
+                if not LSOA_CODE_RE.match(c) and not (path.parent / f"{c}.yaml").is_file():
+                    problems.append(f"{where(('interventions', j, 'comparison', i))}: unknown partnership "
+                                    f"{c!r} (no {c}.yaml in {path.parent})")
+    return problems
 
 
 def check_against_store(p: Partnership, con, path: str | Path = "params") -> list[str]:
