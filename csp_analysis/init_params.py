@@ -160,6 +160,18 @@ def plan_partnerships(geography_dir: str | os.PathLike, force_slugs: dict[str, s
     """
     files = find_lookups(geography_dir)
     lad = _read(files["lad_lookup"])
+    names, to21, to23 = _successor_codes(files, lad)
+    df, forming = _assign_units(lad, files, names, to21, to23)
+    plans = [_plan_unit(unit, g, df, forming, names, force_slugs or {})
+             for unit, g in df.groupby("unit", sort=False)]
+    _make_slugs_unique(plans)
+    plans.sort(key=lambda p: (p.forces[0], p.name))
+    return plans
+
+
+def _successor_codes(files: dict, lad: pd.DataFrame) -> tuple[dict, dict, dict]:
+    """Area names by code, and the LAD19/LAD21 -> LAD21 and LAD21 -> LAD23 successors that the
+    LSOA lookups hold."""
     names: dict[str, str] = dict(zip(lad["LAD17CD"], lad["LAD17NM"]))
     to21: dict[str, str] = {}  # LAD19 or LAD21 code -> LAD21 code
     to23: dict[str, str] = {}
@@ -177,7 +189,13 @@ def plan_partnerships(geography_dir: str | os.PathLike, force_slugs: dict[str, s
         if "lad23cd" in l21:
             to23.update(dict(zip(l21["lad21cd"], l21["lad23cd"])))
             names.update(dict(zip(l21["lad23cd"], l21.get("lad23nm", l21["lad23cd"]))))
+    return names, to21, to23
 
+
+def _assign_units(lad: pd.DataFrame, files: dict, names: dict, to21: dict,
+                  to23: dict) -> tuple[pd.DataFrame, set]:
+    """One row per 2017 LAD with its 2021/2023 successors and the partnership ("unit") it
+    belongs to now; and the new authorities formed from districts of more than one 2017 CSP."""
     rows = []
     for r in lad.itertuples(index=False):
         c17 = r.LAD17CD
@@ -197,49 +215,53 @@ def plan_partnerships(geography_dir: str | os.PathLike, force_slugs: dict[str, s
     n_csp = df.groupby("lad23")["csp"].nunique()
     forming = {s for s, n in n_csp.items() if n > 1 and s not in lad17_codes}
     df["unit"] = [s if s in forming else c for s, c in zip(df["lad23"], df["csp"])]
+    return df, forming
 
-    plans: list[Plan] = []
-    for unit, g in df.groupby("unit", sort=False):
-        lad21 = sorted(dict.fromkeys(g["lad21"]))
-        pfas = sorted(dict.fromkeys(g["pfa"]))
-        csps = list(dict.fromkeys(g["csp"]))
-        changes = []
-        if unit in forming:
-            name = names.get(unit, unit)
-            parts = []
-            for c in csps:
-                whole = set(df.loc[df["csp"] == c, "lad17"]) <= set(g["lad17"])
-                cn = g.loc[g["csp"] == c, "cspnm"].iloc[0]
-                parts.append(f"{cn} ({c})" + ("" if whole else " in part"))
-            changes.append(f"merged into {name} ({unit}) from 2017 CSPs " + ", ".join(parts))
-        else:
-            name = g["cspnm"].iloc[0]
-        for c21, h in g.groupby("lad21", sort=True):
-            olds = list(h["lad17"])
-            if olds != [c21]:
-                changes.append(" + ".join(f"{o} {names.get(o, o)}" for o in olds)
-                               + f" -> {c21} {names.get(c21, c21)}")
-        if unit not in forming:
-            for c23, h in g[g["lad23"] != g["lad21"]].groupby("lad23", sort=True):
-                parts = sorted(dict.fromkeys(h["lad21"]))
-                changes.append(", ".join(f"{c} {names.get(c, c)}" for c in parts)
-                               + f" form {c23} {names.get(c23, c23)} since April 2023 (the police files' "
-                               "LSOAs resolve to the 2021 codes kept here)")
-        slugs = force_slugs or {}
-        plans.append(Plan(
-            name=name, slug=slugify(name), code=unit, lad_codes=lad21,
-            lad_names=[names.get(c, c) for c in lad21],
-            forces=[slugs.get(p) or force_slug(p) for p in pfas], force_names=pfas,
-            csp17_codes=csps, changes=changes, lad17_codes=list(g["lad17"]),
-        ))
+
+def _plan_unit(unit: str, g: pd.DataFrame, df: pd.DataFrame, forming: set, names: dict,
+               slugs: dict) -> Plan:
+    """The plan of one partnership (rows ``g`` of ``df``), with the changes since 2017 in words."""
+    lad21 = sorted(dict.fromkeys(g["lad21"]))
+    pfas = sorted(dict.fromkeys(g["pfa"]))
+    csps = list(dict.fromkeys(g["csp"]))
+    changes = []
+    if unit in forming:
+        name = names.get(unit, unit)
+        parts = []
+        for c in csps:
+            whole = set(df.loc[df["csp"] == c, "lad17"]) <= set(g["lad17"])
+            cn = g.loc[g["csp"] == c, "cspnm"].iloc[0]
+            parts.append(f"{cn} ({c})" + ("" if whole else " in part"))
+        changes.append(f"merged into {name} ({unit}) from 2017 CSPs " + ", ".join(parts))
+    else:
+        name = g["cspnm"].iloc[0]
+    for c21, h in g.groupby("lad21", sort=True):
+        olds = list(h["lad17"])
+        if olds != [c21]:
+            changes.append(" + ".join(f"{o} {names.get(o, o)}" for o in olds)
+                           + f" -> {c21} {names.get(c21, c21)}")
+    if unit not in forming:
+        for c23, h in g[g["lad23"] != g["lad21"]].groupby("lad23", sort=True):
+            parts = sorted(dict.fromkeys(h["lad21"]))
+            changes.append(", ".join(f"{c} {names.get(c, c)}" for c in parts)
+                           + f" form {c23} {names.get(c23, c23)} since April 2023 (the police files' "
+                           "LSOAs resolve to the 2021 codes kept here)")
+    return Plan(
+        name=name, slug=slugify(name), code=unit, lad_codes=lad21,
+        lad_names=[names.get(c, c) for c in lad21],
+        forces=[slugs.get(p) or force_slug(p) for p in pfas], force_names=pfas,
+        csp17_codes=csps, changes=changes, lad17_codes=list(g["lad17"]),
+    )
+
+
+def _make_slugs_unique(plans: list[Plan]) -> None:
+    """Two partnerships of the same name get their code appended to the slug."""
     seen: dict[str, int] = {}
     for p in plans:
         seen[p.slug] = seen.get(p.slug, 0) + 1
     for p in plans:
         if seen[p.slug] > 1:
             p.slug = f"{p.slug}-{p.code.lower()}"
-    plans.sort(key=lambda p: (p.forces[0], p.name))
-    return plans
 
 
 def select(plans: list[Plan], queries: list[str]) -> list[Plan]:
