@@ -363,70 +363,89 @@ def fetch(partnerships, dest: str | os.PathLike, *, source: str = "archive", arc
     have = set() if refresh else in_store(con)
     todo = [w for w in res.wanted if w not in have]
     res.skipped_in_store = [w for w in res.wanted if w in have]
-    checksums = checksums or {}
     if not todo:
         return res
+    dl = dict(retries=retries, backoff=backoff, timeout=timeout, checksums=checksums or {}, reuse=not refresh)
     if source == "files":
         if not url_template:
             raise FetchError("source 'files' needs a URL template with {month}, {force} and {kind}")
-        for month, force, kind in todo:
-            url = url_template.format(month=month, force=force, kind=kind)
-            out = dest / month / f"{month}-{force}-{kind}.csv"
-            try:
-                d = download(url, out, retries=retries, backoff=backoff, timeout=timeout,
-                             expected_sha256=checksums.get(out.name), reuse=not refresh)
-            except OfflineError:
-                raise
-            except FetchError as exc:
-                if "not published" in str(exc):
-                    res.missing.append(out.name)
-                    continue
-                raise
-            res.downloads.append(d)
-            res.files.append(d.path)
+        _fetch_files(todo, dest, url_template, res, dl)
     elif source == "archive":
-        pending = sorted({w[0] for w in todo})
-        arch = latest or res.wanted[-1][0]  # the newest archive: it carries the latest outcomes
-        while pending:
-            if _shift(arch, -(ARCHIVE_MONTHS - 1)) > pending[-1]:
-                arch = pending[-1]
-            d, tried = None, []
-            for _ in range(3):  # the newest month may not be published yet: step back
-                url = archive_url.format(month=arch)
-                zpath = dest / "archives" / f"{arch}.zip"
-                try:
-                    d = download(url, zpath, retries=retries, backoff=backoff, timeout=timeout,
-                                 expected_sha256=checksums.get(zpath.name), reuse=not refresh)
-                    break
-                except FetchError as exc:
-                    if isinstance(exc, OfflineError) or "not published" not in str(exc):
-                        raise
-                    tried.append(arch)
-                    arch = _shift(arch, -1)
-            if d is None:
-                raise FetchError(f"no archive published for {', '.join(tried)} ({archive_url})")
-            first = _shift(arch, -(ARCHIVE_MONTHS - 1))
-            months = [m for m in pending if first <= m <= arch]
-            newer = [w for w in todo if w[0] > arch and w[0] in pending]
-            res.missing += [Path(_member_name(*w)).name for w in newer]  # later than any archive
-            log(f"archive {url}: {len(months)} month(s) wanted" + (f" ({months[0]} ... {months[-1]})" if months else ""))
-            res.downloads.append(d)
-            need = [w for w in todo if w[0] in months]
-            try:
-                files, missing = extract(zpath, need, dest)
-            except FetchError:
-                zpath.unlink(missing_ok=True)  # corrupt: fetched again next time
-                raise
-            res.files += files
-            res.missing += [Path(_member_name(*m)).name for m in missing]
-            if not keep_archives:
-                zpath.unlink(missing_ok=True)
-            pending = [m for m in pending if m < first]
-            arch = _shift(first, -1)
+        _fetch_archives(todo, dest, archive_url, latest or res.wanted[-1][0], res, dl, keep_archives, log)
     else:
         raise FetchError(f"unknown source {source!r} (use 'archive' or 'files')")
     _write_manifest(dest, res)
     return res
+
+
+def _download(url: str, out: Path, dl: dict):
+    """:func:`download` with the run's retry, timeout, checksum and reuse settings."""
+    return download(url, out, retries=dl["retries"], backoff=dl["backoff"], timeout=dl["timeout"],
+                    expected_sha256=dl["checksums"].get(out.name), reuse=dl["reuse"])
+
+
+def _fetch_files(todo: list, dest: Path, url_template: str, res: FetchResult, dl: dict) -> None:
+    """``source='files'``: one download per force-month-kind; unpublished files are listed as missing."""
+    for month, force, kind in todo:
+        url = url_template.format(month=month, force=force, kind=kind)
+        out = dest / month / f"{month}-{force}-{kind}.csv"
+        try:
+            d = _download(url, out, dl)
+        except OfflineError:
+            raise
+        except FetchError as exc:
+            if "not published" in str(exc):
+                res.missing.append(out.name)
+                continue
+            raise
+        res.downloads.append(d)
+        res.files.append(d.path)
+
+
+def _download_archive(arch: str, dest: Path, archive_url: str, dl: dict):
+    """The archive for month ``arch``, stepping back up to two months while the newest is not
+    published yet. Returns (download, archive month, url, path)."""
+    tried = []
+    for _ in range(3):
+        url = archive_url.format(month=arch)
+        zpath = dest / "archives" / f"{arch}.zip"
+        try:
+            return _download(url, zpath, dl), arch, url, zpath
+        except FetchError as exc:
+            if isinstance(exc, OfflineError) or "not published" not in str(exc):
+                raise
+            tried.append(arch)
+            arch = _shift(arch, -1)
+    raise FetchError(f"no archive published for {', '.join(tried)} ({archive_url})")
+
+
+def _fetch_archives(todo: list, dest: Path, archive_url: str, arch: str, res: FetchResult, dl: dict,
+                    keep_archives: bool, log) -> None:
+    """``source='archive'``: walk back from the newest archive (it carries the latest outcomes),
+    each covering :data:`ARCHIVE_MONTHS` months, extracting the files wanted."""
+    pending = sorted({w[0] for w in todo})
+    while pending:
+        if _shift(arch, -(ARCHIVE_MONTHS - 1)) > pending[-1]:
+            arch = pending[-1]
+        d, arch, url, zpath = _download_archive(arch, dest, archive_url, dl)
+        first = _shift(arch, -(ARCHIVE_MONTHS - 1))
+        months = [m for m in pending if first <= m <= arch]
+        newer = [w for w in todo if w[0] > arch and w[0] in pending]
+        res.missing += [Path(_member_name(*w)).name for w in newer]  # later than any archive
+        log(f"archive {url}: {len(months)} month(s) wanted" + (f" ({months[0]} ... {months[-1]})" if months else ""))
+        res.downloads.append(d)
+        need = [w for w in todo if w[0] in months]
+        try:
+            files, missing = extract(zpath, need, dest)
+        except FetchError:
+            zpath.unlink(missing_ok=True)  # corrupt: fetched again next time
+            raise
+        res.files += files
+        res.missing += [Path(_member_name(*m)).name for m in missing]
+        if not keep_archives:
+            zpath.unlink(missing_ok=True)
+        pending = [m for m in pending if m < first]
+        arch = _shift(first, -1)
 
 
 def _write_manifest(dest: Path, res: FetchResult) -> None:
