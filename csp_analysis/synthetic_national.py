@@ -520,27 +520,92 @@ def generate_national(out_dir: str | Path = "data/demo/national", seed: int = NA
     out.mkdir(parents=True, exist_ok=True)
     ss_geo, ss_street, ss_ss = np.random.SeedSequence(seed).spawn(3)
     geo = _build(np.random.default_rng(ss_geo), scale)
+    _index_units(geo)
+    u, lad = geo["units"], geo["lad"]
+    lam, meta = _expected(geo, scale)
+    month_list = MONTHS[: months or len(MONTHS)]
+    written = _write_months(out, geo, lam, meta, month_list, scale, np.random.default_rng(ss_street),
+                            np.random.default_rng(ss_ss), progress)
+    for rel, df in _tables(geo).items():
+        write_csv(df, out / rel)
+        written["files"] += 1
+    pe = _planted(geo, meta, written["realised"].ratios(), seed, scale)
+    (out / "planted_effects.json").write_text(json.dumps(pe, indent=2, default=float) + "\n", encoding="utf-8")
+    (out / "PLANTED_EFFECTS.md").write_text(_effects_markdown(pe), encoding="utf-8")
+    n_params = _write_national_params(out, geo, month_list) if write_params else 0
+    rows_by_month, ss_rows = written["rows_by_month"], written["ss_rows"]
+    street_rows = int(sum(rows_by_month.values()))
+    _write_readme(out, geo, seed, scale, month_list, street_rows, ss_rows)
+    return {
+        "out_dir": str(out), "seed": seed, "scale": scale, "forces": N_FORCES, "partnerships": len(geo["csps"]),
+        "lads": int(len(lad)), "lsoas": int(len(u)), "population": int(lad["population"].sum()),
+        "street_rows": street_rows, "street_rows_by_month": rows_by_month, "stop_search_rows": int(ss_rows),
+        "files": written["files"], "bytes": written["bytes"], "params": n_params, "planted_effects": pe,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def _index_units(geo: dict) -> None:
+    """Each force's units in name order and each district's units (added to ``geo``)."""
     u, lad = geo["units"], geo["lad"]
     by_name = np.argsort(u["name"].to_numpy().astype(str), kind="stable")
     f_sorted = u["force"].to_numpy()[by_name]
     geo["force_units"] = [by_name[f_sorted == f] for f in range(N_FORCES)]
     lad_sorted = u["lad"].to_numpy()
     geo["lad_units"] = [np.flatnonzero(lad_sorted == i) for i in range(len(lad))]
-    lam, meta = _expected(geo, scale)
+
+
+class _Realised:
+    """Counts of located rows behind the realised planted effects (shoplifting step in one force,
+    burglary drop in one partnership against the rest of its force)."""
+
+    def __init__(self, geo: dict, meta: dict):
+        u, lad = geo["units"], geo["lad"]
+        self.b_code, self.s_force = meta["burglary_csp"], SHOPLIFTING_STEP["force_index"]
+        self.csp_of_unit = lad["csp_code"].to_numpy()[u["lad"].to_numpy()]
+        self.b_force = dict(zip(geo["csps"]["code"], geo["csps"]["force"]))[self.b_code]
+        self.s_start = _month_index(SHOPLIFTING_STEP["start"])
+        self.b_start = _month_index(BURGLARY_DROP["start"])
+        self.code_to_unit = pd.Series(np.arange(len(u)), index=u["code"].to_numpy())
+        self.shop_pre = self.shop_post = 0
+        self.burg = {"pre_t": 0, "post_t": 0, "pre_c": 0, "post_c": 0}
+
+    def add(self, f: int, mi: int, df: pd.DataFrame) -> None:
+        if f not in (self.s_force, self.b_force):
+            return
+        loc = df[df["LSOA code"] != ""]
+        units = self.code_to_unit[loc["LSOA code"].to_numpy()].to_numpy()
+        s_start = self.s_start
+        if f == self.s_force and (mi in range(s_start - 12, s_start) or mi in range(s_start, s_start + 12)):
+            n_shop = int((loc["Crime type"] == "Shoplifting").sum())
+            if mi < s_start:
+                self.shop_pre += n_shop
+            else:
+                self.shop_post += n_shop
+        if f == self.b_force:
+            isb = (loc["Crime type"] == "Burglary").to_numpy()
+            tr = self.csp_of_unit[units] == self.b_code
+            key = "pre" if mi < self.b_start else "post"
+            self.burg[f"{key}_t"] += int((isb & tr).sum())
+            self.burg[f"{key}_c"] += int((isb & ~tr).sum())
+
+    def ratios(self) -> dict:
+        burg = self.burg
+        return {
+            "shoplifting_ratio": (self.shop_post / self.shop_pre) if self.shop_pre and self.shop_post else None,
+            "burglary_ratio": ((burg["post_t"] / burg["pre_t"]) / (burg["post_c"] / burg["pre_c"])
+                               if min(burg.values()) > 0 else None),
+        }
+
+
+def _write_months(out: Path, geo: dict, lam: np.ndarray, meta: dict, month_list: list, scale: float,
+                  rng_s: np.random.Generator, rng_ss: np.random.Generator, progress: bool) -> dict:
+    """Draw and write every force-month's street and stop-and-search file (the draws' order fixes
+    the files byte for byte). Returns counts of files, bytes and rows, and the realised effects."""
+    u = geo["units"]
     outcomes = _outcome_tables()
-    month_list = MONTHS[: months or len(MONTHS)]
-    rng_s = np.random.default_rng(ss_street)
-    rng_ss = np.random.default_rng(ss_ss)
+    realised = _Realised(geo, meta)
     n_files, n_bytes, rows_by_month, ss_rows = 0, 0, {}, 0
-    K = {k: i for i, k in enumerate(CRIME_TYPES)}
-    shop_pre = shop_post = 0
-    burg = {"pre_t": 0, "post_t": 0, "pre_c": 0, "post_c": 0}
-    b_code, s_force = meta["burglary_csp"], SHOPLIFTING_STEP["force_index"]
-    csp_of_unit = lad["csp_code"].to_numpy()[u["lad"].to_numpy()]
-    force_of_csp = dict(zip(geo["csps"]["code"], geo["csps"]["force"]))
-    b_force = force_of_csp[b_code]
-    s_start, b_start = _month_index(SHOPLIFTING_STEP["start"]), _month_index(BURGLARY_DROP["start"])
-    code_to_unit = pd.Series(np.arange(len(u)), index=u["code"].to_numpy())
     for mi, mo in enumerate(month_list):
         tm = time.perf_counter()
         noise = rng_s.gamma(UNIT_MONTH_GAMMA_SHAPE, 1 / UNIT_MONTH_GAMMA_SHAPE, (1, len(u)))
@@ -565,45 +630,27 @@ def generate_national(out_dir: str | Path = "data/demo/national", seed: int = NA
                     n_bytes += p.stat().st_size
             total += len(df)
             ss_rows += len(ss)
-            # realised effects (located rows only)
-            if f in (s_force, b_force):
-                loc = df[df["LSOA code"] != ""]
-                units = code_to_unit[loc["LSOA code"].to_numpy()].to_numpy()
-                if f == s_force and (mi in range(s_start - 12, s_start) or mi in range(s_start, s_start + 12)):
-                    n_shop = int((loc["Crime type"] == "Shoplifting").sum())
-                    if mi < s_start:
-                        shop_pre += n_shop
-                    else:
-                        shop_post += n_shop
-                if f == b_force:
-                    isb = (loc["Crime type"] == "Burglary").to_numpy()
-                    tr = csp_of_unit[units] == b_code
-                    key = "pre" if mi < b_start else "post"
-                    burg[f"{key}_t"] += int((isb & tr).sum())
-                    burg[f"{key}_c"] += int((isb & ~tr).sum())
+            realised.add(f, mi, df)
         rows_by_month[mo] = total
         if progress:
             print(f"  {mo}: {total:,} street rows ({time.perf_counter() - tm:.1f} s)", flush=True)
-    for rel, df in _tables(geo).items():
-        write_csv(df, out / rel)
-        n_files += 1
-    realised = {
-        "shoplifting_ratio": (shop_post / shop_pre) if shop_pre and shop_post else None,
-        "burglary_ratio": ((burg["post_t"] / burg["pre_t"]) / (burg["post_c"] / burg["pre_c"])
-                           if min(burg.values()) > 0 else None),
-    }
-    pe = _planted(geo, meta, realised, seed, scale)
-    (out / "planted_effects.json").write_text(json.dumps(pe, indent=2, default=float) + "\n", encoding="utf-8")
-    (out / "PLANTED_EFFECTS.md").write_text(_effects_markdown(pe), encoding="utf-8")
-    n_params = 0
-    if write_params:
-        slugs = dict(zip(geo["forces"]["pfa_name"], geo["forces"]["slug"]))
-        plans = init_params.plan_partnerships(out / "geography", force_slugs=slugs)
-        res = init_params.write_params(plans, out / "params", group=GROUP, end=month_list[-1],
-                                       months=len(month_list), force=True, synthetic=True,
-                                       source="national synthetic lookup (SYNTHETIC)")
-        n_params = len(res)
-    street_rows = int(sum(rows_by_month.values()))
+    return {"files": n_files, "bytes": n_bytes, "rows_by_month": rows_by_month, "ss_rows": ss_rows,
+            "realised": realised}
+
+
+def _write_national_params(out: Path, geo: dict, month_list: list) -> int:
+    """A params file per partnership (group :data:`GROUP`) from the synthetic lookups."""
+    slugs = dict(zip(geo["forces"]["pfa_name"], geo["forces"]["slug"]))
+    plans = init_params.plan_partnerships(out / "geography", force_slugs=slugs)
+    res = init_params.write_params(plans, out / "params", group=GROUP, end=month_list[-1],
+                                   months=len(month_list), force=True, synthetic=True,
+                                   source="national synthetic lookup (SYNTHETIC)")
+    return len(res)
+
+
+def _write_readme(out: Path, geo: dict, seed: int, scale: float, month_list: list, street_rows: int,
+                  ss_rows: int) -> None:
+    u, lad = geo["units"], geo["lad"]
     (out / "SYNTHETIC_README.md").write_text(
         f"# SYNTHETIC NATIONAL DATA - NOT REAL\n\nGenerated by `csp setup-demo --national` "
         f"(`csp_analysis.synthetic_national.generate_national`, seed {seed}, scale {scale}).\n\n"
@@ -612,10 +659,3 @@ def generate_national(out_dir: str | Path = "data/demo/national", seed: int = NA
         f"{month_list[-1]}; {street_rows:,} street rows and {ss_rows:,} stop-and-search rows in the exact "
         "data.police.uk formats. Every code starts with `X`. Params for every partnership (group "
         f"`{GROUP}`) are in `params/`; planted effects in `PLANTED_EFFECTS.md`.\n", encoding="utf-8")
-    return {
-        "out_dir": str(out), "seed": seed, "scale": scale, "forces": N_FORCES, "partnerships": len(geo["csps"]),
-        "lads": int(len(lad)), "lsoas": int(len(u)), "population": int(lad["population"].sum()),
-        "street_rows": street_rows, "street_rows_by_month": rows_by_month, "stop_search_rows": int(ss_rows),
-        "files": n_files, "bytes": n_bytes, "params": n_params, "planted_effects": pe,
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
