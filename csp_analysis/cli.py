@@ -327,6 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"csp-analysis {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
+    _add_ingest_command(sub)
+    _add_ingest_lookup_command(sub)
+    _add_demo_data_command(sub)
+    _add_setup_demo_command(sub)
+    _add_init_params_command(sub)
+    _add_fetch_command(sub)
+    _add_run_command(sub)
+    _add_status_command(sub)
+    return ap
+
+
+def _add_ingest_command(sub) -> None:
+    """``csp ingest``."""
     p = sub.add_parser("ingest", help="ingest data.police.uk street / stop-and-search files")
     p.add_argument("paths", nargs="+")
     p.add_argument("--batch", help="label for this download (kept with every row)")
@@ -335,16 +348,25 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p)
     p.set_defaults(func=cmd_ingest)
 
+
+def _add_ingest_lookup_command(sub) -> None:
+    """``csp ingest-lookup``."""
     p = sub.add_parser("ingest-lookup", help="load geography, population and deprivation files")
     p.add_argument("paths", nargs="+")
     _store_arg(p)
     p.set_defaults(func=cmd_ingest_lookup)
 
+
+def _add_demo_data_command(sub) -> None:
+    """``csp demo-data``."""
     p = sub.add_parser("demo-data", help="write the synthetic default data")
     p.add_argument("out", nargs="?", default="data/demo")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_demo_data)
 
+
+def _add_setup_demo_command(sub) -> None:
+    """``csp setup-demo``."""
     p = sub.add_parser("setup-demo", help="generate (if absent) and load the synthetic default data")
     p.add_argument("--data", default=None, help="data folder (default data/demo, or data/demo/national)")
     p.add_argument("--regenerate", action="store_true")
@@ -356,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p)
     p.set_defaults(func=cmd_setup_demo)
 
+
+def _add_init_params_command(sub) -> None:
+    """``csp init-params``."""
     p = sub.add_parser("init-params", help="write params/<slug>.yaml from the ONS LAD->CSP->PFA lookups")
     p.add_argument("names", nargs="*", help="partnership names, slugs, CSP17 or LAD codes")
     p.add_argument("--all", action="store_true", help="every partnership in the lookup")
@@ -367,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_init_params)
 
+
+def _add_fetch_command(sub) -> None:
+    """``csp fetch``."""
     p = sub.add_parser("fetch", help="download the data.police.uk files partnerships need, then ingest them")
     p.add_argument("slugs", nargs="*")
     p.add_argument("--all", action="store_true", help="every params/*.yaml")
@@ -390,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p)
     p.set_defaults(func=cmd_fetch)
 
+
+def _add_run_command(sub) -> None:
+    """``csp run``."""
     p = sub.add_parser("run", help="render the reports")
     p.add_argument("slugs", nargs="*")
     p.add_argument("--all", action="store_true", help="every params/*.yaml")
@@ -413,10 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p)
     p.set_defaults(func=cmd_run)
 
+
+def _add_status_command(sub) -> None:
+    """``csp status``."""
     p = sub.add_parser("status", help="what the store holds")
     _store_arg(p)
     p.set_defaults(func=cmd_status)
-    return ap
 
 
 def main(argv: list[str] | None = None) -> int:
