@@ -175,35 +175,10 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
     last: BaseException | None = None
     for attempt in range(1, retries + 2):
         have = part.stat().st_size if part.exists() else 0
-        req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        if have:
-            req.add_header("Range", f"bytes={have}-")
-            if validator.exists():
-                req.add_header("If-Range", validator.read_text(encoding="utf-8").strip())
         try:
-            with opener(req, timeout=timeout) as resp:
-                code = getattr(resp, "status", 200)
-                if have and code == 206:
-                    total = _range_total(resp.headers.get("Content-Range"), have + int(resp.headers.get("Content-Length") or 0))
-                    mode, resumed = "ab", True
-                else:  # 200: the whole file (the server ignored the range, or nothing to resume)
-                    total = int(resp.headers["Content-Length"]) if resp.headers.get("Content-Length") else None
-                    mode, have = "wb", 0
-                tag = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
-                if tag and mode == "wb":
-                    validator.write_text(tag, encoding="utf-8")
-                elif mode == "wb":
-                    validator.unlink(missing_ok=True)
-                done = have
-                with open(part, mode) as f:
-                    while True:
-                        block = resp.read(CHUNK)
-                        if not block:
-                            break
-                        f.write(block)
-                        done += len(block)
-                        if progress:
-                            progress(done, total)
+            with opener(_request(url, have, validator), timeout=timeout) as resp:
+                total, was_resumed = _receive(resp, part, validator, have, progress)
+                resumed = resumed or was_resumed
             size = part.stat().st_size
             if total is not None and size != total:
                 last = FetchError(f"{url}: received {size:,} of {total:,} bytes")
@@ -234,6 +209,45 @@ def download(url: str, dest: str | os.PathLike, *, retries: int = 4, backoff: fl
     if last is not None and _is_offline(last) and not part.exists():
         raise OfflineError(offline_message(url, last)) from last
     raise FetchError(f"{url}: failed after {retries + 1} attempts ({last})") from last
+
+
+def _request(url: str, have: int, validator: Path) -> urllib.request.Request:
+    """The GET, asking for the rest of a partial transfer (Range, with If-Range) when ``have`` > 0."""
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+        if validator.exists():
+            req.add_header("If-Range", validator.read_text(encoding="utf-8").strip())
+    return req
+
+
+def _receive(resp, part: Path, validator: Path, have: int, progress) -> tuple[int | None, bool]:
+    """Write the response into ``part`` (appending on a 206 to a resumed range, from scratch
+    otherwise) and keep its validator. Returns the expected total size and whether it resumed."""
+    code = getattr(resp, "status", 200)
+    resumed = False
+    if have and code == 206:
+        total = _range_total(resp.headers.get("Content-Range"), have + int(resp.headers.get("Content-Length") or 0))
+        mode, resumed = "ab", True
+    else:  # 200: the whole file (the server ignored the range, or nothing to resume)
+        total = int(resp.headers["Content-Length"]) if resp.headers.get("Content-Length") else None
+        mode, have = "wb", 0
+    tag = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+    if tag and mode == "wb":
+        validator.write_text(tag, encoding="utf-8")
+    elif mode == "wb":
+        validator.unlink(missing_ok=True)
+    done = have
+    with open(part, mode) as f:
+        while True:
+            block = resp.read(CHUNK)
+            if not block:
+                break
+            f.write(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+    return total, resumed
 
 
 class _Retry(Exception):
