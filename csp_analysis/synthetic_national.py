@@ -130,7 +130,22 @@ def _names(rng, n: int, taken: set[str]) -> list[str]:
 
 # ============================================================================= geography
 def _build(rng, scale: float) -> dict:
+    """The national geography: forces, partnerships, districts, LSOAs, snap points, ethnic mix.
+    The steps draw from ``rng`` in this order (the order fixes the files byte for byte)."""
     taken: set[str] = set()
+    fnames, fpop, n_csp, metro = _draw_forces(rng, taken)
+    forces, csps, lads = _draw_districts(rng, fnames, fpop, n_csp, metro, taken)
+    lad = pd.DataFrame(lads)
+    fr = pd.DataFrame(forces)
+    u = _draw_lsoas(rng, lad, fr)
+    points = _draw_points(rng, u)
+    eth = _draw_ethnic_mix(rng, lad)
+    return {"forces": fr, "csps": pd.DataFrame(csps), "lad": lad, "units": u, "points": points, "eth": eth,
+            "scale": scale}
+
+
+def _draw_forces(rng, taken: set) -> tuple[list, np.ndarray, np.ndarray, set]:
+    """Force names and populations (one capital, the rest log-normal) and partnerships per force."""
     # forces: one capital, the rest log-normal, scaled to the national population
     fnames = []
     while len(fnames) < N_FORCES - 1:
@@ -146,6 +161,13 @@ def _build(rng, scale: float) -> dict:
     n_csp = np.concatenate([[CAPITAL_PARTNERSHIPS], 2 + largest_remainder(fpop[1:].astype(float),
                                                                             rest - 2 * (N_FORCES - 1))])
     metro = set(np.argsort(-fpop[1:])[:N_METROPOLITAN_FORCES] + 1)
+    return fnames, fpop, n_csp, metro
+
+
+def _draw_districts(rng, fnames: list, fpop: np.ndarray, n_csp: np.ndarray, metro: set,
+                    taken: set) -> tuple[list, list, list]:
+    """Per force: its partnerships, their districts (1-3 each; two-tier counties in about half
+    of the non-metropolitan forces) and populations. Returns forces, partnerships, districts."""
     forces, csps, lads = [], [], []
     lad_no = {"X06": 100, "X07": 100, "X08": 100, "X09": 100}
     county_no = 100
@@ -186,8 +208,11 @@ def _build(rng, scale: float) -> dict:
                              "csp_code": csp_code, "csp_name": csp_name, "force": f, "population": int(lpop[k]),
                              "county_code": county[0] if county else "", "county_name": county[1] if county else "",
                              "dep": rng.normal(0, 0.5)})
-    lad = pd.DataFrame(lads)
-    # LSOAs
+    return forces, csps, lads
+
+
+def _draw_lsoas(rng, lad: pd.DataFrame, fr: pd.DataFrame) -> pd.DataFrame:
+    """LSOAs of each district: names, codes, populations, coordinates, deprivation, place effects."""
     n_lsoa = np.maximum(30, np.round(lad["population"] / LSOA_SIZE)).astype(int)
     li = np.repeat(np.arange(len(lad)), n_lsoa)
     seq = np.concatenate([np.arange(n) for n in n_lsoa])
@@ -202,7 +227,6 @@ def _build(rng, scale: float) -> dict:
     u = pd.DataFrame({"lad": li, "name": unames, "pop": upop})
     u["code"] = [f"X01{500001 + i:06d}" for i in range(n_u)]
     f_of = lad["force"].to_numpy()[li]
-    fr = pd.DataFrame(forces)
     # coordinates: forces on an 8 x 5 grid, districts around the force centre, LSOAs around the district
     fx = -5.0 + 0.8 * fr["col"].to_numpy() + 0.4
     fy = 50.3 + 1.0 * fr["row"].to_numpy() + 0.5
@@ -218,9 +242,14 @@ def _build(rng, scale: float) -> dict:
     u["imd_decile"] = np.minimum(10, (rank - 1) * 10 // n_u + 1)
     u["place"] = rng.gamma(PLACE_GAMMA_SHAPE, 1 / PLACE_GAMMA_SHAPE, n_u)
     u["force"] = f_of
-    # snap points
+    return u
+
+
+def _draw_points(rng, u: pd.DataFrame) -> dict:
+    """:data:`POINTS_PER_LSOA` named snap points per LSOA (streets and points of interest)."""
     first = np.array(STREET_FIRST, dtype=object)
     suff = np.array(STREET_SUFFIX, dtype=object)
+    n_u = len(u)
     n_p = n_u * POINTS_PER_LSOA
     is_poi = rng.random(n_p) < 0.2
     loc = np.char.add(np.char.add(first[rng.integers(len(first), size=n_p)].astype(str), " "),
@@ -232,14 +261,17 @@ def _build(rng, scale: float) -> dict:
     plat = np.repeat(u["lat"].to_numpy(), POINTS_PER_LSOA) + rng.normal(0, 0.003, n_p)
     points = {"lon": np.array([f"{v:.6f}" for v in plon], dtype=object),
               "lat": np.array([f"{v:.6f}" for v in plat], dtype=object), "location": loc}
-    # ethnic mix by district: the capital is more diverse
+    return points
+
+
+def _draw_ethnic_mix(rng, lad: pd.DataFrame) -> np.ndarray:
+    """Ethnic mix by district (5 broad groups); the capital is more diverse."""
     eth = np.zeros((len(lad), 5))
     for i, f in enumerate(lad["force"]):
         mu = np.log([0.85, 0.08, 0.03, 0.025, 0.015]) if f != 0 else np.log([0.54, 0.2, 0.13, 0.06, 0.07])
         e = np.exp(mu + rng.normal(0, 0.4, 5))
         eth[i] = e / e.sum()
-    return {"forces": fr, "csps": pd.DataFrame(csps), "lad": lad, "units": u, "points": points, "eth": eth,
-            "scale": scale}
+    return eth
 
 
 # ============================================================================= crime
