@@ -317,8 +317,6 @@ def _area_dispersion(w: pd.DataFrame, measures: list[str], excluded: dict, lates
             if np.isfinite(r.value) and np.isfinite(r.df)}
 
 
-_verdict_clause = wording.verdict_clause
-
 
 def adjust_family(rows: pd.DataFrame) -> pd.DataFrame:
     """Adjust the year-on-year p-values of one family of comparisons shown together.
