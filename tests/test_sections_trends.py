@@ -172,7 +172,7 @@ def test_england_and_wales_row_when_every_force_is_in_the_store(store, tmp_path_
     # the synthetic store has one force; pretend every month has all 43 forces' files
     ctx = _ctx(store, "easthaven", tmp_path_factory)
     months = pd.period_range("2020-01", "2025-12", freq="M").tolist()
-    monkeypatch.setattr(trends, "_national_months", lambda con: (months, months[-1], []))
+    monkeypatch.setattr(trends.load, "load_national_coverage", lambda con: (months, months[-1], []))
     res = trends.analyse(ctx)
     ew = res.headline[res.headline["area_type"] == "England and Wales"]
     assert len(ew) == len(res.measures) and (ew["months_compared"] == 12).all()

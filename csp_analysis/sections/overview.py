@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import data
+from ..formatting import format_number, format_percent
 
 
 def data_coverage(ctx) -> dict:
@@ -27,7 +28,8 @@ def data_coverage(ctx) -> dict:
         noloc = data.no_location_counts(ctx.con, p.forces)
         if len(noloc):
             tot = noloc["rows_no_location"].sum()
-            ctx.say(f"Across the force file(s), {tot:,} records ({tot / noloc['rows_read'].sum():.1%}) had no "
+            share = format_percent(tot / noloc["rows_read"].sum(), 1, scale=100)
+            ctx.say(f"Across the force file(s), {format_number(tot)} records ({share}) had no "
                     "location and cannot be placed in any partnership; they are counted, not used.")
     return {"months": months, "missing": missing, "counts": counts}
 
