@@ -47,6 +47,8 @@ SLOW_MODULES = {
     "test_calibration_models", "test_calibration_rates",         # calibration by simulation
 }
 SLOW_TESTS = {
+    "test_sections_trends_parts::test_compute_from_hand_made_frames",  # 3.7 s
+    "test_sections_maps_parts::test_gi_star_finds_a_planted_cluster_and_the_map_draws_without_ctx",  # 2.9 s
     "test_bad_input::test_csp_run_report_page_has_no_live_markup",  # 17 s
     "test_bad_input::test_injected_text_is_inert_in_disproportionality",  # 15 s
     "test_bad_input::test_injected_text_is_inert_in_local_indicators",  # 4 s
