@@ -328,8 +328,8 @@ def outcomes_section(ctx, res: DisproportionalityResults) -> None:
     sentence = wording.no_suspect_sentence(oc, name)
     ctx.say(sentence)
     ns, ch = oc.overall["No suspect identified"], oc.overall["Charged or court stage"]
-    ctx.headline("share_no_suspect_identified", "Crimes ending with no suspect identified", round(float(ns["share"]), 3),
-                 sentence, force_share=round(float(ns["force_share"]), 3))
+    ctx.headline("share_no_suspect_identified", "Crimes ending with no suspect identified",
+                 round(float(ns["share"]), 3), sentence, force_share=round(float(ns["force_share"]), 3))
     ctx.say(wording.charged_sentence(oc, name))
     ctx.headline("share_charged_or_court", "Crimes charged or at a court stage", round(float(ch["share"]), 3),
                  wording.charged_sentence(oc, name, headline=True), force_share=round(float(ch["force_share"]), 3))

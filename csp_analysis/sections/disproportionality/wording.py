@@ -449,9 +449,9 @@ def comparison_intro(cm: ComparisonResult) -> str:
         if n_m == 1:
             text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year (one month, "
                     f"{cm.months[0]:%B %Y}, times 12: the only month in the window with files from at least "
-                    f"{_compute.NATIONAL_MIN_FORCES} forces, so the level carries that month's seasonal high or low) in every "
-                    f"partnership (Community Safety Partnership, 2017 boundaries) whose force published a file for "
-                    f"that month: {len(u)} areas.")
+                    f"{_compute.NATIONAL_MIN_FORCES} forces, so the level carries that month's seasonal high or "
+                    f"low) in every partnership (Community Safety Partnership, 2017 boundaries) whose force "
+                    f"published a file for that month: {len(u)} areas.")
         else:
             text = (f"Recorded crime (excluding anti-social behaviour) per 1,000 residents a year in every partnership "
                     f"(Community Safety Partnership, 2017 boundaries) whose force published files for the months "
