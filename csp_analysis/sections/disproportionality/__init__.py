@@ -43,7 +43,7 @@ Choices made here (and said in the report):
   unchanged between the vintages are matched (the count is reported).
 * Outcomes: each partnership share against the rest of the force area with
   :func:`csp_analysis.local_stats.two_proportions` (Newcombe interval, Fisher's exact test),
-  Holm-adjusted across crime types.
+  Holm-adjusted across crime types (:func:`csp_analysis.multiplicity.adjust_p_values`).
 """
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ Each part has three steps:
 * ``compute_*(data, params)`` is pure: DataFrames and parameters in, a result dataclass
   out; every statistic comes from the package's statistics modules
   (:mod:`csp_analysis.disproportionality`, :mod:`csp_analysis.rates`,
-  :mod:`csp_analysis.funnels`, :func:`csp_analysis.local_stats.two_proportions`), none is
-  worked out here;
+  :mod:`csp_analysis.funnels`, :func:`csp_analysis.local_stats.two_proportions`,
+  :func:`csp_analysis.multiplicity.adjust_p_values`), none is worked out here;
 * ``*_analysis(ctx)`` is the two in sequence, and :func:`analyse` runs every part.
 
 No output here: no ``ctx.say``, no matplotlib, no HTML (see ``wording``, ``charts`` and the
@@ -33,6 +33,7 @@ from ... import params as params_mod
 from ...formatting import not_enough_data
 from ...funnels import funnel_outliers
 from ...local_stats import two_proportions
+from ...multiplicity import adjust_p_values
 from ...rates import proportion_ci
 
 #: Groups compared (officer-defined ethnicity has no Mixed group).
@@ -863,9 +864,7 @@ MEASURES = (("No suspect identified", "no_suspect"), ("Charged", "charged"),
 def outcome_table(mine: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
     """Per measure and crime type: partnership and force-area shares (Wilson 95% CIs), the
     difference from the rest of the force (Newcombe CI, Fisher's exact p), Holm-adjusted
-    across crime types within each measure."""
-    from statsmodels.stats.multitest import multipletests
-
+    across crime types within each measure (:func:`csp_analysis.multiplicity.adjust_p_values`)."""
     rows = []
     for measure, col in MEASURES:
         for ct in mine.index:
@@ -882,11 +881,8 @@ def outcome_table(mine: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
     cf = proportion_ci(t["force_count"], t["force_crimes"])
     t["force_share"], t["force_lower"], t["force_upper"] = cf["value"], cf["lower"], cf["upper"]
     t["p_holm"] = np.nan
-    for measure, idx in t.groupby("measure").groups.items():
-        pv = t.loc[idx, "p_value"]
-        ok = pv.notna()
-        if ok.any():
-            t.loc[pv[ok].index, "p_holm"] = multipletests(pv[ok], method="holm")[1]
+    for _, idx in t.groupby("measure").groups.items():  # one family per measure (table)
+        t.loc[idx, "p_holm"] = adjust_p_values(t.loc[idx, "p_value"], method="holm")["p_adjusted"].to_numpy()
     t["clear_difference"] = (t["p_holm"] < 0.05) & t["rest_crimes"].gt(0)
     return t
 
