@@ -494,7 +494,7 @@ def _deprivation_part(res: PlacesResult, lsoa: pd.DataFrame, dep: pd.DataFrame |
     m = m[m["imd_decile"].notna()]
     res.n_matched = len(m)
     res.share_residents_matched = m["population"].sum() / lsoa["population"].sum()
-    guard = not_enough_data(m["imd_decile"].nunique(), MIN_DECILES, "deprivation deciles among the matched LSOAs",
+    guard = not_enough_data(m["imd_decile"].nunique(), MIN_DECILES, "deprivation deciles (matched LSOAs)",
                             "a deprivation gradient")
     if guard:
         res.gradient_reason = guard
@@ -783,8 +783,7 @@ def compute_comparison(d: ComparisonData, p) -> ComparisonResult:
         res.reason = "The store has no Census 2021 residents for the partnership's LADs."
         return res
     res.n_unassigned = d.n_unassigned
-    guard = not_enough_data(len(units), MIN_PLACES, "partnerships sharing the months covered",
-                            "a funnel plot of partnerships")
+    guard = not_enough_data(len(units), MIN_PLACES, "partnerships", "a funnel plot of partnerships")
     if guard:
         res.reason = guard
         return res
