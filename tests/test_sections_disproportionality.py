@@ -278,7 +278,7 @@ def test_decile_table_csv_shows_the_adjusted_intervals(riverton):
 
 def test_national_comparison_pools_every_national_month(db, tmp_path, monkeypatch):
     # the test store holds one force; with the threshold at one force every covered month is "national"
-    monkeypatch.setattr(sec, "NATIONAL_MIN_FORCES", 1)
+    monkeypatch.setattr(sec.compute, "NATIONAL_MIN_FORCES", 1)
     ctx = _ctx("riverton", db, tmp_path / "out")
     cm = sec.comparison_analysis(ctx)
     assert cm.available and cm.kind == "national"
