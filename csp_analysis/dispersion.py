@@ -70,6 +70,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .formatting import check_confidence
+
 __all__ = ["estimate_dispersion", "combine", "seasonal_design", "fit_poisson_batch"]
 
 #: Lags of the pooled autocorrelation used for a 12-month total.
@@ -175,11 +177,11 @@ def _moments(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> dict:
     for i, o in enumerate(ok):
         patterns.setdefault(o.tobytes(), []).append(i)
     for rows in patterns.values():
-        m = _residual_maker(x, ok[rows[0]])
+        m = residual_maker(x, ok[rows[0]])
         out["df"][rows] = np.trace(m)
         out["b0"][rows] = np.trace(m)
         out["b1"][rows] = np.trace(m, offset=1)
-        t0, t1 = _rho_traces(m)
+        t0, t1 = rho_traces(m)
         out["t0"][rows] = t0
         out["t1"][rows] = t1
     out["df"] = np.round(out["df"])
@@ -188,14 +190,16 @@ def _moments(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> dict:
     return out
 
 
-def _residual_maker(x: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """``M = D - D X (X' D X)^+ X' D`` with D the diagonal of usable months."""
+def residual_maker(x: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Residual-maker matrix ``M = D - D X (X' D X)^+ X' D`` of the design ``x`` on the usable
+    months (``D`` the diagonal of the boolean mask ``used``); also used by
+    :mod:`csp_analysis.trends.mann_kendall` for its moment corrections."""
     d = np.diag(used.astype(float))
     xd = d @ x
     return d - xd @ np.linalg.pinv(x.T @ d @ x) @ xd.T
 
 
-def _rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``tr(M R M)`` and ``tr(S M R M)`` on :data:`RHO_GRID`, as elementwise sums
     ``sum(R * M)`` and ``sum(R * (M Q M)')`` (``M`` symmetric idempotent, ``Q`` the sub-diagonal
     shift), so each grid point costs O(n^2) rather than a matrix product."""
@@ -209,9 +213,18 @@ def _rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t0, t1
 
 
-def _a_factor(rho: float, months: int) -> float:
+def correlation_factor(rho: float, months: int) -> float:
+    """Bartlett-window factor ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k`` by which AR(1) correlation
+    ``rho`` of the extra variation inflates it in an ``L = months``-month total, clipped to
+    ``[1, L]`` (the ``correlation_factor`` column of :func:`estimate_dispersion`)."""
     k = np.arange(1, max(int(months), 1))
     return float(np.clip(1.0 + 2.0 * np.sum((1.0 - k / months) * rho ** k), 1.0, max(int(months), 1)))
+
+
+# private names kept for importers written before the public ones
+_residual_maker = residual_maker
+_rho_traces = rho_traces
+_a_factor = correlation_factor
 
 
 def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
@@ -254,7 +267,7 @@ def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
         return float(np.interp(target, curve, RHO_GRID))
 
     rho = pooled(ok)
-    a = _a_factor(rho, months)
+    a = correlation_factor(rho, months)
     g = int(np.argmin(np.abs(RHO_GRID - rho)))
     with np.errstate(invalid="ignore", divide="ignore"):
         v = (c0 - b0) / t0[:, g]
@@ -266,7 +279,7 @@ def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
         for i in idx:
             mask = ok.copy()
             mask[i] = False
-            jack.append(_a_factor(pooled(mask), months))
+            jack.append(correlation_factor(pooled(mask), months))
         jack = np.asarray(jack)
         var_a = float((len(jack) - 1) / len(jack) * np.sum((jack - jack.mean()) ** 2))
     phi_l = np.maximum(1.0 + (monthly - 1.0) * a, 1.0)
@@ -336,9 +349,7 @@ def estimate_dispersion(
     >>> round(float(estimate_dispersion(y)["monthly_dispersion"].iloc[0]), 1) > 1
     True
     """
-    from .rates import _check_confidence
-
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     frame = counts.to_frame() if isinstance(counts, pd.Series) else pd.DataFrame(counts).copy()
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise ValueError("counts must have at least one measure (column) and one month (row)")

@@ -56,7 +56,8 @@ from scipy import stats
 
 from .contract import default_sentence, standardise
 from .funnels import assign_funnel_significance, funnel_limits, funnel_outliers
-from .rates import _check_confidence, _check_positive_scalar, format_p_value, proportion_ci, rate_ci, rate_ratio
+from .formatting import check_confidence
+from .rates import check_positive_scalar, format_p_value, proportion_ci, quasi_score_test, rate_ci, rate_ratio
 
 __all__ = [
     "relative_rate_index",
@@ -112,8 +113,9 @@ def _is_unknown(values: pd.Series, unknown) -> np.ndarray:
     return values.isna().to_numpy() | values.astype(str).str.strip().str.casefold().isin(keys).to_numpy()
 
 
-def _who(group, people: str = "people", start: bool = False) -> str:
-    """'Black people'; 'people of Mixed ethnicity'; 'people from Other ethnic groups'."""
+def describe_group(group, people: str = "people", start: bool = False) -> str:
+    """Name the people of an ethnic group in a sentence: 'Black people'; 'people of Mixed
+    ethnicity'; 'people from Other ethnic groups' (capitalised with ``start``)."""
     key = str(group).casefold()
     if people == "people" and key in ("mixed", "other"):
         text = "people of Mixed ethnicity" if key == "mixed" else "people from Other ethnic groups"
@@ -122,10 +124,16 @@ def _who(group, people: str = "people", start: bool = False) -> str:
     return text[0].upper() + text[1:] if start else text
 
 
-def _fmt_ratio(r: float) -> str:
+def format_ratio(r: float) -> str:
+    """A rate ratio for a sentence: one decimal from 0.95, two below; 'infinite' or 'n/a'."""
     if not np.isfinite(r):
         return "infinite" if r > 0 else "n/a"
     return f"{r:.1f}" if r >= 0.95 else f"{r:.2f}"
+
+
+# private names kept for importers written before the public ones
+_who = describe_group
+_fmt_ratio = format_ratio
 
 
 # ----------------------------------------------------------------------------
@@ -227,8 +235,8 @@ def relative_rate_index(
     Breslow NE, Day NE (1987). IARC Sci Publ 82 (rate ratios).
     """
     _need_columns(data, group=group, count=count, population=population)
-    confidence = _check_confidence(confidence)
-    multiplier = _check_positive_scalar(multiplier, "multiplier")
+    confidence = check_confidence(confidence)
+    multiplier = check_positive_scalar(multiplier, "multiplier")
     if period is not None:
         _need_columns(data, period=period)
     df = pd.DataFrame(
@@ -275,11 +283,9 @@ def relative_rate_index(
     rr = rate_ratio(out.loc[k, "count"], out.loc[k, "population"], ref["count"], ref["population"],
                     confidence=confidence)
     if phi > 1:
-        from .rates import _quasi_score
-
         args = [out.loc[k, c].to_numpy(dtype=float) for c in ("count", "population")]
         nk = int(k.sum())
-        q = _quasi_score(args[0], args[1], np.full(nk, float(ref["count"])), np.full(nk, float(ref["population"])),
+        q = quasi_score_test(args[0], args[1], np.full(nk, float(ref["count"])), np.full(nk, float(ref["population"])),
                          np.full(nk, phi), np.full(nk, phi_df), confidence)
         rr = rr.assign(ratio=q[0], lower=q[1], upper=q[2], p_value=q[3],
                        method=f"quasi-Poisson score, t on {phi_df:.0f} df (phi = {phi:.2f}, across periods, "
@@ -311,7 +317,7 @@ def relative_rate_index(
     n_periods = int(data[period].nunique()) if period is not None else 0
 
     def who(g, start=False):
-        return _who(g, people, start)
+        return describe_group(g, people, start)
 
     sentences = []
     for _, row in out.iterrows():
@@ -325,8 +331,8 @@ def relative_rate_index(
             sentences.append(f"{who(reference, True)}: reference group ({row['rate']:.2f} per {per}).")
             continue
         s = (
-            f"{who(row['group'], True)} {action} at {_fmt_ratio(row['ratio'])} times the rate of "
-            f"{who(reference)} ({conf_pct} CI {_fmt_ratio(row['lower'])} to {_fmt_ratio(row['upper'])})."
+            f"{who(row['group'], True)} {action} at {format_ratio(row['ratio'])} times the rate of "
+            f"{who(reference)} ({conf_pct} CI {format_ratio(row['lower'])} to {format_ratio(row['upper'])})."
         )
         if row["lower"] <= 1 <= row["upper"]:
             s += f" The difference could be chance ({format_p_value(row['p_value'])})."
@@ -363,7 +369,7 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
     """
     import statsmodels.api as sm
 
-    from .dispersion import RHO_GRID, _a_factor
+    from .dispersion import RHO_GRID, correlation_factor
 
     d = df[~df["unknown"] & (df["population"] > 0)]
     d = d.groupby(["group", "period"], sort=False, dropna=False).agg(
@@ -417,7 +423,7 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
         if rho > 0:
             g = int(np.argmin(np.abs(RHO_GRID - rho)))
             v = max((c0 - b0) / t0s[g], v)
-            a = _a_factor(rho, periods)
+            a = correlation_factor(rho, periods)
     phi = 1.0 + v * a
     if phi <= 1:
         return 1.0, np.nan
@@ -434,10 +440,10 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
         w = v / (1.0 + v)
         var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
         lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
-        slope = (_a_factor(hi_r, periods) - _a_factor(lo_r, periods)) / (hi_r - lo_r)
+        slope = (correlation_factor(hi_r, periods) - correlation_factor(lo_r, periods)) / (hi_r - lo_r)
         # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
         # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
-        var_a = min(slope * slope * var_rho, (_a_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
+        var_a = min(slope * slope * var_rho, (correlation_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
         var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
         df_out = float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
     return phi, df_out
@@ -524,7 +530,7 @@ def find_rate_by_group(
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     _need_columns(data, group=group, outcome=outcome, searches=searches)
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     labels = data[group]
     if searches is None:
         y = _as_outcome(data[outcome])
@@ -585,7 +591,7 @@ def find_rate_by_group(
             )
             continue
         s = (
-            f"Searches of {_who(row['group'])} found what was searched for in {row['value']:.1%} of cases "
+            f"Searches of {describe_group(row['group'])} found what was searched for in {row['value']:.1%} of cases "
             f"({conf_pct} CI {row['lower']:.1%} to {row['upper']:.1%})"
         )
         if row["group"] == reference:
@@ -594,7 +600,7 @@ def find_rate_by_group(
             diff = row["difference"] * 100
             word = "lower" if diff < 0 else "higher"
             s += (
-                f", {abs(diff):.1f} percentage points {word} than for {_who(reference)} ({ref['value']:.1%}; "
+                f", {abs(diff):.1f} percentage points {word} than for {describe_group(reference)} ({ref['value']:.1%}; "
                 f"{conf_pct} CI of the difference {row['difference_lower'] * 100:.1f} to "
                 f"{row['difference_upper'] * 100:.1f} points)."
             )
@@ -674,7 +680,7 @@ def location_quotients(
     Prevention 8:263-288.
     """
     _need_columns(data, area=area, count=count, total=total)
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     df = pd.DataFrame(
         {"area": data[area], "count": _numeric_column(data, count, "count"),
          "total": _numeric_column(data, total, "total")}
@@ -686,8 +692,8 @@ def location_quotients(
     from_data = wider_count is None and wider_total is None
     if (wider_count is None) != (wider_total is None):
         raise ValueError("give both wider_count and wider_total, or neither")
-    big_c = c.sum() if from_data else _check_positive_scalar(wider_count, "wider_count")
-    big_t = t.sum() if from_data else _check_positive_scalar(wider_total, "wider_total")
+    big_c = c.sum() if from_data else check_positive_scalar(wider_count, "wider_count")
+    big_t = t.sum() if from_data else check_positive_scalar(wider_total, "wider_total")
     if big_c > big_t:
         raise ValueError("wider_count must not exceed wider_total")
     big_p = big_c / big_t
@@ -890,8 +896,8 @@ def deprivation_gradient(
     (quasi-likelihood dispersion).
     """
     _need_columns(data, decile=decile, count=count, population=population)
-    confidence = _check_confidence(confidence)
-    multiplier = _check_positive_scalar(multiplier, "multiplier")
+    confidence = check_confidence(confidence)
+    multiplier = check_positive_scalar(multiplier, "multiplier")
     y = _numeric_column(data, count, "count")
     pop = _numeric_column(data, population, "population")
     dec = _numeric_column(data, decile, "decile")
@@ -1237,4 +1243,4 @@ def census_population_by_broad_group(census_df: pd.DataFrame) -> pd.DataFrame:
 # small-number suppression
 # ----------------------------------------------------------------------------
 # one implementation for the package: csp_analysis.suppression (kept importable from here)
-from .suppression import _determined_cells, suppress_small_numbers  # noqa: E402,F401
+from .suppression import determined_cells as _determined_cells, suppress_small_numbers  # noqa: E402,F401

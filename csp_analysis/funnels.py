@@ -41,9 +41,9 @@ import pandas as pd
 from scipy import stats
 
 from .contract import default_sentence, standardise
-from .formatting import confidence_label, format_count, format_number
-from .rates import _check_confidence, _poisson_limits, _prepare, _wilson_limits
-from .rates import _check_positive_scalar as _positive
+from .formatting import check_confidence, confidence_label, format_count, format_number
+from .rates import check_positive_scalar as _positive
+from .rates import poisson_limits, prepare_inputs, wilson_limits
 
 __all__ = [
     "funnel_limits",
@@ -311,7 +311,7 @@ def _limits_contract(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _num_array(value, name) -> np.ndarray:
-    arr, _ = _prepare({name: value})
+    arr, _ = prepare_inputs({name: value})
     out = arr[name]
     if np.isnan(out).any():
         raise ValueError(f"{name} contains missing values; drop or impute them first")
@@ -409,7 +409,7 @@ def assign_funnel_significance(
         args["denominator"] = denominator
     if rate is not None:
         args["rate"] = rate
-    arr, index = _prepare(args)
+    arr, index = prepare_inputs(args)
     num = arr["numerator"]
     den = arr.get("denominator")
     if statistic in ("proportion", "ratio") and den is None:
@@ -431,7 +431,7 @@ def assign_funnel_significance(
         lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
         # the unit's own 95% Wilson interval: it excludes the baseline exactly when the unit lies
         # outside the 95% funnel (the limits are the inverted Wilson score test)
-        ci_lo, ci_hi = _wilson_limits(num, den, _LEVELS["2s"])
+        ci_lo, ci_hi = wilson_limits(num, den, _LEVELS["2s"])
         how = "PHE funnel, Wilson score limits"
         assign(
             [
@@ -459,8 +459,8 @@ def assign_funnel_significance(
             target = num.sum() / np.nansum(base)
             value = arr["rate"]
             out_den = base
-        lo3, hi3, _ = _poisson_limits(num, _LEVELS["3s"])
-        lo2, hi2, _ = _poisson_limits(num, _LEVELS["2s"])
+        lo3, hi3, _ = poisson_limits(num, _LEVELS["3s"])
+        lo2, hi2, _ = poisson_limits(num, _LEVELS["2s"])
         scale = 1.0 if statistic == "ratio" else multiplier
         with np.errstate(invalid="ignore", divide="ignore"):
             ci_lo, ci_hi = lo2 / base * scale, hi2 / base * scale
@@ -607,7 +607,7 @@ def estimate_overdispersion(
 
 
 def _check_observed_expected(observed, expected):
-    arr, _ = _prepare({"observed": observed, "expected": expected})
+    arr, _ = prepare_inputs({"observed": observed, "expected": expected})
     o, e = arr["observed"], arr["expected"]
     if np.isnan(o).any() or np.isnan(e).any():
         raise ValueError("observed and expected must not contain missing values")
@@ -659,11 +659,11 @@ def funnel_ratio_limits(
     Spiegelhalter DJ (2005). Stat Med 24:1185-1202 (appendix: interpolated
     Poisson limits; section 6: over-dispersion).
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     _validate_choice(overdispersion, "overdispersion", (None, "multiplicative", "additive"))
     _validate_choice(method, "method", ("spiegelhalter", "shmi"))
     target = _positive(target, "target")
-    arr, index = _prepare({"expected": expected})
+    arr, index = prepare_inputs({"expected": expected})
     e = arr["expected"]
     if (e <= 0).any() or np.isnan(e).any():
         raise ValueError("expected must be greater than zero")
@@ -774,11 +774,11 @@ def funnel_outliers(
     indicators. Qual Saf Health Care 14:347-351.
     DerSimonian R, Laird N (1986). Control Clin Trials 7:177-188.
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     _validate_choice(overdispersion, "overdispersion", (None, "multiplicative", "additive"))
     _validate_choice(method, "method", ("spiegelhalter", "shmi"))
     target = _positive(target, "target")
-    arr, index = _prepare({"observed": observed, "expected": expected})
+    arr, index = prepare_inputs({"observed": observed, "expected": expected})
     o, e = _check_observed_expected(arr["observed"], arr["expected"])
     if len(o) >= 3:
         od = estimate_overdispersion(o, e, target=target, method=method, trim=trim, debias=debias)

@@ -21,7 +21,7 @@ Both use the same two rules:
   one hidden figure, the smallest other figure in the line is hidden too (a non-zero
   one preferred; the long-table form never picks a zero, which would hide nothing).
   The cross-table form then also audits the whole table by linear algebra
-  (:func:`_determined_cells`) because a hidden cell can still be pinned down by the
+  (:func:`determined_cells`) because a hidden cell can still be pinned down by the
   row and column totals together.
 
 The old import paths keep working: ``csp_analysis.disproportionality.suppress_small_numbers``
@@ -79,7 +79,7 @@ def _smallest_free(m_line: np.ndarray, v_line: np.ndarray, allow_zero: bool = Tr
     return pool[np.argmin(v_line[pool])]
 
 
-def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[int, int]]:
+def determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[int, int]]:
     """Suppressed cells whose values follow exactly from row and/or column totals.
 
     Unknowns are the suppressed cells; each published total gives one linear
@@ -100,6 +100,9 @@ def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[in
     if free.size == 0:
         return cells
     return [cell for cell, row in zip(cells, free) if np.abs(row).max() < 1e-9]
+
+
+_determined_cells = determined_cells  # private name kept for importers written before the public one
 
 
 def suppress_small_numbers(
@@ -228,7 +231,7 @@ def suppress_small_numbers(
             # cells whose value is determined by the published totals and
             # suppress one more cell beside the first of them. Hand-written:
             # no allowed dependency implements cell-suppression auditing.
-            determined = _determined_cells(mask, use_rows, use_cols)
+            determined = determined_cells(mask, use_rows, use_cols)
             if not determined:
                 break
             i, j = determined[0]

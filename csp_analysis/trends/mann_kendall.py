@@ -253,14 +253,14 @@ def _arma_expectations(n: int, seasonal: bool, period: int, used_bytes: bytes):
     """Residual maker of the trend (+ season) fit and ``E r' S_k r`` (k = 0, 1, 2) on
     ``W_GRID x RHO_GRID`` per unit variance: ``(1 - w) tr(S_k M) + w tr(S_k M R M)``. Cached: the
     reports and the benchmark test many series with the same months."""
-    from ..dispersion import RHO_GRID, _residual_maker
+    from ..dispersion import RHO_GRID, residual_maker
 
     used = np.frombuffer(used_bytes, dtype=bool)
     cols = [np.ones(n), np.arange(n, dtype=float) / n]
     if seasonal:
         season = np.arange(n) % period
         cols += [(season == k).astype(float) for k in range(1, period)]
-    m = _residual_maker(np.column_stack(cols), used)
+    m = residual_maker(np.column_stack(cols), used)
     lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
     powers = RHO_GRID[:, None, None] ** lag[None]
     powers[0] = (lag == 0)
