@@ -234,9 +234,36 @@ def relative_rate_index(
     2020 (rates per 1,000 by ethnicity).
     Breslow NE, Day NE (1987). IARC Sci Publ 82 (rate ratios).
     """
-    _need_columns(data, group=group, count=count, population=population)
     confidence = check_confidence(confidence)
     multiplier = check_positive_scalar(multiplier, "multiplier")
+    df = _read_group_counts(data, group, count, population, unknown, period)
+    phi, phi_df = (_period_dispersion(df.assign(period=data[period].to_numpy()))
+                   if period is not None else (1.0, np.nan))
+    agg, ref = _aggregate_groups(df, reference, group)
+    out = _fit_group_ratios(agg, ref, phi, phi_df, multiplier, confidence)
+    total_unknown = float(agg.loc[agg["unknown"], "count"].sum())
+    total_count = float(agg["count"].sum())
+    _add_unknown_bounds(out, ref, reference, total_unknown)
+    out["small_number"] = out["count"] < small_number
+    out["share_unknown"] = total_unknown / total_count if total_count > 0 else np.nan
+    out["confidence"] = confidence
+    out["multiplier"] = multiplier
+    out["dispersion"] = phi
+    out["dispersion_df"] = phi_df
+    n_periods = int(data[period].nunique()) if period is not None else 0
+    out["sentence"] = _ratio_sentences(out, reference, total_count, confidence, multiplier, small_number,
+                                       people, action, phi, n_periods)
+    cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
+            "p_value", "excess", "small_number", "unknown", "ratio_if_all_unknown", "ratio_if_no_unknown",
+            "share_unknown", "method", "confidence", "multiplier", "dispersion", "dispersion_df", "sentence"]
+    return standardise(out[cols], value="ratio")
+
+
+def _read_group_counts(data: pd.DataFrame, group: str, count: str, population: str, unknown,
+                       period: str | None) -> pd.DataFrame:
+    """Check the columns of :func:`relative_rate_index`'s input and return ``group``, ``count``,
+    ``population`` and ``unknown`` (missing labels become "Unknown")."""
+    _need_columns(data, group=group, count=count, population=population)
     if period is not None:
         _need_columns(data, period=period)
     df = pd.DataFrame(
@@ -250,8 +277,12 @@ def relative_rate_index(
         raise ValueError("count values must be non-negative")
     df["unknown"] = _is_unknown(df["group"], unknown)
     df["group"] = df["group"].where(~df["group"].isna(), "Unknown")
-    phi, phi_df = (_period_dispersion(df.assign(period=data[period].to_numpy()))
-                   if period is not None else (1.0, np.nan))
+    return df
+
+
+def _aggregate_groups(df: pd.DataFrame, reference: str, group: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Totals per group (known groups first, then unknowns) and the reference group's row; raises
+    when the reference is missing or a known group has no positive population."""
     agg = (
         df.groupby(["group", "unknown"], sort=False)
         .agg(count=("count", "sum"), population=("population", lambda s: s.sum(min_count=1)))
@@ -266,10 +297,13 @@ def relative_rate_index(
         raise ValueError(
             f"population must be greater than zero for every known group; check {known.loc[bad_pop, 'group'].tolist()}"
         )
-    ref = known[known["group"] == reference].iloc[0]
-    total_unknown = float(agg.loc[agg["unknown"], "count"].sum())
-    total_count = float(agg["count"].sum())
+    return agg, known[known["group"] == reference].iloc[0]
 
+
+def _fit_group_ratios(agg: pd.DataFrame, ref: pd.Series, phi: float, phi_df: float, multiplier: float,
+                      confidence: float) -> pd.DataFrame:
+    """Rates of the known groups and their ratios to the reference: exact conditional, or the
+    quasi-Poisson score test when ``phi > 1``; the excess over the reference rate."""
     k = ~agg["unknown"].to_numpy()
     out = agg.copy()
     for col in ("rate", "rate_lower", "rate_upper", "ratio", "lower", "upper", "p_value", "excess",
@@ -285,8 +319,9 @@ def relative_rate_index(
     if phi > 1:
         args = [out.loc[k, c].to_numpy(dtype=float) for c in ("count", "population")]
         nk = int(k.sum())
-        q = quasi_score_test(args[0], args[1], np.full(nk, float(ref["count"])), np.full(nk, float(ref["population"])),
-                         np.full(nk, phi), np.full(nk, phi_df), confidence)
+        q = quasi_score_test(args[0], args[1], np.full(nk, float(ref["count"])),
+                             np.full(nk, float(ref["population"])), np.full(nk, phi), np.full(nk, phi_df),
+                             confidence)
         rr = rr.assign(ratio=q[0], lower=q[1], upper=q[2], p_value=q[3],
                        method=f"quasi-Poisson score, t on {phi_df:.0f} df (phi = {phi:.2f}, across periods, "
                               "allowing for correlation between neighbouring periods)")
@@ -295,8 +330,15 @@ def relative_rate_index(
     out.loc[k, "upper"] = rr["upper"].to_numpy()
     out.loc[k, "p_value"] = rr["p_value"].to_numpy()
     out.loc[k, "method"] = rr["method"].to_numpy()
+    out.loc[k, "excess"] = out.loc[k, "count"] - out.loc[k, "population"] * (ref["count"] / ref["population"])
+    return out
+
+
+def _add_unknown_bounds(out: pd.DataFrame, ref: pd.Series, reference: str, total_unknown: float) -> None:
+    """Fill ``ratio_if_all_unknown`` / ``ratio_if_no_unknown`` (in place) and set the reference
+    row's ratio to 1 with no interval or test."""
+    k = ~out["unknown"].to_numpy()
     ref_rate = ref["count"] / ref["population"]
-    out.loc[k, "excess"] = out.loc[k, "count"] - out.loc[k, "population"] * ref_rate
     with np.errstate(divide="ignore", invalid="ignore"):
         g_rate = out.loc[k, "count"] / out.loc[k, "population"]
         out.loc[k, "ratio_if_all_unknown"] = ((out.loc[k, "count"] + total_unknown) / out.loc[k, "population"]) / ref_rate
@@ -305,16 +347,14 @@ def relative_rate_index(
     out.loc[is_ref, ["ratio_if_all_unknown", "ratio_if_no_unknown", "ratio"]] = 1.0
     # the reference compared with itself has no meaningful interval or test
     out.loc[is_ref, ["lower", "upper", "p_value"]] = np.nan
-    out["small_number"] = out["count"] < small_number
-    out["share_unknown"] = total_unknown / total_count if total_count > 0 else np.nan
-    out["confidence"] = confidence
-    out["multiplier"] = multiplier
-    out["dispersion"] = phi
-    out["dispersion_df"] = phi_df
 
+
+def _ratio_sentences(out: pd.DataFrame, reference: str, total_count: float, confidence: float,
+                     multiplier: float, small_number: int, people: str, action: str, phi: float,
+                     n_periods: int) -> list[str]:
+    """One plain sentence per row of :func:`relative_rate_index`."""
     conf_pct = f"{confidence * 100:g}%"
     per = f"{multiplier:,.0f}"
-    n_periods = int(data[period].nunique()) if period is not None else 0
 
     def who(g, start=False):
         return describe_group(g, people, start)
@@ -345,11 +385,7 @@ def relative_rate_index(
                 s += (f" With only {n_periods} periods to learn how alike neighbouring months are, the interval is "
                       "cautious, so a real difference could be missed.")
         sentences.append(s)
-    out["sentence"] = sentences
-    cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
-            "p_value", "excess", "small_number", "unknown", "ratio_if_all_unknown", "ratio_if_no_unknown",
-            "share_unknown", "method", "confidence", "multiplier", "dispersion", "dispersion_df", "sentence"]
-    return standardise(out[cols], value="ratio")
+    return sentences
 
 
 def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
