@@ -757,6 +757,37 @@ def compare_periods(
     'Rose 11.3% (95% CI 5'
     """
     confidence = _check_confidence(confidence)
+    cur, prev, ce, pe, phi, ddf, index = _validate_periods(current, previous, current_exposure,
+                                                           previous_exposure, dispersion, dispersion_df)
+    ratio, lower, upper, p, method, quasi = _test_change(cur, prev, ce, pe, phi, ddf, confidence)
+    sentences = _period_sentences(cur, prev, ce, pe, ratio, lower, upper, p, phi, ddf, quasi, confidence)
+    out = pd.DataFrame(
+        {
+            "current": cur,
+            "previous": prev,
+            "current_exposure": ce,
+            "previous_exposure": pe,
+            "ratio": ratio,
+            "lower": lower,
+            "upper": upper,
+            "percent_change": (ratio - 1) * 100,
+            "percent_lower": (lower - 1) * 100,
+            "percent_upper": (upper - 1) * 100,
+            "p_value": p,
+            "confidence": confidence,
+            "method": method,
+            "dispersion": phi,
+            "dispersion_df": ddf,
+            "sentence": sentences,
+        },
+        index=index,
+    )
+    return _standardise(out, value="ratio")
+
+
+def _validate_periods(current, previous, current_exposure, previous_exposure, dispersion, dispersion_df):
+    """Broadcast and check :func:`compare_periods`'s inputs: whole-number non-negative counts,
+    positive exposures, dispersion >= 1 (NaN read as 1) and positive ``dispersion_df``."""
     arr, index = prepare_inputs(
         {
             "current": current,
@@ -784,6 +815,12 @@ def compare_periods(
         finite = v[np.isfinite(v)]
         if (np.mod(finite, 1) != 0).any():
             raise ValueError(f"{name} must contain whole-number counts for the exact conditional method")
+    return cur, prev, ce, pe, phi, ddf, index
+
+
+def _test_change(cur, prev, ce, pe, phi, ddf, confidence):
+    """Exact conditional test, or the quasi-Poisson score test where a dispersion is given:
+    ``(ratio, lower, upper, p, method, quasi)``."""
     rr = rate_ratio(cur, ce, prev, pe, confidence=confidence, method="exact")
     ratio, lower, upper, p = (rr[c].to_numpy() for c in ("ratio", "lower", "upper", "p_value"))
     quasi = (phi != 1) | np.isfinite(ddf)
@@ -796,6 +833,11 @@ def compare_periods(
         for i in np.flatnonzero(quasi):
             ref = f", t on {ddf[i]:.0f} df" if np.isfinite(ddf[i]) else ""
             method[i] = f"quasi-Poisson score{ref} (phi = {phi[i]:.2f})"
+    return ratio, lower, upper, p, method, quasi
+
+
+def _period_sentences(cur, prev, ce, pe, ratio, lower, upper, p, phi, ddf, quasi, confidence) -> list[str]:
+    """One sentence per comparison, saying how the dispersion was allowed for."""
     with np.errstate(invalid="ignore"):
         sentences = [
             _change_sentence(*vals, confidence) for vals in zip(cur, prev, ce, pe, ratio, lower, upper, p)
@@ -812,25 +854,4 @@ def compare_periods(
                 sentences[i] = sentences[i][:-1] + (
                     f"; allowing for counts that vary {phi[i]:.1f} times as much as chance alone would give"
                     + (" (estimated from the monthly history)" if np.isfinite(ddf[i]) else "") + ".")
-    out = pd.DataFrame(
-        {
-            "current": cur,
-            "previous": prev,
-            "current_exposure": ce,
-            "previous_exposure": pe,
-            "ratio": ratio,
-            "lower": lower,
-            "upper": upper,
-            "percent_change": (ratio - 1) * 100,
-            "percent_lower": (lower - 1) * 100,
-            "percent_upper": (upper - 1) * 100,
-            "p_value": p,
-            "confidence": confidence,
-            "method": method,
-            "dispersion": phi,
-            "dispersion_df": ddf,
-            "sentence": sentences,
-        },
-        index=index,
-    )
-    return _standardise(out, value="ratio")
+    return sentences
