@@ -206,58 +206,72 @@ def funnel_limits(
     if numerator is None:
         raise ValueError("numerator is required")
     num = _num_array(numerator, "numerator")
-
     if statistic == "proportion":
-        if denominator is None or multiplier is None:
-            raise ValueError("proportions need numerator, denominator and multiplier")
-        den = _num_array(denominator, "denominator")
-        _check_num_den(num, den, proportion=True)
-        multiplier = _positive(multiplier, "multiplier")
-        av = num.sum() / den.sum()
-        lo_den, hi_den = den.min(), den.max()
-        axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
-        axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
-        out = pd.DataFrame({"population": axis})
-        for label, conf in _LEVELS.items():
-            lo, hi = _proportion_limits(av, axis, conf)
-            out[f"lower_{label}_limit"] = np.clip(lo * multiplier, 0, multiplier)
-            out[f"upper_{label}_limit"] = np.clip(hi * multiplier, 0, multiplier)
-        out = out[["population", "lower_2s_limit", "upper_2s_limit", "lower_3s_limit", "upper_3s_limit"]]
-        out["baseline"] = av * multiplier
-        out["statistic"] = "proportion"
-        out["method"] = "Wilson"
-        return _limits_contract(out)
-
+        return _proportion_funnel(num, denominator, multiplier, points)
     if statistic == "ratio":
-        if denominator is None:
-            raise ValueError("ratios need numerator (observed) and denominator (expected)")
-        _validate_choice(ratio_type, "ratio_type", ("count", "isr"))
-        den = _num_array(denominator, "denominator")
-        _check_num_den(num, den, proportion=False)
-        lo_den, hi_den = den.min(), den.max()
-        axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
-        axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
-        out = pd.DataFrame({"observed_events": axis})
-        for label, conf in _LEVELS.items():
-            a = (1 - conf) / 2
-            lower_exp = stats.chi2.ppf(1 - a, 2 * axis + 2) / 2
-            upper_exp = stats.chi2.ppf(a, 2 * axis) / 2
-            out[f"lower_{label}_exp_events"] = lower_exp
-            out[f"lower_{label}_limit"] = axis / lower_exp
-            out[f"upper_{label}_exp_events"] = upper_exp
-            out[f"upper_{label}_limit"] = axis / upper_exp
-        limit_cols = [c for c in out.columns if c.endswith("_limit")]
-        if ratio_type == "count":
-            out[limit_cols] = out[limit_cols] - 1
-            out["baseline"] = 0.0
-        else:
-            out[limit_cols] = out[limit_cols] * 100
-            out["baseline"] = 100.0
-        out["statistic"] = f"ratio ({ratio_type})"
-        out["method"] = "Poisson"
-        return _limits_contract(out)
+        return _ratio_funnel(num, denominator, ratio_type, points)
+    return _rate_funnel(num, denominator, rate, multiplier, rate_type, years_of_data, points)
 
-    # rates
+
+def _proportion_funnel(num, denominator, multiplier, points) -> pd.DataFrame:
+    """:func:`funnel_limits` for proportions: Wilson limits around the pooled proportion."""
+    statistic = "proportion"
+    if denominator is None or multiplier is None:
+        raise ValueError("proportions need numerator, denominator and multiplier")
+    den = _num_array(denominator, "denominator")
+    _check_num_den(num, den, proportion=True)
+    multiplier = _positive(multiplier, "multiplier")
+    av = num.sum() / den.sum()
+    lo_den, hi_den = den.min(), den.max()
+    axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
+    axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
+    out = pd.DataFrame({"population": axis})
+    for label, conf in _LEVELS.items():
+        lo, hi = _proportion_limits(av, axis, conf)
+        out[f"lower_{label}_limit"] = np.clip(lo * multiplier, 0, multiplier)
+        out[f"upper_{label}_limit"] = np.clip(hi * multiplier, 0, multiplier)
+    out = out[["population", "lower_2s_limit", "upper_2s_limit", "lower_3s_limit", "upper_3s_limit"]]
+    out["baseline"] = av * multiplier
+    out["statistic"] = "proportion"
+    out["method"] = "Wilson"
+    return _limits_contract(out)
+
+
+def _ratio_funnel(num, denominator, ratio_type, points) -> pd.DataFrame:
+    """:func:`funnel_limits` for ratios of observed to expected events: exact Poisson limits."""
+    statistic = "ratio"
+    if denominator is None:
+        raise ValueError("ratios need numerator (observed) and denominator (expected)")
+    _validate_choice(ratio_type, "ratio_type", ("count", "isr"))
+    den = _num_array(denominator, "denominator")
+    _check_num_den(num, den, proportion=False)
+    lo_den, hi_den = den.min(), den.max()
+    axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
+    axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
+    out = pd.DataFrame({"observed_events": axis})
+    for label, conf in _LEVELS.items():
+        a = (1 - conf) / 2
+        lower_exp = stats.chi2.ppf(1 - a, 2 * axis + 2) / 2
+        upper_exp = stats.chi2.ppf(a, 2 * axis) / 2
+        out[f"lower_{label}_exp_events"] = lower_exp
+        out[f"lower_{label}_limit"] = axis / lower_exp
+        out[f"upper_{label}_exp_events"] = upper_exp
+        out[f"upper_{label}_limit"] = axis / upper_exp
+    limit_cols = [c for c in out.columns if c.endswith("_limit")]
+    if ratio_type == "count":
+        out[limit_cols] = out[limit_cols] - 1
+        out["baseline"] = 0.0
+    else:
+        out[limit_cols] = out[limit_cols] * 100
+        out["baseline"] = 100.0
+    out["statistic"] = f"ratio ({ratio_type})"
+    out["method"] = "Poisson"
+    return _limits_contract(out)
+
+
+def _rate_funnel(num, denominator, rate, multiplier, rate_type, years_of_data, points) -> pd.DataFrame:
+    """:func:`funnel_limits` for rates (DSR or crude): exact Poisson limits on the events axis."""
+    statistic = "rate"
     if rate is None or multiplier is None or years_of_data is None or rate_type is None:
         raise ValueError("rates need numerator, rate, rate_type, multiplier and years_of_data")
     _validate_choice(rate_type, "rate_type", ("dsr", "crude"))
