@@ -429,73 +429,82 @@ def assign_funnel_significance(
     if statistic in ("proportion", "ratio") and den is None:
         raise ValueError(f"{statistic}s need numerator and denominator")
     _check_num_den(num, den, proportion=statistic == "proportion")
-
-    labels = np.full(len(num), "Not significant", dtype=object)
-
-    def assign(conditions):
-        done = np.zeros(len(num), dtype=bool)
-        for label, cond in conditions:
-            cond = np.asarray(cond, dtype=bool) & ~done
-            labels[cond] = label
-            done |= cond
-
     if statistic == "proportion":
-        av = num.sum() / den.sum()
-        value = num / den
-        lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
-        # the unit's own 95% Wilson interval: it excludes the baseline exactly when the unit lies
-        # outside the 95% funnel (the limits are the inverted Wilson score test)
-        ci_lo, ci_hi = wilson_limits(num, den, _LEVELS["2s"])
-        how = "PHE funnel, Wilson score limits"
-        assign(
-            [
-                ("Low (0.001)", value < lim["3s"][0]),
-                ("Low (0.025)", value < lim["2s"][0]),
-                ("High (0.001)", value > lim["3s"][1]),
-                ("High (0.025)", value > lim["2s"][1]),
-            ]
-        )
-        out_den = den
+        value, labels, ci_lo, ci_hi, out_den, how = _proportion_significance(num, den)
     else:
-        if statistic == "ratio":
-            target = 1.0
-            base = den
-            value = num / den
-            out_den = den
-        else:
-            if rate is None or multiplier is None or rate_type is None:
-                raise ValueError("rates need numerator, rate, rate_type and multiplier")
-            _validate_choice(rate_type, "rate_type", ("dsr", "crude"))
-            multiplier = _positive(multiplier, "multiplier")
-            if den is None and (num == 0).any():
-                raise ValueError("for rates with zero events the denominator (population) must be given")
-            base = _rate_derived_denominator(num, den, arr["rate"], rate_type, multiplier)
-            target = num.sum() / np.nansum(base)
-            value = arr["rate"]
-            out_den = base
-        lo3, hi3, _ = poisson_limits(num, _LEVELS["3s"])
-        lo2, hi2, _ = poisson_limits(num, _LEVELS["2s"])
-        scale = 1.0 if statistic == "ratio" else multiplier
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ci_lo, ci_hi = lo2 / base * scale, hi2 / base * scale
-        how = "PHE funnel, exact (O < 10) or Byar's Poisson limits"
-        with np.errstate(invalid="ignore", divide="ignore"):
-            assign(
-                [
-                    ("High (0.001)", target < lo3 / base),
-                    ("High (0.025)", target < lo2 / base),
-                    ("Low (0.001)", target > hi3 / base),
-                    ("Low (0.025)", target > hi2 / base),
-                ]
-            )
-        if statistic == "rate" and rate_type == "dsr":
-            labels[num < 10] = SIGNIFICANCE_LABELS[-1]
+        value, labels, ci_lo, ci_hi, out_den, how = _poisson_significance(
+            num, den, arr.get("rate"), statistic, rate_type, multiplier)
     out = pd.DataFrame(
         {"numerator": num, "denominator": out_den, "value": value, "significance": labels}, index=index
     )
     out["lower"], out["upper"] = ci_lo, ci_hi
     return standardise(out, confidence=_LEVELS["2s"], method=how, count="numerator",
                        sentence=lambda r: default_sentence(r, "Value") + f" {r['significance']}.")
+
+
+def _label_first(n: int, conditions) -> np.ndarray:
+    """Significance labels: the first condition that holds for a unit, else "Not significant"."""
+    labels = np.full(n, "Not significant", dtype=object)
+    done = np.zeros(n, dtype=bool)
+    for label, cond in conditions:
+        cond = np.asarray(cond, dtype=bool) & ~done
+        labels[cond] = label
+        done |= cond
+    return labels
+
+
+def _proportion_significance(num: np.ndarray, den: np.ndarray):
+    """Proportions against Wilson funnel limits around the pooled proportion:
+    ``(value, labels, lower, upper, denominator, method)``."""
+    av = num.sum() / den.sum()
+    value = num / den
+    lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
+    # the unit's own 95% Wilson interval: it excludes the baseline exactly when the unit lies
+    # outside the 95% funnel (the limits are the inverted Wilson score test)
+    ci_lo, ci_hi = wilson_limits(num, den, _LEVELS["2s"])
+    labels = _label_first(len(num), [
+        ("Low (0.001)", value < lim["3s"][0]),
+        ("Low (0.025)", value < lim["2s"][0]),
+        ("High (0.001)", value > lim["3s"][1]),
+        ("High (0.025)", value > lim["2s"][1]),
+    ])
+    return value, labels, ci_lo, ci_hi, den, "PHE funnel, Wilson score limits"
+
+
+def _poisson_significance(num: np.ndarray, den: np.ndarray | None, rate_arr: np.ndarray | None, statistic: str,
+                          rate_type: str | None, multiplier: float | None):
+    """Ratios and rates against exact (O < 10) or Byar's Poisson limits:
+    ``(value, labels, lower, upper, denominator, method)``."""
+    if statistic == "ratio":
+        target = 1.0
+        base = den
+        value = num / den
+        out_den = den
+    else:
+        if rate_arr is None or multiplier is None or rate_type is None:
+            raise ValueError("rates need numerator, rate, rate_type and multiplier")
+        _validate_choice(rate_type, "rate_type", ("dsr", "crude"))
+        multiplier = _positive(multiplier, "multiplier")
+        if den is None and (num == 0).any():
+            raise ValueError("for rates with zero events the denominator (population) must be given")
+        base = _rate_derived_denominator(num, den, rate_arr, rate_type, multiplier)
+        target = num.sum() / np.nansum(base)
+        value = rate_arr
+        out_den = base
+    lo3, hi3, _ = poisson_limits(num, _LEVELS["3s"])
+    lo2, hi2, _ = poisson_limits(num, _LEVELS["2s"])
+    scale = 1.0 if statistic == "ratio" else multiplier
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ci_lo, ci_hi = lo2 / base * scale, hi2 / base * scale
+        labels = _label_first(len(num), [
+            ("High (0.001)", target < lo3 / base),
+            ("High (0.025)", target < lo2 / base),
+            ("Low (0.001)", target > hi3 / base),
+            ("Low (0.025)", target > hi2 / base),
+        ])
+    if statistic == "rate" and rate_type == "dsr":
+        labels[num < 10] = SIGNIFICANCE_LABELS[-1]
+    return value, labels, ci_lo, ci_hi, out_den, "PHE funnel, exact (O < 10) or Byar's Poisson limits"
 
 
 # ----------------------------------------------------------------------------
