@@ -403,15 +403,42 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
     uncertainty of ``rho`` (see the comment in the code). (1, NaN) with fewer than two periods or
     no residual degrees of freedom.
     """
-    import statsmodels.api as sm
-
     from .dispersion import RHO_GRID, correlation_factor
+
+    fitted = _fit_period_model(df)
+    if fitted is None:
+        return 1.0, np.nan
+    d, r, m, dfr, ordered = fitted
+    c0, b0 = float(r @ r), float(np.trace(m))
+    v = max((c0 - b0) / b0, 0.0)
+    periods = d["period"].nunique()
+    a, rho = 1.0, 0.0
+    if ordered and v > 0:
+        rho, t0s = _period_correlation(d, r, m, c0, b0)
+        if rho > 0:
+            g = int(np.argmin(np.abs(RHO_GRID - rho)))
+            v = max((c0 - b0) / t0s[g], v)
+            a = correlation_factor(rho, periods)
+    phi = 1.0 + v * a
+    if phi <= 1:
+        return 1.0, np.nan
+    df_out = float(dfr)
+    if ordered:
+        df_out = _satterthwaite_df(phi, v, a, rho, dfr, periods, d["group"].nunique())
+    return phi, df_out
+
+
+def _fit_period_model(df: pd.DataFrame):
+    """Fit ``count ~ group + period`` (Poisson GLM, log population offset) to the known groups'
+    rows: ``(rows, Pearson residuals, residual maker, residual df, periods ordered)``, or None
+    with fewer than two periods or groups, no residual degrees of freedom or no events."""
+    import statsmodels.api as sm
 
     d = df[~df["unknown"] & (df["population"] > 0)]
     d = d.groupby(["group", "period"], sort=False, dropna=False).agg(
         count=("count", "sum"), population=("population", "sum")).reset_index()
     if d["period"].nunique() < 2 or d["group"].nunique() < 2:
-        return 1.0, np.nan
+        return None
     try:
         d = d.sort_values(["group", "period"], kind="stable").reset_index(drop=True)
         ordered = True
@@ -422,67 +449,68 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
     xm = x.to_numpy()
     dfr = len(d) - np.linalg.matrix_rank(xm)
     if dfr < 1 or d["count"].sum() <= 0:
-        return 1.0, np.nan
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.GLM(d["count"].to_numpy(dtype=float), xm, family=sm.families.Poisson(),
                      offset=np.log(d["population"].to_numpy(dtype=float))).fit()
     r = np.asarray(fit.resid_pearson, dtype=float)
+    m = np.eye(len(r)) - xm @ np.linalg.pinv(xm)
+    return d, r, m, dfr, ordered
+
+
+def _period_correlation(d: pd.DataFrame, r: np.ndarray, m: np.ndarray, c0: float, b0: float):
+    """Lag-1 correlation ``rho`` of the extra variation between neighbouring periods of a group
+    (method of moments on :data:`~csp_analysis.dispersion.RHO_GRID`) and ``tr(M R M)`` on the grid."""
+    from .dispersion import RHO_GRID
+
     n = len(r)
-    m = np.eye(n) - xm @ np.linalg.pinv(xm)
-    c0, b0 = float(r @ r), float(np.trace(m))
-    v = max((c0 - b0) / b0, 0.0)
-    periods = d["period"].nunique()
-    a = 1.0
-    if ordered and v > 0:
-        rank = d.groupby("group", sort=False).cumcount().to_numpy()
-        same = d["group"].to_numpy()
-        adj = np.zeros((n, n))
-        nxt = [(i, i + 1) for i in range(n - 1) if same[i] == same[i + 1]]
-        for i, j in nxt:
-            adj[j, i] = 1.0
-        lag = np.where(same[:, None] == same[None, :], np.abs(rank[:, None] - rank[None, :]), -1)
-        c1 = float(sum(r[i] * r[j] for i, j in nxt))
-        b1 = float(np.sum(adj.T * m)) if nxt else 0.0
-        a1 = (m @ adj @ m).T
-        curve, t0s = [], []
-        for rho in RHO_GRID:
-            rr = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
-            rr[lag == 0] = 1.0
-            t0s.append(float(np.sum(rr * m)))
-            curve.append(float(np.sum(rr * a1)))
-        curve, t0s = np.asarray(curve), np.asarray(t0s)
-        # no shrinkage of rho towards 0 (it left intervals too narrow at AR 0.5); its noise goes into df below
-        target = (c1 - b1) / (c0 - b0)
-        ratio = curve / t0s
-        rho = 0.0 if target <= ratio[0] else float(np.interp(min(target, ratio[-1]), ratio, RHO_GRID))
-        if rho > 0:
-            g = int(np.argmin(np.abs(RHO_GRID - rho)))
-            v = max((c0 - b0) / t0s[g], v)
-            a = correlation_factor(rho, periods)
-    phi = 1.0 + v * a
-    if phi <= 1:
-        return 1.0, np.nan
-    df_out = float(dfr)
-    if ordered:
-        # A dozen months say little about rho, and a rho estimated too low makes the interval too
-        # narrow (13% false positives at AR 0.5 before this step; benchmarks/calib_rates.py). Its
-        # uncertainty is carried into the degrees of freedom (Satterthwaite 1946):
-        # Var(phi_L) = A^2 Var(v) + v^2 Var(A), Var(v) = 2 (1 + v)^2 / df, and Var(A) by the delta
-        # method with Bartlett's Var(r_1) = (1 - r_1^2) / n for the lag-1 autocorrelation r_1 = w rho of
-        # the n = (groups - 1) x periods independent contrasts, divided by the share of extra variation
-        # w = v / (1 + v) squared (rho = r_1 / w).
-        n_contrast = max((d["group"].nunique() - 1) * periods, 1)
-        w = v / (1.0 + v)
-        var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
-        lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
-        slope = (correlation_factor(hi_r, periods) - correlation_factor(lo_r, periods)) / (hi_r - lo_r)
-        # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
-        # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
-        var_a = min(slope * slope * var_rho, (correlation_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
-        var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
-        df_out = float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
-    return phi, df_out
+    rank = d.groupby("group", sort=False).cumcount().to_numpy()
+    same = d["group"].to_numpy()
+    adj = np.zeros((n, n))
+    nxt = [(i, i + 1) for i in range(n - 1) if same[i] == same[i + 1]]
+    for i, j in nxt:
+        adj[j, i] = 1.0
+    lag = np.where(same[:, None] == same[None, :], np.abs(rank[:, None] - rank[None, :]), -1)
+    c1 = float(sum(r[i] * r[j] for i, j in nxt))
+    b1 = float(np.sum(adj.T * m)) if nxt else 0.0
+    a1 = (m @ adj @ m).T
+    curve, t0s = [], []
+    for rho in RHO_GRID:
+        rr = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
+        rr[lag == 0] = 1.0
+        t0s.append(float(np.sum(rr * m)))
+        curve.append(float(np.sum(rr * a1)))
+    curve, t0s = np.asarray(curve), np.asarray(t0s)
+    # no shrinkage of rho towards 0 (it left intervals too narrow at AR 0.5); its noise goes into df below
+    target = (c1 - b1) / (c0 - b0)
+    ratio = curve / t0s
+    rho = 0.0 if target <= ratio[0] else float(np.interp(min(target, ratio[-1]), ratio, RHO_GRID))
+    return rho, t0s
+
+
+def _satterthwaite_df(phi: float, v: float, a: float, rho: float, dfr: int, periods: int, groups: int) -> float:
+    """Degrees of freedom of the dispersion of a total over ordered periods, carrying the
+    uncertainty of ``rho`` (Satterthwaite 1946)."""
+    from .dispersion import RHO_GRID, correlation_factor
+
+    # A dozen months say little about rho, and a rho estimated too low makes the interval too
+    # narrow (13% false positives at AR 0.5 before this step; benchmarks/calib_rates.py). Its
+    # uncertainty is carried into the degrees of freedom (Satterthwaite 1946):
+    # Var(phi_L) = A^2 Var(v) + v^2 Var(A), Var(v) = 2 (1 + v)^2 / df, and Var(A) by the delta
+    # method with Bartlett's Var(r_1) = (1 - r_1^2) / n for the lag-1 autocorrelation r_1 = w rho of
+    # the n = (groups - 1) x periods independent contrasts, divided by the share of extra variation
+    # w = v / (1 + v) squared (rho = r_1 / w).
+    n_contrast = max((groups - 1) * periods, 1)
+    w = v / (1.0 + v)
+    var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
+    lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
+    slope = (correlation_factor(hi_r, periods) - correlation_factor(lo_r, periods)) / (hi_r - lo_r)
+    # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
+    # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
+    var_a = min(slope * slope * var_rho, (correlation_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
+    var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
+    return float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
 
 
 # ----------------------------------------------------------------------------
@@ -563,10 +591,27 @@ def find_rate_by_group(
     Stat Med 4:213-226.
     Wilson EB (1927). J Am Stat Assoc 22:209-212.
     """
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
     _need_columns(data, group=group, outcome=outcome, searches=searches)
     confidence = check_confidence(confidence)
+    agg = _count_finds(data, group, outcome, searches, reference, unknown)
+    ci = proportion_ci(agg["finds"], agg["searches"], confidence=confidence)
+    agg["value"], agg["lower"], agg["upper"] = ci["value"], ci["lower"], ci["upper"]
+    ref = agg[agg["group"] == reference].iloc[0]
+    cols = ["difference", "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value"]
+    _compare_find_rates(agg, ref, reference, cols, confidence)
+    agg["small_number"] = agg["searches"] < small_number
+    agg["confidence"] = confidence
+    agg["method"] = "wilson; newcombe difference; score ratio; fisher exact"
+    agg["sentence"] = _find_rate_sentences(agg, ref, reference, confidence, small_number)
+    order = ["group", "searches", "finds", "missing_outcome", "value", "lower", "upper", *cols, "small_number",
+             "unknown", "confidence", "method", "sentence"]
+    return agg[order]
+
+
+def _count_finds(data: pd.DataFrame, group: str, outcome: str, searches: str | None, reference: str,
+                 unknown) -> pd.DataFrame:
+    """Searches, finds and missing outcomes per group (one row per search, or per group with a
+    ``searches`` column), known groups first; only groups with searches; checks the reference."""
     labels = data[group]
     if searches is None:
         y = _as_outcome(data[outcome])
@@ -595,11 +640,16 @@ def find_rate_by_group(
     agg = agg[agg["searches"] > 0].reset_index(drop=True)
     if reference not in set(agg["group"]):
         raise ValueError(f"reference={reference!r} has no searches with a recorded outcome")
-    ci = proportion_ci(agg["finds"], agg["searches"], confidence=confidence)
-    agg["value"], agg["lower"], agg["upper"] = ci["value"], ci["lower"], ci["upper"]
-    ref = agg[agg["group"] == reference].iloc[0]
+    return agg
+
+
+def _compare_find_rates(agg: pd.DataFrame, ref: pd.Series, reference: str, cols: list[str],
+                        confidence: float) -> None:
+    """Fill (in place) each known group's difference (Newcombe) and ratio (score) of find rates
+    with the reference's, and Fisher's exact p-value."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     alpha = 1 - confidence
-    cols = ["difference", "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value"]
     for c in cols:
         agg[c] = np.nan
     for i, row in agg.iterrows():
@@ -615,9 +665,11 @@ def find_rate_by_group(
         agg.loc[i, "p_value"] = stats.fisher_exact(table).pvalue
     is_ref = agg["group"] == reference
     agg.loc[is_ref, ["difference", "ratio"]] = [0.0, 1.0]
-    agg["small_number"] = agg["searches"] < small_number
-    agg["confidence"] = confidence
-    agg["method"] = "wilson; newcombe difference; score ratio; fisher exact"
+
+
+def _find_rate_sentences(agg: pd.DataFrame, ref: pd.Series, reference: str, confidence: float,
+                         small_number: int) -> list[str]:
+    """One plain sentence per row of :func:`find_rate_by_group`."""
     conf_pct = f"{confidence * 100:g}%"
     sentences = []
     for _, row in agg.iterrows():
@@ -647,10 +699,7 @@ def find_rate_by_group(
         if row["small_number"]:
             s += f" Fewer than {small_number} searches: treat with caution."
         sentences.append(s)
-    agg["sentence"] = sentences
-    order = ["group", "searches", "finds", "missing_outcome", "value", "lower", "upper", *cols, "small_number",
-             "unknown", "confidence", "method", "sentence"]
-    return agg[order]
+    return sentences
 
 
 # ----------------------------------------------------------------------------
@@ -934,6 +983,20 @@ def deprivation_gradient(
     _need_columns(data, decile=decile, count=count, population=population)
     confidence = check_confidence(confidence)
     multiplier = check_positive_scalar(multiplier, "multiplier")
+    y, pop, dec, ordered, step = _read_deciles(data, count, population, decile, most_deprived)
+    log_off = np.log(pop.to_numpy())
+    table = _decile_rates(y, pop, dec, ordered, log_off, confidence, multiplier)
+    by_decile = table.iloc[::-1].reset_index()
+    by_decile["decile"] = by_decile["decile"].astype("int64")
+    ridit = dec.map(table["ridit"]).to_numpy(dtype=float)
+    summary = _gradient_summary(y, step, ridit, log_off, confidence)
+    by_decile = standardise(by_decile, sentence=lambda r: default_sentence(r, f"Rate in decile {r['decile']}"))
+    return DeprivationGradient(by_decile=by_decile, summary=_SummaryTable(summary))
+
+
+def _read_deciles(data: pd.DataFrame, count: str, population: str, decile: str, most_deprived: int):
+    """Counts, populations and deciles, checked; the deciles ordered least deprived first and
+    each row's step (0 = least deprived)."""
     y = _numeric_column(data, count, "count")
     pop = _numeric_column(data, population, "population")
     dec = _numeric_column(data, decile, "decile")
@@ -952,7 +1015,13 @@ def deprivation_gradient(
     ordered = levels[::-1] if most_deprived == levels.min() else levels  # least deprived first
     step_of = {lvl: i for i, lvl in enumerate(ordered)}
     step = dec.map(step_of).to_numpy(dtype=float)
+    return y, pop, dec, ordered, step
 
+
+def _decile_rates(y: pd.Series, pop: pd.Series, dec: pd.Series, ordered: np.ndarray, log_off: np.ndarray,
+                  confidence: float, multiplier: float) -> pd.DataFrame:
+    """Per decile (least deprived first): population share, ridit, rate with Poisson and
+    dispersion-adjusted limits, and the rate ratio to the least deprived decile."""
     table = (
         pd.DataFrame({"decile": dec, "count": y, "population": pop})
         .groupby("decile")
@@ -966,7 +1035,6 @@ def deprivation_gradient(
     table["value"], table["lower"], table["upper"] = rc["value"], rc["lower"], rc["upper"]
     table["confidence"] = confidence
     table["method"] = rc["method"]
-    log_off = np.log(pop.to_numpy())
     ratios, r_lo, r_hi, r_p, se_rate, disp_f = _decile_factor_quasi_poisson(
         y.to_numpy(), dec.to_numpy(), log_off, ordered[0], confidence)
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
@@ -981,10 +1049,13 @@ def deprivation_gradient(
     table["ratio_upper"] = table.index.map(r_hi).to_numpy(dtype=float)
     table["ratio_p_value"] = table.index.map(r_p).to_numpy(dtype=float)
     table["dispersion"] = disp_f
-    by_decile = table.iloc[::-1].reset_index()
-    by_decile["decile"] = by_decile["decile"].astype("int64")
+    return table
 
-    ridit = dec.map(table["ridit"]).to_numpy(dtype=float)
+
+def _gradient_summary(y: pd.Series, step: np.ndarray, ridit: np.ndarray, log_off: np.ndarray,
+                      confidence: float) -> pd.DataFrame:
+    """The rate ratio per decile and the relative index of inequality (quasi-Poisson GLMs), with
+    their sentences."""
     rows = []
     for measure, x in (("rate ratio per decile", step), ("relative index of inequality", ridit)):
         val, lo, hi, p, disp = _quasi_poisson(y.to_numpy(), x, log_off, confidence)
@@ -1006,8 +1077,7 @@ def deprivation_gradient(
             f"the modelled rate at the most deprived end is {r['value']:.2f} times that at the least deprived end."
         ),
     ]
-    by_decile = standardise(by_decile, sentence=lambda r: default_sentence(r, f"Rate in decile {r['decile']}"))
-    return DeprivationGradient(by_decile=by_decile, summary=_SummaryTable(summary))
+    return summary
 
 
 # ----------------------------------------------------------------------------
