@@ -591,44 +591,10 @@ def seasonal_mann_kendall(
     rel = t - origin
     season = np.mod(rel, period).astype(int)
 
-    s = 0.0
-    var_s = 0.0
-    pairs = 0.0
-    slopes = []
-    for k in range(period):
-        mask = season == k
-        xk, tk = values[mask], rel[mask]
-        nk = len(xk)
-        if nk < 2:
-            continue
-        s += _mk_s(xk)
-        var_s += _mk_var(xk)
-        pairs += nk * (nk - 1) / 2.0
-        slopes.append(_pairwise_slopes(xk, tk / period))
-    if pairs == 0:
-        raise ValueError(
-            "`x` needs at least two non-missing values in the same season (two cycles) "
-            "for the seasonal test"
-        )
+    s, var_s, pairs, slopes_arr = _seasonal_statistics(values, rel, season, period)
     if correction not in ("ar1", "none", "hirsch_slack"):
         raise ValueError(f"`correction` must be 'ar1', 'none' or 'hirsch_slack', got {correction!r}")
-    slopes_arr = np.sort(np.concatenate(slopes))
-    note = ""
-    if correction == "ar1":
-        var_s, c = _corrected_var(values, t, season, var_s, correction, period)
-        note = (f"; variance allows for correlation between neighbouring seasons (AR(1) or AR(1) plus noise, "
-                f"lag-1 correlation "
-                f"{c:.2f})" if c > 0 else "; no positive serial correlation found")
-    z = _mk_z(s, var_s)
-    p = float(2.0 * stats.norm.sf(abs(z)))
-    if correction == "hirsch_slack":
-        import pymannkendall as pmk
-
-        grid = np.full(int(rel.max()) + 1, np.nan)
-        grid[rel.astype(int)] = values
-        res = pmk.correlated_seasonal_test(grid, period=period, alpha=alpha)
-        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
-        note = "; Hirsch-Slack (1984) covariance between seasons (pyMannKendall)"
+    z, p, var_s, note = _seasonal_test(values, t, rel, season, s, var_s, period, correction, alpha)
     tau = s / pairs
     trend, h = _verdict(z, p, alpha)
     slope = float(np.median(slopes_arr))
@@ -649,3 +615,51 @@ def seasonal_mann_kendall(
         intercept=intercept, value=slope, lower=lower, upper=upper,
         confidence=confidence, method=method, n=len(values), unit=unit, sentence=sentence,
     ))
+
+
+def _seasonal_statistics(values: np.ndarray, rel: np.ndarray, season: np.ndarray, period: int):
+    """Mann-Kendall ``S`` and its variance summed over the seasons, the number of pairs within
+    seasons and the sorted within-season slopes (per cycle); raises with no season of two."""
+    s = 0.0
+    var_s = 0.0
+    pairs = 0.0
+    slopes = []
+    for k in range(period):
+        mask = season == k
+        xk, tk = values[mask], rel[mask]
+        nk = len(xk)
+        if nk < 2:
+            continue
+        s += _mk_s(xk)
+        var_s += _mk_var(xk)
+        pairs += nk * (nk - 1) / 2.0
+        slopes.append(_pairwise_slopes(xk, tk / period))
+    if pairs == 0:
+        raise ValueError(
+            "`x` needs at least two non-missing values in the same season (two cycles) "
+            "for the seasonal test"
+        )
+    return s, var_s, pairs, np.sort(np.concatenate(slopes))
+
+
+def _seasonal_test(values: np.ndarray, t: np.ndarray, rel: np.ndarray, season: np.ndarray, s: float,
+                   var_s: float, period: int, correction: str, alpha: float):
+    """``z``, two-sided p-value, variance of ``S`` and a note for ``method`` under ``correction``:
+    AR(1) between neighbouring seasons, none, or Hirsch-Slack via pyMannKendall."""
+    note = ""
+    if correction == "ar1":
+        var_s, c = _corrected_var(values, t, season, var_s, correction, period)
+        note = (f"; variance allows for correlation between neighbouring seasons (AR(1) or AR(1) plus noise, "
+                f"lag-1 correlation "
+                f"{c:.2f})" if c > 0 else "; no positive serial correlation found")
+    z = _mk_z(s, var_s)
+    p = float(2.0 * stats.norm.sf(abs(z)))
+    if correction == "hirsch_slack":
+        import pymannkendall as pmk
+
+        grid = np.full(int(rel.max()) + 1, np.nan)
+        grid[rel.astype(int)] = values
+        res = pmk.correlated_seasonal_test(grid, period=period, alpha=alpha)
+        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
+        note = "; Hirsch-Slack (1984) covariance between seasons (pyMannKendall)"
+    return z, p, var_s, note
