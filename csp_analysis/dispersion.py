@@ -350,6 +350,32 @@ def estimate_dispersion(
     True
     """
     confidence = check_confidence(confidence)
+    frame, full, values, weights = _read_counts(counts, exclude)
+    x = _design(full, seasonal, trend_degree, current_start)
+    mom, has_events, n_used = _fit_moments(values, x, weights)
+    df = mom["df"]
+    value, df_eff, a, rho, phi = combine(mom, months)
+    alpha = 1 - confidence
+    good = np.isfinite(phi) & (df >= 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = np.maximum(value * df_eff / stats.chi2.ppf(1 - alpha / 2, np.maximum(df_eff, 1)), 1.0)
+        upper = np.maximum(value * df_eff / stats.chi2.ppf(alpha / 2, np.maximum(df_eff, 1)), 1.0)
+    terms = "calendar-month effects and a quadratic trend" if x.shape[1] >= 12 else "a trend"
+    method = (f"quasi-Poisson (Pearson chi2/df, or its moment estimate allowing for correlated months if "
+              f"larger) from a Poisson model with {terms}; month-to-month correlation "
+              f"pooled across {int(good.sum())} measure{'s' if good.sum() != 1 else ''} "
+              f"(Bartlett window, {months} months); floored at 1, keeping its degrees of freedom "
+              f"(compare with a t reference on df even at the floor)")
+    rows = []
+    for j, measure in enumerate(frame.columns):
+        rows.append(_measure_row(measure, good[j], has_events[j], int(n_used[j]), value[j], lower[j], upper[j],
+                                 df_eff[j], df[j], phi[j], a, months, confidence, method))
+    return pd.DataFrame(rows)
+
+
+def _read_counts(counts, exclude: dict | None):
+    """Counts as a (measures x months) array over the full monthly range, with weights 0 for
+    missing and excluded months: ``(frame, months, values, weights)``."""
     frame = counts.to_frame() if isinstance(counts, pd.Series) else pd.DataFrame(counts).copy()
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise ValueError("counts must have at least one measure (column) and one month (row)")
@@ -374,11 +400,22 @@ def estimate_dispersion(
             m = pd.Period(m, freq="M")
             if m in full:
                 weights[j, full.get_loc(m)] = 0.0
+    return frame, full, values, weights
+
+
+def _design(full: pd.PeriodIndex, seasonal: bool, trend_degree: int, current_start) -> np.ndarray:
+    """:func:`seasonal_design` for the months, plus a step from ``current_start`` when it splits them."""
     x = seasonal_design(len(full), first_month=int(full[0].month), seasonal=seasonal, trend_degree=trend_degree)
     if current_start is not None:
         step = (full >= pd.Period(current_start, freq="M")).astype(float)
         if 0 < step.sum() < len(full):
             x = np.column_stack([x, step])
+    return x
+
+
+def _fit_moments(values: np.ndarray, x: np.ndarray, weights: np.ndarray):
+    """:func:`_moments` of the measures with events (NaN / 0 for the others), which measures have
+    events and the number of usable months of each."""
     has_events = np.nansum(np.where(weights > 0, values, 0.0), axis=1) > 0
     n_used = (weights > 0).sum(axis=1)
     k = values.shape[0]
@@ -389,41 +426,31 @@ def estimate_dispersion(
         got = _moments(values[has_events], x, weights[has_events])
         for key in mom:
             mom[key][has_events] = got[key]
-    df = mom["df"]
-    value, df_eff, a, rho, phi = combine(mom, months)
-    alpha = 1 - confidence
-    good = np.isfinite(phi) & (df >= 3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.maximum(value * df_eff / stats.chi2.ppf(1 - alpha / 2, np.maximum(df_eff, 1)), 1.0)
-        upper = np.maximum(value * df_eff / stats.chi2.ppf(alpha / 2, np.maximum(df_eff, 1)), 1.0)
-    terms = "calendar-month effects and a quadratic trend" if x.shape[1] >= 12 else "a trend"
-    method = (f"quasi-Poisson (Pearson chi2/df, or its moment estimate allowing for correlated months if "
-              f"larger) from a Poisson model with {terms}; month-to-month correlation "
-              f"pooled across {int(good.sum())} measure{'s' if good.sum() != 1 else ''} "
-              f"(Bartlett window, {months} months); floored at 1, keeping its degrees of freedom "
-              f"(compare with a t reference on df even at the floor)")
-    rows = []
-    for j, measure in enumerate(frame.columns):
-        if not good[j]:
-            why = ("no events in the usable months" if not has_events[j]
-                   else f"too few usable months ({int(n_used[j])}) to estimate it")
-            rows.append(dict(measure=measure, value=np.nan, lower=np.nan, upper=np.nan, confidence=confidence,
-                             df=np.nan, residual_df=np.nan, monthly_dispersion=np.nan, correlation_factor=a,
-                             months_used=int(n_used[j]), method=method,
-                             sentence=f"The extra variation of {measure} cannot be estimated: {why}."))
-            continue
-        conf = f"{confidence * 100:g}%"
-        sent = (f"{measure}: a {months}-month total varies about {value[j]:.1f} times as much as a Poisson count "
-                f"({conf} CI {lower[j]:.1f} to {upper[j]:.1f}; monthly variance/mean {phi[j]:.2f} from "
-                f"{int(n_used[j])} months, {df_eff[j]:.0f} effective degrees of freedom; month-to-month "
-                f"correlation adds a "
-                f"factor {a:.2f} to the extra variation).")
-        if value[j] <= 1.0:
-            sent = (f"{measure}: no variation beyond a Poisson count was found in {int(n_used[j])} months "
-                    f"(monthly variance/mean {phi[j]:.2f}), but that estimate is uncertain, so comparisons "
-                    f"still allow for it (t reference on {df_eff[j]:.0f} degrees of freedom).")
-        rows.append(dict(measure=measure, value=float(value[j]), lower=float(lower[j]), upper=float(upper[j]),
-                         confidence=confidence, df=float(df_eff[j]), residual_df=float(df[j]),
-                         monthly_dispersion=float(phi[j]),
-                         correlation_factor=a, months_used=int(n_used[j]), method=method, sentence=sent))
-    return pd.DataFrame(rows)
+    return mom, has_events, n_used
+
+
+def _measure_row(measure, good: bool, has_events: bool, n_used: int, value: float, lower: float, upper: float,
+                 df_eff: float, df: float, phi: float, a: float, months: int, confidence: float,
+                 method: str) -> dict:
+    """One measure's row of :func:`estimate_dispersion`, with its sentence (or why it is missing)."""
+    if not good:
+        why = ("no events in the usable months" if not has_events
+               else f"too few usable months ({n_used}) to estimate it")
+        return dict(measure=measure, value=np.nan, lower=np.nan, upper=np.nan, confidence=confidence,
+                    df=np.nan, residual_df=np.nan, monthly_dispersion=np.nan, correlation_factor=a,
+                    months_used=n_used, method=method,
+                    sentence=f"The extra variation of {measure} cannot be estimated: {why}.")
+    conf = f"{confidence * 100:g}%"
+    sent = (f"{measure}: a {months}-month total varies about {value:.1f} times as much as a Poisson count "
+            f"({conf} CI {lower:.1f} to {upper:.1f}; monthly variance/mean {phi:.2f} from "
+            f"{n_used} months, {df_eff:.0f} effective degrees of freedom; month-to-month "
+            f"correlation adds a "
+            f"factor {a:.2f} to the extra variation).")
+    if value <= 1.0:
+        sent = (f"{measure}: no variation beyond a Poisson count was found in {n_used} months "
+                f"(monthly variance/mean {phi:.2f}), but that estimate is uncertain, so comparisons "
+                f"still allow for it (t reference on {df_eff:.0f} degrees of freedom).")
+    return dict(measure=measure, value=float(value), lower=float(lower), upper=float(upper),
+                confidence=confidence, df=float(df_eff), residual_df=float(df),
+                monthly_dispersion=float(phi),
+                correlation_factor=a, months_used=n_used, method=method, sentence=sent)
