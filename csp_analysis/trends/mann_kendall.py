@@ -469,35 +469,11 @@ def mann_kendall(
     if correction not in CORRECTIONS or correction == "hirsch_slack":
         raise ValueError(f"`correction` must be one of {[c for c in CORRECTIONS if c != 'hirsch_slack']}, "
                          f"got {correction!r}")
-    s = _mk_s(values)
-    var_s = _mk_var(values)
-    note = ""
-    if correction == "ar1":
-        var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
-        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation "
-                f"{c:.2f})" if c > 0 else
-                "; no positive serial correlation found")
-    z = _mk_z(s, var_s)
-    p = float(2.0 * stats.norm.sf(abs(z)))
-    if correction not in ("ar1", "none"):
-        import pymannkendall as pmk
-
-        fn = {"hamed_rao": pmk.hamed_rao_modification_test, "yue_wang": pmk.yue_wang_modification_test,
-              "prewhitening": pmk.pre_whitening_modification_test,
-              "trend_free_prewhitening": pmk.trend_free_pre_whitening_modification_test}[correction]
-        res = fn(values, alpha=alpha)
-        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
-        note = f"; {correction.replace('_', ' ')} variant (pyMannKendall)"
+    s, z, p, var_s, note = _test_trend(values, t, correction, alpha)
     tau = s / (n * (n - 1) / 2.0)
     trend, h = _verdict(z, p, alpha)
 
-    # Sen's slope via scipy; its confidence interval uses the same tie-corrected
-    # variance of S as the test (ties in the values; times are never tied here).
-    sen = stats.theilslopes(values, t, alpha=confidence, method="separate")
-    slope = float(sen.slope)
-    lower, upper = float(sen.low_slope), float(sen.high_slope)
-    if correction == "ar1" and var_s > _mk_var(values):
-        lower, upper = _sen_interval(np.sort(_pairwise_slopes(values, t)), var_s, confidence)
+    slope, lower, upper = _sen_slope(values, t, var_s, correction, confidence)
     intercept = float(np.median(values) - np.median(t - origin) * slope)
 
     unit = unit if unit is not None else inferred_unit
@@ -663,3 +639,41 @@ def _seasonal_test(values: np.ndarray, t: np.ndarray, rel: np.ndarray, season: n
         z, p, var_s = float(res.z), float(res.p), float(res.var_s)
         note = "; Hirsch-Slack (1984) covariance between seasons (pyMannKendall)"
     return z, p, var_s, note
+
+
+def _test_trend(values: np.ndarray, t: np.ndarray, correction: str, alpha: float):
+    """Mann-Kendall ``S``, ``z``, two-sided p-value, variance of ``S`` and a note for ``method``
+    under ``correction`` (AR(1) moments, none, or a pyMannKendall variant)."""
+    n = len(values)
+    s = _mk_s(values)
+    var_s = _mk_var(values)
+    note = ""
+    if correction == "ar1":
+        var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
+        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation "
+                f"{c:.2f})" if c > 0 else
+                "; no positive serial correlation found")
+    z = _mk_z(s, var_s)
+    p = float(2.0 * stats.norm.sf(abs(z)))
+    if correction not in ("ar1", "none"):
+        import pymannkendall as pmk
+
+        fn = {"hamed_rao": pmk.hamed_rao_modification_test, "yue_wang": pmk.yue_wang_modification_test,
+              "prewhitening": pmk.pre_whitening_modification_test,
+              "trend_free_prewhitening": pmk.trend_free_pre_whitening_modification_test}[correction]
+        res = fn(values, alpha=alpha)
+        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
+        note = f"; {correction.replace('_', ' ')} variant (pyMannKendall)"
+    return s, z, p, var_s, note
+
+
+def _sen_slope(values: np.ndarray, t: np.ndarray, var_s: float, correction: str, confidence: float):
+    """Sen's slope and its rank-based interval, widened when the AR(1) correction raised Var(S)."""
+    # Sen's slope via scipy; its confidence interval uses the same tie-corrected
+    # variance of S as the test (ties in the values; times are never tied here).
+    sen = stats.theilslopes(values, t, alpha=confidence, method="separate")
+    slope = float(sen.slope)
+    lower, upper = float(sen.low_slope), float(sen.high_slope)
+    if correction == "ar1" and var_s > _mk_var(values):
+        lower, upper = _sen_interval(np.sort(_pairwise_slopes(values, t)), var_s, confidence)
+    return slope, lower, upper
