@@ -766,6 +766,28 @@ def location_quotients(
     """
     _need_columns(data, area=area, count=count, total=total)
     confidence = check_confidence(confidence)
+    agg, big_c, big_t, from_data = _read_area_counts(data, area, count, total, wider_count, wider_total)
+    c, t = agg["count"].to_numpy(), agg["total"].to_numpy()
+    p, lq, lower, upper = _quotient_interval(c, t, big_c, big_t, from_data, within, confidence)
+    out = pd.DataFrame(
+        {
+            "area": agg["area"],
+            "count": c,
+            "total": t,
+            "share": p,
+            "value": lq,
+            "lower": lower,
+            "upper": upper,
+            "confidence": confidence,
+            "method": "delta method (log scale)",
+        }
+    )
+    return standardise(out, sentence=lambda r: default_sentence(r, f"Location quotient of {r['area']}"))
+
+
+def _read_area_counts(data: pd.DataFrame, area: str, count: str, total: str, wider_count, wider_total):
+    """Counts and totals per area, checked, and the wider area's count and total (the sums of the
+    areas unless given): ``(per area, C, T, from_data)``."""
     df = pd.DataFrame(
         {"area": data[area], "count": _numeric_column(data, count, "count"),
          "total": _numeric_column(data, total, "total")}
@@ -781,6 +803,13 @@ def location_quotients(
     big_t = t.sum() if from_data else check_positive_scalar(wider_total, "wider_total")
     if big_c > big_t:
         raise ValueError("wider_count must not exceed wider_total")
+    return agg, big_c, big_t, from_data
+
+
+def _quotient_interval(c: np.ndarray, t: np.ndarray, big_c: float, big_t: float, from_data: bool, within: bool,
+                       confidence: float):
+    """Each area's share, location quotient and its delta-method interval on the log scale (an
+    exact Poisson upper limit for a zero count): ``(share, lq, lower, upper)``."""
     big_p = big_c / big_t
     p = c / t
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -795,20 +824,7 @@ def location_quotients(
     with np.errstate(invalid="ignore"):
         lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
         upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
-    out = pd.DataFrame(
-        {
-            "area": agg["area"],
-            "count": c,
-            "total": t,
-            "share": p,
-            "value": lq,
-            "lower": lower,
-            "upper": upper,
-            "confidence": confidence,
-            "method": "delta method (log scale)",
-        }
-    )
-    return standardise(out, sentence=lambda r: default_sentence(r, f"Location quotient of {r['area']}"))
+    return p, lq, lower, upper
 
 
 # ----------------------------------------------------------------------------
@@ -1134,16 +1150,7 @@ def share_of_burden(
         raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
     if rank_by not in ("rate", "count"):
         raise ValueError(f"rank_by must be 'rate' or 'count', got {rank_by!r}")
-    df = pd.DataFrame(
-        {"place": data[place], "count": _numeric_column(data, count, "count"),
-         "population": _numeric_column(data, population, "population")}
-    )
-    if df[["count", "population"]].isna().any().any():
-        raise ValueError("count and population must not contain missing values")
-    agg = df.groupby("place", sort=False).sum().reset_index()
-    if (agg["count"] < 0).any() or (agg["population"] <= 0).any():
-        raise ValueError("count must be non-negative and population greater than zero")
-    agg["rate"] = agg["count"] / agg["population"]
+    agg = _read_place_populations(data, place, count, population)
     key = ["rate", "count"] if rank_by == "rate" else ["count", "rate"]
     agg = agg.sort_values(key, ascending=False, kind="mergesort")
     n = len(agg)
@@ -1179,6 +1186,21 @@ def share_of_burden(
     # a descriptive share: no interval, no test (lower/upper/confidence missing)
     return standardise(out, value="share_of_count", lower=None, upper=None, confidence=None,
                        method=f"share of burden (places ranked by {ranked})")
+
+
+def _read_place_populations(data: pd.DataFrame, place: str, count: str, population: str) -> pd.DataFrame:
+    """Counts, populations and rates per place, checked."""
+    df = pd.DataFrame(
+        {"place": data[place], "count": _numeric_column(data, count, "count"),
+         "population": _numeric_column(data, population, "population")}
+    )
+    if df[["count", "population"]].isna().any().any():
+        raise ValueError("count and population must not contain missing values")
+    agg = df.groupby("place", sort=False).sum().reset_index()
+    if (agg["count"] < 0).any() or (agg["population"] <= 0).any():
+        raise ValueError("count must be non-negative and population greater than zero")
+    agg["rate"] = agg["count"] / agg["population"]
+    return agg
 
 
 # ----------------------------------------------------------------------------

@@ -602,6 +602,23 @@ def estimate_overdispersion(
         raise ValueError(f"trim must be in [0, 0.5), got {trim!r}")
     o, e = _check_observed_expected(observed, expected)
     _, _, s, z = _transform(o, e, _positive(target, "target"), method)
+    zw, used = _trim_z(z, trim, method)
+    n = int(used.sum())
+    if n < 2:
+        raise ValueError("too few units left after trimming to estimate over-dispersion")
+    factor = _debias_factor(trim, method) if debias and trim > 0 else 1.0
+    phi = float(np.mean(zw**2)) / factor
+    w = 1 / s[used] ** 2
+    if n * phi < n - 1:
+        tau2 = 0.0
+    else:
+        tau2 = max(0.0, (n * phi - (n - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    return {"phi": phi, "tau2": float(tau2), "n": n, "z": z, "factor": factor}
+
+
+def _trim_z(z: np.ndarray, trim: float, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """z-scores for the estimate: winsorised at the ``trim`` quantiles (Spiegelhalter) or with the
+    top and bottom ``trim`` groups dropped (SHMI); and which units they come from."""
     if method == "spiegelhalter":
         lo, hi = np.quantile(z, [trim, 1 - trim])
         zw = np.clip(z, lo, hi)
@@ -612,21 +629,14 @@ def estimate_overdispersion(
         group = np.floor(rank * k / (len(z) + 1)) if np.isfinite(k) else np.ones(len(z))
         used = (group > 0) & (group < k - 1) if np.isfinite(k) else np.ones(len(z), dtype=bool)
         zw = z[used]
-    n = int(used.sum())
-    if n < 2:
-        raise ValueError("too few units left after trimming to estimate over-dispersion")
-    factor = 1.0
-    if debias and trim > 0:
-        c = stats.norm.ppf(1 - trim)
-        central = (1 - 2 * trim) - 2 * c * stats.norm.pdf(c)
-        factor = central + 2 * trim * c**2 if method == "spiegelhalter" else central / (1 - 2 * trim)
-    phi = float(np.mean(zw**2)) / factor
-    w = 1 / s[used] ** 2
-    if n * phi < n - 1:
-        tau2 = 0.0
-    else:
-        tau2 = max(0.0, (n * phi - (n - 1)) / (w.sum() - (w**2).sum() / w.sum()))
-    return {"phi": phi, "tau2": float(tau2), "n": n, "z": z, "factor": factor}
+    return zw, used
+
+
+def _debias_factor(trim: float, method: str) -> float:
+    """Expected mean square of standard normal z-scores after the trimming of :func:`_trim_z`."""
+    c = stats.norm.ppf(1 - trim)
+    central = (1 - 2 * trim) - 2 * c * stats.norm.pdf(c)
+    return central + 2 * trim * c**2 if method == "spiegelhalter" else central / (1 - 2 * trim)
 
 
 def _check_observed_expected(observed, expected):
@@ -690,7 +700,21 @@ def funnel_ratio_limits(
     e = arr["expected"]
     if (e <= 0).any() or np.isnan(e).any():
         raise ValueError("expected must be greater than zero")
-    alpha = 1 - confidence
+    lower, upper, label = _ratio_limits(e, 1 - confidence, target, overdispersion, phi, tau2, method)
+    out = pd.DataFrame(
+        {"expected": e, "lower": lower, "upper": upper, "confidence": confidence, "method": label}, index=index
+    )
+    return standardise(out, value=target, sentence=lambda r: (
+        f"At {format_number(r['expected'], None)} expected, observed/expected between "
+        f"{format_number(r['lower'], None)} and {format_number(r['upper'], None)} is within the "
+        f"{confidence_label(confidence)} funnel around {format_number(target, None)}."))
+
+
+def _ratio_limits(e: np.ndarray, alpha: float, target: float, overdispersion: str | None, phi, tau2,
+                  method: str):
+    """O/E limits at expected counts ``e``: interpolated exact Poisson quantiles, or the normal
+    limits on the square-root (Spiegelhalter) or log (SHMI) scale widened for over-dispersion:
+    ``(lower, upper, label)``."""
     if overdispersion is None:
         mean = target * e
         lower = _poisson_quantile_interpolated(alpha / 2, mean) / e
@@ -716,13 +740,7 @@ def funnel_ratio_limits(
             lower = np.exp(y0 - half)
             upper = np.exp(y0 + half)
         label = f"{method} {overdispersion}"
-    out = pd.DataFrame(
-        {"expected": e, "lower": lower, "upper": upper, "confidence": confidence, "method": label}, index=index
-    )
-    return standardise(out, value=target, sentence=lambda r: (
-        f"At {format_number(r['expected'], None)} expected, observed/expected between "
-        f"{format_number(r['lower'], None)} and {format_number(r['upper'], None)} is within the "
-        f"{confidence_label(confidence)} funnel around {format_number(target, None)}."))
+    return lower, upper, label
 
 
 def funnel_outliers(
@@ -803,23 +821,14 @@ def funnel_outliers(
     target = _positive(target, "target")
     arr, index = prepare_inputs({"observed": observed, "expected": expected})
     o, e = _check_observed_expected(arr["observed"], arr["expected"])
-    if len(o) >= 3:
-        od = estimate_overdispersion(o, e, target=target, method=method, trim=trim, debias=debias)
-        phi, tau2 = od["phi"], od["tau2"]
-    else:
-        phi = tau2 = np.nan
+    phi, tau2 = _unit_overdispersion(o, e, target, method, trim, debias)
     if overdispersion is not None and not np.isfinite(phi):
         raise ValueError("at least three units are needed to estimate over-dispersion")
     y, y0, s, z = _transform(o, e, target, method)
     limits = funnel_ratio_limits(
         e, confidence=confidence, target=target, overdispersion=overdispersion, phi=phi, tau2=tau2, method=method
     )
-    if overdispersion is None:
-        z_adj = z
-    elif overdispersion == "multiplicative":
-        z_adj = z / np.sqrt(max(phi, 1.0))
-    else:
-        z_adj = (y - y0) / np.sqrt(s**2 + tau2)
+    z_adj = _adjusted_z(z, y, y0, s, overdispersion, phi, tau2)
     ratio = o / e
     lower, upper = limits["lower"].to_numpy(), limits["upper"].to_numpy()
     high = ratio > upper
@@ -846,6 +855,25 @@ def funnel_outliers(
     )
     return standardise(out, value="ratio", count="observed", denominator="expected",
                        sentence=_outlier_sentence)
+
+
+def _unit_overdispersion(o: np.ndarray, e: np.ndarray, target: float, method: str, trim: float,
+                        debias: bool) -> tuple[float, float]:
+    """phi and tau^2 of :func:`estimate_overdispersion`, NaN with fewer than three units."""
+    if len(o) < 3:
+        return np.nan, np.nan
+    od = estimate_overdispersion(o, e, target=target, method=method, trim=trim, debias=debias)
+    return od["phi"], od["tau2"]
+
+
+def _adjusted_z(z, y, y0, s, overdispersion: str | None, phi: float, tau2: float):
+    """z-scores allowing for over-dispersion: divided by sqrt(phi) (multiplicative) or with tau^2
+    added to the variance (additive)."""
+    if overdispersion is None:
+        return z
+    if overdispersion == "multiplicative":
+        return z / np.sqrt(max(phi, 1.0))
+    return (y - y0) / np.sqrt(s**2 + tau2)
 
 
 def _outlier_sentence(r: pd.Series) -> str:
@@ -902,6 +930,24 @@ def plot_funnel(
     method = result["method"].iloc[0] if od is not None else "spiegelhalter"
     target = float(result["target"].iloc[0])
     e_max = float(result["expected"].max())
+    _draw_limits(ax, result, confidences, od, method, target)
+    ax.axhline(target, color="#2CA02C", linewidth=1.2, label="Target")
+    _draw_units(ax, result, label_outliers)
+    ratios = result["ratio"].to_numpy(dtype=float)
+    top = max(1.3 * target, 1.15 * np.nanmax(ratios))
+    bottom = min(0.7 * target, 0.85 * np.nanmin(ratios))
+    ax.set_ylim(max(bottom, 0.0), top)
+    ax.set_xlim(0, e_max * 1.1)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def _draw_limits(ax, result: pd.DataFrame, confidences, od: str | None, method: str, target: float) -> None:
+    """Draw the funnel limits of :func:`plot_funnel` at each confidence level."""
+    e_max = float(result["expected"].max())
     e_min = float(result["expected"].min())
     grid = np.geomspace(max(min(e_min, 1.0) * 0.9, 0.5), e_max * 1.1, 400)
     styles = ["--", "-", ":", "-."]
@@ -918,7 +964,10 @@ def plot_funnel(
         label = f"{conf * 100:g}% limits"
         ax.plot(grid, lim["lower"], color="0.35", linestyle=styles[i % 4], linewidth=1, label=label)
         ax.plot(grid, lim["upper"], color="0.35", linestyle=styles[i % 4], linewidth=1)
-    ax.axhline(target, color="#2CA02C", linewidth=1.2, label="Target")
+
+
+def _draw_units(ax, result: pd.DataFrame, label_outliers: bool) -> None:
+    """Scatter the units of :func:`plot_funnel`, outliers highlighted (and labelled)."""
     inside = ~result["outlier"].astype(bool)
     ax.scatter(result.loc[inside, "expected"], result.loc[inside, "ratio"], s=18, color="#1F77B4", label="Units")
     out = result[~inside]
@@ -928,13 +977,3 @@ def plot_funnel(
             for idx, row in out.iterrows():
                 ax.annotate(str(idx), (row["expected"], row["ratio"]), textcoords="offset points", xytext=(4, 4),
                             fontsize=8)
-    ratios = result["ratio"].to_numpy(dtype=float)
-    top = max(1.3 * target, 1.15 * np.nanmax(ratios))
-    bottom = min(0.7 * target, 0.85 * np.nanmin(ratios))
-    ax.set_ylim(max(bottom, 0.0), top)
-    ax.set_xlim(0, e_max * 1.1)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=8)
-    return ax
