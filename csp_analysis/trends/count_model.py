@@ -260,17 +260,23 @@ def fit_count_trend(
     method = _describe_method(fit, family, variance, seasonality, harmonics, pop_all is not None)
 
     params, cov = np.asarray(fit.params), np.asarray(fit.cov)
-    b, se = float(params[1]), float(np.sqrt(cov[1, 1]))
+    b = float(params[1])
+    fitted = _assemble_fitted(y_all, used, month_idx, X_all, names, offset_all, params, cov, q,
+                              seasonality, present_months, pop_all)
+    table = _assemble_table(fit, b, q, p_fun, method, family, month_idx[used], len(excluded), confidence, label)
+    return CountTrendResult(table=table, fitted=fitted, model=fit.model, excluded=excluded)
+
+
+def _assemble_table(fit, b: float, q: float, p_fun, method: str, family: str, m_used: pd.PeriodIndex,
+                    n_excluded: int, confidence: float, label: str) -> pd.DataFrame:
+    """The one-row result: annual % change ``100 (exp(b) - 1)`` with its Wald interval and test."""
+    se = float(np.sqrt(np.asarray(fit.cov)[1, 1]))
     zstat = b / se if se > 0 else np.nan
     p_value = float(p_fun(zstat))
     value = 100.0 * np.expm1(b)
     lower = 100.0 * np.expm1(b - q * se)
     upper = 100.0 * np.expm1(b + q * se)
-
-    fitted = _assemble_fitted(y_all, used, month_idx, X_all, names, offset_all, params, cov, q,
-                              seasonality, present_months, pop_all)
-    m_used = month_idx[used]
-    table = pd.DataFrame([{
+    return pd.DataFrame([{
         "measure": "annual % change",
         "value": value,
         "lower": lower,
@@ -283,13 +289,12 @@ def fit_count_trend(
         "dispersion": fit.dispersion,
         "alpha": np.nan if fit.alpha_nb is None else fit.alpha_nb,
         "serial_lag1": np.nan if fit.serial is None else fit.serial["lag1"],
-        "n_months": int(used.sum()),
-        "n_excluded": len(excluded),
+        "n_months": len(m_used),
+        "n_excluded": n_excluded,
         "first_month": str(m_used.min()),
         "last_month": str(m_used.max()),
         "sentence": _sentence(label, value, lower, upper, p_value, confidence),
     }])
-    return CountTrendResult(table=table, fitted=fitted, model=fit.model, excluded=excluded)
 
 
 def _validate_options(family: str, seasonality: str | None, harmonics: int, autocorrelation: str | None):
