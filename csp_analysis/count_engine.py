@@ -435,80 +435,103 @@ def fit_count_model(
     if variance not in VARIANCES:
         raise ValueError(f"`variance` must be one of {VARIANCES}, got {variance!r}")
     if family == "gaussian":
-        model = sm.OLS(yv, X)
-        if variance == "hac":
-            res = model.fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags, "use_correction": True},
-                            use_t=True)
-            method = f"OLS with Newey-West standard errors (lag {hac_lags})"
-        else:
-            res = model.fit()
-            method = "OLS"
-        resid = np.asarray(res.resid)
-        sigma = math.sqrt(res.scale)
-        return CountFit(res.params, res.cov_params(), float(res.df_resid), float("nan"),
-                        resid / sigma, np.asarray(res.fittedvalues), res, method, family,
-                        "hac" if variance == "hac" else "model", notes=notes)
-
+        return _fit_gaussian(yv, X, variance, hac_lags, notes)
     off = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
-    alpha_nb = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pois = poisson_fit if poisson_fit is not None else sm.GLM(
-            yv, X, family=sm.families.Poisson(), offset=off).fit()
-        dispersion = float(pois.pearson_chi2 / pois.df_resid) if pois.df_resid > 0 else float("nan")
-        if family == "negbin":
-            if negbin_alpha == "moment":
-                base, alpha_nb = negbin_alpha_moment(yv, X, off, pois)
-                label = ("negative binomial (NB2) GLM, dispersion by the Pearson moment estimator"
-                         + (" (no overdispersion found: Poisson fit)" if alpha_nb == 0.0 else ""))
-                glm_family = (sm.families.NegativeBinomial(alpha=alpha_nb) if alpha_nb > 0
-                              else sm.families.Poisson())
-            else:
-                alpha_nb = negbin_alpha_ml(yv, X, off)
-                glm_family = sm.families.NegativeBinomial(alpha=max(alpha_nb, 1e-10))
-                base = sm.GLM(yv, X, family=glm_family, offset=off).fit()
-                label = f"negative binomial (NB2, alpha = {alpha_nb:.4g}) GLM"
-                if alpha_nb < 1e-5:
-                    notes.append("The negative binomial dispersion was estimated at (almost) zero, "
-                                  "so the model reduces to Poisson.")
-        else:
-            glm_family = sm.families.Poisson()
-            base = pois
-            label = "Poisson GLM" if family == "poisson" else "quasi-Poisson GLM"
-        model = base.model
-        serial = None
-        if variance == "hac":
-            res = model.fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags, "use_correction": True})
-            method = f"{label} with Newey-West standard errors (lag {hac_lags})"
-            cov = res.cov_params()
-            df_t = None
-        elif variance == "ar":
-            res = base
-            mu = np.asarray(base.mu)
-            vfun = glm_family.variance(mu)
-            out = serial_variance(np.asarray(base.resid_pearson), np.asarray(X, dtype=float),
-                                  mu * mu / vfun)
-            cov = pd.DataFrame(out["cov"], index=X.columns, columns=X.columns)
-            serial = {k: out[k] for k in ("white", "latent", "ar", "lag1")}
-            df_t = robust_df(n, p)
-            method = (f"{label} with autocorrelation-robust standard errors (residual ARMA(1,1) "
-                      f"covariance by moments, lag-1 correlation {out['lag1']:.2f}), t with "
-                      f"{df_t:.0f} df")
-        else:
-            if family == "quasipoisson":
-                res = model.fit(scale="X2")
-                method = label + " (Pearson dispersion)"
-            else:
-                res = base
-                method = label
-            cov = res.cov_params()
-            if model_df == "resid" and family != "poisson":
-                df_t = float(n - p - (1 if (family == "negbin" and negbin_alpha == "moment") else 0))
-            else:
-                df_t = None
+        base, glm_family, label, alpha_nb, dispersion = _fit_base_model(yv, X, off, family, negbin_alpha,
+                                                                         poisson_fit, notes)
+        res, cov, df_t, method, serial = _choose_covariance(base, glm_family, label, X, family, variance,
+                                                            hac_lags, model_df, negbin_alpha)
     return CountFit(res.params, cov, df_t, dispersion, np.asarray(base.resid_pearson),
                     np.asarray(base.mu), res, method, family, variance, alpha_nb=alpha_nb,
                     notes=notes, serial=serial)
+
+
+def _fit_gaussian(yv: np.ndarray, X: pd.DataFrame, variance: str, hac_lags: int | None, notes: list[str]) -> CountFit:
+    """OLS (``family="gaussian"``), with Newey-West standard errors for ``variance="hac"``."""
+    model = sm.OLS(yv, X)
+    if variance == "hac":
+        res = model.fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags, "use_correction": True},
+                        use_t=True)
+        method = f"OLS with Newey-West standard errors (lag {hac_lags})"
+    else:
+        res = model.fit()
+        method = "OLS"
+    resid = np.asarray(res.resid)
+    sigma = math.sqrt(res.scale)
+    return CountFit(res.params, res.cov_params(), float(res.df_resid), float("nan"),
+                    resid / sigma, np.asarray(res.fittedvalues), res, method, "gaussian",
+                    "hac" if variance == "hac" else "model", notes=notes)
+
+
+def _fit_base_model(yv: np.ndarray, X: pd.DataFrame, off: np.ndarray, family: str, negbin_alpha: str,
+                    poisson_fit: Any, notes: list[str]):
+    """The Poisson fit's Pearson dispersion and the family's fit (Poisson, or negative binomial with
+    alpha by moments or maximum likelihood): ``(base, glm_family, label, alpha_nb, dispersion)``."""
+    alpha_nb = None
+    pois = poisson_fit if poisson_fit is not None else sm.GLM(
+        yv, X, family=sm.families.Poisson(), offset=off).fit()
+    dispersion = float(pois.pearson_chi2 / pois.df_resid) if pois.df_resid > 0 else float("nan")
+    if family == "negbin":
+        if negbin_alpha == "moment":
+            base, alpha_nb = negbin_alpha_moment(yv, X, off, pois)
+            label = ("negative binomial (NB2) GLM, dispersion by the Pearson moment estimator"
+                     + (" (no overdispersion found: Poisson fit)" if alpha_nb == 0.0 else ""))
+            glm_family = (sm.families.NegativeBinomial(alpha=alpha_nb) if alpha_nb > 0
+                          else sm.families.Poisson())
+        else:
+            alpha_nb = negbin_alpha_ml(yv, X, off)
+            glm_family = sm.families.NegativeBinomial(alpha=max(alpha_nb, 1e-10))
+            base = sm.GLM(yv, X, family=glm_family, offset=off).fit()
+            label = f"negative binomial (NB2, alpha = {alpha_nb:.4g}) GLM"
+            if alpha_nb < 1e-5:
+                notes.append("The negative binomial dispersion was estimated at (almost) zero, "
+                             "so the model reduces to Poisson.")
+    else:
+        glm_family = sm.families.Poisson()
+        base = pois
+        label = "Poisson GLM" if family == "poisson" else "quasi-Poisson GLM"
+    return base, glm_family, label, alpha_nb, dispersion
+
+
+def _choose_covariance(base, glm_family, label: str, X: pd.DataFrame, family: str, variance: str,
+                       hac_lags: int | None, model_df: str, negbin_alpha: str):
+    """The covariance of the estimates and the t degrees of freedom (None: normal) for ``variance``
+    ("hac", "ar" or "model"): ``(result, cov, df_t, method, serial)``."""
+    n, p = X.shape
+    model = base.model
+    serial = None
+    if variance == "hac":
+        res = model.fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags, "use_correction": True})
+        method = f"{label} with Newey-West standard errors (lag {hac_lags})"
+        cov = res.cov_params()
+        df_t = None
+    elif variance == "ar":
+        res = base
+        mu = np.asarray(base.mu)
+        vfun = glm_family.variance(mu)
+        out = serial_variance(np.asarray(base.resid_pearson), np.asarray(X, dtype=float),
+                              mu * mu / vfun)
+        cov = pd.DataFrame(out["cov"], index=X.columns, columns=X.columns)
+        serial = {k: out[k] for k in ("white", "latent", "ar", "lag1")}
+        df_t = robust_df(n, p)
+        method = (f"{label} with autocorrelation-robust standard errors (residual ARMA(1,1) "
+                  f"covariance by moments, lag-1 correlation {out['lag1']:.2f}), t with "
+                  f"{df_t:.0f} df")
+    else:
+        if family == "quasipoisson":
+            res = model.fit(scale="X2")
+            method = label + " (Pearson dispersion)"
+        else:
+            res = base
+            method = label
+        cov = res.cov_params()
+        if model_df == "resid" and family != "poisson":
+            df_t = float(n - p - (1 if (family == "negbin" and negbin_alpha == "moment") else 0))
+        else:
+            df_t = None
+    return res, cov, df_t, method, serial
 
 
 # --------------------------------------------------------------------------- #

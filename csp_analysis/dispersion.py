@@ -70,6 +70,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .formatting import check_confidence
+
 __all__ = ["estimate_dispersion", "combine", "seasonal_design", "fit_poisson_batch"]
 
 #: Lags of the pooled autocorrelation used for a 12-month total.
@@ -175,11 +177,11 @@ def _moments(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> dict:
     for i, o in enumerate(ok):
         patterns.setdefault(o.tobytes(), []).append(i)
     for rows in patterns.values():
-        m = _residual_maker(x, ok[rows[0]])
+        m = residual_maker(x, ok[rows[0]])
         out["df"][rows] = np.trace(m)
         out["b0"][rows] = np.trace(m)
         out["b1"][rows] = np.trace(m, offset=1)
-        t0, t1 = _rho_traces(m)
+        t0, t1 = rho_traces(m)
         out["t0"][rows] = t0
         out["t1"][rows] = t1
     out["df"] = np.round(out["df"])
@@ -188,14 +190,16 @@ def _moments(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> dict:
     return out
 
 
-def _residual_maker(x: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """``M = D - D X (X' D X)^+ X' D`` with D the diagonal of usable months."""
+def residual_maker(x: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Residual-maker matrix ``M = D - D X (X' D X)^+ X' D`` of the design ``x`` on the usable
+    months (``D`` the diagonal of the boolean mask ``used``); also used by
+    :mod:`csp_analysis.trends.mann_kendall` for its moment corrections."""
     d = np.diag(used.astype(float))
     xd = d @ x
     return d - xd @ np.linalg.pinv(x.T @ d @ x) @ xd.T
 
 
-def _rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``tr(M R M)`` and ``tr(S M R M)`` on :data:`RHO_GRID`, as elementwise sums
     ``sum(R * M)`` and ``sum(R * (M Q M)')`` (``M`` symmetric idempotent, ``Q`` the sub-diagonal
     shift), so each grid point costs O(n^2) rather than a matrix product."""
@@ -209,9 +213,18 @@ def _rho_traces(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t0, t1
 
 
-def _a_factor(rho: float, months: int) -> float:
+def correlation_factor(rho: float, months: int) -> float:
+    """Bartlett-window factor ``A_L = 1 + 2 sum_{k<L} (1 - k/L) rho^k`` by which AR(1) correlation
+    ``rho`` of the extra variation inflates it in an ``L = months``-month total, clipped to
+    ``[1, L]`` (the ``correlation_factor`` column of :func:`estimate_dispersion`)."""
     k = np.arange(1, max(int(months), 1))
     return float(np.clip(1.0 + 2.0 * np.sum((1.0 - k / months) * rho ** k), 1.0, max(int(months), 1)))
+
+
+# private names kept for importers written before the public ones
+_residual_maker = residual_maker
+_rho_traces = rho_traces
+_a_factor = correlation_factor
 
 
 def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
@@ -254,7 +267,7 @@ def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
         return float(np.interp(target, curve, RHO_GRID))
 
     rho = pooled(ok)
-    a = _a_factor(rho, months)
+    a = correlation_factor(rho, months)
     g = int(np.argmin(np.abs(RHO_GRID - rho)))
     with np.errstate(invalid="ignore", divide="ignore"):
         v = (c0 - b0) / t0[:, g]
@@ -266,7 +279,7 @@ def combine(mom: dict, months: int = DEFAULT_PERIOD, rows=None):
         for i in idx:
             mask = ok.copy()
             mask[i] = False
-            jack.append(_a_factor(pooled(mask), months))
+            jack.append(correlation_factor(pooled(mask), months))
         jack = np.asarray(jack)
         var_a = float((len(jack) - 1) / len(jack) * np.sum((jack - jack.mean()) ** 2))
     phi_l = np.maximum(1.0 + (monthly - 1.0) * a, 1.0)
@@ -336,9 +349,33 @@ def estimate_dispersion(
     >>> round(float(estimate_dispersion(y)["monthly_dispersion"].iloc[0]), 1) > 1
     True
     """
-    from .rates import _check_confidence
+    confidence = check_confidence(confidence)
+    frame, full, values, weights = _read_counts(counts, exclude)
+    x = _design(full, seasonal, trend_degree, current_start)
+    mom, has_events, n_used = _fit_moments(values, x, weights)
+    df = mom["df"]
+    value, df_eff, a, rho, phi = combine(mom, months)
+    alpha = 1 - confidence
+    good = np.isfinite(phi) & (df >= 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = np.maximum(value * df_eff / stats.chi2.ppf(1 - alpha / 2, np.maximum(df_eff, 1)), 1.0)
+        upper = np.maximum(value * df_eff / stats.chi2.ppf(alpha / 2, np.maximum(df_eff, 1)), 1.0)
+    terms = "calendar-month effects and a quadratic trend" if x.shape[1] >= 12 else "a trend"
+    method = (f"quasi-Poisson (Pearson chi2/df, or its moment estimate allowing for correlated months if "
+              f"larger) from a Poisson model with {terms}; month-to-month correlation "
+              f"pooled across {int(good.sum())} measure{'s' if good.sum() != 1 else ''} "
+              f"(Bartlett window, {months} months); floored at 1, keeping its degrees of freedom "
+              f"(compare with a t reference on df even at the floor)")
+    rows = []
+    for j, measure in enumerate(frame.columns):
+        rows.append(_measure_row(measure, good[j], has_events[j], int(n_used[j]), value[j], lower[j], upper[j],
+                                 df_eff[j], df[j], phi[j], a, months, confidence, method))
+    return pd.DataFrame(rows)
 
-    confidence = _check_confidence(confidence)
+
+def _read_counts(counts, exclude: dict | None):
+    """Counts as a (measures x months) array over the full monthly range, with weights 0 for
+    missing and excluded months: ``(frame, months, values, weights)``."""
     frame = counts.to_frame() if isinstance(counts, pd.Series) else pd.DataFrame(counts).copy()
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise ValueError("counts must have at least one measure (column) and one month (row)")
@@ -363,11 +400,22 @@ def estimate_dispersion(
             m = pd.Period(m, freq="M")
             if m in full:
                 weights[j, full.get_loc(m)] = 0.0
+    return frame, full, values, weights
+
+
+def _design(full: pd.PeriodIndex, seasonal: bool, trend_degree: int, current_start) -> np.ndarray:
+    """:func:`seasonal_design` for the months, plus a step from ``current_start`` when it splits them."""
     x = seasonal_design(len(full), first_month=int(full[0].month), seasonal=seasonal, trend_degree=trend_degree)
     if current_start is not None:
         step = (full >= pd.Period(current_start, freq="M")).astype(float)
         if 0 < step.sum() < len(full):
             x = np.column_stack([x, step])
+    return x
+
+
+def _fit_moments(values: np.ndarray, x: np.ndarray, weights: np.ndarray):
+    """:func:`_moments` of the measures with events (NaN / 0 for the others), which measures have
+    events and the number of usable months of each."""
     has_events = np.nansum(np.where(weights > 0, values, 0.0), axis=1) > 0
     n_used = (weights > 0).sum(axis=1)
     k = values.shape[0]
@@ -378,41 +426,31 @@ def estimate_dispersion(
         got = _moments(values[has_events], x, weights[has_events])
         for key in mom:
             mom[key][has_events] = got[key]
-    df = mom["df"]
-    value, df_eff, a, rho, phi = combine(mom, months)
-    alpha = 1 - confidence
-    good = np.isfinite(phi) & (df >= 3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.maximum(value * df_eff / stats.chi2.ppf(1 - alpha / 2, np.maximum(df_eff, 1)), 1.0)
-        upper = np.maximum(value * df_eff / stats.chi2.ppf(alpha / 2, np.maximum(df_eff, 1)), 1.0)
-    terms = "calendar-month effects and a quadratic trend" if x.shape[1] >= 12 else "a trend"
-    method = (f"quasi-Poisson (Pearson chi2/df, or its moment estimate allowing for correlated months if "
-              f"larger) from a Poisson model with {terms}; month-to-month correlation "
-              f"pooled across {int(good.sum())} measure{'s' if good.sum() != 1 else ''} "
-              f"(Bartlett window, {months} months); floored at 1, keeping its degrees of freedom "
-              f"(compare with a t reference on df even at the floor)")
-    rows = []
-    for j, measure in enumerate(frame.columns):
-        if not good[j]:
-            why = ("no events in the usable months" if not has_events[j]
-                   else f"too few usable months ({int(n_used[j])}) to estimate it")
-            rows.append(dict(measure=measure, value=np.nan, lower=np.nan, upper=np.nan, confidence=confidence,
-                             df=np.nan, residual_df=np.nan, monthly_dispersion=np.nan, correlation_factor=a,
-                             months_used=int(n_used[j]), method=method,
-                             sentence=f"The extra variation of {measure} cannot be estimated: {why}."))
-            continue
-        conf = f"{confidence * 100:g}%"
-        sent = (f"{measure}: a {months}-month total varies about {value[j]:.1f} times as much as a Poisson count "
-                f"({conf} CI {lower[j]:.1f} to {upper[j]:.1f}; monthly variance/mean {phi[j]:.2f} from "
-                f"{int(n_used[j])} months, {df_eff[j]:.0f} effective degrees of freedom; month-to-month "
-                f"correlation adds a "
-                f"factor {a:.2f} to the extra variation).")
-        if value[j] <= 1.0:
-            sent = (f"{measure}: no variation beyond a Poisson count was found in {int(n_used[j])} months "
-                    f"(monthly variance/mean {phi[j]:.2f}), but that estimate is uncertain, so comparisons "
-                    f"still allow for it (t reference on {df_eff[j]:.0f} degrees of freedom).")
-        rows.append(dict(measure=measure, value=float(value[j]), lower=float(lower[j]), upper=float(upper[j]),
-                         confidence=confidence, df=float(df_eff[j]), residual_df=float(df[j]),
-                         monthly_dispersion=float(phi[j]),
-                         correlation_factor=a, months_used=int(n_used[j]), method=method, sentence=sent))
-    return pd.DataFrame(rows)
+    return mom, has_events, n_used
+
+
+def _measure_row(measure, good: bool, has_events: bool, n_used: int, value: float, lower: float, upper: float,
+                 df_eff: float, df: float, phi: float, a: float, months: int, confidence: float,
+                 method: str) -> dict:
+    """One measure's row of :func:`estimate_dispersion`, with its sentence (or why it is missing)."""
+    if not good:
+        why = ("no events in the usable months" if not has_events
+               else f"too few usable months ({n_used}) to estimate it")
+        return dict(measure=measure, value=np.nan, lower=np.nan, upper=np.nan, confidence=confidence,
+                    df=np.nan, residual_df=np.nan, monthly_dispersion=np.nan, correlation_factor=a,
+                    months_used=n_used, method=method,
+                    sentence=f"The extra variation of {measure} cannot be estimated: {why}.")
+    conf = f"{confidence * 100:g}%"
+    sent = (f"{measure}: a {months}-month total varies about {value:.1f} times as much as a Poisson count "
+            f"({conf} CI {lower:.1f} to {upper:.1f}; monthly variance/mean {phi:.2f} from "
+            f"{n_used} months, {df_eff:.0f} effective degrees of freedom; month-to-month "
+            f"correlation adds a "
+            f"factor {a:.2f} to the extra variation).")
+    if value <= 1.0:
+        sent = (f"{measure}: no variation beyond a Poisson count was found in {n_used} months "
+                f"(monthly variance/mean {phi:.2f}), but that estimate is uncertain, so comparisons "
+                f"still allow for it (t reference on {df_eff:.0f} degrees of freedom).")
+    return dict(measure=measure, value=float(value), lower=float(lower), upper=float(upper),
+                confidence=confidence, df=float(df_eff), residual_df=float(df),
+                monthly_dispersion=float(phi),
+                correlation_factor=a, months_used=n_used, method=method, sentence=sent)

@@ -56,7 +56,8 @@ from scipy import stats
 
 from .contract import default_sentence, standardise
 from .funnels import assign_funnel_significance, funnel_limits, funnel_outliers
-from .rates import _check_confidence, _check_positive_scalar, format_p_value, proportion_ci, rate_ci, rate_ratio
+from .formatting import check_confidence
+from .rates import check_positive_scalar, format_p_value, proportion_ci, quasi_score_test, rate_ci, rate_ratio
 
 __all__ = [
     "relative_rate_index",
@@ -112,8 +113,9 @@ def _is_unknown(values: pd.Series, unknown) -> np.ndarray:
     return values.isna().to_numpy() | values.astype(str).str.strip().str.casefold().isin(keys).to_numpy()
 
 
-def _who(group, people: str = "people", start: bool = False) -> str:
-    """'Black people'; 'people of Mixed ethnicity'; 'people from Other ethnic groups'."""
+def describe_group(group, people: str = "people", start: bool = False) -> str:
+    """Name the people of an ethnic group in a sentence: 'Black people'; 'people of Mixed
+    ethnicity'; 'people from Other ethnic groups' (capitalised with ``start``)."""
     key = str(group).casefold()
     if people == "people" and key in ("mixed", "other"):
         text = "people of Mixed ethnicity" if key == "mixed" else "people from Other ethnic groups"
@@ -122,10 +124,16 @@ def _who(group, people: str = "people", start: bool = False) -> str:
     return text[0].upper() + text[1:] if start else text
 
 
-def _fmt_ratio(r: float) -> str:
+def format_ratio(r: float) -> str:
+    """A rate ratio for a sentence: one decimal from 0.95, two below; 'infinite' or 'n/a'."""
     if not np.isfinite(r):
         return "infinite" if r > 0 else "n/a"
     return f"{r:.1f}" if r >= 0.95 else f"{r:.2f}"
+
+
+# private names kept for importers written before the public ones
+_who = describe_group
+_fmt_ratio = format_ratio
 
 
 # ----------------------------------------------------------------------------
@@ -226,9 +234,36 @@ def relative_rate_index(
     2020 (rates per 1,000 by ethnicity).
     Breslow NE, Day NE (1987). IARC Sci Publ 82 (rate ratios).
     """
+    confidence = check_confidence(confidence)
+    multiplier = check_positive_scalar(multiplier, "multiplier")
+    df = _read_group_counts(data, group, count, population, unknown, period)
+    phi, phi_df = (_period_dispersion(df.assign(period=data[period].to_numpy()))
+                   if period is not None else (1.0, np.nan))
+    agg, ref = _aggregate_groups(df, reference, group)
+    out = _fit_group_ratios(agg, ref, phi, phi_df, multiplier, confidence)
+    total_unknown = float(agg.loc[agg["unknown"], "count"].sum())
+    total_count = float(agg["count"].sum())
+    _add_unknown_bounds(out, ref, reference, total_unknown)
+    out["small_number"] = out["count"] < small_number
+    out["share_unknown"] = total_unknown / total_count if total_count > 0 else np.nan
+    out["confidence"] = confidence
+    out["multiplier"] = multiplier
+    out["dispersion"] = phi
+    out["dispersion_df"] = phi_df
+    n_periods = int(data[period].nunique()) if period is not None else 0
+    out["sentence"] = _ratio_sentences(out, reference, total_count, confidence, multiplier, small_number,
+                                       people, action, phi, n_periods)
+    cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
+            "p_value", "excess", "small_number", "unknown", "ratio_if_all_unknown", "ratio_if_no_unknown",
+            "share_unknown", "method", "confidence", "multiplier", "dispersion", "dispersion_df", "sentence"]
+    return standardise(out[cols], value="ratio")
+
+
+def _read_group_counts(data: pd.DataFrame, group: str, count: str, population: str, unknown,
+                       period: str | None) -> pd.DataFrame:
+    """Check the columns of :func:`relative_rate_index`'s input and return ``group``, ``count``,
+    ``population`` and ``unknown`` (missing labels become "Unknown")."""
     _need_columns(data, group=group, count=count, population=population)
-    confidence = _check_confidence(confidence)
-    multiplier = _check_positive_scalar(multiplier, "multiplier")
     if period is not None:
         _need_columns(data, period=period)
     df = pd.DataFrame(
@@ -242,8 +277,12 @@ def relative_rate_index(
         raise ValueError("count values must be non-negative")
     df["unknown"] = _is_unknown(df["group"], unknown)
     df["group"] = df["group"].where(~df["group"].isna(), "Unknown")
-    phi, phi_df = (_period_dispersion(df.assign(period=data[period].to_numpy()))
-                   if period is not None else (1.0, np.nan))
+    return df
+
+
+def _aggregate_groups(df: pd.DataFrame, reference: str, group: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Totals per group (known groups first, then unknowns) and the reference group's row; raises
+    when the reference is missing or a known group has no positive population."""
     agg = (
         df.groupby(["group", "unknown"], sort=False)
         .agg(count=("count", "sum"), population=("population", lambda s: s.sum(min_count=1)))
@@ -258,10 +297,13 @@ def relative_rate_index(
         raise ValueError(
             f"population must be greater than zero for every known group; check {known.loc[bad_pop, 'group'].tolist()}"
         )
-    ref = known[known["group"] == reference].iloc[0]
-    total_unknown = float(agg.loc[agg["unknown"], "count"].sum())
-    total_count = float(agg["count"].sum())
+    return agg, known[known["group"] == reference].iloc[0]
 
+
+def _fit_group_ratios(agg: pd.DataFrame, ref: pd.Series, phi: float, phi_df: float, multiplier: float,
+                      confidence: float) -> pd.DataFrame:
+    """Rates of the known groups and their ratios to the reference: exact conditional, or the
+    quasi-Poisson score test when ``phi > 1``; the excess over the reference rate."""
     k = ~agg["unknown"].to_numpy()
     out = agg.copy()
     for col in ("rate", "rate_lower", "rate_upper", "ratio", "lower", "upper", "p_value", "excess",
@@ -275,12 +317,11 @@ def relative_rate_index(
     rr = rate_ratio(out.loc[k, "count"], out.loc[k, "population"], ref["count"], ref["population"],
                     confidence=confidence)
     if phi > 1:
-        from .rates import _quasi_score
-
         args = [out.loc[k, c].to_numpy(dtype=float) for c in ("count", "population")]
         nk = int(k.sum())
-        q = _quasi_score(args[0], args[1], np.full(nk, float(ref["count"])), np.full(nk, float(ref["population"])),
-                         np.full(nk, phi), np.full(nk, phi_df), confidence)
+        q = quasi_score_test(args[0], args[1], np.full(nk, float(ref["count"])),
+                             np.full(nk, float(ref["population"])), np.full(nk, phi), np.full(nk, phi_df),
+                             confidence)
         rr = rr.assign(ratio=q[0], lower=q[1], upper=q[2], p_value=q[3],
                        method=f"quasi-Poisson score, t on {phi_df:.0f} df (phi = {phi:.2f}, across periods, "
                               "allowing for correlation between neighbouring periods)")
@@ -289,8 +330,15 @@ def relative_rate_index(
     out.loc[k, "upper"] = rr["upper"].to_numpy()
     out.loc[k, "p_value"] = rr["p_value"].to_numpy()
     out.loc[k, "method"] = rr["method"].to_numpy()
+    out.loc[k, "excess"] = out.loc[k, "count"] - out.loc[k, "population"] * (ref["count"] / ref["population"])
+    return out
+
+
+def _add_unknown_bounds(out: pd.DataFrame, ref: pd.Series, reference: str, total_unknown: float) -> None:
+    """Fill ``ratio_if_all_unknown`` / ``ratio_if_no_unknown`` (in place) and set the reference
+    row's ratio to 1 with no interval or test."""
+    k = ~out["unknown"].to_numpy()
     ref_rate = ref["count"] / ref["population"]
-    out.loc[k, "excess"] = out.loc[k, "count"] - out.loc[k, "population"] * ref_rate
     with np.errstate(divide="ignore", invalid="ignore"):
         g_rate = out.loc[k, "count"] / out.loc[k, "population"]
         out.loc[k, "ratio_if_all_unknown"] = ((out.loc[k, "count"] + total_unknown) / out.loc[k, "population"]) / ref_rate
@@ -299,19 +347,17 @@ def relative_rate_index(
     out.loc[is_ref, ["ratio_if_all_unknown", "ratio_if_no_unknown", "ratio"]] = 1.0
     # the reference compared with itself has no meaningful interval or test
     out.loc[is_ref, ["lower", "upper", "p_value"]] = np.nan
-    out["small_number"] = out["count"] < small_number
-    out["share_unknown"] = total_unknown / total_count if total_count > 0 else np.nan
-    out["confidence"] = confidence
-    out["multiplier"] = multiplier
-    out["dispersion"] = phi
-    out["dispersion_df"] = phi_df
 
+
+def _ratio_sentences(out: pd.DataFrame, reference: str, total_count: float, confidence: float,
+                     multiplier: float, small_number: int, people: str, action: str, phi: float,
+                     n_periods: int) -> list[str]:
+    """One plain sentence per row of :func:`relative_rate_index`."""
     conf_pct = f"{confidence * 100:g}%"
     per = f"{multiplier:,.0f}"
-    n_periods = int(data[period].nunique()) if period is not None else 0
 
     def who(g, start=False):
-        return _who(g, people, start)
+        return describe_group(g, people, start)
 
     sentences = []
     for _, row in out.iterrows():
@@ -325,8 +371,8 @@ def relative_rate_index(
             sentences.append(f"{who(reference, True)}: reference group ({row['rate']:.2f} per {per}).")
             continue
         s = (
-            f"{who(row['group'], True)} {action} at {_fmt_ratio(row['ratio'])} times the rate of "
-            f"{who(reference)} ({conf_pct} CI {_fmt_ratio(row['lower'])} to {_fmt_ratio(row['upper'])})."
+            f"{who(row['group'], True)} {action} at {format_ratio(row['ratio'])} times the rate of "
+            f"{who(reference)} ({conf_pct} CI {format_ratio(row['lower'])} to {format_ratio(row['upper'])})."
         )
         if row["lower"] <= 1 <= row["upper"]:
             s += f" The difference could be chance ({format_p_value(row['p_value'])})."
@@ -339,11 +385,7 @@ def relative_rate_index(
                 s += (f" With only {n_periods} periods to learn how alike neighbouring months are, the interval is "
                       "cautious, so a real difference could be missed.")
         sentences.append(s)
-    out["sentence"] = sentences
-    cols = ["group", "count", "population", "rate", "rate_lower", "rate_upper", "ratio", "lower", "upper",
-            "p_value", "excess", "small_number", "unknown", "ratio_if_all_unknown", "ratio_if_no_unknown",
-            "share_unknown", "method", "confidence", "multiplier", "dispersion", "dispersion_df", "sentence"]
-    return standardise(out[cols], value="ratio")
+    return sentences
 
 
 def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
@@ -361,15 +403,42 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
     uncertainty of ``rho`` (see the comment in the code). (1, NaN) with fewer than two periods or
     no residual degrees of freedom.
     """
-    import statsmodels.api as sm
+    from .dispersion import RHO_GRID, correlation_factor
 
-    from .dispersion import RHO_GRID, _a_factor
+    fitted = _fit_period_model(df)
+    if fitted is None:
+        return 1.0, np.nan
+    d, r, m, dfr, ordered = fitted
+    c0, b0 = float(r @ r), float(np.trace(m))
+    v = max((c0 - b0) / b0, 0.0)
+    periods = d["period"].nunique()
+    a, rho = 1.0, 0.0
+    if ordered and v > 0:
+        rho, t0s = _period_correlation(d, r, m, c0, b0)
+        if rho > 0:
+            g = int(np.argmin(np.abs(RHO_GRID - rho)))
+            v = max((c0 - b0) / t0s[g], v)
+            a = correlation_factor(rho, periods)
+    phi = 1.0 + v * a
+    if phi <= 1:
+        return 1.0, np.nan
+    df_out = float(dfr)
+    if ordered:
+        df_out = _satterthwaite_df(phi, v, a, rho, dfr, periods, d["group"].nunique())
+    return phi, df_out
+
+
+def _fit_period_model(df: pd.DataFrame):
+    """Fit ``count ~ group + period`` (Poisson GLM, log population offset) to the known groups'
+    rows: ``(rows, Pearson residuals, residual maker, residual df, periods ordered)``, or None
+    with fewer than two periods or groups, no residual degrees of freedom or no events."""
+    import statsmodels.api as sm
 
     d = df[~df["unknown"] & (df["population"] > 0)]
     d = d.groupby(["group", "period"], sort=False, dropna=False).agg(
         count=("count", "sum"), population=("population", "sum")).reset_index()
     if d["period"].nunique() < 2 or d["group"].nunique() < 2:
-        return 1.0, np.nan
+        return None
     try:
         d = d.sort_values(["group", "period"], kind="stable").reset_index(drop=True)
         ordered = True
@@ -380,67 +449,68 @@ def _period_dispersion(df: pd.DataFrame) -> tuple[float, float]:
     xm = x.to_numpy()
     dfr = len(d) - np.linalg.matrix_rank(xm)
     if dfr < 1 or d["count"].sum() <= 0:
-        return 1.0, np.nan
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.GLM(d["count"].to_numpy(dtype=float), xm, family=sm.families.Poisson(),
                      offset=np.log(d["population"].to_numpy(dtype=float))).fit()
     r = np.asarray(fit.resid_pearson, dtype=float)
+    m = np.eye(len(r)) - xm @ np.linalg.pinv(xm)
+    return d, r, m, dfr, ordered
+
+
+def _period_correlation(d: pd.DataFrame, r: np.ndarray, m: np.ndarray, c0: float, b0: float):
+    """Lag-1 correlation ``rho`` of the extra variation between neighbouring periods of a group
+    (method of moments on :data:`~csp_analysis.dispersion.RHO_GRID`) and ``tr(M R M)`` on the grid."""
+    from .dispersion import RHO_GRID
+
     n = len(r)
-    m = np.eye(n) - xm @ np.linalg.pinv(xm)
-    c0, b0 = float(r @ r), float(np.trace(m))
-    v = max((c0 - b0) / b0, 0.0)
-    periods = d["period"].nunique()
-    a = 1.0
-    if ordered and v > 0:
-        rank = d.groupby("group", sort=False).cumcount().to_numpy()
-        same = d["group"].to_numpy()
-        adj = np.zeros((n, n))
-        nxt = [(i, i + 1) for i in range(n - 1) if same[i] == same[i + 1]]
-        for i, j in nxt:
-            adj[j, i] = 1.0
-        lag = np.where(same[:, None] == same[None, :], np.abs(rank[:, None] - rank[None, :]), -1)
-        c1 = float(sum(r[i] * r[j] for i, j in nxt))
-        b1 = float(np.sum(adj.T * m)) if nxt else 0.0
-        a1 = (m @ adj @ m).T
-        curve, t0s = [], []
-        for rho in RHO_GRID:
-            rr = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
-            rr[lag == 0] = 1.0
-            t0s.append(float(np.sum(rr * m)))
-            curve.append(float(np.sum(rr * a1)))
-        curve, t0s = np.asarray(curve), np.asarray(t0s)
-        # no shrinkage of rho towards 0 (it left intervals too narrow at AR 0.5); its noise goes into df below
-        target = (c1 - b1) / (c0 - b0)
-        ratio = curve / t0s
-        rho = 0.0 if target <= ratio[0] else float(np.interp(min(target, ratio[-1]), ratio, RHO_GRID))
-        if rho > 0:
-            g = int(np.argmin(np.abs(RHO_GRID - rho)))
-            v = max((c0 - b0) / t0s[g], v)
-            a = _a_factor(rho, periods)
-    phi = 1.0 + v * a
-    if phi <= 1:
-        return 1.0, np.nan
-    df_out = float(dfr)
-    if ordered:
-        # A dozen months say little about rho, and a rho estimated too low makes the interval too
-        # narrow (13% false positives at AR 0.5 before this step; benchmarks/calib_rates.py). Its
-        # uncertainty is carried into the degrees of freedom (Satterthwaite 1946):
-        # Var(phi_L) = A^2 Var(v) + v^2 Var(A), Var(v) = 2 (1 + v)^2 / df, and Var(A) by the delta
-        # method with Bartlett's Var(r_1) = (1 - r_1^2) / n for the lag-1 autocorrelation r_1 = w rho of
-        # the n = (groups - 1) x periods independent contrasts, divided by the share of extra variation
-        # w = v / (1 + v) squared (rho = r_1 / w).
-        n_contrast = max((d["group"].nunique() - 1) * periods, 1)
-        w = v / (1.0 + v)
-        var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
-        lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
-        slope = (_a_factor(hi_r, periods) - _a_factor(lo_r, periods)) / (hi_r - lo_r)
-        # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
-        # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
-        var_a = min(slope * slope * var_rho, (_a_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
-        var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
-        df_out = float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
-    return phi, df_out
+    rank = d.groupby("group", sort=False).cumcount().to_numpy()
+    same = d["group"].to_numpy()
+    adj = np.zeros((n, n))
+    nxt = [(i, i + 1) for i in range(n - 1) if same[i] == same[i + 1]]
+    for i, j in nxt:
+        adj[j, i] = 1.0
+    lag = np.where(same[:, None] == same[None, :], np.abs(rank[:, None] - rank[None, :]), -1)
+    c1 = float(sum(r[i] * r[j] for i, j in nxt))
+    b1 = float(np.sum(adj.T * m)) if nxt else 0.0
+    a1 = (m @ adj @ m).T
+    curve, t0s = [], []
+    for rho in RHO_GRID:
+        rr = np.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
+        rr[lag == 0] = 1.0
+        t0s.append(float(np.sum(rr * m)))
+        curve.append(float(np.sum(rr * a1)))
+    curve, t0s = np.asarray(curve), np.asarray(t0s)
+    # no shrinkage of rho towards 0 (it left intervals too narrow at AR 0.5); its noise goes into df below
+    target = (c1 - b1) / (c0 - b0)
+    ratio = curve / t0s
+    rho = 0.0 if target <= ratio[0] else float(np.interp(min(target, ratio[-1]), ratio, RHO_GRID))
+    return rho, t0s
+
+
+def _satterthwaite_df(phi: float, v: float, a: float, rho: float, dfr: int, periods: int, groups: int) -> float:
+    """Degrees of freedom of the dispersion of a total over ordered periods, carrying the
+    uncertainty of ``rho`` (Satterthwaite 1946)."""
+    from .dispersion import RHO_GRID, correlation_factor
+
+    # A dozen months say little about rho, and a rho estimated too low makes the interval too
+    # narrow (13% false positives at AR 0.5 before this step; benchmarks/calib_rates.py). Its
+    # uncertainty is carried into the degrees of freedom (Satterthwaite 1946):
+    # Var(phi_L) = A^2 Var(v) + v^2 Var(A), Var(v) = 2 (1 + v)^2 / df, and Var(A) by the delta
+    # method with Bartlett's Var(r_1) = (1 - r_1^2) / n for the lag-1 autocorrelation r_1 = w rho of
+    # the n = (groups - 1) x periods independent contrasts, divided by the share of extra variation
+    # w = v / (1 + v) squared (rho = r_1 / w).
+    n_contrast = max((groups - 1) * periods, 1)
+    w = v / (1.0 + v)
+    var_rho = (1.0 - (w * rho) ** 2) / (n_contrast * max(w, 1e-9) ** 2)
+    lo_r, hi_r = max(rho - 0.05, 0.0), min(rho + 0.05, float(RHO_GRID[-1]))
+    slope = (correlation_factor(hi_r, periods) - correlation_factor(lo_r, periods)) / (hi_r - lo_r)
+    # A lies between 1 and A(0.9), so its variance is at most (A(0.9) - 1)^2 / 4 (Popoviciu); the
+    # delta method overstates it when w is small (rho then wild, but phi_L = 1 + v A barely moves)
+    var_a = min(slope * slope * var_rho, (correlation_factor(float(RHO_GRID[-1]), periods) - 1.0) ** 2 / 4.0)
+    var_l = a * a * 2.0 * (1.0 + v) ** 2 / dfr + v * v * var_a
+    return float(min(max(2.0 * phi * phi / var_l, 1.0), dfr))
 
 
 # ----------------------------------------------------------------------------
@@ -521,10 +591,27 @@ def find_rate_by_group(
     Stat Med 4:213-226.
     Wilson EB (1927). J Am Stat Assoc 22:209-212.
     """
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
     _need_columns(data, group=group, outcome=outcome, searches=searches)
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
+    agg = _count_finds(data, group, outcome, searches, reference, unknown)
+    ci = proportion_ci(agg["finds"], agg["searches"], confidence=confidence)
+    agg["value"], agg["lower"], agg["upper"] = ci["value"], ci["lower"], ci["upper"]
+    ref = agg[agg["group"] == reference].iloc[0]
+    cols = ["difference", "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value"]
+    _compare_find_rates(agg, ref, reference, cols, confidence)
+    agg["small_number"] = agg["searches"] < small_number
+    agg["confidence"] = confidence
+    agg["method"] = "wilson; newcombe difference; score ratio; fisher exact"
+    agg["sentence"] = _find_rate_sentences(agg, ref, reference, confidence, small_number)
+    order = ["group", "searches", "finds", "missing_outcome", "value", "lower", "upper", *cols, "small_number",
+             "unknown", "confidence", "method", "sentence"]
+    return agg[order]
+
+
+def _count_finds(data: pd.DataFrame, group: str, outcome: str, searches: str | None, reference: str,
+                 unknown) -> pd.DataFrame:
+    """Searches, finds and missing outcomes per group (one row per search, or per group with a
+    ``searches`` column), known groups first; only groups with searches; checks the reference."""
     labels = data[group]
     if searches is None:
         y = _as_outcome(data[outcome])
@@ -553,11 +640,16 @@ def find_rate_by_group(
     agg = agg[agg["searches"] > 0].reset_index(drop=True)
     if reference not in set(agg["group"]):
         raise ValueError(f"reference={reference!r} has no searches with a recorded outcome")
-    ci = proportion_ci(agg["finds"], agg["searches"], confidence=confidence)
-    agg["value"], agg["lower"], agg["upper"] = ci["value"], ci["lower"], ci["upper"]
-    ref = agg[agg["group"] == reference].iloc[0]
+    return agg
+
+
+def _compare_find_rates(agg: pd.DataFrame, ref: pd.Series, reference: str, cols: list[str],
+                        confidence: float) -> None:
+    """Fill (in place) each known group's difference (Newcombe) and ratio (score) of find rates
+    with the reference's, and Fisher's exact p-value."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     alpha = 1 - confidence
-    cols = ["difference", "difference_lower", "difference_upper", "ratio", "ratio_lower", "ratio_upper", "p_value"]
     for c in cols:
         agg[c] = np.nan
     for i, row in agg.iterrows():
@@ -573,9 +665,11 @@ def find_rate_by_group(
         agg.loc[i, "p_value"] = stats.fisher_exact(table).pvalue
     is_ref = agg["group"] == reference
     agg.loc[is_ref, ["difference", "ratio"]] = [0.0, 1.0]
-    agg["small_number"] = agg["searches"] < small_number
-    agg["confidence"] = confidence
-    agg["method"] = "wilson; newcombe difference; score ratio; fisher exact"
+
+
+def _find_rate_sentences(agg: pd.DataFrame, ref: pd.Series, reference: str, confidence: float,
+                         small_number: int) -> list[str]:
+    """One plain sentence per row of :func:`find_rate_by_group`."""
     conf_pct = f"{confidence * 100:g}%"
     sentences = []
     for _, row in agg.iterrows():
@@ -585,7 +679,7 @@ def find_rate_by_group(
             )
             continue
         s = (
-            f"Searches of {_who(row['group'])} found what was searched for in {row['value']:.1%} of cases "
+            f"Searches of {describe_group(row['group'])} found what was searched for in {row['value']:.1%} of cases "
             f"({conf_pct} CI {row['lower']:.1%} to {row['upper']:.1%})"
         )
         if row["group"] == reference:
@@ -594,7 +688,7 @@ def find_rate_by_group(
             diff = row["difference"] * 100
             word = "lower" if diff < 0 else "higher"
             s += (
-                f", {abs(diff):.1f} percentage points {word} than for {_who(reference)} ({ref['value']:.1%}; "
+                f", {abs(diff):.1f} percentage points {word} than for {describe_group(reference)} ({ref['value']:.1%}; "
                 f"{conf_pct} CI of the difference {row['difference_lower'] * 100:.1f} to "
                 f"{row['difference_upper'] * 100:.1f} points)."
             )
@@ -605,10 +699,7 @@ def find_rate_by_group(
         if row["small_number"]:
             s += f" Fewer than {small_number} searches: treat with caution."
         sentences.append(s)
-    agg["sentence"] = sentences
-    order = ["group", "searches", "finds", "missing_outcome", "value", "lower", "upper", *cols, "small_number",
-             "unknown", "confidence", "method", "sentence"]
-    return agg[order]
+    return sentences
 
 
 # ----------------------------------------------------------------------------
@@ -674,36 +765,10 @@ def location_quotients(
     Prevention 8:263-288.
     """
     _need_columns(data, area=area, count=count, total=total)
-    confidence = _check_confidence(confidence)
-    df = pd.DataFrame(
-        {"area": data[area], "count": _numeric_column(data, count, "count"),
-         "total": _numeric_column(data, total, "total")}
-    )
-    agg = df.groupby("area", sort=False).sum().reset_index()
+    confidence = check_confidence(confidence)
+    agg, big_c, big_t, from_data = _read_area_counts(data, area, count, total, wider_count, wider_total)
     c, t = agg["count"].to_numpy(), agg["total"].to_numpy()
-    if (c < 0).any() or (t <= 0).any() or (c > t).any():
-        raise ValueError("count must be between 0 and total, and total greater than zero, for every area")
-    from_data = wider_count is None and wider_total is None
-    if (wider_count is None) != (wider_total is None):
-        raise ValueError("give both wider_count and wider_total, or neither")
-    big_c = c.sum() if from_data else _check_positive_scalar(wider_count, "wider_count")
-    big_t = t.sum() if from_data else _check_positive_scalar(wider_total, "wider_total")
-    if big_c > big_t:
-        raise ValueError("wider_count must not exceed wider_total")
-    big_p = big_c / big_t
-    p = c / t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lq = p / big_p
-        v_c = (c * (1 - p)).sum() / big_c**2 if from_data else (1 - big_p) / big_c
-        var = (1 - p) / c + v_c
-        if from_data or within:
-            var = var - 2 * (1 - p) / big_c
-        se = np.sqrt(np.maximum(var, 0))
-    z = stats.norm.ppf(1 - (1 - confidence) / 2)
-    zero_upper = stats.chi2.ppf(1 - (1 - confidence) / 2, 2) / 2 / t / big_p
-    with np.errstate(invalid="ignore"):
-        lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
-        upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
+    p, lq, lower, upper = _quotient_interval(c, t, big_c, big_t, from_data, within, confidence)
     out = pd.DataFrame(
         {
             "area": agg["area"],
@@ -718,6 +783,48 @@ def location_quotients(
         }
     )
     return standardise(out, sentence=lambda r: default_sentence(r, f"Location quotient of {r['area']}"))
+
+
+def _read_area_counts(data: pd.DataFrame, area: str, count: str, total: str, wider_count, wider_total):
+    """Counts and totals per area, checked, and the wider area's count and total (the sums of the
+    areas unless given): ``(per area, C, T, from_data)``."""
+    df = pd.DataFrame(
+        {"area": data[area], "count": _numeric_column(data, count, "count"),
+         "total": _numeric_column(data, total, "total")}
+    )
+    agg = df.groupby("area", sort=False).sum().reset_index()
+    c, t = agg["count"].to_numpy(), agg["total"].to_numpy()
+    if (c < 0).any() or (t <= 0).any() or (c > t).any():
+        raise ValueError("count must be between 0 and total, and total greater than zero, for every area")
+    from_data = wider_count is None and wider_total is None
+    if (wider_count is None) != (wider_total is None):
+        raise ValueError("give both wider_count and wider_total, or neither")
+    big_c = c.sum() if from_data else check_positive_scalar(wider_count, "wider_count")
+    big_t = t.sum() if from_data else check_positive_scalar(wider_total, "wider_total")
+    if big_c > big_t:
+        raise ValueError("wider_count must not exceed wider_total")
+    return agg, big_c, big_t, from_data
+
+
+def _quotient_interval(c: np.ndarray, t: np.ndarray, big_c: float, big_t: float, from_data: bool, within: bool,
+                       confidence: float):
+    """Each area's share, location quotient and its delta-method interval on the log scale (an
+    exact Poisson upper limit for a zero count): ``(share, lq, lower, upper)``."""
+    big_p = big_c / big_t
+    p = c / t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lq = p / big_p
+        v_c = (c * (1 - p)).sum() / big_c**2 if from_data else (1 - big_p) / big_c
+        var = (1 - p) / c + v_c
+        if from_data or within:
+            var = var - 2 * (1 - p) / big_c
+        se = np.sqrt(np.maximum(var, 0))
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    zero_upper = stats.chi2.ppf(1 - (1 - confidence) / 2, 2) / 2 / t / big_p
+    with np.errstate(invalid="ignore"):
+        lower = np.where(c > 0, lq * np.exp(-z * se), 0.0)
+        upper = np.where(c > 0, lq * np.exp(z * se), zero_upper)
+    return p, lq, lower, upper
 
 
 # ----------------------------------------------------------------------------
@@ -890,8 +997,22 @@ def deprivation_gradient(
     (quasi-likelihood dispersion).
     """
     _need_columns(data, decile=decile, count=count, population=population)
-    confidence = _check_confidence(confidence)
-    multiplier = _check_positive_scalar(multiplier, "multiplier")
+    confidence = check_confidence(confidence)
+    multiplier = check_positive_scalar(multiplier, "multiplier")
+    y, pop, dec, ordered, step = _read_deciles(data, count, population, decile, most_deprived)
+    log_off = np.log(pop.to_numpy())
+    table = _decile_rates(y, pop, dec, ordered, log_off, confidence, multiplier)
+    by_decile = table.iloc[::-1].reset_index()
+    by_decile["decile"] = by_decile["decile"].astype("int64")
+    ridit = dec.map(table["ridit"]).to_numpy(dtype=float)
+    summary = _gradient_summary(y, step, ridit, log_off, confidence)
+    by_decile = standardise(by_decile, sentence=lambda r: default_sentence(r, f"Rate in decile {r['decile']}"))
+    return DeprivationGradient(by_decile=by_decile, summary=_SummaryTable(summary))
+
+
+def _read_deciles(data: pd.DataFrame, count: str, population: str, decile: str, most_deprived: int):
+    """Counts, populations and deciles, checked; the deciles ordered least deprived first and
+    each row's step (0 = least deprived)."""
     y = _numeric_column(data, count, "count")
     pop = _numeric_column(data, population, "population")
     dec = _numeric_column(data, decile, "decile")
@@ -910,7 +1031,13 @@ def deprivation_gradient(
     ordered = levels[::-1] if most_deprived == levels.min() else levels  # least deprived first
     step_of = {lvl: i for i, lvl in enumerate(ordered)}
     step = dec.map(step_of).to_numpy(dtype=float)
+    return y, pop, dec, ordered, step
 
+
+def _decile_rates(y: pd.Series, pop: pd.Series, dec: pd.Series, ordered: np.ndarray, log_off: np.ndarray,
+                  confidence: float, multiplier: float) -> pd.DataFrame:
+    """Per decile (least deprived first): population share, ridit, rate with Poisson and
+    dispersion-adjusted limits, and the rate ratio to the least deprived decile."""
     table = (
         pd.DataFrame({"decile": dec, "count": y, "population": pop})
         .groupby("decile")
@@ -924,7 +1051,6 @@ def deprivation_gradient(
     table["value"], table["lower"], table["upper"] = rc["value"], rc["lower"], rc["upper"]
     table["confidence"] = confidence
     table["method"] = rc["method"]
-    log_off = np.log(pop.to_numpy())
     ratios, r_lo, r_hi, r_p, se_rate, disp_f = _decile_factor_quasi_poisson(
         y.to_numpy(), dec.to_numpy(), log_off, ordered[0], confidence)
     z = stats.norm.ppf(1 - (1 - confidence) / 2)
@@ -939,10 +1065,13 @@ def deprivation_gradient(
     table["ratio_upper"] = table.index.map(r_hi).to_numpy(dtype=float)
     table["ratio_p_value"] = table.index.map(r_p).to_numpy(dtype=float)
     table["dispersion"] = disp_f
-    by_decile = table.iloc[::-1].reset_index()
-    by_decile["decile"] = by_decile["decile"].astype("int64")
+    return table
 
-    ridit = dec.map(table["ridit"]).to_numpy(dtype=float)
+
+def _gradient_summary(y: pd.Series, step: np.ndarray, ridit: np.ndarray, log_off: np.ndarray,
+                      confidence: float) -> pd.DataFrame:
+    """The rate ratio per decile and the relative index of inequality (quasi-Poisson GLMs), with
+    their sentences."""
     rows = []
     for measure, x in (("rate ratio per decile", step), ("relative index of inequality", ridit)):
         val, lo, hi, p, disp = _quasi_poisson(y.to_numpy(), x, log_off, confidence)
@@ -964,8 +1093,7 @@ def deprivation_gradient(
             f"the modelled rate at the most deprived end is {r['value']:.2f} times that at the least deprived end."
         ),
     ]
-    by_decile = standardise(by_decile, sentence=lambda r: default_sentence(r, f"Rate in decile {r['decile']}"))
-    return DeprivationGradient(by_decile=by_decile, summary=_SummaryTable(summary))
+    return summary
 
 
 # ----------------------------------------------------------------------------
@@ -1022,16 +1150,7 @@ def share_of_burden(
         raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
     if rank_by not in ("rate", "count"):
         raise ValueError(f"rank_by must be 'rate' or 'count', got {rank_by!r}")
-    df = pd.DataFrame(
-        {"place": data[place], "count": _numeric_column(data, count, "count"),
-         "population": _numeric_column(data, population, "population")}
-    )
-    if df[["count", "population"]].isna().any().any():
-        raise ValueError("count and population must not contain missing values")
-    agg = df.groupby("place", sort=False).sum().reset_index()
-    if (agg["count"] < 0).any() or (agg["population"] <= 0).any():
-        raise ValueError("count must be non-negative and population greater than zero")
-    agg["rate"] = agg["count"] / agg["population"]
+    agg = _read_place_populations(data, place, count, population)
     key = ["rate", "count"] if rank_by == "rate" else ["count", "rate"]
     agg = agg.sort_values(key, ascending=False, kind="mergesort")
     n = len(agg)
@@ -1067,6 +1186,21 @@ def share_of_burden(
     # a descriptive share: no interval, no test (lower/upper/confidence missing)
     return standardise(out, value="share_of_count", lower=None, upper=None, confidence=None,
                        method=f"share of burden (places ranked by {ranked})")
+
+
+def _read_place_populations(data: pd.DataFrame, place: str, count: str, population: str) -> pd.DataFrame:
+    """Counts, populations and rates per place, checked."""
+    df = pd.DataFrame(
+        {"place": data[place], "count": _numeric_column(data, count, "count"),
+         "population": _numeric_column(data, population, "population")}
+    )
+    if df[["count", "population"]].isna().any().any():
+        raise ValueError("count and population must not contain missing values")
+    agg = df.groupby("place", sort=False).sum().reset_index()
+    if (agg["count"] < 0).any() or (agg["population"] <= 0).any():
+        raise ValueError("count must be non-negative and population greater than zero")
+    agg["rate"] = agg["count"] / agg["population"]
+    return agg
 
 
 # ----------------------------------------------------------------------------
@@ -1237,4 +1371,4 @@ def census_population_by_broad_group(census_df: pd.DataFrame) -> pd.DataFrame:
 # small-number suppression
 # ----------------------------------------------------------------------------
 # one implementation for the package: csp_analysis.suppression (kept importable from here)
-from .suppression import _determined_cells, suppress_small_numbers  # noqa: E402,F401
+from .suppression import determined_cells as _determined_cells, suppress_small_numbers  # noqa: E402,F401

@@ -41,9 +41,9 @@ import pandas as pd
 from scipy import stats
 
 from .contract import default_sentence, standardise
-from .formatting import confidence_label, format_count, format_number
-from .rates import _check_confidence, _poisson_limits, _prepare, _wilson_limits
-from .rates import _check_positive_scalar as _positive
+from .formatting import check_confidence, confidence_label, format_count, format_number
+from .rates import check_positive_scalar as _positive
+from .rates import poisson_limits, prepare_inputs, wilson_limits
 
 __all__ = [
     "funnel_limits",
@@ -206,58 +206,72 @@ def funnel_limits(
     if numerator is None:
         raise ValueError("numerator is required")
     num = _num_array(numerator, "numerator")
-
     if statistic == "proportion":
-        if denominator is None or multiplier is None:
-            raise ValueError("proportions need numerator, denominator and multiplier")
-        den = _num_array(denominator, "denominator")
-        _check_num_den(num, den, proportion=True)
-        multiplier = _positive(multiplier, "multiplier")
-        av = num.sum() / den.sum()
-        lo_den, hi_den = den.min(), den.max()
-        axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
-        axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
-        out = pd.DataFrame({"population": axis})
-        for label, conf in _LEVELS.items():
-            lo, hi = _proportion_limits(av, axis, conf)
-            out[f"lower_{label}_limit"] = np.clip(lo * multiplier, 0, multiplier)
-            out[f"upper_{label}_limit"] = np.clip(hi * multiplier, 0, multiplier)
-        out = out[["population", "lower_2s_limit", "upper_2s_limit", "lower_3s_limit", "upper_3s_limit"]]
-        out["baseline"] = av * multiplier
-        out["statistic"] = "proportion"
-        out["method"] = "Wilson"
-        return _limits_contract(out)
-
+        return _proportion_funnel(num, denominator, multiplier, points)
     if statistic == "ratio":
-        if denominator is None:
-            raise ValueError("ratios need numerator (observed) and denominator (expected)")
-        _validate_choice(ratio_type, "ratio_type", ("count", "isr"))
-        den = _num_array(denominator, "denominator")
-        _check_num_den(num, den, proportion=False)
-        lo_den, hi_den = den.min(), den.max()
-        axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
-        axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
-        out = pd.DataFrame({"observed_events": axis})
-        for label, conf in _LEVELS.items():
-            a = (1 - conf) / 2
-            lower_exp = stats.chi2.ppf(1 - a, 2 * axis + 2) / 2
-            upper_exp = stats.chi2.ppf(a, 2 * axis) / 2
-            out[f"lower_{label}_exp_events"] = lower_exp
-            out[f"lower_{label}_limit"] = axis / lower_exp
-            out[f"upper_{label}_exp_events"] = upper_exp
-            out[f"upper_{label}_limit"] = axis / upper_exp
-        limit_cols = [c for c in out.columns if c.endswith("_limit")]
-        if ratio_type == "count":
-            out[limit_cols] = out[limit_cols] - 1
-            out["baseline"] = 0.0
-        else:
-            out[limit_cols] = out[limit_cols] * 100
-            out["baseline"] = 100.0
-        out["statistic"] = f"ratio ({ratio_type})"
-        out["method"] = "Poisson"
-        return _limits_contract(out)
+        return _ratio_funnel(num, denominator, ratio_type, points)
+    return _rate_funnel(num, denominator, rate, multiplier, rate_type, years_of_data, points)
 
-    # rates
+
+def _proportion_funnel(num, denominator, multiplier, points) -> pd.DataFrame:
+    """:func:`funnel_limits` for proportions: Wilson limits around the pooled proportion."""
+    statistic = "proportion"
+    if denominator is None or multiplier is None:
+        raise ValueError("proportions need numerator, denominator and multiplier")
+    den = _num_array(denominator, "denominator")
+    _check_num_den(num, den, proportion=True)
+    multiplier = _positive(multiplier, "multiplier")
+    av = num.sum() / den.sum()
+    lo_den, hi_den = den.min(), den.max()
+    axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
+    axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
+    out = pd.DataFrame({"population": axis})
+    for label, conf in _LEVELS.items():
+        lo, hi = _proportion_limits(av, axis, conf)
+        out[f"lower_{label}_limit"] = np.clip(lo * multiplier, 0, multiplier)
+        out[f"upper_{label}_limit"] = np.clip(hi * multiplier, 0, multiplier)
+    out = out[["population", "lower_2s_limit", "upper_2s_limit", "lower_3s_limit", "upper_3s_limit"]]
+    out["baseline"] = av * multiplier
+    out["statistic"] = "proportion"
+    out["method"] = "Wilson"
+    return _limits_contract(out)
+
+
+def _ratio_funnel(num, denominator, ratio_type, points) -> pd.DataFrame:
+    """:func:`funnel_limits` for ratios of observed to expected events: exact Poisson limits."""
+    statistic = "ratio"
+    if denominator is None:
+        raise ValueError("ratios need numerator (observed) and denominator (expected)")
+    _validate_choice(ratio_type, "ratio_type", ("count", "isr"))
+    den = _num_array(denominator, "denominator")
+    _check_num_den(num, den, proportion=False)
+    lo_den, hi_den = den.min(), den.max()
+    axis_min = 0.0 if hi_den > 2 * lo_den else _signif_floor(lo_den)
+    axis = _phe_axis(axis_min, _signif_ceiling(hi_den), statistic) if points is None else _points(points)
+    out = pd.DataFrame({"observed_events": axis})
+    for label, conf in _LEVELS.items():
+        a = (1 - conf) / 2
+        lower_exp = stats.chi2.ppf(1 - a, 2 * axis + 2) / 2
+        upper_exp = stats.chi2.ppf(a, 2 * axis) / 2
+        out[f"lower_{label}_exp_events"] = lower_exp
+        out[f"lower_{label}_limit"] = axis / lower_exp
+        out[f"upper_{label}_exp_events"] = upper_exp
+        out[f"upper_{label}_limit"] = axis / upper_exp
+    limit_cols = [c for c in out.columns if c.endswith("_limit")]
+    if ratio_type == "count":
+        out[limit_cols] = out[limit_cols] - 1
+        out["baseline"] = 0.0
+    else:
+        out[limit_cols] = out[limit_cols] * 100
+        out["baseline"] = 100.0
+    out["statistic"] = f"ratio ({ratio_type})"
+    out["method"] = "Poisson"
+    return _limits_contract(out)
+
+
+def _rate_funnel(num, denominator, rate, multiplier, rate_type, years_of_data, points) -> pd.DataFrame:
+    """:func:`funnel_limits` for rates (DSR or crude): exact Poisson limits on the events axis."""
+    statistic = "rate"
     if rate is None or multiplier is None or years_of_data is None or rate_type is None:
         raise ValueError("rates need numerator, rate, rate_type, multiplier and years_of_data")
     _validate_choice(rate_type, "rate_type", ("dsr", "crude"))
@@ -311,7 +325,7 @@ def _limits_contract(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _num_array(value, name) -> np.ndarray:
-    arr, _ = _prepare({name: value})
+    arr, _ = prepare_inputs({name: value})
     out = arr[name]
     if np.isnan(out).any():
         raise ValueError(f"{name} contains missing values; drop or impute them first")
@@ -409,79 +423,88 @@ def assign_funnel_significance(
         args["denominator"] = denominator
     if rate is not None:
         args["rate"] = rate
-    arr, index = _prepare(args)
+    arr, index = prepare_inputs(args)
     num = arr["numerator"]
     den = arr.get("denominator")
     if statistic in ("proportion", "ratio") and den is None:
         raise ValueError(f"{statistic}s need numerator and denominator")
     _check_num_den(num, den, proportion=statistic == "proportion")
-
-    labels = np.full(len(num), "Not significant", dtype=object)
-
-    def assign(conditions):
-        done = np.zeros(len(num), dtype=bool)
-        for label, cond in conditions:
-            cond = np.asarray(cond, dtype=bool) & ~done
-            labels[cond] = label
-            done |= cond
-
     if statistic == "proportion":
-        av = num.sum() / den.sum()
-        value = num / den
-        lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
-        # the unit's own 95% Wilson interval: it excludes the baseline exactly when the unit lies
-        # outside the 95% funnel (the limits are the inverted Wilson score test)
-        ci_lo, ci_hi = _wilson_limits(num, den, _LEVELS["2s"])
-        how = "PHE funnel, Wilson score limits"
-        assign(
-            [
-                ("Low (0.001)", value < lim["3s"][0]),
-                ("Low (0.025)", value < lim["2s"][0]),
-                ("High (0.001)", value > lim["3s"][1]),
-                ("High (0.025)", value > lim["2s"][1]),
-            ]
-        )
-        out_den = den
+        value, labels, ci_lo, ci_hi, out_den, how = _proportion_significance(num, den)
     else:
-        if statistic == "ratio":
-            target = 1.0
-            base = den
-            value = num / den
-            out_den = den
-        else:
-            if rate is None or multiplier is None or rate_type is None:
-                raise ValueError("rates need numerator, rate, rate_type and multiplier")
-            _validate_choice(rate_type, "rate_type", ("dsr", "crude"))
-            multiplier = _positive(multiplier, "multiplier")
-            if den is None and (num == 0).any():
-                raise ValueError("for rates with zero events the denominator (population) must be given")
-            base = _rate_derived_denominator(num, den, arr["rate"], rate_type, multiplier)
-            target = num.sum() / np.nansum(base)
-            value = arr["rate"]
-            out_den = base
-        lo3, hi3, _ = _poisson_limits(num, _LEVELS["3s"])
-        lo2, hi2, _ = _poisson_limits(num, _LEVELS["2s"])
-        scale = 1.0 if statistic == "ratio" else multiplier
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ci_lo, ci_hi = lo2 / base * scale, hi2 / base * scale
-        how = "PHE funnel, exact (O < 10) or Byar's Poisson limits"
-        with np.errstate(invalid="ignore", divide="ignore"):
-            assign(
-                [
-                    ("High (0.001)", target < lo3 / base),
-                    ("High (0.025)", target < lo2 / base),
-                    ("Low (0.001)", target > hi3 / base),
-                    ("Low (0.025)", target > hi2 / base),
-                ]
-            )
-        if statistic == "rate" and rate_type == "dsr":
-            labels[num < 10] = SIGNIFICANCE_LABELS[-1]
+        value, labels, ci_lo, ci_hi, out_den, how = _poisson_significance(
+            num, den, arr.get("rate"), statistic, rate_type, multiplier)
     out = pd.DataFrame(
         {"numerator": num, "denominator": out_den, "value": value, "significance": labels}, index=index
     )
     out["lower"], out["upper"] = ci_lo, ci_hi
     return standardise(out, confidence=_LEVELS["2s"], method=how, count="numerator",
                        sentence=lambda r: default_sentence(r, "Value") + f" {r['significance']}.")
+
+
+def _label_first(n: int, conditions) -> np.ndarray:
+    """Significance labels: the first condition that holds for a unit, else "Not significant"."""
+    labels = np.full(n, "Not significant", dtype=object)
+    done = np.zeros(n, dtype=bool)
+    for label, cond in conditions:
+        cond = np.asarray(cond, dtype=bool) & ~done
+        labels[cond] = label
+        done |= cond
+    return labels
+
+
+def _proportion_significance(num: np.ndarray, den: np.ndarray):
+    """Proportions against Wilson funnel limits around the pooled proportion:
+    ``(value, labels, lower, upper, denominator, method)``."""
+    av = num.sum() / den.sum()
+    value = num / den
+    lim = {label: _proportion_limits(av, den, conf) for label, conf in _LEVELS.items()}
+    # the unit's own 95% Wilson interval: it excludes the baseline exactly when the unit lies
+    # outside the 95% funnel (the limits are the inverted Wilson score test)
+    ci_lo, ci_hi = wilson_limits(num, den, _LEVELS["2s"])
+    labels = _label_first(len(num), [
+        ("Low (0.001)", value < lim["3s"][0]),
+        ("Low (0.025)", value < lim["2s"][0]),
+        ("High (0.001)", value > lim["3s"][1]),
+        ("High (0.025)", value > lim["2s"][1]),
+    ])
+    return value, labels, ci_lo, ci_hi, den, "PHE funnel, Wilson score limits"
+
+
+def _poisson_significance(num: np.ndarray, den: np.ndarray | None, rate_arr: np.ndarray | None, statistic: str,
+                          rate_type: str | None, multiplier: float | None):
+    """Ratios and rates against exact (O < 10) or Byar's Poisson limits:
+    ``(value, labels, lower, upper, denominator, method)``."""
+    if statistic == "ratio":
+        target = 1.0
+        base = den
+        value = num / den
+        out_den = den
+    else:
+        if rate_arr is None or multiplier is None or rate_type is None:
+            raise ValueError("rates need numerator, rate, rate_type and multiplier")
+        _validate_choice(rate_type, "rate_type", ("dsr", "crude"))
+        multiplier = _positive(multiplier, "multiplier")
+        if den is None and (num == 0).any():
+            raise ValueError("for rates with zero events the denominator (population) must be given")
+        base = _rate_derived_denominator(num, den, rate_arr, rate_type, multiplier)
+        target = num.sum() / np.nansum(base)
+        value = rate_arr
+        out_den = base
+    lo3, hi3, _ = poisson_limits(num, _LEVELS["3s"])
+    lo2, hi2, _ = poisson_limits(num, _LEVELS["2s"])
+    scale = 1.0 if statistic == "ratio" else multiplier
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ci_lo, ci_hi = lo2 / base * scale, hi2 / base * scale
+        labels = _label_first(len(num), [
+            ("High (0.001)", target < lo3 / base),
+            ("High (0.025)", target < lo2 / base),
+            ("Low (0.001)", target > hi3 / base),
+            ("Low (0.025)", target > hi2 / base),
+        ])
+    if statistic == "rate" and rate_type == "dsr":
+        labels[num < 10] = SIGNIFICANCE_LABELS[-1]
+    return value, labels, ci_lo, ci_hi, out_den, "PHE funnel, exact (O < 10) or Byar's Poisson limits"
 
 
 # ----------------------------------------------------------------------------
@@ -579,6 +602,23 @@ def estimate_overdispersion(
         raise ValueError(f"trim must be in [0, 0.5), got {trim!r}")
     o, e = _check_observed_expected(observed, expected)
     _, _, s, z = _transform(o, e, _positive(target, "target"), method)
+    zw, used = _trim_z(z, trim, method)
+    n = int(used.sum())
+    if n < 2:
+        raise ValueError("too few units left after trimming to estimate over-dispersion")
+    factor = _debias_factor(trim, method) if debias and trim > 0 else 1.0
+    phi = float(np.mean(zw**2)) / factor
+    w = 1 / s[used] ** 2
+    if n * phi < n - 1:
+        tau2 = 0.0
+    else:
+        tau2 = max(0.0, (n * phi - (n - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    return {"phi": phi, "tau2": float(tau2), "n": n, "z": z, "factor": factor}
+
+
+def _trim_z(z: np.ndarray, trim: float, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """z-scores for the estimate: winsorised at the ``trim`` quantiles (Spiegelhalter) or with the
+    top and bottom ``trim`` groups dropped (SHMI); and which units they come from."""
     if method == "spiegelhalter":
         lo, hi = np.quantile(z, [trim, 1 - trim])
         zw = np.clip(z, lo, hi)
@@ -589,25 +629,18 @@ def estimate_overdispersion(
         group = np.floor(rank * k / (len(z) + 1)) if np.isfinite(k) else np.ones(len(z))
         used = (group > 0) & (group < k - 1) if np.isfinite(k) else np.ones(len(z), dtype=bool)
         zw = z[used]
-    n = int(used.sum())
-    if n < 2:
-        raise ValueError("too few units left after trimming to estimate over-dispersion")
-    factor = 1.0
-    if debias and trim > 0:
-        c = stats.norm.ppf(1 - trim)
-        central = (1 - 2 * trim) - 2 * c * stats.norm.pdf(c)
-        factor = central + 2 * trim * c**2 if method == "spiegelhalter" else central / (1 - 2 * trim)
-    phi = float(np.mean(zw**2)) / factor
-    w = 1 / s[used] ** 2
-    if n * phi < n - 1:
-        tau2 = 0.0
-    else:
-        tau2 = max(0.0, (n * phi - (n - 1)) / (w.sum() - (w**2).sum() / w.sum()))
-    return {"phi": phi, "tau2": float(tau2), "n": n, "z": z, "factor": factor}
+    return zw, used
+
+
+def _debias_factor(trim: float, method: str) -> float:
+    """Expected mean square of standard normal z-scores after the trimming of :func:`_trim_z`."""
+    c = stats.norm.ppf(1 - trim)
+    central = (1 - 2 * trim) - 2 * c * stats.norm.pdf(c)
+    return central + 2 * trim * c**2 if method == "spiegelhalter" else central / (1 - 2 * trim)
 
 
 def _check_observed_expected(observed, expected):
-    arr, _ = _prepare({"observed": observed, "expected": expected})
+    arr, _ = prepare_inputs({"observed": observed, "expected": expected})
     o, e = arr["observed"], arr["expected"]
     if np.isnan(o).any() or np.isnan(e).any():
         raise ValueError("observed and expected must not contain missing values")
@@ -659,15 +692,29 @@ def funnel_ratio_limits(
     Spiegelhalter DJ (2005). Stat Med 24:1185-1202 (appendix: interpolated
     Poisson limits; section 6: over-dispersion).
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     _validate_choice(overdispersion, "overdispersion", (None, "multiplicative", "additive"))
     _validate_choice(method, "method", ("spiegelhalter", "shmi"))
     target = _positive(target, "target")
-    arr, index = _prepare({"expected": expected})
+    arr, index = prepare_inputs({"expected": expected})
     e = arr["expected"]
     if (e <= 0).any() or np.isnan(e).any():
         raise ValueError("expected must be greater than zero")
-    alpha = 1 - confidence
+    lower, upper, label = _ratio_limits(e, 1 - confidence, target, overdispersion, phi, tau2, method)
+    out = pd.DataFrame(
+        {"expected": e, "lower": lower, "upper": upper, "confidence": confidence, "method": label}, index=index
+    )
+    return standardise(out, value=target, sentence=lambda r: (
+        f"At {format_number(r['expected'], None)} expected, observed/expected between "
+        f"{format_number(r['lower'], None)} and {format_number(r['upper'], None)} is within the "
+        f"{confidence_label(confidence)} funnel around {format_number(target, None)}."))
+
+
+def _ratio_limits(e: np.ndarray, alpha: float, target: float, overdispersion: str | None, phi, tau2,
+                  method: str):
+    """O/E limits at expected counts ``e``: interpolated exact Poisson quantiles, or the normal
+    limits on the square-root (Spiegelhalter) or log (SHMI) scale widened for over-dispersion:
+    ``(lower, upper, label)``."""
     if overdispersion is None:
         mean = target * e
         lower = _poisson_quantile_interpolated(alpha / 2, mean) / e
@@ -693,13 +740,7 @@ def funnel_ratio_limits(
             lower = np.exp(y0 - half)
             upper = np.exp(y0 + half)
         label = f"{method} {overdispersion}"
-    out = pd.DataFrame(
-        {"expected": e, "lower": lower, "upper": upper, "confidence": confidence, "method": label}, index=index
-    )
-    return standardise(out, value=target, sentence=lambda r: (
-        f"At {format_number(r['expected'], None)} expected, observed/expected between "
-        f"{format_number(r['lower'], None)} and {format_number(r['upper'], None)} is within the "
-        f"{confidence_label(confidence)} funnel around {format_number(target, None)}."))
+    return lower, upper, label
 
 
 def funnel_outliers(
@@ -774,29 +815,20 @@ def funnel_outliers(
     indicators. Qual Saf Health Care 14:347-351.
     DerSimonian R, Laird N (1986). Control Clin Trials 7:177-188.
     """
-    confidence = _check_confidence(confidence)
+    confidence = check_confidence(confidence)
     _validate_choice(overdispersion, "overdispersion", (None, "multiplicative", "additive"))
     _validate_choice(method, "method", ("spiegelhalter", "shmi"))
     target = _positive(target, "target")
-    arr, index = _prepare({"observed": observed, "expected": expected})
+    arr, index = prepare_inputs({"observed": observed, "expected": expected})
     o, e = _check_observed_expected(arr["observed"], arr["expected"])
-    if len(o) >= 3:
-        od = estimate_overdispersion(o, e, target=target, method=method, trim=trim, debias=debias)
-        phi, tau2 = od["phi"], od["tau2"]
-    else:
-        phi = tau2 = np.nan
+    phi, tau2 = _unit_overdispersion(o, e, target, method, trim, debias)
     if overdispersion is not None and not np.isfinite(phi):
         raise ValueError("at least three units are needed to estimate over-dispersion")
     y, y0, s, z = _transform(o, e, target, method)
     limits = funnel_ratio_limits(
         e, confidence=confidence, target=target, overdispersion=overdispersion, phi=phi, tau2=tau2, method=method
     )
-    if overdispersion is None:
-        z_adj = z
-    elif overdispersion == "multiplicative":
-        z_adj = z / np.sqrt(max(phi, 1.0))
-    else:
-        z_adj = (y - y0) / np.sqrt(s**2 + tau2)
+    z_adj = _adjusted_z(z, y, y0, s, overdispersion, phi, tau2)
     ratio = o / e
     lower, upper = limits["lower"].to_numpy(), limits["upper"].to_numpy()
     high = ratio > upper
@@ -823,6 +855,25 @@ def funnel_outliers(
     )
     return standardise(out, value="ratio", count="observed", denominator="expected",
                        sentence=_outlier_sentence)
+
+
+def _unit_overdispersion(o: np.ndarray, e: np.ndarray, target: float, method: str, trim: float,
+                        debias: bool) -> tuple[float, float]:
+    """phi and tau^2 of :func:`estimate_overdispersion`, NaN with fewer than three units."""
+    if len(o) < 3:
+        return np.nan, np.nan
+    od = estimate_overdispersion(o, e, target=target, method=method, trim=trim, debias=debias)
+    return od["phi"], od["tau2"]
+
+
+def _adjusted_z(z, y, y0, s, overdispersion: str | None, phi: float, tau2: float):
+    """z-scores allowing for over-dispersion: divided by sqrt(phi) (multiplicative) or with tau^2
+    added to the variance (additive)."""
+    if overdispersion is None:
+        return z
+    if overdispersion == "multiplicative":
+        return z / np.sqrt(max(phi, 1.0))
+    return (y - y0) / np.sqrt(s**2 + tau2)
 
 
 def _outlier_sentence(r: pd.Series) -> str:
@@ -879,6 +930,24 @@ def plot_funnel(
     method = result["method"].iloc[0] if od is not None else "spiegelhalter"
     target = float(result["target"].iloc[0])
     e_max = float(result["expected"].max())
+    _draw_limits(ax, result, confidences, od, method, target)
+    ax.axhline(target, color="#2CA02C", linewidth=1.2, label="Target")
+    _draw_units(ax, result, label_outliers)
+    ratios = result["ratio"].to_numpy(dtype=float)
+    top = max(1.3 * target, 1.15 * np.nanmax(ratios))
+    bottom = min(0.7 * target, 0.85 * np.nanmin(ratios))
+    ax.set_ylim(max(bottom, 0.0), top)
+    ax.set_xlim(0, e_max * 1.1)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def _draw_limits(ax, result: pd.DataFrame, confidences, od: str | None, method: str, target: float) -> None:
+    """Draw the funnel limits of :func:`plot_funnel` at each confidence level."""
+    e_max = float(result["expected"].max())
     e_min = float(result["expected"].min())
     grid = np.geomspace(max(min(e_min, 1.0) * 0.9, 0.5), e_max * 1.1, 400)
     styles = ["--", "-", ":", "-."]
@@ -895,7 +964,10 @@ def plot_funnel(
         label = f"{conf * 100:g}% limits"
         ax.plot(grid, lim["lower"], color="0.35", linestyle=styles[i % 4], linewidth=1, label=label)
         ax.plot(grid, lim["upper"], color="0.35", linestyle=styles[i % 4], linewidth=1)
-    ax.axhline(target, color="#2CA02C", linewidth=1.2, label="Target")
+
+
+def _draw_units(ax, result: pd.DataFrame, label_outliers: bool) -> None:
+    """Scatter the units of :func:`plot_funnel`, outliers highlighted (and labelled)."""
     inside = ~result["outlier"].astype(bool)
     ax.scatter(result.loc[inside, "expected"], result.loc[inside, "ratio"], s=18, color="#1F77B4", label="Units")
     out = result[~inside]
@@ -905,13 +977,3 @@ def plot_funnel(
             for idx, row in out.iterrows():
                 ax.annotate(str(idx), (row["expected"], row["ratio"]), textcoords="offset points", xytext=(4, 4),
                             fontsize=8)
-    ratios = result["ratio"].to_numpy(dtype=float)
-    top = max(1.3 * target, 1.15 * np.nanmax(ratios))
-    bottom = min(0.7 * target, 0.85 * np.nanmin(ratios))
-    ax.set_ylim(max(bottom, 0.0), top)
-    ax.set_xlim(0, e_max * 1.1)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=8)
-    return ax

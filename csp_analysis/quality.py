@@ -193,6 +193,29 @@ def flag_anomalous_months(
     of models (``fit_count_trend(..., exclude=...)``) and comparisons
     (:func:`common_months`).
     """
+    group_cols, p_threshold = _validate_options(counts, month_col, series_col, count_col, group_cols, round_to,
+                                                artefact_ratio, drop_ratio, severe_ratio, p_threshold,
+                                                window, confidence)
+    data = _monthly_totals(counts, month_col, series_col, count_col, group_cols)
+    rows: list[dict] = []
+    groups = data.groupby(group_cols, sort=True, dropna=False) if group_cols else [((), data)]
+    for gkey, gdata in groups:
+        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
+        gvals = dict(zip(group_cols, gkey))
+        covered = set(gdata["_month"].tolist())
+        for series, sdata in gdata.groupby(series_col, sort=True):
+            rows += _flag_series(sdata, series, gvals, covered, count_col, round_to, artefact_ratio, drop_ratio,
+                                 severe_ratio, p_threshold, window)
+    out = pd.DataFrame(rows, columns=group_cols + _FLAG_COLUMNS)
+    if len(out):
+        out = out.sort_values(group_cols + ["series", "month"], kind="stable").reset_index(drop=True)
+    return out
+
+
+def _validate_options(counts, month_col, series_col, count_col, group_cols, round_to, artefact_ratio,
+                      drop_ratio, severe_ratio, p_threshold, window, confidence) -> tuple[list, float]:
+    """Check :func:`flag_anomalous_months`'s input and options; return the grouping columns and
+    the p-value threshold (0.001 unless ``p_threshold`` or ``confidence`` is given)."""
     if not isinstance(counts, pd.DataFrame):
         raise ValueError("`counts` must be a pandas DataFrame of monthly counts")
     if group_cols is None:
@@ -220,7 +243,12 @@ def flag_anomalous_months(
             raise ValueError(f"`{name}` must be between 0 and 1, got {value!r}")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"`window` must be a positive integer, got {window!r}")
+    return group_cols, p_threshold
 
+
+def _monthly_totals(counts: pd.DataFrame, month_col: str, series_col: str, count_col: str,
+                    group_cols: list) -> pd.DataFrame:
+    """Counts summed per group, series and month (``_month``: the month's ordinal), checked."""
     data = counts[group_cols + [month_col, series_col, count_col]].copy()
     n_values = pd.to_numeric(data[count_col], errors="coerce")
     if n_values.isna().any() or (n_values < 0).any():
@@ -228,78 +256,83 @@ def flag_anomalous_months(
     data[count_col] = n_values.astype(float)
     data["_month"] = _months(data[month_col], "month_col").asi8 if len(data) else np.array([], dtype=np.int64)
     keys = group_cols + [series_col, "_month"]
-    data = data.groupby(keys, sort=True, dropna=False)[count_col].sum().reset_index()
+    return data.groupby(keys, sort=True, dropna=False)[count_col].sum().reset_index()
 
+
+def _flag_series(sdata: pd.DataFrame, series, gvals: dict, covered: set, count_col: str, round_to: int,
+                 artefact_ratio: float, drop_ratio: float, severe_ratio: float, p_threshold: float,
+                 window: int) -> list[dict]:
+    """Flag rows for one series: months missing from the source, extract artefacts and drops."""
     rows: list[dict] = []
-    groups = data.groupby(group_cols, sort=True, dropna=False) if group_cols else [((), data)]
-    for gkey, gdata in groups:
-        gkey = gkey if isinstance(gkey, tuple) else (gkey,)
-        gvals = dict(zip(group_cols, gkey))
-        covered = set(gdata["_month"].tolist())
-        for series, sdata in gdata.groupby(series_col, sort=True):
-            first, last = int(sdata["_month"].min()), int(sdata["_month"].max())
-            span = np.arange(first, last + 1)
-            observed = dict(zip(sdata["_month"].astype(int), sdata[count_col]))
-            present = np.array([m in covered for m in span])
-            months = span[present]
-            n = np.array([observed.get(m, 0.0) for m in months], dtype=float)
-            label = str(series)
+    first, last = int(sdata["_month"].min()), int(sdata["_month"].max())
+    span = np.arange(first, last + 1)
+    observed = dict(zip(sdata["_month"].astype(int), sdata[count_col]))
+    present = np.array([m in covered for m in span])
+    months = span[present]
+    n = np.array([observed.get(m, 0.0) for m in months], dtype=float)
+    label = str(series)
 
-            for m in span[~present]:
-                rows.append(dict(**gvals, month=str(pd.Period(ordinal=int(m), freq="M")), series=series,
-                                 n=np.nan, reference=np.nan, ratio=np.nan, flag="missing_month",
-                                 exclude=True,
-                                 reason=(f"{label}: no data at all for "
-                                         f"{pd.Period(ordinal=int(m), freq='M')} (a gap in the source, "
-                                         "not a zero); left out of models, not interpolated.")))
-            if len(n) < 3:
-                continue
-            # pass 1: round-number extract artefacts, against all other months
-            ref_all = _reference_levels(months, n, np.ones(len(n), dtype=bool), window=10**6)
-            artefact = (n > 0) & (n % round_to == 0) & (n < artefact_ratio * ref_all)
-            # pass 2: sudden drops, against nearby months that are neither artefacts
-            # nor severe drops (iterated, so a cluster of bad months does not drag
-            # the usual level down)
-            usable = ~artefact
-            for step in range(6):
-                # first screen against the upper quartile of nearby months (so up to
-                # three quarters of them can be bad), then against their median,
-                # leaving out the severe drops found so far
-                ref = _reference_levels(months, n, usable, window, quantile=0.5 if step else 0.75)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = n / ref
-                tail = _lower_tail(n, ref, _dispersion(months, n, usable))
-                drop = ~artefact & (n < drop_ratio * ref) & (tail < p_threshold)
-                severe = drop & (ratio < severe_ratio)
-                new_usable = ~artefact & ~severe
-                if step and np.array_equal(new_usable, usable):
-                    break
-                usable = new_usable
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio_all = n / ref_all
-            for i in np.flatnonzero(artefact | drop):
-                month = str(pd.Period(ordinal=int(months[i]), freq="M"))
-                if artefact[i]:
-                    flag, exclude, reference, r = "extract_artefact", True, ref_all[i], ratio_all[i]
-                    what = f"{label} exactly {_fmt(n[i])} records"
-                    why = "probably a capped extract; excluded from models."
-                elif severe[i]:
-                    flag, exclude, reference, r = "sudden_drop", True, ref[i], ratio[i]
-                    what = f"{label} only {_fmt(n[i])} records"
-                    why = "most records appear to be missing; excluded from models."
-                else:
-                    flag, exclude, reference, r = "sudden_drop", False, ref[i], ratio[i]
-                    what = f"{label} {_fmt(n[i])} records"
-                    why = ("an unusually low month (seasonal lows can do this); check it is complete "
-                           "before relying on it.")
-                rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=reference, ratio=r,
-                                 flag=flag, exclude=exclude,
-                                 reason=(f"{what} in {month}, {r * 100:.0f}% of the usual monthly level "
-                                         f"({_fmt(reference)}): {why}")))
-    out = pd.DataFrame(rows, columns=group_cols + _FLAG_COLUMNS)
-    if len(out):
-        out = out.sort_values(group_cols + ["series", "month"], kind="stable").reset_index(drop=True)
-    return out
+    for m in span[~present]:
+        rows.append(dict(**gvals, month=str(pd.Period(ordinal=int(m), freq="M")), series=series,
+                         n=np.nan, reference=np.nan, ratio=np.nan, flag="missing_month",
+                         exclude=True,
+                         reason=(f"{label}: no data at all for "
+                                 f"{pd.Period(ordinal=int(m), freq='M')} (a gap in the source, "
+                                 "not a zero); left out of models, not interpolated.")))
+    if len(n) < 3:
+        return rows
+    artefact, drop, severe, ref, ratio, ref_all, ratio_all = _detect_anomalies(
+        months, n, round_to, artefact_ratio, drop_ratio, severe_ratio, p_threshold, window)
+    for i in np.flatnonzero(artefact | drop):
+        month = str(pd.Period(ordinal=int(months[i]), freq="M"))
+        if artefact[i]:
+            flag, exclude, reference, r = "extract_artefact", True, ref_all[i], ratio_all[i]
+            what = f"{label} exactly {_fmt(n[i])} records"
+            why = "probably a capped extract; excluded from models."
+        elif severe[i]:
+            flag, exclude, reference, r = "sudden_drop", True, ref[i], ratio[i]
+            what = f"{label} only {_fmt(n[i])} records"
+            why = "most records appear to be missing; excluded from models."
+        else:
+            flag, exclude, reference, r = "sudden_drop", False, ref[i], ratio[i]
+            what = f"{label} {_fmt(n[i])} records"
+            why = ("an unusually low month (seasonal lows can do this); check it is complete "
+                   "before relying on it.")
+        rows.append(dict(**gvals, month=month, series=series, n=n[i], reference=reference, ratio=r,
+                         flag=flag, exclude=exclude,
+                         reason=(f"{what} in {month}, {r * 100:.0f}% of the usual monthly level "
+                                 f"({_fmt(reference)}): {why}")))
+    return rows
+
+
+def _detect_anomalies(months: np.ndarray, n: np.ndarray, round_to: int, artefact_ratio: float,
+                      drop_ratio: float, severe_ratio: float, p_threshold: float, window: int):
+    """The two passes over one series' months: ``(artefact, drop, severe, ref, ratio, ref_all,
+    ratio_all)``, the reference levels and ratios of the drop and artefact passes."""
+    # pass 1: round-number extract artefacts, against all other months
+    ref_all = _reference_levels(months, n, np.ones(len(n), dtype=bool), window=10**6)
+    artefact = (n > 0) & (n % round_to == 0) & (n < artefact_ratio * ref_all)
+    # pass 2: sudden drops, against nearby months that are neither artefacts
+    # nor severe drops (iterated, so a cluster of bad months does not drag
+    # the usual level down)
+    usable = ~artefact
+    for step in range(6):
+        # first screen against the upper quartile of nearby months (so up to
+        # three quarters of them can be bad), then against their median,
+        # leaving out the severe drops found so far
+        ref = _reference_levels(months, n, usable, window, quantile=0.5 if step else 0.75)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = n / ref
+        tail = _lower_tail(n, ref, _dispersion(months, n, usable))
+        drop = ~artefact & (n < drop_ratio * ref) & (tail < p_threshold)
+        severe = drop & (ratio < severe_ratio)
+        new_usable = ~artefact & ~severe
+        if step and np.array_equal(new_usable, usable):
+            break
+        usable = new_usable
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_all = n / ref_all
+    return artefact, drop, severe, ref, ratio, ref_all, ratio_all
 
 
 @dataclass

@@ -65,7 +65,8 @@ def _check_confidence(confidence: float, name: str = "confidence") -> float:
     return _fmt.check_confidence(confidence, name)
 
 
-def _check_positive_scalar(value: float, name: str) -> float:
+def check_positive_scalar(value: float, name: str) -> float:
+    """Return ``value`` as a positive finite float or raise a ValueError naming it."""
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -94,7 +95,7 @@ def _to_float_array(value: Any, name: str) -> np.ndarray:
     return arr.astype(float)
 
 
-def _prepare(args: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], pd.Index]:
+def prepare_inputs(args: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], pd.Index]:
     """Broadcast named inputs to 1-d float arrays and find the index to use.
 
     The index of the first pandas Series among the inputs is kept; otherwise a
@@ -166,7 +167,7 @@ def _rate_sentence(row: pd.Series) -> str:
 # ----------------------------------------------------------------------------
 # primitive limits
 # ----------------------------------------------------------------------------
-def _wilson_limits(x: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def wilson_limits(x: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score limits via statsmodels (vectorised; NaN-safe)."""
     from statsmodels.stats.proportion import proportion_confint
 
@@ -212,7 +213,7 @@ def _byars_limits(x: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndar
     return lower, upper
 
 
-def _poisson_limits(x: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def poisson_limits(x: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact limits for x < 10, Byar's from 10; returns (lower, upper, method)."""
     x = np.asarray(x, dtype=float)
     ex_lo, ex_hi = _exact_poisson_limits(x, confidence)
@@ -224,6 +225,13 @@ def _poisson_limits(x: np.ndarray, confidence: float) -> tuple[np.ndarray, np.nd
     lower = np.where(np.isnan(x), np.nan, lower)
     upper = np.where(np.isnan(x), np.nan, upper)
     return lower, upper, method
+
+
+# private names kept for importers written before the public ones
+_check_positive_scalar = check_positive_scalar
+_prepare = prepare_inputs
+_wilson_limits = wilson_limits
+_poisson_limits = poisson_limits
 
 
 # ----------------------------------------------------------------------------
@@ -271,15 +279,15 @@ def proportion_ci(x, n, confidence: float = 0.95, multiplier: float = 1) -> pd.D
     [[0.65, 0.552544, 0.736358]]
     """
     confidence = _check_confidence(confidence)
-    multiplier = _check_positive_scalar(multiplier, "multiplier")
-    arr, index = _prepare({"x": x, "n": n})
+    multiplier = check_positive_scalar(multiplier, "multiplier")
+    arr, index = prepare_inputs({"x": x, "n": n})
     x_, n_ = arr["x"], arr["n"]
     _check_nonnegative(x_, "x")
     _check_positive(n_, "n")
     over = np.isfinite(x_) & np.isfinite(n_) & (x_ > n_)
     if over.any():
         raise ValueError(f"x must not exceed n for a proportion; first offending pair x={x_[over][0]}, n={n_[over][0]}")
-    lower, upper = _wilson_limits(x_, n_, confidence)
+    lower, upper = wilson_limits(x_, n_, confidence)
     out = pd.DataFrame(
         {
             "x": x_,
@@ -325,11 +333,11 @@ def count_ci(x, confidence: float = 0.95, method: str = "auto") -> pd.DataFrame:
     confidence = _check_confidence(confidence)
     if method not in ("auto", "exact", "byars"):
         raise ValueError(f"method must be 'auto', 'exact' or 'byars', got {method!r}")
-    arr, index = _prepare({"x": x})
+    arr, index = prepare_inputs({"x": x})
     x_ = arr["x"]
     _check_nonnegative(x_, "x")
     if method == "auto":
-        lower, upper, used = _poisson_limits(x_, confidence)
+        lower, upper, used = poisson_limits(x_, confidence)
     elif method == "exact":
         lower, upper = _exact_poisson_limits(x_, confidence)
         used = np.where(np.isnan(x_), None, "exact").astype(object)
@@ -385,12 +393,12 @@ def rate_ci(x, n, multiplier: float = 1000, confidence: float = 0.95) -> pd.Data
     [[65.0, 50.1632, 82.8491, 'byars']]
     """
     confidence = _check_confidence(confidence)
-    multiplier = _check_positive_scalar(multiplier, "multiplier")
-    arr, index = _prepare({"x": x, "n": n})
+    multiplier = check_positive_scalar(multiplier, "multiplier")
+    arr, index = prepare_inputs({"x": x, "n": n})
     x_, n_ = arr["x"], arr["n"]
     _check_nonnegative(x_, "x")
     _check_positive(n_, "n")
-    lower, upper, method = _poisson_limits(x_, confidence)
+    lower, upper, method = poisson_limits(x_, confidence)
     method = np.where(np.isnan(n_), None, method).astype(object)
     out = pd.DataFrame(
         {
@@ -462,7 +470,7 @@ def _wald_log(x1, n1, x2, n2, confidence):
     return ratio, lower, upper, p
 
 
-def _quasi_score(x1, n1, x2, n2, phi, df, confidence):
+def quasi_score_test(x1, n1, x2, n2, phi, df, confidence):
     """Quasi-Poisson conditional score test and its inverted (Wilson-type) interval.
 
     Conditional on the total ``N = x1 + x2``, ``x1`` has mean ``N pi`` and, with counts whose
@@ -504,6 +512,9 @@ def _quasi_score(x1, n1, x2, n2, phi, df, confidence):
     lower = np.where(zero, 0.0, lower)
     upper = np.where(zero, np.inf, upper)
     return ratio, lower, upper, p
+
+
+_quasi_score = quasi_score_test  # private name kept for importers written before the public one
 
 
 def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -> pd.DataFrame:
@@ -568,7 +579,7 @@ def rate_ratio(x1, n1, x2, n2, confidence: float = 0.95, method: str = "auto") -
     confidence = _check_confidence(confidence)
     if method not in ("auto", "exact", "wald"):
         raise ValueError(f"method must be 'auto', 'exact' or 'wald', got {method!r}")
-    arr, index = _prepare({"x1": x1, "n1": n1, "x2": x2, "n2": n2})
+    arr, index = prepare_inputs({"x1": x1, "n1": n1, "x2": x2, "n2": n2})
     a, na, b, nb = arr["x1"], arr["n1"], arr["x2"], arr["n2"]
     _check_nonnegative(a, "x1")
     _check_nonnegative(b, "x2")
@@ -746,7 +757,38 @@ def compare_periods(
     'Rose 11.3% (95% CI 5'
     """
     confidence = _check_confidence(confidence)
-    arr, index = _prepare(
+    cur, prev, ce, pe, phi, ddf, index = _validate_periods(current, previous, current_exposure,
+                                                           previous_exposure, dispersion, dispersion_df)
+    ratio, lower, upper, p, method, quasi = _test_change(cur, prev, ce, pe, phi, ddf, confidence)
+    sentences = _period_sentences(cur, prev, ce, pe, ratio, lower, upper, p, phi, ddf, quasi, confidence)
+    out = pd.DataFrame(
+        {
+            "current": cur,
+            "previous": prev,
+            "current_exposure": ce,
+            "previous_exposure": pe,
+            "ratio": ratio,
+            "lower": lower,
+            "upper": upper,
+            "percent_change": (ratio - 1) * 100,
+            "percent_lower": (lower - 1) * 100,
+            "percent_upper": (upper - 1) * 100,
+            "p_value": p,
+            "confidence": confidence,
+            "method": method,
+            "dispersion": phi,
+            "dispersion_df": ddf,
+            "sentence": sentences,
+        },
+        index=index,
+    )
+    return _standardise(out, value="ratio")
+
+
+def _validate_periods(current, previous, current_exposure, previous_exposure, dispersion, dispersion_df):
+    """Broadcast and check :func:`compare_periods`'s inputs: whole-number non-negative counts,
+    positive exposures, dispersion >= 1 (NaN read as 1) and positive ``dispersion_df``."""
+    arr, index = prepare_inputs(
         {
             "current": current,
             "previous": previous,
@@ -773,18 +815,29 @@ def compare_periods(
         finite = v[np.isfinite(v)]
         if (np.mod(finite, 1) != 0).any():
             raise ValueError(f"{name} must contain whole-number counts for the exact conditional method")
+    return cur, prev, ce, pe, phi, ddf, index
+
+
+def _test_change(cur, prev, ce, pe, phi, ddf, confidence):
+    """Exact conditional test, or the quasi-Poisson score test where a dispersion is given:
+    ``(ratio, lower, upper, p, method, quasi)``."""
     rr = rate_ratio(cur, ce, prev, pe, confidence=confidence, method="exact")
     ratio, lower, upper, p = (rr[c].to_numpy() for c in ("ratio", "lower", "upper", "p_value"))
     quasi = (phi != 1) | np.isfinite(ddf)
     method = np.full(cur.shape, "exact conditional", dtype=object)
     if quasi.any():
-        q = _quasi_score(cur, ce, prev, pe, phi, ddf, confidence)
+        q = quasi_score_test(cur, ce, prev, pe, phi, ddf, confidence)
         ratio, lower, upper, p = (np.where(quasi, qv, ev) for qv, ev in zip(q, (ratio, lower, upper, p)))
         missing = ~(np.isfinite(cur) & np.isfinite(prev) & np.isfinite(ce) & np.isfinite(pe))
         lower, upper, p = (np.where(missing, np.nan, v) for v in (lower, upper, p))
         for i in np.flatnonzero(quasi):
             ref = f", t on {ddf[i]:.0f} df" if np.isfinite(ddf[i]) else ""
             method[i] = f"quasi-Poisson score{ref} (phi = {phi[i]:.2f})"
+    return ratio, lower, upper, p, method, quasi
+
+
+def _period_sentences(cur, prev, ce, pe, ratio, lower, upper, p, phi, ddf, quasi, confidence) -> list[str]:
+    """One sentence per comparison, saying how the dispersion was allowed for."""
     with np.errstate(invalid="ignore"):
         sentences = [
             _change_sentence(*vals, confidence) for vals in zip(cur, prev, ce, pe, ratio, lower, upper, p)
@@ -801,25 +854,4 @@ def compare_periods(
                 sentences[i] = sentences[i][:-1] + (
                     f"; allowing for counts that vary {phi[i]:.1f} times as much as chance alone would give"
                     + (" (estimated from the monthly history)" if np.isfinite(ddf[i]) else "") + ".")
-    out = pd.DataFrame(
-        {
-            "current": cur,
-            "previous": prev,
-            "current_exposure": ce,
-            "previous_exposure": pe,
-            "ratio": ratio,
-            "lower": lower,
-            "upper": upper,
-            "percent_change": (ratio - 1) * 100,
-            "percent_lower": (lower - 1) * 100,
-            "percent_upper": (upper - 1) * 100,
-            "p_value": p,
-            "confidence": confidence,
-            "method": method,
-            "dispersion": phi,
-            "dispersion_df": ddf,
-            "sentence": sentences,
-        },
-        index=index,
-    )
-    return _standardise(out, value="ratio")
+    return sentences

@@ -21,7 +21,7 @@ Both use the same two rules:
   one hidden figure, the smallest other figure in the line is hidden too (a non-zero
   one preferred; the long-table form never picks a zero, which would hide nothing).
   The cross-table form then also audits the whole table by linear algebra
-  (:func:`_determined_cells`) because a hidden cell can still be pinned down by the
+  (:func:`determined_cells`) because a hidden cell can still be pinned down by the
   row and column totals together.
 
 The old import paths keep working: ``csp_analysis.disproportionality.suppress_small_numbers``
@@ -79,7 +79,7 @@ def _smallest_free(m_line: np.ndarray, v_line: np.ndarray, allow_zero: bool = Tr
     return pool[np.argmin(v_line[pool])]
 
 
-def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[int, int]]:
+def determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[int, int]]:
     """Suppressed cells whose values follow exactly from row and/or column totals.
 
     Unknowns are the suppressed cells; each published total gives one linear
@@ -100,6 +100,9 @@ def _determined_cells(mask: np.ndarray, rows: bool, cols: bool) -> list[tuple[in
     if free.size == 0:
         return cells
     return [cell for cell, row in zip(cells, free) if np.abs(row).max() < 1e-9]
+
+
+_determined_cells = determined_cells  # private name kept for importers written before the public one
 
 
 def suppress_small_numbers(
@@ -167,6 +170,28 @@ def suppress_small_numbers(
     tables produced from administrative sources.
     Hundepool A et al. (2012). Statistical Disclosure Control. Wiley, ch. 4.
     """
+    columns, rows, values = _validate_table(table, columns, threshold, totals, total_row, total_column)
+    mask = primary_mask(values, threshold, suppress_zeros=suppress_zeros)
+    # a line with one cell has no separate total (its total is the cell itself)
+    use_rows = totals in ("both", "rows") and mask.shape[1] > 1
+    use_cols = totals in ("both", "columns") and mask.shape[0] > 1
+    if secondary:
+        mask = _secondary_mask(mask, values, use_rows, use_cols)
+    full_mask = pd.DataFrame(False, index=table.index, columns=table.columns)
+    full_mask.loc[rows, columns] = mask
+    out = table.copy()
+    if marker is None:
+        out[columns] = out[columns].astype(float)
+        out = out.mask(full_mask)
+    else:
+        out[columns] = out[columns].astype(object)
+        out = out.mask(full_mask, marker)
+    return out, full_mask
+
+
+def _validate_table(table, columns, threshold, totals, total_row, total_column):
+    """Check :func:`suppress_small_numbers`'s input; return the count columns, the rows (without
+    the total row) and their counts as a float array."""
     if not isinstance(table, pd.DataFrame):
         raise ValueError("table must be a pandas DataFrame")
     if totals not in ("both", "rows", "columns"):
@@ -194,68 +219,58 @@ def suppress_small_numbers(
     values = cells.to_numpy()
     if (values[~np.isnan(values)] < 0).any():
         raise ValueError("counts must be non-negative")
-    mask = primary_mask(values, threshold, suppress_zeros=suppress_zeros)
+    return columns, rows, values
 
-    def smallest_free(m_line: np.ndarray, v_line: np.ndarray):
-        return _smallest_free(m_line, v_line, allow_zero=True)
 
-    def protect(m: np.ndarray, vals: np.ndarray) -> bool:
-        changed = False
-        for i in range(m.shape[0]):
-            if m[i].sum() == 1 and m.shape[1] > 1:
-                pick = smallest_free(m[i], vals[i])
-                if pick is not None:
-                    m[i, pick] = True
-                    changed = True
-        return changed
-
-    # a line with one cell has no separate total (its total is the cell itself)
-    use_rows = totals in ("both", "rows") and mask.shape[1] > 1
-    use_cols = totals in ("both", "columns") and mask.shape[0] > 1
-    if secondary:
-        for _ in range(values.size + 1):
-            changed = False
-            if use_rows:
-                changed |= protect(mask, values)
-            if use_cols:
-                mt = mask.T.copy()
-                changed |= protect(mt, values.T)
-                mask = mt.T.copy()
-            if changed:
-                continue
-            # The one-per-line rule can still leave a cell pinned down by the
-            # margins (e.g. a suppressed cell that bridges two blocks). Find
-            # cells whose value is determined by the published totals and
-            # suppress one more cell beside the first of them. Hand-written:
-            # no allowed dependency implements cell-suppression auditing.
-            determined = _determined_cells(mask, use_rows, use_cols)
-            if not determined:
-                break
-            i, j = determined[0]
-            pick = smallest_free(mask[i], values[i]) if use_rows else None
+def _protect_lines(m: np.ndarray, vals: np.ndarray) -> bool:
+    """Suppress the smallest free cell of each row of ``m`` with exactly one suppressed cell
+    (in place); True when anything changed."""
+    changed = False
+    for i in range(m.shape[0]):
+        if m[i].sum() == 1 and m.shape[1] > 1:
+            pick = _smallest_free(m[i], vals[i], allow_zero=True)
             if pick is not None:
-                mask[i, pick] = True
-                continue
-            pick = smallest_free(mask[:, j], values[:, j]) if use_cols else None
-            if pick is None:
-                warnings.warn(
-                    "secondary suppression could not protect every suppressed cell: the table has no "
-                    "unsuppressed cells left beside it",
-                    stacklevel=2,
-                )
-                break
-            mask[pick, j] = True
+                m[i, pick] = True
+                changed = True
+    return changed
 
-    full_mask = pd.DataFrame(False, index=table.index, columns=table.columns)
-    full_mask.loc[rows, columns] = mask
-    out = table.copy()
-    if marker is None:
-        out[columns] = out[columns].astype(float)
-        out = out.mask(full_mask)
-    else:
-        out[columns] = out[columns].astype(object)
-        out = out.mask(full_mask, marker)
-    return out, full_mask
+
+def _secondary_mask(mask: np.ndarray, values: np.ndarray, use_rows: bool, use_cols: bool) -> np.ndarray:
+    """Secondary suppression: add cells until no suppressed cell can be worked out from the
+    published row and/or column totals (warns when that is impossible)."""
+    for _ in range(values.size + 1):
+        changed = False
+        if use_rows:
+            changed |= _protect_lines(mask, values)
+        if use_cols:
+            mt = mask.T.copy()
+            changed |= _protect_lines(mt, values.T)
+            mask = mt.T.copy()
+        if changed:
+            continue
+        # The one-per-line rule can still leave a cell pinned down by the
+        # margins (e.g. a suppressed cell that bridges two blocks). Find
+        # cells whose value is determined by the published totals and
+        # suppress one more cell beside the first of them. Hand-written:
+        # no allowed dependency implements cell-suppression auditing.
+        determined = determined_cells(mask, use_rows, use_cols)
+        if not determined:
+            break
+        i, j = determined[0]
+        pick = _smallest_free(mask[i], values[i], allow_zero=True) if use_rows else None
+        if pick is not None:
+            mask[i, pick] = True
+            continue
+        pick = _smallest_free(mask[:, j], values[:, j], allow_zero=True) if use_cols else None
+        if pick is None:
+            warnings.warn(
+                "secondary suppression could not protect every suppressed cell: the table has no "
+                "unsuppressed cells left beside it",
+                stacklevel=3,
+            )
+            break
+        mask[pick, j] = True
+    return mask
 
 
 def suppression_mask(values, denominators=None, counts_children=True, threshold: int = 5) -> pd.Series:

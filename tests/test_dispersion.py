@@ -82,3 +82,20 @@ def test_floored_estimate_keeps_its_df_and_compare_periods_uses_it():
     assert t["method"].startswith("quasi-Poisson score, t on") and e["method"] == "exact conditional"
     assert t["lower"] < e["lower"] and t["upper"] > e["upper"] and t["p_value"] > e["p_value"]
     assert "uncertain" in t["sentence"] and "vary 1.0 times" not in t["sentence"]
+
+
+def test_public_helpers_keep_their_private_names():
+    # issue 15.4: the helpers other modules use have public names; the old private ones still work
+    assert dsp._a_factor is dsp.correlation_factor
+    assert dsp._residual_maker is dsp.residual_maker and dsp._rho_traces is dsp.rho_traces
+    assert dsp.correlation_factor(0.0, 12) == 1.0
+    assert dsp.correlation_factor(0.5, 2) == pytest.approx(1.5)  # 1 + 2 (1 - 1/2) 0.5
+    assert 1.0 < dsp.correlation_factor(0.9, 12) <= 12
+    x = np.column_stack([np.ones(8), np.arange(8.0)])
+    used = np.array([True] * 7 + [False])
+    m = dsp.residual_maker(x, used)
+    np.testing.assert_allclose(m @ m, m, atol=1e-10)
+    np.testing.assert_allclose(m @ (x * used[:, None]), 0.0, atol=1e-10)
+    assert np.allclose(m[-1], 0.0) and round(float(np.trace(m))) == 5  # 7 used months - 2 parameters
+    t0, t1 = dsp.rho_traces(m)
+    assert t0[0] == pytest.approx(np.trace(m)) and t1[0] == pytest.approx(np.trace(m @ np.eye(8, k=-1) @ m))

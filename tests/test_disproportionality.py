@@ -541,3 +541,14 @@ def test_deprivation_decile_ratios_match_a_statsmodels_factor_glm():
         assert bd.loc[k, "ratio"] == pytest.approx(np.exp(fit.params[name]))
         assert bd.loc[k, "ratio_lower"] == pytest.approx(ci.loc[name, 0])
         assert bd.loc[k, "ratio_upper"] == pytest.approx(ci.loc[name, 1])
+
+
+def test_wording_helpers_have_public_names():
+    # issue 15.4: the sections use these; the private names stay as aliases
+    from csp_analysis import disproportionality as dp
+
+    assert dp._who is dp.describe_group and dp._fmt_ratio is dp.format_ratio
+    assert dp.describe_group("Mixed") == "people of Mixed ethnicity"
+    assert dp.describe_group("Black", start=True) == "Black people"
+    assert dp.format_ratio(8.94) == "8.9" and dp.format_ratio(0.5) == "0.50"
+    assert dp.format_ratio(float("inf")) == "infinite" and dp.format_ratio(float("nan")) == "n/a"

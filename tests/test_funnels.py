@@ -367,7 +367,7 @@ def test_proportion_significance_matches_the_drawn_funnel():
 def test_positive_check_is_the_rates_one():
     from csp_analysis import funnels, rates
 
-    assert funnels._positive is rates._check_positive_scalar
+    assert funnels._positive is rates.check_positive_scalar is rates._check_positive_scalar
     with pytest.raises(ValueError, match="multiplier must be a positive number"):
         funnel_limits([1, 2], [10, 20], statistic="proportion", multiplier=0)
 

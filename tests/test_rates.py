@@ -330,3 +330,13 @@ def test_compare_periods_dispersion_arrays_zeros_and_errors():
         compare_periods(10, 12, dispersion=0.5)
     with pytest.raises(ValueError, match="dispersion_df"):
         compare_periods(10, 12, dispersion=2, dispersion_df=0)
+
+
+def test_public_helpers_keep_their_private_names():
+    # issue 15.4: helpers used by other modules have public names; the private ones stay as aliases
+    from csp_analysis import rates
+
+    for public, private in [("check_positive_scalar", "_check_positive_scalar"), ("prepare_inputs", "_prepare"),
+                            ("wilson_limits", "_wilson_limits"), ("poisson_limits", "_poisson_limits"),
+                            ("quasi_score_test", "_quasi_score")]:
+        assert getattr(rates, private) is getattr(rates, public), public

@@ -114,3 +114,12 @@ def test_report_tables_use_the_module():
 def test_bad_arguments_are_named(bad):
     with pytest.raises(ValueError):
         suppress_small_numbers(pd.DataFrame({"a": [1, 2]}), **bad)
+
+
+def test_determined_cells_has_a_public_name():
+    # issue 15.4: the private name stays as an alias (disproportionality re-exports it)
+    assert suppression._determined_cells is suppression.determined_cells
+    assert disproportionality._determined_cells is suppression.determined_cells
+    one = np.array([[True, False], [False, False]])
+    assert suppression.determined_cells(one, rows=True, cols=False) == [(0, 0)]
+    assert suppression.determined_cells(np.ones((2, 2), dtype=bool), rows=True, cols=True) == []

@@ -222,6 +222,16 @@ def concentration(
     Bernasco & Steenbeek (2017); Efron (1987); see the module docstring.
     """
     confidence = check_confidence(confidence)
+    fractions = _validate_options(ci_method, n_boot, top_fractions)
+    x = _prepare_counts(counts_by_place, places_total)
+    boot = (confidence, n_boot, seed, ci_method)
+    rows = [_top_share_row(x, f, whole_places, place_label, boot) for f in fractions]
+    rows.append(_gini_row(x, generalised, place_label, boot))
+    return pd.DataFrame(rows)
+
+
+def _validate_options(ci_method: str, n_boot: int, top_fractions: Any) -> np.ndarray:
+    """Check :func:`concentration`'s bootstrap options; return the top fractions as an array."""
     if ci_method not in ("BCa", "percentile", "basic"):
         raise ValueError(f"`ci_method` must be 'BCa', 'percentile' or 'basic', got {ci_method!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100:
@@ -229,49 +239,56 @@ def concentration(
     fractions = np.atleast_1d(np.asarray(top_fractions, dtype=float))
     if fractions.ndim != 1 or np.any((fractions <= 0) | (fractions >= 1)) or np.isnan(fractions).any():
         raise ValueError("`top_fractions` must be fractions strictly between 0 and 1, e.g. (0.05, 0.1)")
-    x = _prepare_counts(counts_by_place, places_total)
-    n, total = len(x), float(x.sum())
-    conf = confidence_label(confidence)
-    boot_text = f"{ci_method} bootstrap over places ({n_boot} resamples)"
+    return fractions
 
-    rows = []
-    for f in fractions:
-        pct = f"{f * 100:g}%"
-        k = f * n
-        if whole_places:
-            k = float(max(1, math.ceil(k - 1e-9)))
-        f_used = k / n if whole_places else f
-        value = float(_top_share_axis(x, f_used))
-        lo, hi = _bootstrap_ci(x, lambda s, axis=-1, f=f_used: _top_share_axis(s, f, axis=axis),
-                               confidence, n_boot, seed, ci_method)
-        if whole_places:
-            rounded = "" if abs(f * n - k) < 1e-9 else ", rounded up to whole places"
-            what = f"The busiest {k:,.0f} of {n:,} {place_label} (the top {pct}{rounded})"
-            how = f"the {k:,.0f} busiest places"
-        else:
-            k_text = format_number(k, 0) if abs(k - round(k)) < 1e-9 else format_number(k, 1)
-            what = f"The busiest {pct} of {place_label} ({k_text} of {n:,})"
-            how = "Lorenz curve"
-        rows.append(dict(
-            measure=f"share_top_{pct}", value=value, lower=lo, upper=hi, confidence=confidence,
-            method=f"share of records in the top {pct} of places ({how}); {boot_text}",
-            n_places=n, n_records=total, n_top_places=k,
-            sentence=(f"{what} account for {value * 100:.1f}% of records ({conf} CI {lo * 100:.1f}% to "
-                      f"{hi * 100:.1f}%)."),
-        ))
+
+def _top_share_row(x: np.ndarray, f: float, whole_places: bool, place_label: str, boot: tuple) -> dict:
+    """The share of records in the top fraction ``f`` of places, with its bootstrap interval."""
+    confidence, n_boot, seed, ci_method = boot
+    n, total = len(x), float(x.sum())
+    pct = f"{f * 100:g}%"
+    k = f * n
+    if whole_places:
+        k = float(max(1, math.ceil(k - 1e-9)))
+    f_used = k / n if whole_places else f
+    value = float(_top_share_axis(x, f_used))
+    lo, hi = _bootstrap_ci(x, lambda s, axis=-1, f=f_used: _top_share_axis(s, f, axis=axis),
+                           confidence, n_boot, seed, ci_method)
+    if whole_places:
+        rounded = "" if abs(f * n - k) < 1e-9 else ", rounded up to whole places"
+        what = f"The busiest {k:,.0f} of {n:,} {place_label} (the top {pct}{rounded})"
+        how = f"the {k:,.0f} busiest places"
+    else:
+        k_text = format_number(k, 0) if abs(k - round(k)) < 1e-9 else format_number(k, 1)
+        what = f"The busiest {pct} of {place_label} ({k_text} of {n:,})"
+        how = "Lorenz curve"
+    return dict(
+        measure=f"share_top_{pct}", value=value, lower=lo, upper=hi, confidence=confidence,
+        method=f"share of records in the top {pct} of places ({how}); {ci_method} bootstrap over places "
+               f"({n_boot} resamples)",
+        n_places=n, n_records=total, n_top_places=k,
+        sentence=(f"{what} account for {value * 100:.1f}% of records ({confidence_label(confidence)} CI "
+                  f"{lo * 100:.1f}% to {hi * 100:.1f}%)."),
+    )
+
+
+def _gini_row(x: np.ndarray, generalised: bool, place_label: str, boot: tuple) -> dict:
+    """The (generalised) Gini coefficient with its bootstrap interval."""
+    confidence, n_boot, seed, ci_method = boot
+    n, total = len(x), float(x.sum())
     g = float(_gini_axis(x, generalised=generalised))
     lo, hi = _bootstrap_ci(x, lambda s, axis=-1: _gini_axis(s, axis=axis, generalised=generalised),
                            confidence, n_boot, seed, ci_method)
     kind = "generalised Gini (Bernasco & Steenbeek 2017)" if generalised else "Gini coefficient"
     sparse = " Records are fewer than places, so the generalised Gini is used." if (generalised and total < n) else ""
-    rows.append(dict(
+    return dict(
         measure="gini", value=g, lower=lo, upper=hi, confidence=confidence,
-        method=f"{kind}; {boot_text}", n_places=n, n_records=total, n_top_places=np.nan,
+        method=f"{kind}; {ci_method} bootstrap over places ({n_boot} resamples)", n_places=n, n_records=total,
+        n_top_places=np.nan,
         sentence=(f"The Gini coefficient of records across {n:,} {place_label} is {g:.2f} "
-                  f"({conf} CI {lo:.2f} to {hi:.2f}; 0 = spread as evenly as possible, "
-                  f"1 = all in one place).{sparse}"),
-    ))
-    return pd.DataFrame(rows)
+                  f"({confidence_label(confidence)} CI {lo:.2f} to {hi:.2f}; 0 = spread as evenly as possible, "
+                  f"1 = all in one place)."+ sparse),
+    )
 
 
 def top_places(
@@ -319,19 +336,7 @@ def top_places(
     confidence = check_confidence(confidence)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"`n` must be a positive integer, got {n!r}")
-    series = {}
-    for name, s in (("current", current), ("previous", previous)):
-        if not isinstance(s, pd.Series):
-            raise ValueError(f"`{name}` must be a pandas Series of counts indexed by place")
-        vals = to_float_array(s, name, allow_nan=False)
-        if np.any(vals < 0):
-            raise ValueError(f"`{name}` must be non-negative counts")
-        if s.index.has_duplicates:
-            raise ValueError(f"`{name}` has repeated places in its index")
-        series[name] = pd.Series(vals, index=s.index)
-    places = series["current"].index.union(series["previous"].index)
-    cur = series["current"].reindex(places, fill_value=0.0)
-    prev = series["previous"].reindex(places, fill_value=0.0)
+    places, cur, prev = _read_place_counts(current, previous)
     rank_cur = cur.rank(ascending=False, method="min")
     rank_prev = prev.rank(ascending=False, method="min")
     in_cur = (rank_cur <= n) & (cur > 0)
@@ -340,14 +345,7 @@ def top_places(
 
     rows = []
     for place in places[keep.to_numpy()]:
-        c1, c0 = int(round(cur[place])), int(round(prev[place]))
-        if c1 + c0 == 0:
-            ratio, lo, hi = np.nan, np.nan, np.nan
-        else:
-            ci = stats.binomtest(c1, c1 + c0).proportion_ci(confidence_level=confidence, method="exact")
-            to_ratio = lambda p: p / (1 - p) if p < 1 else np.inf  # noqa: E731
-            ratio = c1 / c0 if c0 > 0 else np.inf
-            lo, hi = to_ratio(ci.low), to_ratio(ci.high)
+        ratio, lo, hi = _count_ratio(int(round(cur[place])), int(round(prev[place])), confidence)
         rows.append(dict(
             place=place, rank_current=int(rank_cur[place]), count_current=cur[place],
             rank_previous=int(rank_prev[place]), count_previous=prev[place],
@@ -370,3 +368,32 @@ def top_places(
                                     "change", "value", "lower", "upper", "confidence", "method", "entered",
                                     "left", "sentence"])
     return out
+
+
+def _read_place_counts(current: Any, previous: Any) -> tuple[pd.Index, pd.Series, pd.Series]:
+    """Check the two Series of counts by place; return every place and both counts on them (0 where
+    a place is missing)."""
+    series = {}
+    for name, s in (("current", current), ("previous", previous)):
+        if not isinstance(s, pd.Series):
+            raise ValueError(f"`{name}` must be a pandas Series of counts indexed by place")
+        vals = to_float_array(s, name, allow_nan=False)
+        if np.any(vals < 0):
+            raise ValueError(f"`{name}` must be non-negative counts")
+        if s.index.has_duplicates:
+            raise ValueError(f"`{name}` has repeated places in its index")
+        series[name] = pd.Series(vals, index=s.index)
+    places = series["current"].index.union(series["previous"].index)
+    cur = series["current"].reindex(places, fill_value=0.0)
+    prev = series["previous"].reindex(places, fill_value=0.0)
+    return places, cur, prev
+
+
+def _count_ratio(c1: int, c0: int, confidence: float) -> tuple[float, float, float]:
+    """Ratio of two Poisson counts with the exact conditional (Clopper-Pearson) interval."""
+    if c1 + c0 == 0:
+        return np.nan, np.nan, np.nan
+    ci = stats.binomtest(c1, c1 + c0).proportion_ci(confidence_level=confidence, method="exact")
+    to_ratio = lambda p: p / (1 - p) if p < 1 else np.inf  # noqa: E731
+    ratio = c1 / c0 if c0 > 0 else np.inf
+    return ratio, to_ratio(ci.low), to_ratio(ci.high)

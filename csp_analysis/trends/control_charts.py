@@ -218,119 +218,16 @@ def control_chart(
     NHS England and NHS Improvement (2019); NHSRplotthedots; Montgomery (2019),
     chapters 6-7; see the module docstring.
     """
-    if kind not in _KINDS:
-        raise ValueError(f"`kind` must be one of {_KINDS}, got {kind!r}")
-    if improvement not in ("increase", "decrease", None):
-        raise ValueError(f"`improvement` must be 'increase', 'decrease' or None, got {improvement!r}")
-    for name, length in (("shift_length", shift_length), ("trend_length", trend_length)):
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
-            raise ValueError(f"`{name}` must be an integer >= 2, got {length!r}")
-    try:
-        multiplier = float(multiplier)
-    except (TypeError, ValueError):
-        raise ValueError(f"`multiplier` must be a positive number, got {multiplier!r}") from None
-    if not multiplier > 0:
-        raise ValueError(f"`multiplier` must be a positive number, got {multiplier!r}")
-
-    x = to_float_array(values, "values", allow_nan=False)
-    n = len(x)
-    index = values.index if isinstance(values, pd.Series) else pd.RangeIndex(n)
-    if n < 2:
-        raise ValueError(f"`values` needs at least 2 points, got {n}")
-    base = _baseline_mask(baseline, n, index)
-    if base.sum() < 2:
-        raise ValueError("`baseline` must include at least 2 points")
-    if base.sum() < 12:
-        warnings.warn(
-            f"Control limits from only {int(base.sum())} baseline points are unreliable; "
-            "Making Data Count advises at least 15-20.", UserWarning, stacklevel=2)
-
-    if kind in ("u", "p"):
-        if denominators is None:
-            raise ValueError(f"`denominators` is required for a {kind} chart")
-        d = to_float_array(denominators, "denominators", allow_nan=False)
-        if len(d) != n:
-            raise ValueError(f"`denominators` has length {len(d)} but `values` has length {n}")
-        if np.any(d <= 0):
-            raise ValueError("`denominators` must be positive")
-    elif denominators is not None:
-        raise ValueError(f"`denominators` is only used for u and p charts, not {kind!r}")
-    if kind in ("c", "u", "p") and np.any(x < 0):
-        raise ValueError("`values` must be non-negative counts for c, u and p charts")
-    if kind == "p" and np.any(x > d):
-        raise ValueError("`values` (numerators) cannot exceed `denominators` for a p chart")
-
+    multiplier = _validate_options(kind, improvement, shift_length, trend_length, multiplier)
+    x, d, base, index = _read_values(values, kind, denominators, baseline)
     if kind == "xmr":
-        value = x.copy()
-        xb = x[base]
-        centre = float(np.mean(xb))
-        # moving ranges only between consecutive baseline points
-        pos = np.flatnonzero(base)
-        mr = np.abs(np.diff(x[pos]))[np.diff(pos) == 1]
-        if len(mr) == 0:
-            raise ValueError("`baseline` must include at least 2 consecutive points for an XmR chart")
-        amr = float(np.mean(mr))
-        if screen_outliers and amr > 0:
-            kept = mr[mr < _MR_UPPER * amr]
-            if len(kept):
-                amr = float(np.mean(kept))
-        sigma = np.full(n, amr / _D2)
-        half_width = np.full(n, _XMR_LIMIT * amr)
-        centre_arr = np.full(n, centre)
-        lower = centre_arr - half_width
-        upper = centre_arr + half_width
-        near_lower = centre_arr - half_width * 2.0 / 3.0
-        near_upper = centre_arr + half_width * 2.0 / 3.0
-        method = "XmR chart (individuals; limits mean +/- 2.66 mR-bar)"
+        value, centre_arr, sigma, lower, upper, near_lower, near_upper, method = _xmr_limits(x, base,
+                                                                                             screen_outliers)
     else:
-        if kind == "c":
-            value = x.copy()
-            centre = float(np.mean(x[base]))
-            sigma = np.full(n, np.sqrt(centre))
-            method = "c chart (Poisson counts; limits c-bar +/- 3 sqrt(c-bar))"
-        elif kind == "u":
-            value = x / d * multiplier
-            u_bar = float(x[base].sum() / d[base].sum())
-            centre = u_bar * multiplier
-            sigma = np.sqrt(u_bar / d) * multiplier
-            method = "u chart (Poisson rates; limits u-bar +/- 3 sqrt(u-bar / n))"
-        else:
-            value = x / d * multiplier
-            p_bar = float(x[base].sum() / d[base].sum())
-            centre = p_bar * multiplier
-            sigma = np.sqrt(p_bar * (1 - p_bar) / d) * multiplier
-            method = "p chart (binomial proportions; limits p-bar +/- 3 sqrt(p-bar (1 - p-bar) / n))"
-        centre_arr = np.full(n, centre)
-        lower = np.maximum(centre_arr - 3 * sigma, 0.0)
-        upper = centre_arr + 3 * sigma
-        near_lower = np.maximum(centre_arr - 2 * sigma, 0.0)
-        near_upper = centre_arr + 2 * sigma
-        if kind == "p":
-            upper = np.minimum(upper, multiplier)
-            near_upper = np.minimum(near_upper, multiplier)
-
-    side = np.sign(value - centre_arr).astype(int)
-    outside = (value > upper) | (value < lower)
-    close = ~outside & ((value > near_upper) | (value < near_lower))
-    shift = _runs(side, shift_length)
-    trend, trend_dir = _trend_flags(value, trend_length)
-    two3 = _two_of_three(close, side)
-    special = outside | shift | trend | two3
-
-    # direction of each special cause, priority as NHSRplotthedots
-    direction = np.where(outside, side, np.where(trend, trend_dir, np.where(two3 | shift, side, 0)))
-    labels = []
-    for is_special, dirn in zip(special, direction):
-        if not is_special:
-            labels.append("Common cause variation")
-        elif improvement is None:
-            labels.append("Special cause variation (higher)" if dirn > 0 else "Special cause variation (lower)")
-        else:
-            good = (dirn > 0) == (improvement == "increase")
-            labels.append("Special cause improvement" if good else "Special cause concern")
-    flags = {"outside_limits": outside, "shift": shift, "trend": trend, "two_of_three": two3}
-    rules = [", ".join(r for r in _RULES if flags[r][i]) for i in range(n)]
-
+        value, centre_arr, sigma, lower, upper, near_lower, near_upper, method = _attribute_limits(
+            x, d, base, kind, multiplier)
+    flags, special, labels, rules = _classify_points(value, centre_arr, lower, upper, near_lower, near_upper,
+                                                     shift_length, trend_length, improvement)
     out = pd.DataFrame(
         {
             "value": value, "centre": centre_arr, "lower": lower, "upper": upper,
@@ -352,6 +249,144 @@ def control_chart(
     out.attrs.update(kind=kind, method=method, improvement=improvement,
                      sentence=_sentence(out))
     return out
+
+
+def _validate_options(kind: str, improvement: str | None, shift_length: int, trend_length: int,
+                      multiplier: float) -> float:
+    """Check :func:`control_chart`'s options; return ``multiplier`` as a positive float."""
+    if kind not in _KINDS:
+        raise ValueError(f"`kind` must be one of {_KINDS}, got {kind!r}")
+    if improvement not in ("increase", "decrease", None):
+        raise ValueError(f"`improvement` must be 'increase', 'decrease' or None, got {improvement!r}")
+    for name, length in (("shift_length", shift_length), ("trend_length", trend_length)):
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
+            raise ValueError(f"`{name}` must be an integer >= 2, got {length!r}")
+    try:
+        multiplier = float(multiplier)
+    except (TypeError, ValueError):
+        raise ValueError(f"`multiplier` must be a positive number, got {multiplier!r}") from None
+    if not multiplier > 0:
+        raise ValueError(f"`multiplier` must be a positive number, got {multiplier!r}")
+    return multiplier
+
+
+def _read_values(values: Any, kind: str, denominators: Any, baseline: Any):
+    """Values, denominators (None for XmR and c charts), baseline mask and index, checked for the
+    chart ``kind``; warns when the baseline has fewer than 12 points."""
+    x = to_float_array(values, "values", allow_nan=False)
+    n = len(x)
+    index = values.index if isinstance(values, pd.Series) else pd.RangeIndex(n)
+    if n < 2:
+        raise ValueError(f"`values` needs at least 2 points, got {n}")
+    base = _baseline_mask(baseline, n, index)
+    if base.sum() < 2:
+        raise ValueError("`baseline` must include at least 2 points")
+    if base.sum() < 12:
+        warnings.warn(
+            f"Control limits from only {int(base.sum())} baseline points are unreliable; "
+            "Making Data Count advises at least 15-20.", UserWarning, stacklevel=3)
+    d = None
+    if kind in ("u", "p"):
+        if denominators is None:
+            raise ValueError(f"`denominators` is required for a {kind} chart")
+        d = to_float_array(denominators, "denominators", allow_nan=False)
+        if len(d) != n:
+            raise ValueError(f"`denominators` has length {len(d)} but `values` has length {n}")
+        if np.any(d <= 0):
+            raise ValueError("`denominators` must be positive")
+    elif denominators is not None:
+        raise ValueError(f"`denominators` is only used for u and p charts, not {kind!r}")
+    if kind in ("c", "u", "p") and np.any(x < 0):
+        raise ValueError("`values` must be non-negative counts for c, u and p charts")
+    if kind == "p" and np.any(x > d):
+        raise ValueError("`values` (numerators) cannot exceed `denominators` for a p chart")
+    return x, d, base, index
+
+
+def _xmr_limits(x: np.ndarray, base: np.ndarray, screen_outliers: bool):
+    """XmR chart: centre, sigma, limits (mean +/- 2.66 mR-bar) and 2-sigma lines."""
+    n = len(x)
+    value = x.copy()
+    xb = x[base]
+    centre = float(np.mean(xb))
+    # moving ranges only between consecutive baseline points
+    pos = np.flatnonzero(base)
+    mr = np.abs(np.diff(x[pos]))[np.diff(pos) == 1]
+    if len(mr) == 0:
+        raise ValueError("`baseline` must include at least 2 consecutive points for an XmR chart")
+    amr = float(np.mean(mr))
+    if screen_outliers and amr > 0:
+        kept = mr[mr < _MR_UPPER * amr]
+        if len(kept):
+            amr = float(np.mean(kept))
+    sigma = np.full(n, amr / _D2)
+    half_width = np.full(n, _XMR_LIMIT * amr)
+    centre_arr = np.full(n, centre)
+    lower = centre_arr - half_width
+    upper = centre_arr + half_width
+    near_lower = centre_arr - half_width * 2.0 / 3.0
+    near_upper = centre_arr + half_width * 2.0 / 3.0
+    method = "XmR chart (individuals; limits mean +/- 2.66 mR-bar)"
+    return value, centre_arr, sigma, lower, upper, near_lower, near_upper, method
+
+
+def _attribute_limits(x: np.ndarray, d: np.ndarray | None, base: np.ndarray, kind: str, multiplier: float):
+    """c, u or p chart: plotted value, centre, sigma, 3-sigma limits and 2-sigma lines (floored
+    at 0; a p chart's capped at ``multiplier``)."""
+    n = len(x)
+    if kind == "c":
+        value = x.copy()
+        centre = float(np.mean(x[base]))
+        sigma = np.full(n, np.sqrt(centre))
+        method = "c chart (Poisson counts; limits c-bar +/- 3 sqrt(c-bar))"
+    elif kind == "u":
+        value = x / d * multiplier
+        u_bar = float(x[base].sum() / d[base].sum())
+        centre = u_bar * multiplier
+        sigma = np.sqrt(u_bar / d) * multiplier
+        method = "u chart (Poisson rates; limits u-bar +/- 3 sqrt(u-bar / n))"
+    else:
+        value = x / d * multiplier
+        p_bar = float(x[base].sum() / d[base].sum())
+        centre = p_bar * multiplier
+        sigma = np.sqrt(p_bar * (1 - p_bar) / d) * multiplier
+        method = "p chart (binomial proportions; limits p-bar +/- 3 sqrt(p-bar (1 - p-bar) / n))"
+    centre_arr = np.full(n, centre)
+    lower = np.maximum(centre_arr - 3 * sigma, 0.0)
+    upper = centre_arr + 3 * sigma
+    near_lower = np.maximum(centre_arr - 2 * sigma, 0.0)
+    near_upper = centre_arr + 2 * sigma
+    if kind == "p":
+        upper = np.minimum(upper, multiplier)
+        near_upper = np.minimum(near_upper, multiplier)
+    return value, centre_arr, sigma, lower, upper, near_lower, near_upper, method
+
+
+def _classify_points(value, centre_arr, lower, upper, near_lower, near_upper, shift_length: int,
+                     trend_length: int, improvement: str | None):
+    """Apply the four Making Data Count rules: ``(flags, special, labels, rules)``."""
+    side = np.sign(value - centre_arr).astype(int)
+    outside = (value > upper) | (value < lower)
+    close = ~outside & ((value > near_upper) | (value < near_lower))
+    shift = _runs(side, shift_length)
+    trend, trend_dir = _trend_flags(value, trend_length)
+    two3 = _two_of_three(close, side)
+    special = outside | shift | trend | two3
+
+    # direction of each special cause, priority as NHSRplotthedots
+    direction = np.where(outside, side, np.where(trend, trend_dir, np.where(two3 | shift, side, 0)))
+    labels = []
+    for is_special, dirn in zip(special, direction):
+        if not is_special:
+            labels.append("Common cause variation")
+        elif improvement is None:
+            labels.append("Special cause variation (higher)" if dirn > 0 else "Special cause variation (lower)")
+        else:
+            good = (dirn > 0) == (improvement == "increase")
+            labels.append("Special cause improvement" if good else "Special cause concern")
+    flags = {"outside_limits": outside, "shift": shift, "trend": trend, "two_of_three": two3}
+    rules = [", ".join(r for r in _RULES if flags[r][i]) for i in range(len(value))]
+    return flags, special, labels, rules
 
 
 def _sentence(chart: pd.DataFrame) -> str:

@@ -248,6 +248,57 @@ def fit_count_trend(
     module docstring.
     """
     confidence = check_confidence(confidence)
+    seasonality = _validate_options(family, seasonality, harmonics, autocorrelation)
+    month_idx, y_all, finite, order = _read_counts(counts, months)
+    pop_all = _read_population(population, month_idx, order, finite)
+    used, excluded = _select_months(month_idx, finite, exclude)
+    X_all, names, present_months = _design_model(month_idx, y_all, used, seasonality, harmonics)
+    offset_all = np.log(pop_all) if pop_all is not None else np.zeros(len(y_all))
+    variance = "ar" if autocorrelation == "auto" else "model"
+    fit = _fit_model(y_all[used], X_all[used], names, offset_all[used], family, variance)
+    q, p_fun = _reference_distribution(fit, confidence)
+    method = _describe_method(fit, family, variance, seasonality, harmonics, pop_all is not None)
+
+    params, cov = np.asarray(fit.params), np.asarray(fit.cov)
+    b = float(params[1])
+    fitted = _assemble_fitted(y_all, used, month_idx, X_all, names, offset_all, params, cov, q,
+                              seasonality, present_months, pop_all)
+    table = _assemble_table(fit, b, q, p_fun, method, family, month_idx[used], len(excluded), confidence, label)
+    return CountTrendResult(table=table, fitted=fitted, model=fit.model, excluded=excluded)
+
+
+def _assemble_table(fit, b: float, q: float, p_fun, method: str, family: str, m_used: pd.PeriodIndex,
+                    n_excluded: int, confidence: float, label: str) -> pd.DataFrame:
+    """The one-row result: annual % change ``100 (exp(b) - 1)`` with its Wald interval and test."""
+    se = float(np.sqrt(np.asarray(fit.cov)[1, 1]))
+    zstat = b / se if se > 0 else np.nan
+    p_value = float(p_fun(zstat))
+    value = 100.0 * np.expm1(b)
+    lower = 100.0 * np.expm1(b - q * se)
+    upper = 100.0 * np.expm1(b + q * se)
+    return pd.DataFrame([{
+        "measure": "annual % change",
+        "value": value,
+        "lower": lower,
+        "upper": upper,
+        "confidence": confidence,
+        "method": method,
+        "p_value": p_value,
+        "rate_ratio": float(np.exp(b)),
+        "family": family,
+        "dispersion": fit.dispersion,
+        "alpha": np.nan if fit.alpha_nb is None else fit.alpha_nb,
+        "serial_lag1": np.nan if fit.serial is None else fit.serial["lag1"],
+        "n_months": len(m_used),
+        "n_excluded": n_excluded,
+        "first_month": str(m_used.min()),
+        "last_month": str(m_used.max()),
+        "sentence": _sentence(label, value, lower, upper, p_value, confidence),
+    }])
+
+
+def _validate_options(family: str, seasonality: str | None, harmonics: int, autocorrelation: str | None):
+    """Check the model options of :func:`fit_count_trend`; return ``seasonality`` ("none" -> None)."""
     if autocorrelation not in ("auto", None):
         raise ValueError(f"`autocorrelation` must be 'auto' or None, got {autocorrelation!r}")
     if family not in _FAMILIES:
@@ -259,8 +310,12 @@ def fit_count_trend(
     if seasonality == "fourier" and (isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer))
                                      or not 1 <= harmonics <= 6):
         raise ValueError(f"`harmonics` must be an integer from 1 to 6, got {harmonics!r}")
+    return seasonality
 
-    # --- counts and months -------------------------------------------------
+
+def _read_counts(counts: Any, months: Any):
+    """Counts and their months, checked and sorted by month: ``(month_idx, y_all, finite, order)``
+    (``order`` the sorting permutation of the input, ``finite`` the non-missing counts)."""
     y_all = to_float_array(counts, "counts")
     if months is None:
         if not isinstance(counts, pd.Series):
@@ -277,33 +332,38 @@ def fit_count_trend(
     if np.any(y_all[finite] < 0) or np.any(y_all[finite] != np.round(y_all[finite])):
         raise ValueError("`counts` must be non-negative whole numbers")
     order = np.argsort(month_number(month_idx), kind="stable")
-    month_idx, y_all = month_idx[order], y_all[order]
-    finite = finite[order]
+    return month_idx[order], y_all[order], finite[order], order
 
-    # --- population --------------------------------------------------------
-    pop_all = None
-    if population is not None:
-        if isinstance(population, pd.Series):
-            pop_series = pd.Series(population.to_numpy(dtype=float),
-                                   index=to_months(population.index, "population.index"))
-            if pop_series.index.has_duplicates:
-                raise ValueError("`population` has repeated months in its index")
-            pop_all = pop_series.reindex(month_idx).to_numpy(dtype=float)
+
+def _read_population(population: Any, month_idx: pd.PeriodIndex, order: np.ndarray,
+                     finite: np.ndarray) -> np.ndarray | None:
+    """The population of each (sorted) month, matched by month for a Series; None without one."""
+    if population is None:
+        return None
+    if isinstance(population, pd.Series):
+        pop_series = pd.Series(population.to_numpy(dtype=float),
+                               index=to_months(population.index, "population.index"))
+        if pop_series.index.has_duplicates:
+            raise ValueError("`population` has repeated months in its index")
+        pop_all = pop_series.reindex(month_idx).to_numpy(dtype=float)
+    else:
+        pop_arr = to_float_array(population, "population")
+        if len(pop_arr) == 1:
+            pop_all = np.repeat(pop_arr[0], len(order))
+        elif len(pop_arr) == len(order):
+            pop_all = pop_arr[order]
         else:
-            pop_arr = to_float_array(population, "population")
-            if len(pop_arr) == 1:
-                pop_all = np.repeat(pop_arr[0], len(y_all))
-            elif len(pop_arr) == len(order):
-                pop_all = pop_arr[order]
-            else:
-                raise ValueError(f"`population` has length {len(pop_arr)} but `counts` has length {len(order)}")
-        if np.any(~np.isnan(pop_all[finite]) & (pop_all[finite] <= 0)):
-            raise ValueError("`population` must be positive")
-        if np.any(np.isnan(pop_all[finite])):
-            missing = month_idx[finite & np.isnan(pop_all)]
-            raise ValueError(f"`population` is missing for month(s) {', '.join(map(str, missing[:5]))}")
+            raise ValueError(f"`population` has length {len(pop_arr)} but `counts` has length {len(order)}")
+    if np.any(~np.isnan(pop_all[finite]) & (pop_all[finite] <= 0)):
+        raise ValueError("`population` must be positive")
+    if np.any(np.isnan(pop_all[finite])):
+        missing = month_idx[finite & np.isnan(pop_all)]
+        raise ValueError(f"`population` is missing for month(s) {', '.join(map(str, missing[:5]))}")
+    return pop_all
 
-    # --- exclusions ----------------------------------------------------------
+
+def _select_months(month_idx: pd.PeriodIndex, finite: np.ndarray, exclude: Any) -> tuple[np.ndarray, list]:
+    """The months the model uses (non-missing, not excluded) and the excluded months that had counts."""
     excluded: list = []
     used = finite.copy()
     if exclude is not None:
@@ -311,10 +371,15 @@ def fit_count_trend(
         is_excl = month_idx.isin(excl)
         excluded = [m for m in month_idx[is_excl & finite]]
         used &= ~is_excl
+    return used, excluded
 
-    y = y_all[used]
+
+def _design_model(month_idx: pd.PeriodIndex, y_all: np.ndarray, used: np.ndarray, seasonality: str | None,
+                  harmonics: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Design matrix for every month (time in years from the first used month, seasonal terms),
+    its column names and the calendar months present; raises when the used months are too few."""
     m_used = month_idx[used]
-    n = len(y)
+    n = int(used.sum())
     if n == 0:
         raise ValueError("`counts` has no usable months")
     origin = int(month_number(m_used).min())
@@ -328,19 +393,19 @@ def fit_count_trend(
             f"`counts` has {n} usable months, too few for this model ({p} parameters; at least "
             f"{p + 2} months spanning more than one year are needed).{hint}"
         )
-    offset_all = np.log(pop_all) if pop_all is not None else np.zeros(len(y_all))
-    offset = offset_all[used]
+    return X_all, names, present_months
 
-    # --- fit (csp_analysis.count_engine) ----------------------------------------
-    variance = "ar" if autocorrelation == "auto" else "model"
+
+def _fit_model(y: np.ndarray, X: np.ndarray, names: list[str], offset: np.ndarray, family: str, variance: str):
+    """Fit the count regression with :func:`csp_analysis.count_engine.fit_count_model`."""
     Xdf = pd.DataFrame(X, columns=names)
     pois = sm.GLM(y, Xdf, family=sm.families.Poisson(), offset=offset).fit()
-    fit = fit_count_model(y, Xdf, offset, family, variance=variance, negbin_alpha="moment",
-                          model_df="resid", poisson_fit=pois)
-    dispersion = fit.dispersion
-    alpha = np.nan if fit.alpha_nb is None else fit.alpha_nb
-    results = fit.model
-    params, cov = np.asarray(fit.params), np.asarray(fit.cov)
+    return fit_count_model(y, Xdf, offset, family, variance=variance, negbin_alpha="moment",
+                           model_df="resid", poisson_fit=pois)
+
+
+def _reference_distribution(fit, confidence: float):
+    """Critical value and two-sided p-value function: normal without ``df_t``, else t on ``df_t``."""
     if fit.df_t is None:
         q = stats.norm.ppf(0.5 + confidence / 2)
         p_fun = lambda zz: 2 * stats.norm.sf(abs(zz))  # noqa: E731
@@ -348,6 +413,13 @@ def fit_count_trend(
         df_t = fit.df_t
         q = stats.t.ppf(0.5 + confidence / 2, df_t)
         p_fun = lambda zz: 2 * stats.t.sf(abs(zz), df_t)  # noqa: E731
+    return q, p_fun
+
+
+def _describe_method(fit, family: str, variance: str, seasonality: str | None, harmonics: int,
+                     has_population: bool) -> str:
+    """The ``method`` text: family, standard errors, seasonal terms and offset."""
+    alpha = np.nan if fit.alpha_nb is None else fit.alpha_nb
     method = {"poisson": "Poisson GLM (log link)",
               "quasipoisson": "quasi-Poisson GLM (log link, Pearson dispersion",
               "negbin": "negative binomial (NB2) GLM, dispersion by the Pearson moment estimator"}[family]
@@ -359,19 +431,15 @@ def fit_count_trend(
         method += {"poisson": "", "quasipoisson": ", t intervals)", "negbin": ", t intervals"}[family]
     if family == "negbin" and alpha == 0.0:
         method += " (no overdispersion found: Poisson fit)"
-
     season_text = {"month": "month-of-year indicators", "fourier": f"{harmonics} Fourier harmonic(s)",
                    None: "no seasonal terms"}[seasonality]
-    method += f"; {season_text}" + ("; population offset" if pop_all is not None else "")
+    return method + f"; {season_text}" + ("; population offset" if has_population else "")
 
-    b, se = float(params[1]), float(np.sqrt(cov[1, 1]))
-    zstat = b / se if se > 0 else np.nan
-    p_value = float(p_fun(zstat))
-    value = 100.0 * np.expm1(b)
-    lower = 100.0 * np.expm1(b - q * se)
-    upper = 100.0 * np.expm1(b + q * se)
 
-    # --- fitted values (delta method on the linear predictor) --------------
+def _assemble_fitted(y_all, used, month_idx, X_all, names, offset_all, params, cov, q, seasonality,
+                     present_months, pop_all) -> pd.DataFrame:
+    """Per-month observed and fitted values with delta-method limits on the linear predictor, and
+    the deseasonalised trend (the seasonal terms averaged out)."""
     def _predict(design: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         eta = design @ params + offset_all
         eta_se = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
@@ -390,27 +458,7 @@ def fit_count_trend(
     )
     if pop_all is not None:
         fitted["population"] = pop_all
-
-    table = pd.DataFrame([{
-        "measure": "annual % change",
-        "value": value,
-        "lower": lower,
-        "upper": upper,
-        "confidence": confidence,
-        "method": method,
-        "p_value": p_value,
-        "rate_ratio": float(np.exp(b)),
-        "family": family,
-        "dispersion": dispersion,
-        "alpha": alpha,
-        "serial_lag1": np.nan if fit.serial is None else fit.serial["lag1"],
-        "n_months": n,
-        "n_excluded": len(excluded),
-        "first_month": str(m_used.min()),
-        "last_month": str(m_used.max()),
-        "sentence": _sentence(label, value, lower, upper, p_value, confidence),
-    }])
-    return CountTrendResult(table=table, fitted=fitted, model=results, excluded=excluded)
+    return fitted
 
 
 def plot_count_trend(result: CountTrendResult, title: str | None = None,

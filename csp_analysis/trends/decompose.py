@@ -144,6 +144,50 @@ def decompose(
     ----------
     Cleveland et al. (1990); Wang, Smith & Hyndman (2006); see the module docstring.
     """
+    period, seasonal, trend, low_pass, seasonal_jump, trend_jump, low_pass_jump, inner_iter = _validate_options(
+        period, seasonal, trend, low_pass, seasonal_deg, trend_deg, low_pass_deg, seasonal_jump, trend_jump,
+        low_pass_jump, inner_iter, outer_iter)
+    values, index = _read_series(series, period)
+    stl = STL(
+        values, period=period, seasonal=seasonal, trend=trend, low_pass=low_pass,
+        seasonal_deg=seasonal_deg, trend_deg=trend_deg, low_pass_deg=low_pass_deg,
+        robust=robust, seasonal_jump=seasonal_jump, trend_jump=trend_jump,
+        low_pass_jump=low_pass_jump,
+    )
+    fit_kwargs = {}
+    if inner_iter is not None:
+        fit_kwargs["inner_iter"] = inner_iter
+    if outer_iter is not None:
+        fit_kwargs["outer_iter"] = outer_iter
+    res = stl.fit(**fit_kwargs)
+    out = pd.DataFrame(
+        {
+            "observed": values,
+            "trend": np.asarray(res.trend),
+            "seasonal": np.asarray(res.seasonal),
+            "resid": np.asarray(res.resid),
+            "weights": np.asarray(res.weights),
+        },
+        index=index,
+    )
+
+    resid = out["resid"].to_numpy()
+    out.attrs.update(
+        period=period,
+        method=(
+            f"STL decomposition (Cleveland et al. 1990; statsmodels), period {period}, "
+            f"seasonal smoother {seasonal}, {'robust' if robust else 'non-robust'}"
+        ),
+        trend_strength=_strength(out["trend"].to_numpy(), resid),
+        seasonal_strength=_strength(out["seasonal"].to_numpy(), resid),
+    )
+    return out
+
+
+def _validate_options(period, seasonal, trend, low_pass, seasonal_deg, trend_deg, low_pass_deg, seasonal_jump,
+                      trend_jump, low_pass_jump, inner_iter, outer_iter):
+    """Check :func:`decompose`'s STL options; return the checked period, smoother lengths,
+    jumps and ``inner_iter``."""
     period = _check_positive_int(period, "period")
     if period < 2:
         raise ValueError(f"`period` must be at least 2 for a seasonal decomposition, got {period}")
@@ -159,7 +203,11 @@ def decompose(
     inner_iter = _check_positive_int(inner_iter, "inner_iter", allow_none=True)
     if outer_iter is not None and (isinstance(outer_iter, bool) or not isinstance(outer_iter, (int, np.integer)) or outer_iter < 0):
         raise ValueError(f"`outer_iter` must be a non-negative integer, got {outer_iter!r}")
+    return period, seasonal, trend, low_pass, seasonal_jump, trend_jump, low_pass_jump, inner_iter
 
+
+def _read_series(series: Any, period: int) -> tuple[np.ndarray, pd.Index]:
+    """Values and index of a complete, regularly monthly series of at least two cycles."""
     values = to_float_array(series, "series")
     if isinstance(series, pd.Series):
         index = series.index
@@ -177,47 +225,15 @@ def decompose(
             f"`series` is too short for seasonal decomposition: it has {len(values)} "
             f"observations and needs at least two full cycles ({2 * period})."
         )
+    return values, index
 
-    stl = STL(
-        values, period=period, seasonal=seasonal, trend=trend, low_pass=low_pass,
-        seasonal_deg=seasonal_deg, trend_deg=trend_deg, low_pass_deg=low_pass_deg,
-        robust=robust, seasonal_jump=seasonal_jump, trend_jump=trend_jump,
-        low_pass_jump=low_pass_jump,
-    )
-    fit_kwargs = {}
-    if inner_iter is not None:
-        fit_kwargs["inner_iter"] = inner_iter
-    if outer_iter is not None:
-        fit_kwargs["outer_iter"] = outer_iter
-    res = stl.fit(**fit_kwargs)
 
-    out = pd.DataFrame(
-        {
-            "observed": values,
-            "trend": np.asarray(res.trend),
-            "seasonal": np.asarray(res.seasonal),
-            "resid": np.asarray(res.resid),
-            "weights": np.asarray(res.weights),
-        },
-        index=index,
-    )
-
-    def _strength(component: np.ndarray) -> float:
-        denom = np.var(component + out["resid"].to_numpy())
-        if denom == 0:
-            return float("nan")
-        return float(max(0.0, 1.0 - np.var(out["resid"].to_numpy()) / denom))
-
-    out.attrs.update(
-        period=period,
-        method=(
-            f"STL decomposition (Cleveland et al. 1990; statsmodels), period {period}, "
-            f"seasonal smoother {seasonal}, {'robust' if robust else 'non-robust'}"
-        ),
-        trend_strength=_strength(out["trend"].to_numpy()),
-        seasonal_strength=_strength(out["seasonal"].to_numpy()),
-    )
-    return out
+def _strength(component: np.ndarray, resid: np.ndarray) -> float:
+    """Strength of a component, ``max(0, 1 - Var(R) / Var(component + R))`` (Wang et al. 2006)."""
+    denom = np.var(component + resid)
+    if denom == 0:
+        return float("nan")
+    return float(max(0.0, 1.0 - np.var(resid) / denom))
 
 
 def plot_decomposition(

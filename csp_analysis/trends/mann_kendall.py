@@ -253,14 +253,14 @@ def _arma_expectations(n: int, seasonal: bool, period: int, used_bytes: bytes):
     """Residual maker of the trend (+ season) fit and ``E r' S_k r`` (k = 0, 1, 2) on
     ``W_GRID x RHO_GRID`` per unit variance: ``(1 - w) tr(S_k M) + w tr(S_k M R M)``. Cached: the
     reports and the benchmark test many series with the same months."""
-    from ..dispersion import RHO_GRID, _residual_maker
+    from ..dispersion import RHO_GRID, residual_maker
 
     used = np.frombuffer(used_bytes, dtype=bool)
     cols = [np.ones(n), np.arange(n, dtype=float) / n]
     if seasonal:
         season = np.arange(n) % period
         cols += [(season == k).astype(float) for k in range(1, period)]
-    m = _residual_maker(np.column_stack(cols), used)
+    m = residual_maker(np.column_stack(cols), used)
     lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
     powers = RHO_GRID[:, None, None] ** lag[None]
     powers[0] = (lag == 0)
@@ -469,35 +469,11 @@ def mann_kendall(
     if correction not in CORRECTIONS or correction == "hirsch_slack":
         raise ValueError(f"`correction` must be one of {[c for c in CORRECTIONS if c != 'hirsch_slack']}, "
                          f"got {correction!r}")
-    s = _mk_s(values)
-    var_s = _mk_var(values)
-    note = ""
-    if correction == "ar1":
-        var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
-        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation "
-                f"{c:.2f})" if c > 0 else
-                "; no positive serial correlation found")
-    z = _mk_z(s, var_s)
-    p = float(2.0 * stats.norm.sf(abs(z)))
-    if correction not in ("ar1", "none"):
-        import pymannkendall as pmk
-
-        fn = {"hamed_rao": pmk.hamed_rao_modification_test, "yue_wang": pmk.yue_wang_modification_test,
-              "prewhitening": pmk.pre_whitening_modification_test,
-              "trend_free_prewhitening": pmk.trend_free_pre_whitening_modification_test}[correction]
-        res = fn(values, alpha=alpha)
-        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
-        note = f"; {correction.replace('_', ' ')} variant (pyMannKendall)"
+    s, z, p, var_s, note = _test_trend(values, t, correction, alpha)
     tau = s / (n * (n - 1) / 2.0)
     trend, h = _verdict(z, p, alpha)
 
-    # Sen's slope via scipy; its confidence interval uses the same tie-corrected
-    # variance of S as the test (ties in the values; times are never tied here).
-    sen = stats.theilslopes(values, t, alpha=confidence, method="separate")
-    slope = float(sen.slope)
-    lower, upper = float(sen.low_slope), float(sen.high_slope)
-    if correction == "ar1" and var_s > _mk_var(values):
-        lower, upper = _sen_interval(np.sort(_pairwise_slopes(values, t)), var_s, confidence)
+    slope, lower, upper = _sen_slope(values, t, var_s, correction, confidence)
     intercept = float(np.median(values) - np.median(t - origin) * slope)
 
     unit = unit if unit is not None else inferred_unit
@@ -591,44 +567,10 @@ def seasonal_mann_kendall(
     rel = t - origin
     season = np.mod(rel, period).astype(int)
 
-    s = 0.0
-    var_s = 0.0
-    pairs = 0.0
-    slopes = []
-    for k in range(period):
-        mask = season == k
-        xk, tk = values[mask], rel[mask]
-        nk = len(xk)
-        if nk < 2:
-            continue
-        s += _mk_s(xk)
-        var_s += _mk_var(xk)
-        pairs += nk * (nk - 1) / 2.0
-        slopes.append(_pairwise_slopes(xk, tk / period))
-    if pairs == 0:
-        raise ValueError(
-            "`x` needs at least two non-missing values in the same season (two cycles) "
-            "for the seasonal test"
-        )
+    s, var_s, pairs, slopes_arr = _seasonal_statistics(values, rel, season, period)
     if correction not in ("ar1", "none", "hirsch_slack"):
         raise ValueError(f"`correction` must be 'ar1', 'none' or 'hirsch_slack', got {correction!r}")
-    slopes_arr = np.sort(np.concatenate(slopes))
-    note = ""
-    if correction == "ar1":
-        var_s, c = _corrected_var(values, t, season, var_s, correction, period)
-        note = (f"; variance allows for correlation between neighbouring seasons (AR(1) or AR(1) plus noise, "
-                f"lag-1 correlation "
-                f"{c:.2f})" if c > 0 else "; no positive serial correlation found")
-    z = _mk_z(s, var_s)
-    p = float(2.0 * stats.norm.sf(abs(z)))
-    if correction == "hirsch_slack":
-        import pymannkendall as pmk
-
-        grid = np.full(int(rel.max()) + 1, np.nan)
-        grid[rel.astype(int)] = values
-        res = pmk.correlated_seasonal_test(grid, period=period, alpha=alpha)
-        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
-        note = "; Hirsch-Slack (1984) covariance between seasons (pyMannKendall)"
+    z, p, var_s, note = _seasonal_test(values, t, rel, season, s, var_s, period, correction, alpha)
     tau = s / pairs
     trend, h = _verdict(z, p, alpha)
     slope = float(np.median(slopes_arr))
@@ -649,3 +591,89 @@ def seasonal_mann_kendall(
         intercept=intercept, value=slope, lower=lower, upper=upper,
         confidence=confidence, method=method, n=len(values), unit=unit, sentence=sentence,
     ))
+
+
+def _seasonal_statistics(values: np.ndarray, rel: np.ndarray, season: np.ndarray, period: int):
+    """Mann-Kendall ``S`` and its variance summed over the seasons, the number of pairs within
+    seasons and the sorted within-season slopes (per cycle); raises with no season of two."""
+    s = 0.0
+    var_s = 0.0
+    pairs = 0.0
+    slopes = []
+    for k in range(period):
+        mask = season == k
+        xk, tk = values[mask], rel[mask]
+        nk = len(xk)
+        if nk < 2:
+            continue
+        s += _mk_s(xk)
+        var_s += _mk_var(xk)
+        pairs += nk * (nk - 1) / 2.0
+        slopes.append(_pairwise_slopes(xk, tk / period))
+    if pairs == 0:
+        raise ValueError(
+            "`x` needs at least two non-missing values in the same season (two cycles) "
+            "for the seasonal test"
+        )
+    return s, var_s, pairs, np.sort(np.concatenate(slopes))
+
+
+def _seasonal_test(values: np.ndarray, t: np.ndarray, rel: np.ndarray, season: np.ndarray, s: float,
+                   var_s: float, period: int, correction: str, alpha: float):
+    """``z``, two-sided p-value, variance of ``S`` and a note for ``method`` under ``correction``:
+    AR(1) between neighbouring seasons, none, or Hirsch-Slack via pyMannKendall."""
+    note = ""
+    if correction == "ar1":
+        var_s, c = _corrected_var(values, t, season, var_s, correction, period)
+        note = (f"; variance allows for correlation between neighbouring seasons (AR(1) or AR(1) plus noise, "
+                f"lag-1 correlation "
+                f"{c:.2f})" if c > 0 else "; no positive serial correlation found")
+    z = _mk_z(s, var_s)
+    p = float(2.0 * stats.norm.sf(abs(z)))
+    if correction == "hirsch_slack":
+        import pymannkendall as pmk
+
+        grid = np.full(int(rel.max()) + 1, np.nan)
+        grid[rel.astype(int)] = values
+        res = pmk.correlated_seasonal_test(grid, period=period, alpha=alpha)
+        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
+        note = "; Hirsch-Slack (1984) covariance between seasons (pyMannKendall)"
+    return z, p, var_s, note
+
+
+def _test_trend(values: np.ndarray, t: np.ndarray, correction: str, alpha: float):
+    """Mann-Kendall ``S``, ``z``, two-sided p-value, variance of ``S`` and a note for ``method``
+    under ``correction`` (AR(1) moments, none, or a pyMannKendall variant)."""
+    n = len(values)
+    s = _mk_s(values)
+    var_s = _mk_var(values)
+    note = ""
+    if correction == "ar1":
+        var_s, c = _corrected_var(values, t, np.zeros(n, dtype=int), var_s, correction, None)
+        note = (f"; variance allows for serial correlation (AR(1) or AR(1) plus noise, lag-1 correlation "
+                f"{c:.2f})" if c > 0 else
+                "; no positive serial correlation found")
+    z = _mk_z(s, var_s)
+    p = float(2.0 * stats.norm.sf(abs(z)))
+    if correction not in ("ar1", "none"):
+        import pymannkendall as pmk
+
+        fn = {"hamed_rao": pmk.hamed_rao_modification_test, "yue_wang": pmk.yue_wang_modification_test,
+              "prewhitening": pmk.pre_whitening_modification_test,
+              "trend_free_prewhitening": pmk.trend_free_pre_whitening_modification_test}[correction]
+        res = fn(values, alpha=alpha)
+        z, p, var_s = float(res.z), float(res.p), float(res.var_s)
+        note = f"; {correction.replace('_', ' ')} variant (pyMannKendall)"
+    return s, z, p, var_s, note
+
+
+def _sen_slope(values: np.ndarray, t: np.ndarray, var_s: float, correction: str, confidence: float):
+    """Sen's slope and its rank-based interval, widened when the AR(1) correction raised Var(S)."""
+    # Sen's slope via scipy; its confidence interval uses the same tie-corrected
+    # variance of S as the test (ties in the values; times are never tied here).
+    sen = stats.theilslopes(values, t, alpha=confidence, method="separate")
+    slope = float(sen.slope)
+    lower, upper = float(sen.low_slope), float(sen.high_slope)
+    if correction == "ar1" and var_s > _mk_var(values):
+        lower, upper = _sen_interval(np.sort(_pairwise_slopes(values, t)), var_s, confidence)
+    return slope, lower, upper
