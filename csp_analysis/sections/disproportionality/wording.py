@@ -21,8 +21,8 @@ from .tables import find_table, publishable, search_table
 
 #: Ratio for text (two decimals below 0.95, one above) and the people of a group, worded as in
 #: csp_analysis.disproportionality's own sentences.
-_r = dp._fmt_ratio
-_who = dp._who
+_r = dp.format_ratio
+_who = dp.describe_group
 #: kept for older imports: formatting.capitalise (first letter up, the rest as written)
 _cap = capitalise
 
