@@ -301,9 +301,8 @@ def synthetic_control(
     if placebo:
         treated_row = {"unit": treated, "pre_rmspe": pre_rmspe, "post_rmspe": post_rmspe,
                        "ratio": ratio, "average_post_gap": float(gap[~pre].mean()), "treated": True}
-        placebo_df, gaps = _placebo_in_space(Y0, pre, donor_list, treated_row)
-        placebo_gaps = pd.DataFrame(gaps, index=axis.labels(wide.index))
-        p_value = float((placebo_df["ratio"] >= ratio - 1e-12 * abs(ratio)).mean())
+        placebo_df, placebo_gaps, p_value = _placebo_in_space(Y0, pre, donor_list, treated_row,
+                                                              axis.labels(wide.index))
 
     gap_df = pd.DataFrame({"time": axis.labels(wide.index), "ordinal": wide.index.to_numpy(),
                            "treated": y1, "synthetic": synth, "gap": gap, "post": ~pre})
@@ -372,11 +371,13 @@ def _pre_periods(wide: pd.DataFrame, donor_list: list[Any], start: int) -> np.nd
     return pre
 
 
-def _placebo_in_space(Y0: np.ndarray, pre: np.ndarray, donor_list: list[Any],
-                      treated_row: dict) -> tuple[pd.DataFrame, dict]:
+def _placebo_in_space(Y0: np.ndarray, pre: np.ndarray, donor_list: list[Any], treated_row: dict,
+                      labels: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """Refit treating each donor as if treated (the real treated unit left out of the pool).
 
-    Returns the per-unit RMSPE table (treated first, from ``treated_row``) and each donor's gap series.
+    Returns the per-unit RMSPE table (treated first, from ``treated_row``), each donor's gap
+    series (rows ``labels``) and the permutation p-value: the share of units whose post/pre
+    RMSPE ratio is at least the treated unit's.
     """
     recs = [treated_row]
     gaps = {}
@@ -389,7 +390,10 @@ def _placebo_in_space(Y0: np.ndarray, pre: np.ndarray, donor_list: list[Any],
                      "ratio": po / pr if pr > 0 else float("inf"),
                      "average_post_gap": float(gj[~pre].mean()), "treated": False})
         gaps[name] = gj
-    return pd.DataFrame(recs).set_index("unit"), gaps
+    table = pd.DataFrame(recs).set_index("unit")
+    ratio = treated_row["ratio"]
+    p_value = float((table["ratio"] >= ratio - 1e-12 * abs(ratio)).mean())
+    return table, pd.DataFrame(gaps, index=labels), p_value
 
 
 def _result_table(gap_df: pd.DataFrame, p_value: float, outcome: str, unit: str, placebo: bool) -> pd.DataFrame:
