@@ -129,3 +129,13 @@ def test_result_object_and_plot():
 def test_bad_input_raises(args, match):
     with pytest.raises(ValueError, match=match):
         displacement(*args)
+
+
+def test_summary_p_values_use_the_public_format_p():
+    from csp_analysis.formatting import format_p_value
+    from csp_analysis.interventions import _results
+
+    assert _results.fmt_p is _results.format_p  # the former name is kept
+    assert _results.format_p(0.0412) == format_p_value(0.0412, digits=3) == "p = 0.041"
+    res = displacement(target=(207, 110), buffer=(178, 157), control=(308, 318))
+    assert _results.format_p(res.table.loc["wdd", "p_value"]) in res.summary()

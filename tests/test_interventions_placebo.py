@@ -107,3 +107,18 @@ def test_bad_input_raises(sicily):
         placebo_in_time(sicily, "aces", "time", 37, effect="slope_change", slope_change=False)
     with pytest.raises(ValueError, match="too short"):
         placebo_in_time(sicily, "aces", "time", 8)
+
+
+def test_default_fake_starts_leave_min_segment_either_side():
+    """The design step alone: every pre-period with ``min_segment`` periods on each side."""
+    from csp_analysis.interventions._results import TimeAxis
+    from csp_analysis.interventions.placebo import _effect_size, _fake_start_ordinals
+
+    axis = TimeAxis("integer")
+    pre = np.arange(1, 31)  # 30 pre-periods
+    assert _fake_start_ordinals(pre, 31, axis, None, 12, True, 12) == list(range(13, 20))
+    assert _fake_start_ordinals(pre, 31, axis, None, None, False, 12) == list(range(7, 26))  # default 6
+    assert _fake_start_ordinals(pre, 31, axis, 5, None, False, 12) == [5]
+    with pytest.raises(ValueError, match="min_segment"):
+        _fake_start_ordinals(pre, 31, axis, None, 1, False, 12)
+    assert np.allclose(_effect_size([0.5, 2.0], True), np.log(2)) and _effect_size([-3.0], False)[0] == 3.0

@@ -186,3 +186,14 @@ def test_weights_meet_the_optimality_conditions(prop99):
     scale = np.abs(grad).max()
     assert np.abs(grad[pos] - lam).max() < 1e-4 * scale
     assert (grad[~pos] >= lam - 1e-4 * scale).all()
+
+
+def test_average_post_ratio_row(prop99_result):
+    """The treated unit's after-period mean over the synthetic unit's (the report's "x% lower")."""
+    g = prop99_result.gap
+    row = prop99_result.table.loc["average_post_ratio"]
+    assert row["estimate"] == pytest.approx(g.loc[g["post"], "treated"].mean() / g.loc[g["post"], "synthetic"].mean())
+    assert np.isnan(row["lower"]) and np.isnan(row["p_value"]) and row["sentence"]
+    # consistent with the average gap: ratio - 1 = average gap / average synthetic level
+    avg = prop99_result.table.loc["average_post_effect", "estimate"]
+    assert row["estimate"] - 1 == pytest.approx(avg / g.loc[g["post"], "synthetic"].mean())

@@ -11,7 +11,8 @@ Every estimator in this sub-package returns a subclass of :class:`InterventionRe
 * ``.plot()`` - a matplotlib figure of the result (returns the Axes drawn on).
 
 The helpers below (input validation, time conversion, number formatting) are
-private to the sub-package.
+private to the sub-package, except :func:`format_p` (the summaries' p-value style,
+``p = 0.412``), which is public; ``fmt_p`` is its former name, kept as an alias.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import pandas as pd
 from .. import formatting as _fmt
 from ..contract import ResultMixin, default_sentence
 
-__all__ = ["InterventionResult", "TABLE_COLUMNS"]
+__all__ = ["InterventionResult", "TABLE_COLUMNS", "format_p"]
 
 #: Columns every ``.table`` carries, in this order (estimators may add more after).
 TABLE_COLUMNS = ["estimate", "lower", "upper", "p_value", "confidence", "method", "scale"]
@@ -235,9 +236,14 @@ def fmt_num(x: float, digits: int = 3) -> str:
     return f"{x:,.{digits}g}" if abs(x) >= 1e4 or (abs(x) < 1e-3 and x != 0) else f"{x:,.{digits}f}"
 
 
-def fmt_p(p: float) -> str:
-    """``p = 0.412`` (three decimals): :func:`csp_analysis.formatting.format_p_value` with ``digits=3``."""
+def format_p(p: float) -> str:
+    """``p = 0.412`` (three decimals), as the estimators' summaries print p-values:
+    :func:`csp_analysis.formatting.format_p_value` with ``digits=3``."""
     return _fmt.format_p_value(p, digits=3)
+
+
+#: The former private name of :func:`format_p`, kept for the modules that still import it.
+fmt_p = format_p
 
 
 def fmt_pct_change(ratio: float, digits: int = 1) -> str:

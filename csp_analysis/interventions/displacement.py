@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._results import InterventionResult, check_confidence, conf_pct, fmt_p, make_table
+from ._results import InterventionResult, check_confidence, conf_pct, format_p, make_table
 
 __all__ = ["displacement", "DisplacementResult", "interpret_wdq"]
 
@@ -129,8 +129,8 @@ class DisplacementResult(InterventionResult):
             f"Weighted Displacement Difference test (Wheeler & Ratcliffe 2018): target and buffer "
             f"together had {abs(w.estimate):.0f} {direction} crimes than the control "
             f"area(s) imply (WDD {w.estimate:.0f}, {cl} CI {w.lower:.0f} to {w.upper:.0f}; "
-            f"z = {w.z:.2f}, {fmt_p(w.p_value)}). Target area alone: WDD {wt.estimate:.0f} "
-            f"({cl} CI {wt.lower:.0f} to {wt.upper:.0f}; {fmt_p(wt.p_value)})."
+            f"z = {w.z:.2f}, {format_p(w.p_value)}). Target area alone: WDD {wt.estimate:.0f} "
+            f"({cl} CI {wt.lower:.0f} to {wt.upper:.0f}; {format_p(wt.p_value)})."
         )
         if not self.has_control_buffer:
             lines.append("Note: no control buffer was given, so the buffer's change is not adjusted "
@@ -217,22 +217,34 @@ def displacement(
     confidence = check_confidence(confidence)
     if Cb <= 0 or Ca <= 0:
         raise ValueError("`control` counts must both be positive (the WDQ divides by them)")
+    areas = {"target": (Rb, Ra), "buffer": (Bb, Ba), "control": (Cb, Ca)}
+    if has_cb:
+        areas["control_buffer"] = (CBb, CBa)
+    sm, _, wdq = _wdq(areas)
+    rows = _wdq_rows(areas) + _wdd_rows(areas, confidence)
+    counts = pd.DataFrame(areas, index=["before", "after"]).T
+    counts["change"] = counts["after"] - counts["before"]
+    return DisplacementResult(
+        table=make_table(rows, extra=["se", "z"]), counts=counts,
+        interpretation=interpret_wdq(wdq, sm), has_control_buffer=has_cb, confidence=confidence,
+    )
 
+
+# --------------------------------------------------------------------------- #
+# The two measures (``areas``: area -> (before, after); a missing control buffer is zero)
+# --------------------------------------------------------------------------- #
+def _wdq(areas: dict) -> tuple[float, float, float]:
+    """Success measure, buffer displacement measure and WDQ (Bowers & Johnson 2003)."""
+    (Rb, Ra), (Bb, Ba), (Cb, Ca) = areas["target"], areas["buffer"], areas["control"]
     sm = Ra / Ca - Rb / Cb
     bdm = Ba / Ca - Bb / Cb
     wdq = bdm / sm if sm != 0 else float("nan")
-    crit = stats.norm.ppf(0.5 + confidence / 2)
+    return sm, bdm, wdq
 
-    def wdd_row(name, est, var, scale):
-        se = math.sqrt(var)
-        z = est / se if se > 0 else float("nan")
-        p = float(2 * stats.norm.sf(abs(z))) if se > 0 else float("nan")
-        return {"effect": name, "estimate": est, "lower": est - crit * se, "upper": est + crit * se,
-                "p_value": p, "confidence": confidence,
-                "method": "weighted displacement difference (Wheeler & Ratcliffe 2018)",
-                "scale": scale, "se": se, "z": z}
 
-    dT, dC, dD, dCB = Ra - Rb, Ca - Cb, Ba - Bb, CBa - CBb
+def _wdq_rows(areas: dict) -> list[dict]:
+    """The three WDQ rows (no interval, no test: the WDQ has no sampling theory)."""
+    sm, bdm, wdq = _wdq(areas)
     wdq_method = "weighted displacement quotient (Bowers & Johnson 2003)"
     rows = [
         {"effect": "success_measure", "estimate": sm, "method": wdq_method,
@@ -241,19 +253,31 @@ def displacement(
          "scale": "difference in buffer/control ratio (after minus before)"},
         {"effect": "wdq", "estimate": wdq, "method": wdq_method,
          "scale": "ratio (buffer measure / success measure)"},
-        wdd_row("wdd_target", dT - dC, Rb + Ra + Cb + Ca, "difference in crime counts"),
-        wdd_row("wdd_displacement", dD - dCB, Bb + Ba + CBb + CBa, "difference in crime counts"),
-        wdd_row("wdd", dT - dC + dD - dCB, Rb + Ra + Cb + Ca + Bb + Ba + CBb + CBa,
-                "difference in crime counts"),
     ]
-    for r in rows[:3]:
+    for r in rows:
         r["confidence"] = float("nan")
-    areas = {"target": (Rb, Ra), "buffer": (Bb, Ba), "control": (Cb, Ca)}
-    if has_cb:
-        areas["control_buffer"] = (CBb, CBa)
-    counts = pd.DataFrame(areas, index=["before", "after"]).T
-    counts["change"] = counts["after"] - counts["before"]
-    return DisplacementResult(
-        table=make_table(rows, extra=["se", "z"]), counts=counts,
-        interpretation=interpret_wdq(wdq, sm), has_control_buffer=has_cb, confidence=confidence,
-    )
+    return rows
+
+
+def _wdd_rows(areas: dict, confidence: float) -> list[dict]:
+    """The WDD test's rows (Wheeler & Ratcliffe 2018): target part, buffer part and their sum,
+    each with its Poisson variance (the sum of the counts involved), z, p-value and interval."""
+    (Rb, Ra), (Bb, Ba), (Cb, Ca) = areas["target"], areas["buffer"], areas["control"]
+    CBb, CBa = areas.get("control_buffer", (0.0, 0.0))
+    crit = stats.norm.ppf(0.5 + confidence / 2)
+
+    def wdd_row(name, est, var):
+        se = math.sqrt(var)
+        z = est / se if se > 0 else float("nan")
+        p = float(2 * stats.norm.sf(abs(z))) if se > 0 else float("nan")
+        return {"effect": name, "estimate": est, "lower": est - crit * se, "upper": est + crit * se,
+                "p_value": p, "confidence": confidence,
+                "method": "weighted displacement difference (Wheeler & Ratcliffe 2018)",
+                "scale": "difference in crime counts", "se": se, "z": z}
+
+    dT, dC, dD, dCB = Ra - Rb, Ca - Cb, Ba - Bb, CBa - CBb
+    return [
+        wdd_row("wdd_target", dT - dC, Rb + Ra + Cb + Ca),
+        wdd_row("wdd_displacement", dD - dCB, Bb + Ba + CBb + CBa),
+        wdd_row("wdd", dT - dC + dD - dCB, Rb + Ra + Cb + Ca + Bb + Ba + CBb + CBa),
+    ]

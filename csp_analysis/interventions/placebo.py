@@ -194,6 +194,39 @@ def placebo_in_time(
     """
     data = check_dataframe(data)
     check_column(data, time, "time")
+    confidence = _check_effect_and_confidence(effect, confidence, its_kwargs)
+    alpha = significance_level(alpha, 0.95 if confidence is None else confidence, function="placebo_in_time")
+    real = interrupted_time_series(data, outcome, time, intervention_start, **its_kwargs)
+    axis = real.axis
+    _, ords, _ = TimeAxis.from_values(data[time], "time")
+    pre_mask = ords < real.start
+    seasonal = real.seasonality is not None  # as resolved by the real fit ("auto" included)
+    cand = _fake_start_ordinals(np.sort(ords[pre_mask]), real.start, axis, fake_starts, min_segment,
+                                seasonal, int(its_kwargs.get("period", 12)))
+    fake_kwargs = {k: v for k, v in its_kwargs.items() if k != "end"}
+    fake_kwargs["seasonality"] = real.seasonality  # the same model as the real fit
+    table, skipped, fake_ords = _fit_placebos(data.loc[pre_mask], outcome, time, axis, cand, effect, fake_kwargs)
+    is_count = real.family in COUNT_FAMILIES
+    real_est = float(real.table.loc[effect, "estimate"])
+    fake_size = _effect_size(table["estimate"].to_numpy(), is_count)
+    real_size = float(_effect_size([real_est], is_count)[0])
+    rank_p = float((1 + (fake_size >= real_size).sum()) / (len(fake_size) + 1))
+    return PlaceboResult(
+        table=table, real=real, real_estimate=real_est, rank_p_value=rank_p,
+        real_is_unusual=bool(real_size > fake_size.max()),
+        share_significant=float((table["p_value"] < alpha).mean()), skipped=skipped,
+        axis=axis, alpha=alpha, effect=effect, family=real.family, outcome=outcome, time=time,
+        confidence=real.confidence, _fake_ords=np.asarray(fake_ords), _fake_size=fake_size,
+        _real_size=real_size,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# The steps of placebo_in_time: validation, design (fake starts), fits, sizes
+# --------------------------------------------------------------------------- #
+def _check_effect_and_confidence(effect: str, confidence: float | None, its_kwargs: dict) -> float | None:
+    """Check ``effect``; resolve the confidence level (also the old way, inside ``its_kwargs``)
+    and put it in ``its_kwargs`` for the ITS fits. Returns it (None when not given)."""
     if effect not in ("level_change", "slope_change"):
         raise ValueError(f"`effect` must be 'level_change' or 'slope_change', got {effect!r}")
     if effect == "slope_change" and its_kwargs.get("slope_change") is False:
@@ -202,16 +235,13 @@ def placebo_in_time(
         confidence = its_kwargs["confidence"]
     if confidence is not None:
         its_kwargs["confidence"] = check_confidence(confidence)
-    alpha = significance_level(alpha, 0.95 if confidence is None else confidence, function="placebo_in_time")
-    real = interrupted_time_series(data, outcome, time, intervention_start, **its_kwargs)
-    axis = real.axis
-    _, ords, _ = TimeAxis.from_values(data[time], "time")
-    start = real.start
-    pre_mask = ords < start
-    pre_data = data.loc[pre_mask]
-    pre_ords = np.sort(ords[pre_mask])
-    seasonal = real.seasonality is not None  # as resolved by the real fit ("auto" included)
-    period = int(its_kwargs.get("period", 12))
+    return confidence
+
+
+def _fake_start_ordinals(pre_ords: np.ndarray, start: int, axis: TimeAxis, fake_starts: Sequence[Any] | None,
+                         min_segment: int | None, seasonal: bool, period: int) -> list[int]:
+    """The fake starts as ordinals: the given ones (all before the real start), or by default
+    every pre-period leaving ``min_segment`` periods either side within the pre-period."""
     if min_segment is None:
         min_segment = max(6, period // 2) if seasonal else 6
     if not isinstance(min_segment, (int, np.integer)) or min_segment < 2:
@@ -222,15 +252,23 @@ def placebo_in_time(
         if not cand:
             raise ValueError(f"`intervention_start`: the pre-period ({len(pre_ords)} periods) is too "
                              f"short for placebo starts with {min_segment} periods either side")
-    else:
-        if isinstance(fake_starts, (str, bytes)) or not hasattr(fake_starts, "__iter__"):
-            fake_starts = [fake_starts]
-        cand = sorted({axis.convert(f, "fake_starts") for f in fake_starts})
-        late = [axis.fmt(c) for c in cand if c >= start]
-        if late:
-            raise ValueError(f"`fake_starts` must all be before the real start; got {late}")
-    fake_kwargs = {k: v for k, v in its_kwargs.items() if k != "end"}
-    fake_kwargs["seasonality"] = real.seasonality  # the same model as the real fit
+        return cand
+    if isinstance(fake_starts, (str, bytes)) or not hasattr(fake_starts, "__iter__"):
+        fake_starts = [fake_starts]
+    cand = sorted({axis.convert(f, "fake_starts") for f in fake_starts})
+    late = [axis.fmt(c) for c in cand if c >= start]
+    if late:
+        raise ValueError(f"`fake_starts` must all be before the real start; got {late}")
+    return cand
+
+
+def _fit_placebos(pre_data: pd.DataFrame, outcome: str, time: str, axis: TimeAxis, cand: list[int],
+                  effect: str, fake_kwargs: dict) -> tuple[pd.DataFrame, list, list[int]]:
+    """Fit the ITS to the pre-period data at each fake start.
+
+    Returns the table (one row per fitted fake start), the skipped starts with their reason,
+    and the fitted starts' ordinals.
+    """
     rows, skipped, fake_ords = [], [], []
     for c in cand:
         try:
@@ -248,21 +286,10 @@ def placebo_in_time(
         raise ValueError("No placebo start could be fitted: " + "; ".join(s for _, s in skipped))
     table = make_table(rows, extra=["fake_start"])
     table.index.name = "fake_start_label"
-    is_count = real.family in COUNT_FAMILIES
-    real_est = float(real.table.loc[effect, "estimate"])
+    return table, skipped, fake_ords
 
-    def size(v):
-        v = np.asarray(v, dtype=float)
-        return np.abs(np.log(v)) if is_count else np.abs(v)
 
-    fake_size = size(table["estimate"].to_numpy())
-    real_size = float(size([real_est])[0])
-    rank_p = float((1 + (fake_size >= real_size).sum()) / (len(fake_size) + 1))
-    return PlaceboResult(
-        table=table, real=real, real_estimate=real_est, rank_p_value=rank_p,
-        real_is_unusual=bool(real_size > fake_size.max()),
-        share_significant=float((table["p_value"] < alpha).mean()), skipped=skipped,
-        axis=axis, alpha=alpha, effect=effect, family=real.family, outcome=outcome, time=time,
-        confidence=real.confidence, _fake_ords=np.asarray(fake_ords), _fake_size=fake_size,
-        _real_size=real_size,
-    )
+def _effect_size(v: Any, is_count: bool) -> np.ndarray:
+    """Size of an effect for ranking: absolute log rate ratio (count families) or absolute difference."""
+    v = np.asarray(v, dtype=float)
+    return np.abs(np.log(v)) if is_count else np.abs(v)

@@ -135,10 +135,12 @@ class SyntheticControlResult(InterventionResult):
     Attributes
     ----------
     table : pandas.DataFrame
-        Rows ``average_post_effect`` (mean gap over the post period) and
-        ``final_period_gap``; ``p_value`` is the placebo-in-space permutation
-        p-value (RMSPE ratio rank); ``lower``/``upper`` are NaN because the
-        method gives no sampling-based interval.
+        Rows ``average_post_effect`` (mean gap over the post period),
+        ``final_period_gap`` and ``average_post_ratio`` (the treated unit's post-period
+        mean over the synthetic unit's); ``p_value`` (``average_post_effect`` row) is
+        the placebo-in-space permutation p-value (RMSPE ratio rank);
+        ``lower``/``upper`` are NaN because the method gives no sampling-based
+        interval.
     weights : pandas.Series
         Donor weights (all donors, summing to one).
     gap : pandas.DataFrame
@@ -283,13 +285,57 @@ def synthetic_control(
     59:391-425.
     """
     data = check_dataframe(data)
+    _check_arguments(data, unit, time, outcome, treated, placebo)
+    axis, start, wide, donor_list = _wide_panel(data, unit, time, outcome, treated, intervention_start, donors)
+    pre = _pre_periods(wide, donor_list, start)
+    Y = wide.to_numpy()
+    y1, Y0 = Y[:, 0], Y[:, 1:]
+    w = fit_simplex_weights(y1[pre], Y0[pre])
+    synth = Y0 @ w
+    gap = y1 - synth
+    pre_rmspe, post_rmspe = _rmspe(gap[pre]), _rmspe(gap[~pre])
+    ratio = post_rmspe / pre_rmspe if pre_rmspe > 0 else float("inf")
+
+    placebo_df = placebo_gaps = None
+    p_value = float("nan")
+    if placebo:
+        treated_row = {"unit": treated, "pre_rmspe": pre_rmspe, "post_rmspe": post_rmspe,
+                       "ratio": ratio, "average_post_gap": float(gap[~pre].mean()), "treated": True}
+        placebo_df, placebo_gaps, p_value = _placebo_in_space(Y0, pre, donor_list, treated_row,
+                                                              axis.labels(wide.index))
+
+    gap_df = pd.DataFrame({"time": axis.labels(wide.index), "ordinal": wide.index.to_numpy(),
+                           "treated": y1, "synthetic": synth, "gap": gap, "post": ~pre})
+    return SyntheticControlResult(
+        table=_result_table(gap_df, p_value, outcome, axis.unit, placebo),
+        weights=pd.Series(w, index=donor_list, name="weight"),
+        gap=gap_df, pre_rmspe=pre_rmspe, post_rmspe=post_rmspe, rmspe_ratio=ratio,
+        placebo=placebo_df, placebo_gaps=placebo_gaps, p_value=p_value, axis=axis,
+        start=start, last=int(wide.index[-1]), treated=treated, outcome=outcome, time=time,
+        n_pre=int(pre.sum()), pre_level=float(np.mean(np.abs(y1[pre]))),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# The steps of synthetic_control: validation, design, placebo fits, result table
+# --------------------------------------------------------------------------- #
+def _check_arguments(data: pd.DataFrame, unit: str, time: str, outcome: str, treated: Any,
+                     placebo: Any) -> None:
+    """Columns exist, ``placebo`` is a bool and ``treated`` is one of the units."""
     for arg, col in (("unit", unit), ("time", time), ("outcome", outcome)):
         check_column(data, col, arg)
     if not isinstance(placebo, (bool, np.bool_)):
         raise ValueError(f"`placebo` must be True or False, got {placebo!r}")
-    units = pd.unique(data[unit])
-    if treated not in set(units):
+    if treated not in set(pd.unique(data[unit])):
         raise ValueError(f"`treated`: {treated!r} is not a value of column {unit!r}")
+
+
+def _wide_panel(data: pd.DataFrame, unit: str, time: str, outcome: str, treated: Any, intervention_start: Any,
+                donors: list[Any] | None) -> tuple[TimeAxis, int, pd.DataFrame, list[Any]]:
+    """(time axis, start ordinal, periods x units table with the treated unit first, donors).
+
+    Raises on duplicate unit-periods, unknown donors and missing outcomes (an unbalanced panel).
+    """
     axis, ords, _ = TimeAxis.from_values(data[time], "time")
     start = axis.convert(intervention_start, "intervention_start")
     y = numeric_column(data, outcome, "outcome")
@@ -309,6 +355,11 @@ def synthetic_control(
         bad = wide.columns[wide.isna().any()].tolist()
         raise ValueError(f"`outcome`: missing values (or missing periods) for unit(s) {bad}; the "
                          "synthetic control needs a balanced panel")
+    return axis, start, wide, donor_list
+
+
+def _pre_periods(wide: pd.DataFrame, donor_list: list[Any], start: int) -> np.ndarray:
+    """Mask of the pre-intervention periods, after checking there are enough donors and periods."""
     if len(donor_list) < 2:
         raise ValueError("`donors`: at least two donor units are needed")
     pre = wide.index.to_numpy() < start
@@ -317,50 +368,52 @@ def synthetic_control(
                          "at least 2 are needed")
     if (~pre).sum() < 1:
         raise ValueError("`intervention_start`: no periods on or after the start")
+    return pre
 
-    Y = wide.to_numpy()
-    y1, Y0 = Y[:, 0], Y[:, 1:]
-    w = fit_simplex_weights(y1[pre], Y0[pre])
-    synth = Y0 @ w
-    gap = y1 - synth
-    pre_rmspe, post_rmspe = _rmspe(gap[pre]), _rmspe(gap[~pre])
-    ratio = post_rmspe / pre_rmspe if pre_rmspe > 0 else float("inf")
 
-    placebo_df = placebo_gaps = None
-    p_value = float("nan")
-    if placebo:
-        recs = [{"unit": treated, "pre_rmspe": pre_rmspe, "post_rmspe": post_rmspe,
-                 "ratio": ratio, "average_post_gap": float(gap[~pre].mean()), "treated": True}]
-        gaps = {}
-        for j, name in enumerate(donor_list):
-            others = np.delete(Y0, j, axis=1)  # real treated unit excluded from the pool
-            wj = fit_simplex_weights(Y0[pre, j], others[pre])
-            gj = Y0[:, j] - others @ wj
-            pr, po = _rmspe(gj[pre]), _rmspe(gj[~pre])
-            recs.append({"unit": name, "pre_rmspe": pr, "post_rmspe": po,
-                         "ratio": po / pr if pr > 0 else float("inf"),
-                         "average_post_gap": float(gj[~pre].mean()), "treated": False})
-            gaps[name] = gj
-        placebo_df = pd.DataFrame(recs).set_index("unit")
-        placebo_gaps = pd.DataFrame(gaps, index=axis.labels(wide.index))
-        p_value = float((placebo_df["ratio"] >= ratio - 1e-12 * abs(ratio)).mean())
+def _placebo_in_space(Y0: np.ndarray, pre: np.ndarray, donor_list: list[Any], treated_row: dict,
+                      labels: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Refit treating each donor as if treated (the real treated unit left out of the pool).
 
+    Returns the per-unit RMSPE table (treated first, from ``treated_row``), each donor's gap
+    series (rows ``labels``) and the permutation p-value: the share of units whose post/pre
+    RMSPE ratio is at least the treated unit's.
+    """
+    recs = [treated_row]
+    gaps = {}
+    for j, name in enumerate(donor_list):
+        others = np.delete(Y0, j, axis=1)  # real treated unit excluded from the pool
+        wj = fit_simplex_weights(Y0[pre, j], others[pre])
+        gj = Y0[:, j] - others @ wj
+        pr, po = _rmspe(gj[pre]), _rmspe(gj[~pre])
+        recs.append({"unit": name, "pre_rmspe": pr, "post_rmspe": po,
+                     "ratio": po / pr if pr > 0 else float("inf"),
+                     "average_post_gap": float(gj[~pre].mean()), "treated": False})
+        gaps[name] = gj
+    table = pd.DataFrame(recs).set_index("unit")
+    ratio = treated_row["ratio"]
+    p_value = float((table["ratio"] >= ratio - 1e-12 * abs(ratio)).mean())
+    return table, pd.DataFrame(gaps, index=labels), p_value
+
+
+def _result_table(gap_df: pd.DataFrame, p_value: float, outcome: str, unit: str, placebo: bool) -> pd.DataFrame:
+    """Rows ``average_post_effect``, ``final_period_gap`` and ``average_post_ratio``."""
+    post = gap_df["post"].to_numpy()
+    gap = gap_df["gap"].to_numpy()
     method = "synthetic control (outcome-only, SLSQP weights)" + \
         ("; placebo-in-space RMSPE-ratio permutation p-value" if placebo else "")
     rows = [
-        {"effect": "average_post_effect", "estimate": float(gap[~pre].mean()),
+        {"effect": "average_post_effect", "estimate": float(gap[post].mean()),
          "p_value": p_value, "confidence": float("nan"), "method": method,
-         "scale": f"difference in {outcome} per {axis.unit}"},
+         "scale": f"difference in {outcome} per {unit}"},
         {"effect": "final_period_gap", "estimate": float(gap[-1]),
          "p_value": float("nan"), "confidence": float("nan"), "method": method,
          "scale": f"difference in {outcome}"},
+        # the treated unit's after-period mean over the synthetic unit's (the report's "x% lower");
+        # no p-value of its own: the permutation p-value is the average_post_effect row's
+        {"effect": "average_post_ratio",
+         "estimate": float(gap_df.loc[post, "treated"].mean() / gap_df.loc[post, "synthetic"].mean()),
+         "p_value": float("nan"), "confidence": float("nan"), "method": method,
+         "scale": f"ratio of {outcome} (treated / synthetic, after the start)"},
     ]
-    gap_df = pd.DataFrame({"time": axis.labels(wide.index), "ordinal": wide.index.to_numpy(),
-                           "treated": y1, "synthetic": synth, "gap": gap, "post": ~pre})
-    return SyntheticControlResult(
-        table=make_table(rows), weights=pd.Series(w, index=donor_list, name="weight"),
-        gap=gap_df, pre_rmspe=pre_rmspe, post_rmspe=post_rmspe, rmspe_ratio=ratio,
-        placebo=placebo_df, placebo_gaps=placebo_gaps, p_value=p_value, axis=axis,
-        start=start, last=int(wide.index[-1]), treated=treated, outcome=outcome, time=time,
-        n_pre=int(pre.sum()), pre_level=float(np.mean(np.abs(y1[pre]))),
-    )
+    return make_table(rows)
