@@ -122,8 +122,8 @@ def _rows_for_period(rows: pd.DataFrame, indicator: str, period: str) -> pd.Data
 # --------------------------------------------------------------------------- change in counts
 
 
-def _suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
-                                threshold: int, secondary: bool = False) -> str:
+def suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
+                               threshold: int, secondary: bool = False) -> str:
     """The sentence of a change whose count in one period is suppressed (the other is shown).
 
     Parameters
@@ -149,6 +149,10 @@ def _suppressed_change_sentence(label: str, group, shown_value, shown_label: str
            else f"a count of children below {threshold}")
     return (f"{label}{_group_part(group)}: {_fmt(shown_value)} in {shown_label}; the figure for {hidden_label} is "
             f"suppressed ({why}), so no change is shown.")
+
+
+#: The former private name, kept for existing importers.
+_suppressed_change_sentence = suppressed_change_sentence
 
 
 _VERDICT_RE = re.compile(r"; (unlikely to be chance|could be chance) \((p [^)]*)\)\.$")
@@ -233,7 +237,7 @@ def _change_table(cur: pd.DataFrame, prev: pd.DataFrame, confidence: float, thre
         shown_p = pp is not None and not r["previous_suppressed"]
         if r["suppressed"]:
             if shown_c or shown_p:
-                sentences.append(_suppressed_change_sentence(
+                sentences.append(suppressed_change_sentence(
                     label, r["group"], r["value_cur"] if shown_c else r["value_prev"], lab_c if shown_c else lab_p,
                     lab_p if shown_c else lab_c, threshold))
             else:
