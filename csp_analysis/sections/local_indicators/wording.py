@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from ...formatting import capitalise, format_count, format_p_value, format_percent
