@@ -3,7 +3,7 @@ result and returns it (``None`` when there is nothing to draw); the caller shows
 (``ctx.show``, which writes the alt text from the figure's own data).
 
 No ``ctx`` and no text beyond titles, axis labels and legends. Figures hide what the
-report's one suppression decision hides (:func:`.compute._hidden`) and small counts of
+report's one suppression decision hides (:func:`.compute.hidden_flags`) and small counts of
 children.
 """
 from __future__ import annotations
@@ -15,8 +15,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .common import CONFIDENCE, MARK, _UNIT_WORDS, _fy_of, _group_part, _plabel, _quiet, _small
-from .compute import LocalResult, _hidden
+from .common import (
+    CONFIDENCE,
+    MARK,
+    UNIT_WORDS,
+    financial_year_of,
+    group_part,
+    is_small_count,
+    period_text,
+    quietly,
+)
+from .compute import LocalResult, hidden_flags
 from .wording import fmt_value
 
 
@@ -30,8 +39,8 @@ def _tight(fig) -> None:
         fig.tight_layout()
 
 
-def _ylabel_count(unit: str) -> str:
-    return _UNIT_WORDS.get(unit, unit)
+def unit_label(unit: str) -> str:
+    return UNIT_WORDS.get(unit, unit)
 
 
 def forest_chart(t: pd.DataFrame, title: str):
@@ -41,7 +50,7 @@ def forest_chart(t: pd.DataFrame, title: str):
     if len(ok) < 2:
         return None
     ok = ok.iloc[::-1]
-    labels = [f"{r['indicator_label']}{_group_part(r['group'])}" for _, r in ok.iterrows()]
+    labels = [f"{r['indicator_label']}{group_part(r['group'])}" for _, r in ok.iterrows()]
     labels = [_wrap(lab, 48) for lab in labels]
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(ok) + 1.6))
     y = np.arange(len(ok))
@@ -75,13 +84,13 @@ def monthly_yoy_chart(res: LocalResult, ind: str, series: pd.DataFrame, label: s
     months_order = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
     for fy, style in ((prev, dict(color="#9e9e9e", marker="o", linestyle="--")),
                       (cur, dict(color="#1f4e79", marker="o"))):
-        s = series[series["period_start"].map(_fy_of) == fy]
+        s = series[series["period_start"].map(financial_year_of) == fy]
         y = []
         for m in months_order:
             hit = s[s["period_start"].dt.month == m]
             v = hit["value"].iloc[0] if not hit.empty else np.nan
-            hide = not hit.empty and (_hidden(res, ind, hit["period"].iloc[0], None)[0]
-                                      or (_small(v, thr) and bool(s["counts_children"].iloc[0])))
+            hide = not hit.empty and (hidden_flags(res, ind, hit["period"].iloc[0], None)[0]
+                                      or (is_small_count(v, thr) and bool(s["counts_children"].iloc[0])))
             y.append(np.nan if hide else v)
         ax.plot(range(12), y, label=fy, **style)
     ax.set_xticks(range(12))
@@ -100,7 +109,7 @@ def monthly_series_chart(s: pd.DataFrame, label: str):
     if chart is not None:
         from ...trends import plot_control_chart
 
-        ax = _quiet(plot_control_chart, chart, title=f"{label}: c-chart by month",
+        ax = quietly(plot_control_chart, chart, title=f"{label}: c-chart by month",
                     ylabel="Number per month (count)")
         return ax.figure
     fig, ax = plt.subplots()
@@ -128,7 +137,7 @@ def p_chart(t: pd.DataFrame):
         if f"chart_{c}" in inc:
             chart[c] = inc[f"chart_{c}"].to_numpy()
     chart.attrs["kind"] = "p"
-    ax = _quiet(plot_control_chart, chart, title=f"{label}: p-chart by month",
+    ax = quietly(plot_control_chart, chart, title=f"{label}: p-chart by month",
                 ylabel="Per cent of the month's total (%)")
     left = t[(t["period_type"] == "month") & ~t["in_chart"].fillna(False).astype(bool)]
     for i, p in enumerate(left["period"]):
@@ -161,7 +170,7 @@ def share_bars(t: pd.DataFrame, period: str, ptype: str):
     ax.set_yticklabels([_wrap(g) for g in sub["group"]], fontsize=8)
     ax.set_xlabel(f"Per cent of the total (%), with {CONFIDENCE:.0%} confidence interval")
     ax.set_ylabel("Group")
-    ax.set_title(f"{label}, {_plabel(period, ptype)}")
+    ax.set_title(f"{label}, {period_text(period, ptype)}")
     _tight(fig)
     return fig
 
@@ -216,8 +225,8 @@ def before_after_chart(res: LocalResult, ba: dict, r):
         lo, hi = s["period"].map(pp["lower"]).astype(float), s["period"].map(pp["upper"]).astype(float)
         unit = "percent"
     if unit == "count":
-        hide = [_hidden(res, ba["indicator"], p, ba["group"])[0] for p in s["period"]]
-        small = y.map(lambda v: _small(v, res.threshold)) & bool(s["counts_children"].iloc[0])
+        hide = [hidden_flags(res, ba["indicator"], p, ba["group"])[0] for p in s["period"]]
+        small = y.map(lambda v: is_small_count(v, res.threshold)) & bool(s["counts_children"].iloc[0])
         y = y.where(~(small | pd.Series(hide, index=y.index)))
     fig, ax = plt.subplots()
     change = pd.Timestamp(ba["change"].start)
@@ -237,12 +246,12 @@ def before_after_chart(res: LocalResult, ba: dict, r):
         ax.set_xticks(list(x))
         ax.set_xticklabels([f"{d:%b %Y}" for d in x])
     ax.set_xlabel("Month" if (s["period_type"] == "month").all() else "Period")
-    ax.set_ylabel("Per cent (%)" if unit == "percent" else _ylabel_count(unit))
+    ax.set_ylabel("Per cent (%)" if unit == "percent" else unit_label(unit))
     if unit == "percent":
         ax.set_ylim(0, 100)
     else:
         ax.set_ylim(bottom=0)
-    ax.set_title(f"{label}{_group_part(ba['group'])}: before and after the change")
+    ax.set_title(f"{label}{group_part(ba['group'])}: before and after the change")
     ax.legend(fontsize=8, loc="upper left")
     return fig
 
@@ -260,10 +269,10 @@ def breakdown_bars(b: pd.DataFrame, unit: str, thr: int):
         ax.text((0 if r["suppressed"] else r["value"]) + vals.max() * 0.01, yi, txt, va="center", fontsize=8)
     ax.set_yticks(y)
     ax.set_yticklabels([_wrap(g) for g in b["group"]], fontsize=8)
-    ax.set_xlabel(_ylabel_count(unit))
+    ax.set_xlabel(unit_label(unit))
     ax.set_ylabel("Group")
     ax.set_xlim(0, vals.max() * 1.15 if vals.notna().any() else 1)
-    ax.set_title(f"{label}, {_plabel(b['period'].iloc[0], b['period_type'].iloc[0])}")
+    ax.set_title(f"{label}, {period_text(b['period'].iloc[0], b['period_type'].iloc[0])}")
     _tight(fig)
     return fig
 

@@ -12,7 +12,6 @@ import warnings
 
 import pandas as pd
 
-from ...formatting import join_and
 from ...local_indicators import guess_period_type, period_label
 
 CONFIDENCE = 0.95
@@ -29,36 +28,32 @@ UNLIKELY_COL = "Unlikely to be chance (after Holm)"
 WITHHELD = "withheld (suppressed figure)"
 
 _DISCREPANCY_RE = re.compile(r"DISCREPANCY:?\s*(.+)$", re.IGNORECASE | re.DOTALL)
-_UNIT_WORDS = {
+UNIT_WORDS = {
     "count": "Number (count)", "percent": "Per cent (%)", "percent_change": "Percentage change (%)",
     "rate": "Rate", "mean": "Average", "ratio": "Ratio", "score": "Score", "gbp": "Pounds (£)",
 }
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text and not text[:2].isupper() else text
 
 
-def _plabel(period: str, ptype: str) -> str:
+def period_text(period: str, ptype: str) -> str:
     try:
         return period_label(period, ptype)
     except ValueError:
         return period
 
 
-def _ptype(period: str) -> str:
+def period_type_of(period: str) -> str:
     return guess_period_type(period) or ""
 
 
-def _group_part(group) -> str:
+def group_part(group) -> str:
     return f" ({group})" if isinstance(group, str) and group else ""
 
 
-#: ``["a", "b", "c"]`` -> ``"a, b and c"`` (the old local ``_ranges``; the shared helper gives the same text).
-_ranges = join_and
-
-
-def _fy_of(ts: pd.Timestamp) -> str:
+def financial_year_of(ts: pd.Timestamp) -> str:
     y = ts.year if ts.month >= 4 else ts.year - 1
     return f"{y}/{(y + 1) % 100:02d}"
 
@@ -71,16 +66,16 @@ def discrepancy(source: str) -> str | None:
     return m.group(1).strip().rstrip(".") if m else None
 
 
-def _words(n: int) -> str:
+def number_word(n: int) -> str:
     words = "no one two three four five six seven eight nine ten eleven twelve".split()
     return words[n] if 0 <= n < len(words) else f"{n:,}"
 
 
-def _small(v, threshold: int) -> bool:
+def is_small_count(v, threshold: int) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < threshold
 
 
-def _supp_sentence(label: str, threshold: int, secondary: bool = False) -> str:
+def suppressed_sentence(label: str, threshold: int, secondary: bool = False) -> str:
     """The sentence of a suppressed figure (shared by the analysis tables and the rendered ones)."""
     if secondary:
         return (f"{label}: suppressed (secondary suppression), so that another count of children below "
@@ -89,7 +84,7 @@ def _supp_sentence(label: str, threshold: int, secondary: bool = False) -> str:
             "identify a child.")
 
 
-def _quiet(fn, *args, **kwargs):
+def quietly(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args, **kwargs)

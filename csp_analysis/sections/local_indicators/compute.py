@@ -45,13 +45,13 @@ from .common import (
     MIN_CHART_POINTS,
     MIN_SERIES_MONTHS,
     WITHHELD,
-    _fy_of,
-    _group_part,
-    _plabel,
-    _ptype,
-    _quiet,
-    _supp_sentence,
     discrepancy,
+    financial_year_of,
+    group_part,
+    period_text,
+    period_type_of,
+    quietly,
+    suppressed_sentence,
 )
 
 
@@ -244,7 +244,7 @@ def _flags(res: LocalResult) -> dict:
     return {(r.indicator, r.period, r.group if isinstance(r.group, str) else ""):
             (bool(r.suppressed), bool(r.secondary), bool(r.denominator_suppressed)) for r in loc.itertuples()}
 
-def _hidden(res: LocalResult, indicator, period, group) -> tuple[bool, bool, bool]:
+def hidden_flags(res: LocalResult, indicator, period, group) -> tuple[bool, bool, bool]:
     """Whether a published figure is suppressed (and as secondary), and whether its denominator is withheld."""
     if not isinstance(period, str):
         return (False, False, False)
@@ -255,7 +255,7 @@ def _note_withheld(res: LocalResult, r) -> bool:
     """Whether a figure's source note must be withheld: the figure, or its denominator, is suppressed."""
     if isinstance(r["comparator"], str):
         return False
-    sup, _, den = _hidden(res, r["indicator"], r["period"], r["group"])
+    sup, _, den = hidden_flags(res, r["indicator"], r["period"], r["group"])
     return sup or den
 
 def _apply_published(t: pd.DataFrame, res: LocalResult, blank: list[str], sentence_of,
@@ -274,7 +274,7 @@ def _apply_published(t: pd.DataFrame, res: LocalResult, blank: list[str], senten
     t["suppressed"] = t["suppressed"].fillna(False).astype(bool)
     t["secondary"] = t["secondary"].fillna(False).astype(bool) if "secondary" in t else False
     for i, r in t.iterrows():
-        sup, sec, _ = _hidden(res, r["indicator"], r[period], r["group"])
+        sup, sec, _ = hidden_flags(res, r["indicator"], r[period], r["group"])
         if not sup or r["suppressed"]:
             continue
         t.at[i, "suppressed"] = True
@@ -301,7 +301,7 @@ def _apply_published_changes(t: pd.DataFrame, res: LocalResult) -> pd.DataFrame:
     for i, r in t.iterrows():
         newly = {}
         for side in ("previous", "current"):
-            sup, sec, _ = _hidden(res, r["indicator"], r[f"{side}_period"], r["group"])
+            sup, sec, _ = hidden_flags(res, r["indicator"], r[f"{side}_period"], r["group"])
             if sup and not r[f"{side}_suppressed"]:
                 newly[side] = sec
                 t.at[i, f"{side}_suppressed"] = True
@@ -321,11 +321,11 @@ def _apply_published_changes(t: pd.DataFrame, res: LocalResult) -> pd.DataFrame:
             x = shown[0]
             y = "previous" if x == "current" else "current"
             t.at[i, "sentence"] = ls.suppressed_change_sentence(
-                r["indicator_label"], r["group"], r[x], _plabel(r[f"{x}_period"], _ptype(r[f"{x}_period"])),
-                _plabel(r[f"{y}_period"], _ptype(r[f"{y}_period"])), thr, secondary=newly.get(y, False))
+                r["indicator_label"], r["group"], r[x], period_text(r[f"{x}_period"], period_type_of(r[f"{x}_period"])),
+                period_text(r[f"{y}_period"], period_type_of(r[f"{y}_period"])), thr, secondary=newly.get(y, False))
         else:
             when = f", {r['month']}" if isinstance(r.get("month"), str) else ""
-            t.at[i, "sentence"] = _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}{when}", thr, sec)
+            t.at[i, "sentence"] = suppressed_sentence(f"{r['indicator_label']}{group_part(r['group'])}{when}", thr, sec)
     t["secondary"] = t["secondary"].astype(bool)
     return t
 
@@ -366,7 +366,7 @@ def _count_changes(res: LocalResult, ind: str, rows: pd.DataFrame) -> list[pd.Da
     out = []
     for cur, prev in _count_change_plan(rows):
         try:
-            t = _quiet(ls.indicator_change, res.df, ind, cur, prev, partnership=res.slug,
+            t = quietly(ls.indicator_change, res.df, ind, cur, prev, partnership=res.slug,
                        small_number_threshold=res.threshold)
         except (KeyError, ValueError) as exc:
             res.notes.append(f"{rows['indicator_label'].iloc[0]}: no change computed ({exc}).")
@@ -399,14 +399,14 @@ def _shares(res: LocalResult, ind: str, rows: pd.DataFrame) -> list[dict]:
     thr = res.threshold
     monthly_den = rows[(rows["period_type"] == "month") & rows["denominator"].notna()]
     try:
-        t = _quiet(ls.indicator_proportions, res.df, ind, partnership=res.slug,
+        t = quietly(ls.indicator_proportions, res.df, ind, partnership=res.slug,
                    p_chart=len(monthly_den) >= MIN_CHART_POINTS, small_number_threshold=thr)
     except (KeyError, ValueError) as exc:
         res.notes.append(f"{rows['indicator_label'].iloc[0]}: no shares computed ({exc}).")
         return []
     t = _apply_published(t, res, ["numerator", "percent", "lower", "upper", "chart_value"],
-                         lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}, "
-                                                  f"{_plabel(r['period'], r['period_type'])}", thr,
+                         lambda r: suppressed_sentence(f"{r['indicator_label']}{group_part(r['group'])}, "
+                                                  f"{period_text(r['period'], r['period_type'])}", thr,
                                                   bool(r["secondary"])))
     res.proportions[ind] = t
     res.used.add(ind)
@@ -443,8 +443,8 @@ def _share_change(rows: pd.DataFrame, threshold: int, confidence: float = CONFID
     if rec["suppressed"] or any(pd.isna(v) for v in (xp, n_p, xc, nc)):
         if not rec["suppressed"]:
             return None
-        label = f"{cur['indicator_label']}{_group_part(cur['group'])}"
-        rec["sentence"] = _supp_sentence(label, threshold)
+        label = f"{cur['indicator_label']}{group_part(cur['group'])}"
+        rec["sentence"] = suppressed_sentence(label, threshold)
         for c in ("previous_numerator", "current_numerator"):
             rec[c] = np.nan
         return rec
@@ -474,7 +474,7 @@ def _holm_share_changes(shares: pd.DataFrame) -> pd.DataFrame:
 def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
     thr, slug = res.threshold, res.slug
     label = monthly["indicator_label"].iloc[0]
-    fys = monthly.assign(fy=monthly["period_start"].map(_fy_of))
+    fys = monthly.assign(fy=monthly["period_start"].map(financial_year_of))
     order = sorted(set(fys["fy"]))
     if len(order) >= 2:
         cur = order[-1]
@@ -483,7 +483,7 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
                   & set(fys.loc[fys["fy"] == prev, "period_start"].dt.month))
         if prev in order and common:
             try:
-                t = _quiet(ls.monthly_year_on_year, res.df, ind, cur, prev, partnership=slug,
+                t = quietly(ls.monthly_year_on_year, res.df, ind, cur, prev, partnership=slug,
                            small_number_threshold=thr)
             except (KeyError, ValueError) as exc:
                 res.notes.append(f"{label}: no month-by-month comparison ({exc}).")
@@ -497,7 +497,7 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
     s = monthly.sort_values("period_start").reset_index(drop=True)
     from ...local_indicators import suppression_mask
 
-    canonical = [_hidden(res, ind, per, None)[0] for per in s["period"]]
+    canonical = [hidden_flags(res, ind, per, None)[0] for per in s["period"]]
     s["suppressed"] = suppression_mask(s["value"].to_numpy(), counts_children=bool(s["counts_children"].iloc[0]),
                                        threshold=thr).to_numpy() | np.array(canonical, dtype=bool)
     s.attrs = {}
@@ -506,7 +506,7 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
 
         values = pd.Series(s["value"].to_numpy(dtype=float),
                            index=pd.PeriodIndex(s["period_start"], freq="M"))
-        chart = _quiet(control_chart, values, kind="c")
+        chart = quietly(control_chart, values, kind="c")
         s = s.join(pd.DataFrame(chart).reset_index(drop=True).add_prefix("chart_"))
         s.attrs["chart"] = chart
     res.monthly_series[ind] = s
@@ -518,14 +518,14 @@ def _comparators(res: LocalResult, ind: str, rows: pd.DataFrame) -> None:
     pick = with_den if not with_den.empty else rows
     period = pick.sort_values("period_start")["period"].iloc[-1]
     try:
-        t = _quiet(ls.compare_with_comparators, res.df, ind, period, partnership=res.slug,
+        t = quietly(ls.compare_with_comparators, res.df, ind, period, partnership=res.slug,
                    small_number_threshold=res.threshold)
     except (KeyError, ValueError) as exc:
         res.comparisons_descriptive[ind] = (_side_by_side(res, ind, rows, period), str(exc).strip("'\""))
     else:
         t = _apply_published(t, res, ["numerator", "local_percent", "lower", "upper", "difference_points",
                                       "expected", "p_value", "p_value_holm"],
-                             lambda r: _supp_sentence(f"{r['indicator_label']}{_group_part(r['group'])}",
+                             lambda r: suppressed_sentence(f"{r['indicator_label']}{group_part(r['group'])}",
                                                       res.threshold, bool(r["secondary"])))
         res.comparisons[ind] = t
     res.used.add(ind)
@@ -599,7 +599,7 @@ def _process_changes(res: LocalResult) -> None:
             groups = list(dict.fromkeys(rows["group"])) if rows["group"].notna().any() else [None]
             for g in groups:
                 try:
-                    t = _quiet(ls.before_after, res.df, ind, change_period, partnership=res.slug, group=g,
+                    t = quietly(ls.before_after, res.df, ind, change_period, partnership=res.slug, group=g,
                                small_number_threshold=res.threshold)
                     err = None
                 except (KeyError, ValueError) as exc:
@@ -619,7 +619,7 @@ def _discrepancies(res: LocalResult) -> None:
         if d and (r["indicator"], d) not in seen:
             seen.add((r["indicator"], d))
             recs.append({"indicator": r["indicator"], "indicator_label": r["indicator_label"],
-                         "period": _plabel(r["period"], r["period_type"]), "discrepancy": d})
+                         "period": period_text(r["period"], r["period_type"]), "discrepancy": d})
     res.discrepancies = pd.DataFrame(recs, columns=["indicator", "indicator_label", "period", "discrepancy"])
 
 def pooled_share(t: pd.DataFrame) -> dict:

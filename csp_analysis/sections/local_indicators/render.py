@@ -12,13 +12,20 @@ import numpy as np
 import pandas as pd
 
 from . import charts, wording
-from .common import CONFIDENCE, MARK, MAX_FINDINGS, UNLIKELY_COL, WITHHELD, _group_part, _plabel, _small
-from .compute import LocalResult, _hidden, load, run_analyses
+from .common import (
+    CONFIDENCE,
+    MARK,
+    MAX_FINDINGS,
+    UNLIKELY_COL,
+    WITHHELD,
+    group_part,
+    is_small_count,
+    period_text,
+)
+from .compute import LocalResult, hidden_flags, load, run_analyses
 from .wording import (
-    _pfmt,
-    _sentences,
-    _supp_note,
     breakdown_sentences,
+    bullets,
     comparison_summary,
     condensed_sentences,
     excluded_months,
@@ -26,7 +33,9 @@ from .wording import (
     latest_point_sentence,
     monthly_series_summary,
     monthly_summary,
+    p_cell,
     p_chart_summary,
+    suppression_note,
 )
 
 
@@ -69,7 +78,7 @@ def _counts(values, suppressed) -> np.ndarray:
 
 def _totals(res: LocalResult, t: pd.DataFrame) -> np.ndarray:
     """A display column of the denominators of ``t``, [c] where the report withholds one."""
-    hide = [_hidden(res, i, p, g)[2] for i, p, g in zip(t["indicator"], t["period"], t["group"])]
+    hide = [hidden_flags(res, i, p, g)[2] for i, p, g in zip(t["indicator"], t["period"], t["group"])]
     return _counts(t["denominator"], hide)
 
 def _blank_small(tab: pd.DataFrame, cols: list[str], threshold: int, children: pd.Series | bool = True) -> pd.DataFrame:
@@ -83,7 +92,7 @@ def _blank_small(tab: pd.DataFrame, cols: list[str], threshold: int, children: p
             continue
         out[c] = out[c].astype(object)
         for i, v in out[c].items():
-            if cc.loc[i] and _small(v, threshold):
+            if cc.loc[i] and is_small_count(v, threshold):
                 out.at[i, c] = MARK
     return out
 
@@ -115,7 +124,7 @@ def summary(ctx, res: LocalResult) -> None:
     ctx.say(wording.summary_text(res))
     top = res.findings[:MAX_FINDINGS]
     if top:
-        ctx.say("**Main findings**\n\n" + _sentences(f["sentence"] for f in top))
+        ctx.say("**Main findings**\n\n" + bullets(f["sentence"] for f in top))
     for f in top:
         extra = {k: v for k, v in f.items() if k not in ("priority", "key", "label", "value", "sentence")}
         value = f["value"]
@@ -159,8 +168,8 @@ def _count_changes_table(res: LocalResult, t: pd.DataFrame) -> pd.DataFrame:
         "Change (%)": t["percent_change"],
         "CI lower (%)": t["percent_lower"].where(changed),
         "CI upper (%)": t["percent_upper"].where(changed),
-        "p-value": t["p_value"].where(changed).map(_pfmt),
-        "p-value (Holm, within the breakdown)": t["p_value_holm"].where(changed).map(_pfmt),
+        "p-value": t["p_value"].where(changed).map(p_cell),
+        "p-value (Holm, within the breakdown)": t["p_value_holm"].where(changed).map(p_cell),
     })
     disp["Previous"] = _counts(t["previous"], t["previous_suppressed"])
     disp["Latest"] = _counts(t["current"], t["current_suppressed"])
@@ -173,8 +182,8 @@ def _count_changes_block(ctx, res: LocalResult) -> None:
     _show(ctx, charts.forest_chart(t, f"{res.name}: change in counts on the previous period"))
     disp = _count_changes_table(res, t)
     ctx.table(disp, "count_changes", "Counts in the latest two periods, with the percentage change and its "
-              f"{CONFIDENCE:.0%} confidence interval.", note=_supp_note(res, disp))
-    ctx.say(_sentences(condensed_sentences(t, res.threshold)))
+              f"{CONFIDENCE:.0%} confidence interval.", note=suppression_note(res, disp))
+    ctx.say(bullets(condensed_sentences(t, res.threshold)))
     if not res.published_checks.empty:
         pc = res.published_checks
         ctx.say("**Published changes checked.** " + " ".join(pc["sentence"]))
@@ -200,8 +209,8 @@ def _monthly_yoy_block(ctx, res, ind, t, cur, prev) -> None:
     disp = pd.DataFrame({
         "Month": t["month"], "Group": t["group"].fillna(""), prev: t["previous"], cur: t["current"],
         "Change (%)": t["percent_change"], "CI lower (%)": t["percent_lower"], "CI upper (%)": t["percent_upper"],
-        "p-value": t["p_value"].map(_pfmt),
-        "p-value (Holm, over the months)": t["p_value_holm"].map(_pfmt),
+        "p-value": t["p_value"].map(p_cell),
+        "p-value (Holm, over the months)": t["p_value_holm"].map(p_cell),
     })
     if not disp["Group"].astype(bool).any():
         disp = disp.drop(columns="Group")
@@ -210,9 +219,9 @@ def _monthly_yoy_block(ctx, res, ind, t, cur, prev) -> None:
     cc = bool(series["counts_children"].iloc[0]) if not series.empty else True
     disp = _blank_small(disp, [prev, cur], thr, cc)
     ctx.table(disp, f"{ind}_month_by_month", f"{label}: each month of {cur} against the same month of {prev}.",
-              note=_supp_note(res, disp))
+              note=suppression_note(res, disp))
     ctx.say(monthly_summary(t, cur, prev))
-    ctx.say(_sentences(condensed_sentences(t, thr)))
+    ctx.say(bullets(condensed_sentences(t, thr)))
 
 
 def _monthly_series_block(ctx, res, ind, s) -> None:
@@ -227,7 +236,7 @@ def _monthly_series_block(ctx, res, ind, s) -> None:
     disp = pd.DataFrame({"Month": s["period"], "Count": _counts(s["value"], s["suppressed"])})
     if chart is not None:
         disp["Variation"] = s["chart_variation"].to_numpy()
-    ctx.table(disp, f"{ind}_by_month", f"{label} by month.", note=_supp_note(res, disp))
+    ctx.table(disp, f"{ind}_by_month", f"{label} by month.", note=suppression_note(res, disp))
 
 
 # --------------------------------------------------------------------------- shares
@@ -285,9 +294,9 @@ def _shares_block(ctx, res: LocalResult, ind: str, t: pd.DataFrame, monthly_char
             _show(ctx, charts.share_bars(t, per, ptype))
     disp = _shares_table(res, ind, t)
     ctx.table(disp, f"{ind}_shares", f"{label}: count, total and share with {CONFIDENCE:.0%} confidence "
-              "interval.", note=_supp_note(res, disp))
+              "interval.", note=suppression_note(res, disp))
     if not monthly_chart:
-        ctx.say(_sentences(condensed_sentences(t, res.threshold)))
+        ctx.say(bullets(condensed_sentences(t, res.threshold)))
     sc = res.share_changes[res.share_changes["indicator"] == ind] if not res.share_changes.empty else None
     if sc is not None and not sc.empty:
         ctx.say("**Change in share on the previous period.** " + " ".join(sc["sentence"]))
@@ -304,12 +313,12 @@ def _other_shares_block(ctx, res: LocalResult, s: pd.DataFrame) -> None:
     cc = s["indicator"].map(res.local().groupby("indicator")["counts_children"].first()).fillna(True)
     disp = _blank_small(disp, ["Count", "Total"], res.threshold, cc.astype(bool))
     ctx.table(disp, "other_shares", f"Other shares, with {CONFIDENCE:.0%} confidence intervals.",
-              note=_supp_note(res, disp))
-    ctx.say(_sentences(condensed_sentences(s, res.threshold)))
+              note=suppression_note(res, disp))
+    ctx.say(bullets(condensed_sentences(s, res.threshold)))
     sc = res.share_changes[res.share_changes["indicator"].isin(s["indicator"])] \
         if not res.share_changes.empty else None
     if sc is not None and not sc.empty:
-        ctx.say(_sentences(sc["sentence"]))
+        ctx.say(bullets(sc["sentence"]))
 
 
 # --------------------------------------------------------------------------- comparators
@@ -329,8 +338,8 @@ def comparators_section(ctx, res: LocalResult) -> None:
         ctx.say(comparison_summary(t))
         disp = _comparator_table(res, t)
         ctx.table(disp, f"{ind}_comparators", f"{label}, {t['period'].iloc[0]}: share against each comparator, "
-                  "with the exact binomial test and the Holm-adjusted p-value.", note=_supp_note(res, disp))
-        ctx.say(_sentences(condensed_sentences(t, res.threshold)))
+                  "with the exact binomial test and the Holm-adjusted p-value.", note=suppression_note(res, disp))
+        ctx.say(bullets(condensed_sentences(t, res.threshold)))
     for ind, (t, reason) in res.comparisons_descriptive.items():
         _side_by_side_block(ctx, res, ind, t, reason)
 
@@ -343,8 +352,8 @@ def _comparator_table(res: LocalResult, t: pd.DataFrame) -> pd.DataFrame:
         "Count": _counts(t["numerator"], t["suppressed"]), "Total": _totals(res, t),
         "Share (%)": t["local_percent"], f"{CONFIDENCE:.0%} CI (%)": ci,
         "Comparator (%)": t["comparator_percent"], "Difference (points)": t["difference_points"],
-        "p-value": t["p_value"].map(_pfmt),
-        "p-value (Holm)": t["p_value_holm"].map(_pfmt),
+        "p-value": t["p_value"].map(p_cell),
+        "p-value (Holm)": t["p_value_holm"].map(p_cell),
         UNLIKELY_COL: (t["p_value_holm"] < 1 - CONFIDENCE).map({True: "yes", False: "no"}),
     })
     disp.loc[(t["suppressed"] | t["p_value_holm"].isna()).to_numpy(), UNLIKELY_COL] = ""
@@ -366,12 +375,12 @@ def _side_by_side_block(ctx, res: LocalResult, ind: str, t: pd.DataFrame, reason
     if not disp["Group"].astype(bool).any():
         disp = disp.drop(columns="Group")
     for i, r in t.iterrows():
-        if (_hidden(res, ind, r["period"], r["group"])[0]
-                or (r["counts_children"] and r["unit"] == "count" and _small(r["value"], thr))):
+        if (hidden_flags(res, ind, r["period"], r["group"])[0]
+                or (r["counts_children"] and r["unit"] == "count" and is_small_count(r["value"], thr))):
             disp.at[i, "This partnership"] = MARK
     ctx.table(disp, f"{ind}_comparators", f"{label}: this partnership and its comparators (no test possible).")
-    ctx.say(_sentences(
-        f"{label}{_group_part(r['group'])}: {disp.at[i, 'This partnership']} in {r['period'] or 'no period'}, "
+    ctx.say(bullets(
+        f"{label}{group_part(r['group'])}: {disp.at[i, 'This partnership']} in {r['period'] or 'no period'}, "
         f"against {disp.at[i, 'Comparator figure']} for {r['comparator']} in {r['comparator_period']}."
         for i, r in t.iterrows()))
 
@@ -391,7 +400,7 @@ def before_after_section(ctx, res: LocalResult) -> None:
         ctx.say(f"### {pc.name} (from {pc.start:%B %Y})" + (f"\n\n{pc.description}" if pc.description else ""))
         for ba in [b for b in res.before_after if b["change"] is pc]:
             if ba.get("table") is None:
-                ctx.say(f"`{ba['indicator']}`{_group_part(ba['group'])}: no comparison possible: {ba['error']}.")
+                ctx.say(f"`{ba['indicator']}`{group_part(ba['group'])}: no comparison possible: {ba['error']}.")
                 continue
             r = ba["table"].iloc[0]
             _show(ctx, charts.before_after_chart(res, ba, r))
@@ -399,11 +408,12 @@ def before_after_section(ctx, res: LocalResult) -> None:
             ctx.say(f"**Caveat.** {r['caveat']}")
             disp = pd.DataFrame([{
                 "Indicator": r["indicator_label"], "Group": r["group"] or "", "Change from": r["change_period"],
-                "Periods before": wording._span(r["before_periods"]), "Periods after": wording._span(r["after_periods"]),
+                "Periods before": wording.period_span(r["before_periods"]),
+                "Periods after": wording.period_span(r["after_periods"]),
                 "Measure": r["measure"],
                 "Before": r["before"], "After": r["after"], "Difference": r["difference"],
                 "CI lower": r["lower"], "CI upper": r["upper"],
-                "p-value": _pfmt(r["p_value"]),
+                "p-value": p_cell(r["p_value"]),
                 "Method": r["method"],
             }])
             if not disp["Group"].astype(bool).any():
@@ -425,8 +435,8 @@ def other_figures_section(ctx, res: LocalResult) -> None:
     thr = res.threshold
     ctx.say(wording.OTHER_FIGURES_INTRO)
     shown = _display_values(res, rest)
-    shown["Figure"] = shown.apply(wording._figure_text, axis=1)
-    shown["Sentence"] = shown.apply(lambda r: wording._row_sentence(r, thr), axis=1)
+    shown["Figure"] = shown.apply(wording.figure_text, axis=1)
+    shown["Sentence"] = shown.apply(lambda r: wording.row_sentence(r, thr), axis=1)
     grouped = shown.groupby("indicator", sort=False)["group"].apply(lambda g: g.notna().any())
     for ind in grouped[grouped].index:
         _breakdown_block(ctx, res, ind, shown[shown["indicator"] == ind])
@@ -439,7 +449,7 @@ def other_figures_section(ctx, res: LocalResult) -> None:
         if not disp["Comparator"].astype(bool).any():
             disp = disp.drop(columns="Comparator")
         ctx.table(disp, "single_figures", "Other single published figures.",
-                  note=_supp_note(res, disp))
+                  note=suppression_note(res, disp))
 
 
 def _breakdown_block(ctx, res: LocalResult, ind: str, b: pd.DataFrame) -> None:
@@ -454,10 +464,10 @@ def _breakdown_block(ctx, res: LocalResult, ind: str, b: pd.DataFrame) -> None:
         ctx.show(charts.breakdown_bars(bl, unit, thr))
     wide = bl.pivot_table(index="group", columns="period", values="Figure", aggfunc="first", sort=False)
     wide = wide.reindex(columns=periods).reset_index().rename(columns={"group": "Group"})
-    wide.columns = ["Group"] + [_plabel(p, bl.loc[bl["period"] == p, "period_type"].iloc[0]) for p in periods]
-    ctx.table(wide, f"{ind}", f"{label} ({charts._ylabel_count(unit).lower()}).",
-              note=_supp_note(res, wide))
-    ctx.say(_sentences(breakdown_sentences(b, thr)))
+    wide.columns = ["Group"] + [period_text(p, bl.loc[bl["period"] == p, "period_type"].iloc[0]) for p in periods]
+    ctx.table(wide, f"{ind}", f"{label} ({charts.unit_label(unit).lower()}).",
+              note=suppression_note(res, wide))
+    ctx.say(bullets(breakdown_sentences(b, thr)))
 
 
 # --------------------------------------------------------------------------- notes and sources
@@ -483,8 +493,8 @@ def sources_section(ctx, res: LocalResult) -> None:
     withheld = (shown["suppressed"] | shown["denominator_suppressed"]) & shown["comparator"].isna()
     disp = pd.DataFrame({
         "Indicator": shown["indicator"], "Period": shown["period"], "Group": shown["group"].fillna(""),
-        "Comparator": shown["comparator"].fillna(""), "Figure": shown.apply(wording._figure_text, axis=1),
+        "Comparator": shown["comparator"].fillna(""), "Figure": shown.apply(wording.figure_text, axis=1),
         "Unit": shown["unit"], "Source note": shown["source"].where(~withheld, WITHHELD),
     })
     ctx.table(disp, "all_figures_with_sources", "Every local figure used in this report, with its source note.",
-              max_rows=8, note=_supp_note(res, disp))
+              max_rows=8, note=suppression_note(res, disp))

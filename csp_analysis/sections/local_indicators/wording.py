@@ -11,29 +11,23 @@ import math
 
 import pandas as pd
 
-from ...formatting import capitalise, format_count, format_p_value, format_percent
+from ...formatting import capitalise, format_count, format_p_value, format_percent, join_and
 from .common import (
     CONFIDENCE,
     MARK,
     WITHHELD,
-    _group_part,
-    _lower_first,
-    _plabel,
-    _ptype,
-    _ranges,
-    _supp_sentence,
-    _words,
     discrepancy,
+    group_part,
+    lower_first,
+    number_word,
+    period_text,
+    period_type_of,
+    suppressed_sentence,
 )
 from .compute import LocalResult, pooled_share, published_dp
 
 
-def _pct(x, dp: int = 1, signed: bool = False) -> str:
-    """The old local percentage helper, kept for its importers: :func:`csp_analysis.formatting.format_percent`."""
-    return format_percent(x, dp, signed=signed)
-
-
-def _pfmt(p) -> str:
+def p_cell(p) -> str:
     """A p-value for a table cell: empty when missing, ``<0.001`` below 0.001, else three decimals."""
     return format_p_value(p, style="cell")
 
@@ -77,11 +71,11 @@ def _share_change_sentence(r, k: int, alpha: float, confidence: float) -> str:
     verdict = "unlikely to be chance" if ph < alpha else "could be chance"
     test = f"Fisher's exact test {format_p_value(p)}"
     if k > 1:
-        test += f" ({format_p_value(ph)} after Holm adjustment for the {_words(k)} groups)"
+        test += f" ({format_p_value(ph)} after Holm adjustment for the {number_word(k)} groups)"
     implied = " (counts derived from the published percentages)" if r["implied_numerator"] else ""
-    pp = _plabel(r["previous_period"], r["previous_period_type"])
-    cp = _plabel(r["current_period"], r["current_period_type"])
-    return (f"{r['indicator_label']}{_group_part(r['group'])}: the share {verb} from "
+    pp = period_text(r["previous_period"], r["previous_period_type"])
+    cp = period_text(r["current_period"], r["current_period_type"])
+    return (f"{r['indicator_label']}{group_part(r['group'])}: the share {verb} from "
             f"{format_percent(r['previous_percent'])} of {format_count(r['previous_denominator'])} in {pp} to "
             f"{format_percent(r['current_percent'])} of {format_count(r['current_denominator'])} in {cp}{implied}, "
             f"a change of {d:+.1f} percentage points ({confidence:.0%} CI {r['lower']:+.1f} to {r['upper']:+.1f}); "
@@ -101,7 +95,7 @@ def _published_check_sentence(r) -> str:
     published, computed = r["published_percent_change"], r["computed_percent_change"]
     dp = published_dp(published)
     counts = f"{format_count(r['previous'])} to {format_count(r['current'])}"
-    return (f"The published change in {_lower_first(r['indicator_label'])}, {published:+g}%, is "
+    return (f"The published change in {lower_first(r['indicator_label'])}, {published:+g}%, is "
             + (f"reproduced by the computation from the counts ({counts}: {computed:+.{max(dp, 1)}f}%)."
                if r["agrees"] else
                f"not what the counts give ({counts}: {computed:+.{max(dp, 1)}f}%); the computed figure is used."))
@@ -134,7 +128,7 @@ def findings(res: LocalResult) -> list[dict]:
             continue
         r = t.iloc[0]
         _finding(found, 3, f"{ba['indicator']}__before_after", f"{r['indicator_label']}: before and after",
-                 r["difference"], f"{r['sentence']} {_caveat_short(r)}")
+                 r["difference"], f"{r['sentence']} {caveat_short(r)}")
     if not res.share_changes.empty:
         for _, r in res.share_changes.iterrows():
             if r["suppressed"] or pd.isna(r["p_value"]):
@@ -167,11 +161,11 @@ def _change_findings(res: LocalResult, found: list) -> None:
                  lower=r["percent_lower"], upper=r["percent_upper"])
 
 
-def _caveat_short(r) -> str:
+def caveat_short(r) -> str:
     min_points = r.get("min_points", 8)
     if r["n_before"] < min_points or r["n_after"] < min_points:
         n = int(r["n_before"] + r["n_after"])
-        return f"With only {_words(n)} points, the data cannot separate the change from an underlying trend."
+        return f"With only {number_word(n)} points, the data cannot separate the change from an underlying trend."
     return "A before/after comparison assumes no underlying trend."
 
 # --------------------------------------------------------------------------- summaries of a table
@@ -194,17 +188,18 @@ def monthly_summary(t: pd.DataFrame, cur: str, prev: str) -> str:
             continue
         lo, hi = part["percent_change"].abs().min(), part["percent_change"].abs().max()
         size = f"by {lo:.0f}%" if round(lo) == round(hi) else f"by {lo:.0f}% to {hi:.0f}%"
-        which = (f"in all {_words(n)} months" if len(part) == n else
-                 f"in {_words(len(part))} month{'s' if len(part) != 1 else ''} ({_ranges(part['month'].tolist())})"
-                 if len(part) <= 6 else f"in {_words(len(part))} months")
+        which = (f"in all {number_word(n)} months" if len(part) == n else
+                 f"in {number_word(len(part))} month{'s' if len(part) != 1 else ''} "
+                 f"({join_and(part['month'].tolist())})"
+                 if len(part) <= 6 else f"in {number_word(len(part))} months")
         parts.append(f"{word} in {cur} {which}, {size}, more than chance would explain (after Holm adjustment "
-                     f"for the {_words(n)} months)")
+                     f"for the {number_word(n)} months)")
     rest = n - len(down) - len(up)
     if rest:
-        parts.append(f"in the other {_words(rest)} the change could be chance" if parts else
-                     f"in all {_words(rest)} the change could be chance")
+        parts.append(f"in the other {number_word(rest)} the change could be chance" if parts else
+                     f"in all {number_word(rest)} the change could be chance")
     mean_prev, mean_cur = both["previous"].mean(), both["current"].mean()
-    return (f"{label}: of the {_words(n)} months published for both {prev} and {cur}, the count was "
+    return (f"{label}: of the {number_word(n)} months published for both {prev} and {cur}, the count was "
             + "; ".join(parts) + f". Averaged over these months: {format_count(round(mean_prev))} in {prev} and "
             f"{format_count(round(mean_cur))} in {cur} (monthly snapshots, compared month by month, never added up).")
 
@@ -213,7 +208,7 @@ def excluded_months(t: pd.DataFrame, df: pd.DataFrame | None = None) -> list[str
     out = []
     monthly = t[t["period_type"] == "month"]
     for _, r in monthly[~monthly["in_chart"].fillna(False).astype(bool)].iterrows():
-        when = _plabel(r["period"], "month")
+        when = period_text(r["period"], "month")
         if r["suppressed"]:
             out.append(f"{when} is left out: its count is suppressed (a count of children below the threshold).")
             continue
@@ -233,16 +228,17 @@ def p_chart_summary(t: pd.DataFrame, df: pd.DataFrame | None = None) -> str:
     label = t["indicator_label"].iloc[0]
     ps = pooled_share(t)
     inc = t[t["in_chart"].fillna(False).astype(bool)].sort_values("period")
-    first, last = _plabel(inc["period"].iloc[0], "month"), _plabel(inc["period"].iloc[-1], "month")
+    first, last = period_text(inc["period"].iloc[0], "month"), period_text(inc["period"].iloc[-1], "month")
     left = t[(t["period_type"] == "month") & ~t["in_chart"].fillna(False).astype(bool)]
-    left_txt = (f", {_ranges([_plabel(p, 'month') for p in left['period']])} left out"
+    left_txt = (f", {join_and([period_text(p, 'month') for p in left['period']])} left out"
                 if not left.empty else "")
     n_sc = int(inc["chart_special_cause"].fillna(False).astype(bool).sum()) if "chart_special_cause" in inc else 0
     chart_txt = ("no month shows special-cause variation on the p-chart: month-to-month differences are within "
                  "what chance would produce" if n_sc == 0 else
-                 f"{_words(n_sc)} month{'s' if n_sc != 1 else ''} show special-cause variation on the p-chart")
-    return (f"{label}: {format_count(ps['x'])} of {format_count(ps['n'])} over the {_words(ps['months'])} months with a denominator "
-            f"({first} to {last}{left_txt}), {format_percent(ps['percent'])} ({CONFIDENCE:.0%} CI {format_percent(ps['lower'])} to "
+                 f"{number_word(n_sc)} month{'s' if n_sc != 1 else ''} show special-cause variation on the p-chart")
+    return (f"{label}: {format_count(ps['x'])} of {format_count(ps['n'])} over the {number_word(ps['months'])} "
+            f"months with a denominator ({first} to {last}{left_txt}), {format_percent(ps['percent'])} "
+            f"({CONFIDENCE:.0%} CI {format_percent(ps['lower'])} to "
             f"{format_percent(ps['upper'])}); {chart_txt}.")
 
 def latest_point_sentence(t: pd.DataFrame) -> str:
@@ -252,7 +248,8 @@ def latest_point_sentence(t: pd.DataFrame) -> str:
         return ""
     r = inc.iloc[-1]
     where = ("within" if r["chart_lower"] <= r["chart_value"] <= r["chart_upper"] else "outside")
-    return (f"Latest month ({_plabel(r['period'], 'month')}): {format_percent(r['chart_value'])}, {where} the process limits "
+    return (f"Latest month ({period_text(r['period'], 'month')}): {format_percent(r['chart_value'])}, {where} "
+            "the process limits "
             f"for that month ({format_percent(r['chart_lower'])} to {format_percent(r['chart_upper'])}); "
             f"{str(r['chart_variation']).lower()}.")
 
@@ -266,13 +263,14 @@ def comparison_summary(t: pd.DataFrame) -> str:
     comps = list(dict.fromkeys(t["comparator"]))
     cper = list(dict.fromkeys(t["comparator_period"]))
     per = t["period"].iloc[0]
-    head = f"{label}, {per}, against {_ranges(comps)} ({_ranges(cper)}): "
+    head = f"{label}, {per}, against {join_and(comps)} ({join_and(cper)}): "
     if k == 0:
         return head + "every comparison is suppressed or has no denominator, so none can be tested."
     if k == 1:
         r = ok.iloc[0]
         verdict = "unlikely to be chance" if r["p_value"] < alpha else "could be chance"
-        return (head + f"{format_percent(r['local_percent'])} of {format_count(r['denominator'])} against {format_percent(r['comparator_percent'])}, "
+        return (head + f"{format_percent(r['local_percent'])} of {format_count(r['denominator'])} against "
+                f"{format_percent(r['comparator_percent'])}, "
                 f"a difference of {r['difference_points']:+.1f} percentage points that {verdict} "
                 f"({format_p_value(r['p_value'])}).")
     parts = []
@@ -285,8 +283,8 @@ def comparison_summary(t: pd.DataFrame) -> str:
                        f"{' (differs)' if r['p_value_holm'] < alpha else ''}" for _, r in gg.iterrows())
         parts.append(f"{g or 'all'}: {local} against {vs}")
     n_sig = len(sig)
-    lead = (f"{capitalise(_words(n_sig))} of the {_words(k)} comparisons differ" if n_sig else
-            f"None of the {_words(k)} comparisons differs")
+    lead = (f"{capitalise(number_word(n_sig))} of the {number_word(k)} comparisons differ" if n_sig else
+            f"None of the {number_word(k)} comparisons differs")
     return (head + f"{lead} by more than chance would explain after Holm adjustment, marked (differs). "
             + "; ".join(parts) + ".")
 
@@ -308,7 +306,7 @@ def monthly_series_summary(s: pd.DataFrame, label: str, threshold: int) -> str:
     vals = pd.to_numeric(s["value"], errors="coerce")
     supp = s["suppressed"].fillna(False).astype(bool).to_numpy()
     ok = vals.notna().to_numpy()
-    months = [_plabel(p, "month") for p in s["period"]]
+    months = [period_text(p, "month") for p in s["period"]]
     n = int(ok.sum())
     if n == 0:
         return f"{label}: no month has a figure."
@@ -326,14 +324,15 @@ def monthly_series_summary(s: pd.DataFrame, label: str, threshold: int) -> str:
     if discloses:
         avg = (f"the average is withheld, as it would reveal a count below {threshold} (the months with "
                f"such counts are shown as [c])")
-        text = f"{label} over the {_words(n)} months from {months[0]} to {months[-1]}: {avg}"
+        text = f"{label} over the {number_word(n)} months from {months[0]} to {months[-1]}: {avg}"
     else:
-        text = (f"{label}: {format_count(round(float(v.mean()), 1))} a month on average over the {_words(n)} months from "
+        text = (f"{label}: {format_count(round(float(v.mean()), 1))} a month on average over the "
+                f"{number_word(n)} months from "
                 f"{months[0]} to {months[-1]}")
-    text += (f"; from {shown(i_lo)} ({_plabel(s['period'].iloc[i_lo], 'month')}) to {shown(i_hi)} "
-             f"({_plabel(s['period'].iloc[i_hi], 'month')}).")
+    text += (f"; from {shown(i_lo)} ({period_text(s['period'].iloc[i_lo], 'month')}) to {shown(i_hi)} "
+             f"({period_text(s['period'].iloc[i_hi], 'month')}).")
     if n < len(s):
-        text += f" {_words(len(s) - n).capitalize()} month{'s' if len(s) - n != 1 else ''} without a figure."
+        text += f" {number_word(len(s) - n).capitalize()} month{'s' if len(s) - n != 1 else ''} without a figure."
     return text
 
 def condensed_sentences(t: pd.DataFrame, threshold: int) -> list[str]:
@@ -355,30 +354,30 @@ def condensed_sentences(t: pd.DataFrame, threshold: int) -> list[str]:
         return out
     for label, g in t[sup].groupby("indicator_label", sort=False):
         names = []
-        periods = (list(dict.fromkeys(_plabel(p, pt) for p, pt in zip(g["period"], g["period_type"])))
+        periods = (list(dict.fromkeys(period_text(p, pt) for p, pt in zip(g["period"], g["period_type"])))
                    if {"period", "period_type"} <= set(g.columns) else [])
         one_period = len(periods) == 1
         for _, r in g.iterrows():
             bits = [r.get("group") if isinstance(r.get("group"), str) else None,
                     r.get("month") if isinstance(r.get("month"), str) else None,
-                    None if one_period or not periods else _plabel(r["period"], r["period_type"])]
+                    None if one_period or not periods else period_text(r["period"], r["period_type"])]
             name = ", ".join(b for b in bits if b)
             if name and name not in names:
                 names.append(name)
         if one_period:
-            names = [f"{_ranges(names)} in {periods[0]}"] if names else [periods[0]]
+            names = [f"{join_and(names)} in {periods[0]}"] if names else [periods[0]]
         secondary = "secondary" in g and g["secondary"].fillna(False).astype(bool).any()
         why = (f"counts of children below {threshold}"
                + (", or a figure from which one could be worked out" if secondary else "")
                + "; publishing them could identify a child")
-        what = f" for {_ranges(names)}" if names else ""
+        what = f" for {join_and(names)}" if names else ""
         out.append(f"{label}: suppressed{what} ({why}).")
     return out
 
-def _sentences(items) -> str:
+def bullets(items) -> str:
     return "\n".join(f"- {s}" for s in items if s)
 
-def _supp_note(res: LocalResult, disp: pd.DataFrame | None = None) -> str | None:
+def suppression_note(res: LocalResult, disp: pd.DataFrame | None = None) -> str | None:
     """The suppression note, for a table that has suppressed cells."""
     if not res.threshold:
         return None
@@ -388,28 +387,28 @@ def _supp_note(res: LocalResult, disp: pd.DataFrame | None = None) -> str | None
             f"is that small, are suppressed ({MARK}), with a second figure suppressed where a total would reveal "
             "the first; the same figures are suppressed in every table.")
 
-def _span(periods: str) -> str:
+def period_span(periods: str) -> str:
     """'2021-04, 2021-05, ..., 2022-03' as 'April 2021 to March 2022 (12)'."""
     items = [p.strip() for p in str(periods).split(",") if p.strip()]
     if len(items) <= 3:
         return ", ".join(items)
-    first, last = _plabel(items[0], _ptype(items[0])), _plabel(items[-1], _ptype(items[-1]))
+    first, last = period_text(items[0], period_type_of(items[0])), period_text(items[-1], period_type_of(items[-1]))
     return f"{first} to {last} ({len(items)})"
 
-def _figure_text(r) -> str:
+def figure_text(r) -> str:
     if r["comparator"] is not None:
         return fmt_value(r["comparator_value"], r["unit"])
     if r["suppressed"]:
         return MARK
     return fmt_value(r["value"], r["unit"])
 
-def _row_sentence(r, threshold: int) -> str:
-    what = f"{r['indicator_label']}{_group_part(r['group'])}"
-    when = _plabel(r["period"], r["period_type"])
+def row_sentence(r, threshold: int) -> str:
+    what = f"{r['indicator_label']}{group_part(r['group'])}"
+    when = period_text(r["period"], r["period_type"])
     if r["comparator"] is not None:
         return f"{what}: {fmt_value(r['comparator_value'], r['unit'])} for {r['comparator']} in {when}."
     if r["suppressed"]:
-        return _supp_sentence(f"{what}, {when}", threshold, bool(r.get("secondary", False)))
+        return suppressed_sentence(f"{what}, {when}", threshold, bool(r.get("secondary", False)))
     v = fmt_value(r["value"], r["unit"])
     if r["unit"] == "percent_change":
         return f"{what}: {v} in {when} (a published change; the counts behind it are not in the file)."
@@ -422,7 +421,7 @@ def breakdown_sentences(b: pd.DataFrame, threshold: int) -> list[str]:
     local = b[b["comparator"].isna()]
     for per, g in local.groupby("period", sort=False):
         label = g["indicator_label"].iloc[0]
-        when = _plabel(per, g["period_type"].iloc[0])
+        when = period_text(per, g["period_type"].iloc[0])
         items = [f"{r['group']} {MARK if r['suppressed'] else fmt_value(r['value'], r['unit'])}"
                  for _, r in g.iterrows()]
         text = f"{label}, {when}: " + "; ".join(items) + "."
@@ -432,7 +431,7 @@ def breakdown_sentences(b: pd.DataFrame, threshold: int) -> list[str]:
                         else "") + ".")
         out.append(text)
     for _, r in b[b["comparator"].notna()].iterrows():
-        out.append(_row_sentence(r, threshold))
+        out.append(row_sentence(r, threshold))
     return out
 
 
@@ -482,7 +481,7 @@ def summary_text(res: LocalResult) -> str:
         text += (f" {len(out)} figure{'s' if len(out) != 1 else ''} for periods "
                  f"outside the analysis window ({res.window[0]:%B %Y} to {res.window[1]:%B %Y}) "
                  f"{'are' if len(out) != 1 else 'is'} left out: "
-                 + _ranges([f"{r.indicator_label}{_group_part(r.group)}, {_plabel(r.period, r.period_type)}"
+                 + join_and([f"{r.indicator_label}{group_part(r.group)}, {period_text(r.period, r.period_type)}"
                             for r in out.itertuples()][:6])
                  + (" and others" if len(out) > 6 else "") + ".")
     return text
@@ -518,11 +517,11 @@ def c_chart_sentences(chart: pd.DataFrame) -> str:
     text = (" On a c-chart (Poisson limits, NHS *Making Data Count* rules) "
             + ("no month shows special-cause variation: the ups and downs are within what chance would "
                "produce." if n_sc == 0 else
-               f"{_words(n_sc)} month{'s' if n_sc != 1 else ''} show special-cause variation: "
-               + "; ".join(f"{_plabel(str(m), 'month')} ({chart.loc[m, 'rules']})"
+               f"{number_word(n_sc)} month{'s' if n_sc != 1 else ''} show special-cause variation: "
+               + "; ".join(f"{period_text(str(m), 'month')} ({chart.loc[m, 'rules']})"
                            for m in chart.index[chart['special_cause'].to_numpy(dtype=bool)]) + "."))
     if len(chart) < 15:
-        text += f" With {_words(len(chart))} months the limits are provisional (15 to 20 are advised)."
+        text += f" With {number_word(len(chart))} months the limits are provisional (15 to 20 are advised)."
     return text
 
 
@@ -563,14 +562,14 @@ def data_notes_parts(res: LocalResult) -> list[str]:
         parts.append("**Inconsistencies in the source document.** The figures are transcribed as published and "
                      "never corrected; where an inconsistency would distort a statistic, the figure is left out of "
                      "it (as said where it applies).\n\n"
-                     + _sentences(f"{r.indicator_label} ({r.period}): {r.discrepancy}."
+                     + bullets(f"{r.indicator_label} ({r.period}): {r.discrepancy}."
                                   for r in res.discrepancies.itertuples()))
     if not res.outside_window.empty:
         parts.append("**Outside the analysis window** (left out): "
-                     + "; ".join(f"{r.indicator_label}{_group_part(r.group)}, {_plabel(r.period, r.period_type)}"
+                     + "; ".join(f"{r.indicator_label}{group_part(r.group)}, {period_text(r.period, r.period_type)}"
                                  for r in res.outside_window.itertuples()) + ".")
     if res.notes:
-        parts.append("**Not computed:**\n\n" + _sentences(res.notes))
+        parts.append("**Not computed:**\n\n" + bullets(res.notes))
     return parts
 
 
