@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .formatting import format_count
+
 # --------------------------------------------------------------------------- format
 
 #: Every column of the format, in canonical order.
@@ -972,3 +974,36 @@ def suppress_small_counts(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
     out.loc[out["suppressed"], "value"] = float("nan")
     out.loc[out["denominator_suppressed"], "denominator"] = float("nan")
     return out
+
+
+def suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
+                               threshold: int, secondary: bool = False) -> str:
+    """The sentence of a change whose count in one period is suppressed (the other is shown).
+
+    Used by :func:`csp_analysis.local_stats.indicator_change` (primary suppression) and by
+    the report, which follows :func:`suppress_small_counts` (secondary suppression too).
+
+    Parameters
+    ----------
+    label : str
+        The indicator's label.
+    group : str or None
+        The group, if any.
+    shown_value : float
+        The count that is published.
+    shown_label, hidden_label : str
+        The periods of the published and the suppressed count, in words.
+    threshold : int
+        The suppression threshold.
+    secondary : bool
+        The hidden count is suppressed only to protect another figure.
+
+    Returns
+    -------
+    str
+    """
+    why = (f"so that a count of children below {threshold} cannot be worked out from a total" if secondary
+           else f"a count of children below {threshold}")
+    group_part = f" ({group})" if isinstance(group, str) and group else ""
+    return (f"{label}{group_part}: {format_count(shown_value)} in {shown_label}; the figure for {hidden_label} is "
+            f"suppressed ({why}), so no change is shown.")

@@ -45,6 +45,7 @@ from .local_indicators import (
     period_bounds,
     period_label,
     select_indicator,
+    suppressed_change_sentence,
     suppression_mask,
 )
 
@@ -122,36 +123,8 @@ def _rows_for_period(rows: pd.DataFrame, indicator: str, period: str) -> pd.Data
 # --------------------------------------------------------------------------- change in counts
 
 
-def suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
-                               threshold: int, secondary: bool = False) -> str:
-    """The sentence of a change whose count in one period is suppressed (the other is shown).
-
-    Parameters
-    ----------
-    label : str
-        The indicator's label.
-    group : str or None
-        The group, if any.
-    shown_value : float
-        The count that is published.
-    shown_label, hidden_label : str
-        The periods of the published and the suppressed count, in words.
-    threshold : int
-        The suppression threshold.
-    secondary : bool
-        The hidden count is suppressed only to protect another figure.
-
-    Returns
-    -------
-    str
-    """
-    why = (f"so that a count of children below {threshold} cannot be worked out from a total" if secondary
-           else f"a count of children below {threshold}")
-    return (f"{label}{_group_part(group)}: {_fmt(shown_value)} in {shown_label}; the figure for {hidden_label} is "
-            f"suppressed ({why}), so no change is shown.")
-
-
-#: The former private name, kept for existing importers.
+#: The former private name of :func:`csp_analysis.local_indicators.suppressed_change_sentence`
+#: (moved there, beside the suppression rules), kept for existing importers.
 _suppressed_change_sentence = suppressed_change_sentence
 
 

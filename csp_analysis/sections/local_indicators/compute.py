@@ -32,12 +32,14 @@ import pandas as pd
 
 from ... import data
 from ... import local_stats as ls
+from ...formatting import not_enough_data
 from ...local_indicators import (
     FRAME_COLUMNS,
     TABLE,
     LocalIndicatorError,
     period_bounds,
     read_local_indicators,
+    suppressed_change_sentence,
 )
 from ...store import PROJECT_ROOT
 from .common import (
@@ -320,7 +322,7 @@ def _apply_published_changes(t: pd.DataFrame, res: LocalResult) -> pd.DataFrame:
         if shown:
             x = shown[0]
             y = "previous" if x == "current" else "current"
-            t.at[i, "sentence"] = ls.suppressed_change_sentence(
+            t.at[i, "sentence"] = suppressed_change_sentence(
                 r["indicator_label"], r["group"], r[x], period_text(r[f"{x}_period"], period_type_of(r[f"{x}_period"])),
                 period_text(r[f"{y}_period"], period_type_of(r[f"{y}_period"])), thr, secondary=newly.get(y, False))
         else:
@@ -400,7 +402,8 @@ def _shares(res: LocalResult, ind: str, rows: pd.DataFrame) -> list[dict]:
     monthly_den = rows[(rows["period_type"] == "month") & rows["denominator"].notna()]
     try:
         t = quietly(ls.indicator_proportions, res.df, ind, partnership=res.slug,
-                   p_chart=len(monthly_den) >= MIN_CHART_POINTS, small_number_threshold=thr)
+                   p_chart=not_enough_data(len(monthly_den), MIN_CHART_POINTS, "months", "a p-chart") is None,
+                   small_number_threshold=thr)
     except (KeyError, ValueError) as exc:
         res.notes.append(f"{rows['indicator_label'].iloc[0]}: no shares computed ({exc}).")
         return []
@@ -492,7 +495,10 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
                 res.monthly_yoy[ind] = (t, cur, prev)
                 res.used.add(ind)
                 return
-    if monthly["group"].notna().any() or len(monthly) < MIN_SERIES_MONTHS:
+    # the one "not enough data" guard decides; its sentence is not shown, as the report has always
+    # left such a series out without a word (the 04 report must stay as it is)
+    if monthly["group"].notna().any() or not_enough_data(len(monthly), MIN_SERIES_MONTHS, "months",
+                                                         "a monthly chart"):
         return
     s = monthly.sort_values("period_start").reset_index(drop=True)
     from ...local_indicators import suppression_mask
@@ -501,7 +507,7 @@ def _monthly(res: LocalResult, ind: str, monthly: pd.DataFrame) -> None:
     s["suppressed"] = suppression_mask(s["value"].to_numpy(), counts_children=bool(s["counts_children"].iloc[0]),
                                        threshold=thr).to_numpy() | np.array(canonical, dtype=bool)
     s.attrs = {}
-    if len(s) >= MIN_CHART_POINTS and not s["suppressed"].any():
+    if not_enough_data(len(s), MIN_CHART_POINTS, "months", "a c-chart") is None and not s["suppressed"].any():
         from ...trends import control_chart
 
         values = pd.Series(s["value"].to_numpy(dtype=float),
