@@ -358,11 +358,11 @@ def test_a_figure_suppressed_in_one_table_is_suppressed_in_all(barnsley_rendered
         for _, r in t.iterrows():
             for side in ("previous", "current"):
                 if isinstance(r[f"{side}_period"], str):
-                    assert bool(r[f"{side}_suppressed"]) == li._hidden(res, r["indicator"], r[f"{side}_period"],
+                    assert bool(r[f"{side}_suppressed"]) == li.hidden_flags(res, r["indicator"], r[f"{side}_period"],
                                                                        r["group"])[0], (r["sentence"], side)
     for t in list(res.proportions.values()) + list(res.comparisons.values()):
         for _, r in t.iterrows():
-            assert bool(r["suppressed"]) == li._hidden(res, r["indicator"], r["period"], r["group"])[0], r["sentence"]
+            assert bool(r["suppressed"]) == li.hidden_flags(res, r["indicator"], r["period"], r["group"])[0], r["sentence"]
 
 
 DIGEST = REPO / "tests" / "fixtures" / "local_indicators_digest.json"
@@ -429,10 +429,10 @@ def test_changes_are_holm_adjusted_within_each_breakdown(barnsley_rendered):
 
 def test_short_caveat_uses_min_points():
     few = pd.Series({"n_before": 9, "n_after": 9, "min_points": 12})
-    assert li._caveat_short(few) == ("With only 18 points, the data cannot separate the change from an underlying "
+    assert li.caveat_short(few) == ("With only 18 points, the data cannot separate the change from an underlying "
                                      "trend.")
     enough = pd.Series({"n_before": 9, "n_after": 9, "min_points": 8})
-    assert li._caveat_short(enough) == "A before/after comparison assumes no underlying trend."
+    assert li.caveat_short(enough) == "A before/after comparison assumes no underlying trend."
 
 
 def test_store_copy_used_when_it_matches_the_file(tmp_path):
