@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .formatting import format_count
+
 # --------------------------------------------------------------------------- format
 
 #: Every column of the format, in canonical order.
@@ -391,6 +393,7 @@ def _number(text: str) -> float:
 
 
 def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
+    """One data row checked column by column: the parsed record and every problem (file, row, line, column)."""
     c = row.cells
     out: dict = {}
     problems: list[str] = []
@@ -398,6 +401,24 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
     def bad(col: str, msg: str) -> None:
         problems.append(f"{_where(name, row, col)}: {msg}")
 
+    _check_filled(c, bad)
+    _parse_ids(c, out, bad)
+    _parse_period(c, out, bad)
+    _parse_unit_and_children(c, out, bad)
+    for col in ("group", "comparator"):
+        out[col] = c.get(col, "") or None
+    out["source"] = c.get("source", "")
+    nums = _parse_numbers(c, bad)
+    out.update(nums)
+    is_comp = out["comparator"] is not None
+    _check_row_kind(c, out, is_comp, bad)
+    if out["unit"] in UNITS:
+        _check_figures(out["unit"], nums, is_comp, bad)
+    return out, problems
+
+
+def _check_filled(c: dict, bad) -> None:
+    """Required cells filled, and no cell longer than allowed."""
     for col in ("partnership", "indicator", "indicator_label", "period", "period_type", "unit",
                 "counts_children", "source"):
         if c.get(col, "") == "":
@@ -407,11 +428,13 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
         if v is not None and len(v) > limit:
             bad(col, f"is {len(v):,} characters long; at most {limit:,} are allowed")
 
+
+def _parse_ids(c: dict, out: dict, bad) -> None:
+    """``partnership`` (a slug), ``indicator`` (snake_case) and its label."""
     p = c.get("partnership", "")
     if p and not SLUG_RE.match(p):
         bad("partnership", f"{p!r} is not a slug (lower-case letters, digits and hyphens, e.g. barnsley)")
     out["partnership"] = p
-
     ind = c.get("indicator", "")
     if ind and not SNAKE_RE.match(ind):
         bad("indicator", f"{ind!r} is not a snake_case id (lower-case letters, digits and underscores, "
@@ -419,6 +442,9 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
     out["indicator"] = ind
     out["indicator_label"] = c.get("indicator_label", "")
 
+
+def _parse_period(c: dict, out: dict, bad) -> None:
+    """``period`` and ``period_type``, and the period's first and last day."""
     period, ptype = c.get("period", ""), c.get("period_type", "")
     out["period"], out["period_type"] = period, ptype
     out["period_start"] = out["period_end"] = None
@@ -432,13 +458,15 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
         except ValueError as exc:
             bad("period", str(exc))
 
+
+def _parse_unit_and_children(c: dict, out: dict, bad) -> None:
+    """``unit`` (one of :data:`UNITS`, with a close match suggested) and ``counts_children`` (true/false)."""
     unit = c.get("unit", "")
     if unit and unit not in UNITS:
         close = difflib.get_close_matches(unit.lower(), UNITS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         bad("unit", f"{unit!r} is not a unit{hint}; use one of {', '.join(UNITS)}")
     out["unit"] = unit
-
     cc = c.get("counts_children", "")
     if cc:
         if cc.lower() in _TRUE:
@@ -449,10 +477,9 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
             bad("counts_children", f"{cc!r} is not true or false")
     out.setdefault("counts_children", None)
 
-    for col in ("group", "comparator"):
-        out[col] = c.get(col, "") or None
-    out["source"] = c.get("source", "")
 
+def _parse_numbers(c: dict, bad) -> dict[str, float | None]:
+    """``value``, ``denominator`` and ``comparator_value`` as numbers (None when empty)."""
     nums: dict[str, float | None] = {}
     for col in ("value", "denominator", "comparator_value"):
         text = c.get(col, "")
@@ -462,10 +489,11 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
                 nums[col] = _number(text)
             except ValueError as exc:
                 bad(col, str(exc))
-    out.update(nums)
+    return nums
 
-    # local row or comparator row
-    is_comp = out["comparator"] is not None
+
+def _check_row_kind(c: dict, out: dict, is_comp: bool, bad) -> None:
+    """A comparator row has ``comparator_value`` and no ``value``; a local row the other way round."""
     raw = {col: c.get(col, "") for col in ("value", "comparator_value")}
     if is_comp:
         if raw["value"] != "":
@@ -480,33 +508,33 @@ def _validate_row(row: _Row, name: str) -> tuple[dict, list[str]]:
         if raw["value"] == "":
             bad("value", "is empty; a local row needs a value (only a comparator row leaves it empty)")
 
-    # unit-specific checks on the figures
-    if unit in UNITS:
-        figure_col = "comparator_value" if is_comp else "value"
-        fig, den = nums[figure_col], nums["denominator"]
-        if fig is not None:
-            if unit == "count":
-                if fig < 0:
-                    bad(figure_col, f"a count cannot be negative ({fig:g})")
-                elif fig != int(fig):
-                    bad(figure_col, f"a count must be a whole number ({fig:g})")
-            elif unit == "percent" and not 0 <= fig <= 100:
-                bad(figure_col, f"a percentage must be between 0 and 100 ({fig:g})")
-            elif unit == "percent_change" and fig < -100:
-                bad(figure_col, f"a fall cannot be more than 100% ({fig:g})")
-            elif unit in ("rate", "ratio") and fig < 0:
-                bad(figure_col, f"a {unit} cannot be negative ({fig:g})")
-        if den is not None:
-            if unit in ("percent_change", "ratio", "score", "gbp"):
-                bad("denominator", f"does not apply to unit {unit}; leave it empty")
-            elif den <= 0:
-                bad("denominator", f"must be greater than zero ({den:g})")
-            elif unit in ("count", "percent") and den != int(den):
-                bad("denominator", f"must be a whole number of cases ({den:g})")
-            elif unit == "count" and fig is not None and fig > den:
-                bad("denominator", f"is smaller than the count ({den:g} < {fig:g}); the denominator is "
-                                   "the total the count is part of")
-    return out, problems
+
+def _check_figures(unit: str, nums: dict, is_comp: bool, bad) -> None:
+    """Unit-specific checks on the figure and its denominator."""
+    figure_col = "comparator_value" if is_comp else "value"
+    fig, den = nums[figure_col], nums["denominator"]
+    if fig is not None:
+        if unit == "count":
+            if fig < 0:
+                bad(figure_col, f"a count cannot be negative ({fig:g})")
+            elif fig != int(fig):
+                bad(figure_col, f"a count must be a whole number ({fig:g})")
+        elif unit == "percent" and not 0 <= fig <= 100:
+            bad(figure_col, f"a percentage must be between 0 and 100 ({fig:g})")
+        elif unit == "percent_change" and fig < -100:
+            bad(figure_col, f"a fall cannot be more than 100% ({fig:g})")
+        elif unit in ("rate", "ratio") and fig < 0:
+            bad(figure_col, f"a {unit} cannot be negative ({fig:g})")
+    if den is not None:
+        if unit in ("percent_change", "ratio", "score", "gbp"):
+            bad("denominator", f"does not apply to unit {unit}; leave it empty")
+        elif den <= 0:
+            bad("denominator", f"must be greater than zero ({den:g})")
+        elif unit in ("count", "percent") and den != int(den):
+            bad("denominator", f"must be a whole number of cases ({den:g})")
+        elif unit == "count" and fig is not None and fig > den:
+            bad("denominator", f"is smaller than the count ({den:g} < {fig:g}); the denominator is "
+                               "the total the count is part of")
 
 
 def read_local_indicators(path: str | os.PathLike) -> pd.DataFrame:
@@ -946,3 +974,36 @@ def suppress_small_counts(df: pd.DataFrame, threshold: int = 5) -> pd.DataFrame:
     out.loc[out["suppressed"], "value"] = float("nan")
     out.loc[out["denominator_suppressed"], "denominator"] = float("nan")
     return out
+
+
+def suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
+                               threshold: int, secondary: bool = False) -> str:
+    """The sentence of a change whose count in one period is suppressed (the other is shown).
+
+    Used by :func:`csp_analysis.local_stats.indicator_change` (primary suppression) and by
+    the report, which follows :func:`suppress_small_counts` (secondary suppression too).
+
+    Parameters
+    ----------
+    label : str
+        The indicator's label.
+    group : str or None
+        The group, if any.
+    shown_value : float
+        The count that is published.
+    shown_label, hidden_label : str
+        The periods of the published and the suppressed count, in words.
+    threshold : int
+        The suppression threshold.
+    secondary : bool
+        The hidden count is suppressed only to protect another figure.
+
+    Returns
+    -------
+    str
+    """
+    why = (f"so that a count of children below {threshold} cannot be worked out from a total" if secondary
+           else f"a count of children below {threshold}")
+    group_part = f" ({group})" if isinstance(group, str) and group else ""
+    return (f"{label}{group_part}: {format_count(shown_value)} in {shown_label}; the figure for {hidden_label} is "
+            f"suppressed ({why}), so no change is shown.")

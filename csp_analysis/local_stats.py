@@ -45,6 +45,7 @@ from .local_indicators import (
     period_bounds,
     period_label,
     select_indicator,
+    suppressed_change_sentence,
     suppression_mask,
 )
 
@@ -122,33 +123,9 @@ def _rows_for_period(rows: pd.DataFrame, indicator: str, period: str) -> pd.Data
 # --------------------------------------------------------------------------- change in counts
 
 
-def _suppressed_change_sentence(label: str, group, shown_value, shown_label: str | None, hidden_label: str,
-                                threshold: int, secondary: bool = False) -> str:
-    """The sentence of a change whose count in one period is suppressed (the other is shown).
-
-    Parameters
-    ----------
-    label : str
-        The indicator's label.
-    group : str or None
-        The group, if any.
-    shown_value : float
-        The count that is published.
-    shown_label, hidden_label : str
-        The periods of the published and the suppressed count, in words.
-    threshold : int
-        The suppression threshold.
-    secondary : bool
-        The hidden count is suppressed only to protect another figure.
-
-    Returns
-    -------
-    str
-    """
-    why = (f"so that a count of children below {threshold} cannot be worked out from a total" if secondary
-           else f"a count of children below {threshold}")
-    return (f"{label}{_group_part(group)}: {_fmt(shown_value)} in {shown_label}; the figure for {hidden_label} is "
-            f"suppressed ({why}), so no change is shown.")
+#: The former private name of :func:`csp_analysis.local_indicators.suppressed_change_sentence`
+#: (moved there, beside the suppression rules), kept for existing importers.
+_suppressed_change_sentence = suppressed_change_sentence
 
 
 _VERDICT_RE = re.compile(r"; (unlikely to be chance|could be chance) \((p [^)]*)\)\.$")
@@ -220,34 +197,37 @@ def _change_table(cur: pd.DataFrame, prev: pd.DataFrame, confidence: float, thre
     m["current_suppressed"] = suppression_mask(m["value_cur"].to_numpy(), counts_children=cc,
                                                threshold=threshold).to_numpy()
     m["suppressed"] = m["previous_suppressed"] | m["current_suppressed"]
+    m["sentence"] = [_change_sentence(r, threshold) for _, r in m.iterrows()]
+    return _change_output(m)
 
-    sentences = []
-    for _, r in m.iterrows():
-        label = r["indicator_label"]
-        grp = _group_part(r["group"])
-        pc = r["period_cur"] if pd.notna(r["period_cur"]) else None
-        pp = r["period_prev"] if pd.notna(r["period_prev"]) else None
-        lab_c = period_label(pc, r["period_type_cur"]) if pc else None
-        lab_p = period_label(pp, r["period_type_prev"]) if pp else None
-        shown_c = pc is not None and not r["current_suppressed"]
-        shown_p = pp is not None and not r["previous_suppressed"]
-        if r["suppressed"]:
-            if shown_c or shown_p:
-                sentences.append(_suppressed_change_sentence(
-                    label, r["group"], r["value_cur"] if shown_c else r["value_prev"], lab_c if shown_c else lab_p,
-                    lab_p if shown_c else lab_c, threshold))
-            else:
-                sentences.append(_suppressed_sentence(label, r["group"], threshold))
-            continue
-        if not pc or not pp:
-            have, lack = (lab_c, "the previous period") if pc else (lab_p, "the current period")
-            val = r["value_cur"] if pc else r["value_prev"]
-            sentences.append(f"{label}{grp}: {_fmt(val)} in {have}; no figure is published for {lack}, "
-                             "so no change can be computed.")
-            continue
-        rs = r["rates_sentence"]
-        sentences.append(f"{label}{grp}, {lab_p} to {lab_c}: {rs[:1].lower()}{rs[1:]}")
-    m["sentence"] = sentences
+
+def _change_sentence(r, threshold: int) -> str:
+    """The sentence of one row of a change table (suppressed, one-sided, or the rates' sentence)."""
+    label = r["indicator_label"]
+    grp = _group_part(r["group"])
+    pc = r["period_cur"] if pd.notna(r["period_cur"]) else None
+    pp = r["period_prev"] if pd.notna(r["period_prev"]) else None
+    lab_c = period_label(pc, r["period_type_cur"]) if pc else None
+    lab_p = period_label(pp, r["period_type_prev"]) if pp else None
+    shown_c = pc is not None and not r["current_suppressed"]
+    shown_p = pp is not None and not r["previous_suppressed"]
+    if r["suppressed"]:
+        if shown_c or shown_p:
+            return suppressed_change_sentence(
+                label, r["group"], r["value_cur"] if shown_c else r["value_prev"], lab_c if shown_c else lab_p,
+                lab_p if shown_c else lab_c, threshold)
+        return _suppressed_sentence(label, r["group"], threshold)
+    if not pc or not pp:
+        have, lack = (lab_c, "the previous period") if pc else (lab_p, "the current period")
+        val = r["value_cur"] if pc else r["value_prev"]
+        return (f"{label}{grp}: {_fmt(val)} in {have}; no figure is published for {lack}, "
+                "so no change can be computed.")
+    rs = r["rates_sentence"]
+    return f"{label}{grp}, {lab_p} to {lab_c}: {rs[:1].lower()}{rs[1:]}"
+
+
+def _change_output(m: pd.DataFrame) -> pd.DataFrame:
+    """The change table's public columns from the merged frame, the hidden figures blanked."""
     out = pd.DataFrame({
         "partnership": m["partnership"],
         "indicator": m["indicator"],
@@ -406,42 +386,14 @@ def monthly_year_on_year(
     if monthly.empty:
         raise ValueError(f"indicator {indicator!r} has no monthly figures")
 
-    def in_year(year: str) -> pd.DataFrame:
-        ptype = guess_period_type(year)
-        if ptype not in ("financial_year", "year"):
-            raise ValueError(f"{year!r} is not a financial year (2022/23) or calendar year (2022)")
-        start, end = period_bounds(year, ptype)
-        sel = monthly[(monthly["period_start"] >= pd.Timestamp(start)) & (monthly["period_start"] <= pd.Timestamp(end))]
-        if sel.empty:
-            raise KeyError(f"indicator {indicator!r} has no monthly figures in {year}")
-        offset = sel["period_start"].dt.month.sub(start.month) % 12
-        return sel.assign(_pos=offset.to_numpy(), _month=sel["period_start"].dt.strftime("%B").to_numpy())
-
-    cur, prev = in_year(current_year), in_year(previous_year)
+    cur = _months_in_year(monthly, indicator, current_year)
+    prev = _months_in_year(monthly, indicator, previous_year)
     parts = []
     for pos in sorted(set(cur["_pos"]) | set(prev["_pos"])):
         c, p = cur[cur["_pos"] == pos], prev[prev["_pos"] == pos]
         name = (c if not c.empty else p)["_month"].iloc[0]
         if c.empty or p.empty:
-            present = c if not c.empty else p
-            lacking = current_year if c.empty else previous_year
-            recs = []
-            small = suppression_mask(present["value"].to_numpy(), counts_children=present["counts_children"].to_numpy(),
-                                     threshold=small_number_threshold).to_numpy()
-            for (_, r), hide in zip(present.iterrows(), small):
-                value = np.nan if hide else r["value"]
-                recs.append({
-                    "partnership": r["partnership"], "indicator": r["indicator"],
-                    "indicator_label": r["indicator_label"], "group": r["group"],
-                    "previous_period": None if p.empty else r["period"],
-                    "current_period": None if c.empty else r["period"],
-                    "previous": np.nan if p.empty else value, "current": np.nan if c.empty else value,
-                    "suppressed": bool(hide), "previous_suppressed": bool(hide) and not p.empty,
-                    "current_suppressed": bool(hide) and not c.empty,
-                    "sentence": (f"{r['indicator_label']}{_group_part(r['group'])}: {name} is published for "
-                                 f"{_period_label(r)} but not in {lacking}, so no change can be computed."),
-                })
-            part = pd.DataFrame(recs)
+            part = _one_year_only(c, p, name, current_year if c.empty else previous_year, small_number_threshold)
         else:
             part = _change_table(c, p, confidence, small_number_threshold)
         part.insert(4, "month", name)
@@ -449,6 +401,41 @@ def monthly_year_on_year(
     out = pd.concat(parts, ignore_index=True)
     return _standardise(_holm(out, confidence), value="ratio", confidence=confidence,
                         method="rate ratio of the two counts (compare_periods: exact conditional test); Holm across the rows")
+
+
+def _months_in_year(monthly: pd.DataFrame, indicator: str, year: str) -> pd.DataFrame:
+    """The monthly rows in a financial or calendar year, with the month's position in it and its name."""
+    ptype = guess_period_type(year)
+    if ptype not in ("financial_year", "year"):
+        raise ValueError(f"{year!r} is not a financial year (2022/23) or calendar year (2022)")
+    start, end = period_bounds(year, ptype)
+    sel = monthly[(monthly["period_start"] >= pd.Timestamp(start)) & (monthly["period_start"] <= pd.Timestamp(end))]
+    if sel.empty:
+        raise KeyError(f"indicator {indicator!r} has no monthly figures in {year}")
+    offset = sel["period_start"].dt.month.sub(start.month) % 12
+    return sel.assign(_pos=offset.to_numpy(), _month=sel["period_start"].dt.strftime("%B").to_numpy())
+
+
+def _one_year_only(c: pd.DataFrame, p: pd.DataFrame, name: str, lacking: str, threshold: int) -> pd.DataFrame:
+    """Rows of a month published in one of the two years only (``c`` or ``p`` is empty): no change."""
+    present = c if not c.empty else p
+    recs = []
+    small = suppression_mask(present["value"].to_numpy(), counts_children=present["counts_children"].to_numpy(),
+                             threshold=threshold).to_numpy()
+    for (_, r), hide in zip(present.iterrows(), small):
+        value = np.nan if hide else r["value"]
+        recs.append({
+            "partnership": r["partnership"], "indicator": r["indicator"],
+            "indicator_label": r["indicator_label"], "group": r["group"],
+            "previous_period": None if p.empty else r["period"],
+            "current_period": None if c.empty else r["period"],
+            "previous": np.nan if p.empty else value, "current": np.nan if c.empty else value,
+            "suppressed": bool(hide), "previous_suppressed": bool(hide) and not p.empty,
+            "current_suppressed": bool(hide) and not c.empty,
+            "sentence": (f"{r['indicator_label']}{_group_part(r['group'])}: {name} is published for "
+                         f"{_period_label(r)} but not in {lacking}, so no change can be computed."),
+        })
+    return pd.DataFrame(recs)
 
 
 # --------------------------------------------------------------------------- proportions
@@ -506,11 +493,26 @@ def indicator_proportions(
     them; the interval is then approximate to the rounding of the percentage.
     Months without a denominator, or suppressed, are left out of the p-chart.
     """
-    from .rates import proportion_ci
-
     rows = select_indicator(df, indicator, partnership)
     _require_units(rows, indicator, ("count", "percent"), "indicator_proportions")
     rows = _proportion_inputs(rows)
+    out = _proportion_table(rows, confidence, small_number_threshold)
+    has_n = rows["n"].notna()
+    conf = _conf(confidence)
+    out["sentence"] = [_proportion_sentence(r, out.loc[i], bool(has_n[i]), conf, small_number_threshold)
+                       for i, r in rows.iterrows()]
+    out.loc[out["suppressed"], ["numerator", "percent", "lower", "upper"]] = np.nan
+
+    if p_chart and (rows["period_type"] == "month").any():
+        out = _add_p_chart(out, rows, improvement)
+    return _standardise(out.reset_index(drop=True), value="percent", confidence=confidence,
+                        method="Wilson score interval (percent)", count="numerator")
+
+
+def _proportion_table(rows: pd.DataFrame, confidence: float, threshold: int) -> pd.DataFrame:
+    """Numerator, denominator, Wilson share and suppression flag per row of :func:`_proportion_inputs`."""
+    from .rates import proportion_ci
+
     has_n = rows["n"].notna()
     res = pd.DataFrame(index=rows.index, columns=["percent", "lower", "upper"], dtype="float64")
     if has_n.any():
@@ -524,8 +526,8 @@ def indicator_proportions(
     res.loc[is_pct & ~has_n, "percent"] = rows.loc[is_pct & ~has_n, "value"]
     sup = suppression_mask(rows["x"].where(has_n, rows["value"].where(~is_pct)).to_numpy(),
                            rows["n"].to_numpy(), rows["counts_children"].to_numpy(),
-                           threshold=small_number_threshold).to_numpy()
-    out = pd.DataFrame({
+                           threshold=threshold).to_numpy()
+    return pd.DataFrame({
         "partnership": rows["partnership"],
         "indicator": rows["indicator"],
         "indicator_label": rows["indicator_label"],
@@ -540,30 +542,22 @@ def indicator_proportions(
         "upper": res["upper"],
         "suppressed": sup,
     })
-    conf = _conf(confidence)
-    sentences = []
-    for i, r in rows.iterrows():
-        o = out.loc[i]
-        where = f"{r['indicator_label']}{_group_part(r['group'])}, {_period_label(r)}"
-        if o["suppressed"]:
-            sentences.append(_suppressed_sentence(where, None, small_number_threshold))
-        elif not has_n[i]:
-            shown = _pct(r["value"]) if r["unit"] == "percent" else _fmt(r["value"])
-            sentences.append(f"{where}: {shown}; no denominator is recorded, so no confidence interval "
-                             "can be given (see the source note).")
-        elif r["implied"]:
-            sentences.append(f"{where}: {_pct(r['value'])} of {_fmt(r['n'])} ({conf} confidence interval "
-                             f"{_pct(o['lower'])} to {_pct(o['upper'])}, from the published percentage).")
-        else:
-            sentences.append(f"{where}: {_fmt(r['x'])} of {_fmt(r['n'])}, {_pct(o['percent'])} ({conf} "
-                             f"confidence interval {_pct(o['lower'])} to {_pct(o['upper'])}).")
-    out["sentence"] = sentences
-    out.loc[out["suppressed"], ["numerator", "percent", "lower", "upper"]] = np.nan
 
-    if p_chart and (rows["period_type"] == "month").any():
-        out = _add_p_chart(out, rows, improvement)
-    return _standardise(out.reset_index(drop=True), value="percent", confidence=confidence,
-                        method="Wilson score interval (percent)", count="numerator")
+
+def _proportion_sentence(r, o, has_n: bool, conf: str, threshold: int) -> str:
+    """The sentence of one share: ``r`` its input row, ``o`` its computed row."""
+    where = f"{r['indicator_label']}{_group_part(r['group'])}, {_period_label(r)}"
+    if o["suppressed"]:
+        return _suppressed_sentence(where, None, threshold)
+    if not has_n:
+        shown = _pct(r["value"]) if r["unit"] == "percent" else _fmt(r["value"])
+        return (f"{where}: {shown}; no denominator is recorded, so no confidence interval "
+                "can be given (see the source note).")
+    if r["implied"]:
+        return (f"{where}: {_pct(r['value'])} of {_fmt(r['n'])} ({conf} confidence interval "
+                f"{_pct(o['lower'])} to {_pct(o['upper'])}, from the published percentage).")
+    return (f"{where}: {_fmt(r['x'])} of {_fmt(r['n'])}, {_pct(o['percent'])} ({conf} "
+            f"confidence interval {_pct(o['lower'])} to {_pct(o['upper'])}).")
 
 
 def _add_p_chart(out: pd.DataFrame, rows: pd.DataFrame, improvement: str | None) -> pd.DataFrame:
@@ -654,21 +648,34 @@ def compare_with_comparators(
     defined slightly differently. Several groups and comparators are tested at
     once, so the verdict in the sentence uses the Holm-adjusted p-value.
     """
-    from statsmodels.stats.multitest import multipletests
-
-    from .rates import proportion_ci
-
     local = select_indicator(df, indicator, partnership)
     comps = select_indicator(df, indicator, partnership, comparators=True)
     if comps.empty:
         raise KeyError(f"indicator {indicator!r} has no comparator rows")
-    local = _rows_for_period(local, indicator, period)
-    local = _proportion_inputs(local)
+    local = _proportion_inputs(_rows_for_period(local, indicator, period))
     if local["n"].isna().all():
         raise ValueError(f"indicator {indicator!r} has no denominator in {period}: a share needs one")
-    local_end = local["period_end"].max()
+    comps = _chosen_comparators(comps, indicator, period, comparator_period, local["period_end"].max())
+    out = _comparator_statistics(_comparator_tests(local, comps, indicator, period), confidence,
+                                 small_number_threshold)
+    k = int(out["p_value"].notna().sum())
+    out["sentence"] = [_comparator_sentence(r, period, k, confidence, small_number_threshold)
+                       for _, r in out.iterrows()]
+    num = ["numerator", "local_percent", "lower", "upper", "difference_points", "expected", "p_value", "p_value_holm"]
+    out.loc[out["suppressed"], num] = np.nan
+    cols = ["partnership", "indicator", "indicator_label", "group", "period", "comparator", "comparator_period",
+            "numerator", "denominator", "implied", "local_percent", "lower", "upper", "comparator_percent",
+            "difference_points", "expected", "p_value", "p_value_holm", "suppressed", "sentence"]
+    out = out.rename(columns={"implied": "implied_numerator"})[
+        [c if c != "implied" else "implied_numerator" for c in cols]]
+    return _standardise(out, value="local_percent", confidence=confidence, count="numerator",
+                        method="Wilson score interval (percent); exact binomial test against the comparator "
+                               "figure; Holm across the groups")
 
-    # pick each comparator's period
+
+def _chosen_comparators(comps: pd.DataFrame, indicator: str, period: str, comparator_period: str | None,
+                        local_end) -> pd.DataFrame:
+    """Each comparator's rows for ``comparator_period``, else ``period``, else its latest earlier period."""
     chosen = []
     for name, c in comps.groupby("comparator", sort=False):
         if comparator_period is not None:
@@ -684,21 +691,26 @@ def compare_with_comparators(
     if not chosen or all(c.empty for c in chosen):
         raise KeyError(f"indicator {indicator!r} has no comparator figure for {comparator_period or period} "
                        "or earlier")
-    comps = pd.concat(chosen)
+    return pd.concat(chosen)
 
-    def comp_prop(r) -> float:
-        if r["unit"] == "percent":
-            return r["comparator_value"] / 100
-        if r["unit"] == "count" and pd.notna(r["denominator"]):
-            return r["comparator_value"] / r["denominator"]
-        raise ValueError(f"comparator {r['comparator']!r} of {indicator!r} is not a share "
-                         f"(unit {r['unit']}, {'no ' if pd.isna(r['denominator']) else ''}denominator)")
 
+def _comparator_share(r, indicator: str) -> float:
+    """A comparator row's share (0-1): a percentage, or a count over its denominator."""
+    if r["unit"] == "percent":
+        return r["comparator_value"] / 100
+    if r["unit"] == "count" and pd.notna(r["denominator"]):
+        return r["comparator_value"] / r["denominator"]
+    raise ValueError(f"comparator {r['comparator']!r} of {indicator!r} is not a share "
+                     f"(unit {r['unit']}, {'no ' if pd.isna(r['denominator']) else ''}denominator)")
+
+
+def _comparator_tests(local: pd.DataFrame, comps: pd.DataFrame, indicator: str, period: str) -> pd.DataFrame:
+    """One row per local group and comparator, with the exact binomial test of the count against the share."""
     recs = []
     for _, lr in local.iterrows():
         g = lr["group"] if isinstance(lr["group"], str) else ""
         for _, cr in comps[comps["group"].fillna("") == g].iterrows():
-            p0 = comp_prop(cr)
+            p0 = _comparator_share(cr, indicator)
             x, n = lr["x"], lr["n"]
             ok = pd.notna(n)
             p = stats.binomtest(int(x), int(n), p0).pvalue if ok else np.nan
@@ -714,7 +726,15 @@ def compare_with_comparators(
             })
     if not recs:
         raise KeyError(f"no group of {indicator!r} in {period} has a comparator figure")
-    out = pd.DataFrame(recs)
+    return pd.DataFrame(recs)
+
+
+def _comparator_statistics(out: pd.DataFrame, confidence: float, threshold: int) -> pd.DataFrame:
+    """Wilson share of each local count, its difference from the comparator, Holm over the tests, suppression."""
+    from statsmodels.stats.multitest import multipletests
+
+    from .rates import proportion_ci
+
     ci = proportion_ci(out["numerator"].to_numpy(dtype=float), out["denominator"].to_numpy(dtype=float),
                        confidence=confidence, multiplier=100)
     out["local_percent"] = ci["value"].to_numpy()
@@ -726,52 +746,40 @@ def compare_with_comparators(
     if valid.any():
         out.loc[valid, "p_value_holm"] = multipletests(out.loc[valid, "p_value"], method="holm")[1]
     out["suppressed"] = suppression_mask(out["numerator"].to_numpy(), out["denominator"].to_numpy(),
-                                         out["counts_children"].to_numpy(), threshold=small_number_threshold).to_numpy()
+                                         out["counts_children"].to_numpy(), threshold=threshold).to_numpy()
+    return out
 
+
+def _comparator_sentence(r, period: str, k: int, confidence: float, threshold: int) -> str:
+    """The sentence of one comparison; ``k`` tests were made (Holm over them when more than one)."""
     alpha = 1 - confidence
-    k = int(valid.sum())
-    sentences = []
-    for _, r in out.iterrows():
-        where = f"{r['indicator_label']}{_group_part(r['group'])}, {period}"
-        if r["suppressed"]:
-            sentences.append(_suppressed_sentence(where, None, small_number_threshold))
-            continue
-        comp_when = period_label(r["comparator_period"], r["comparator_period_type"])
-        if pd.isna(r["denominator"]):
-            shown = _pct(r["published_percent"]) if pd.notna(r["published_percent"]) else _fmt(r["numerator"])
-            sentences.append(f"{where}: {shown}, against {_pct(r['comparator_percent'])} for {r['comparator']} "
-                             f"in {comp_when}; no denominator is recorded, so no share, interval or test can "
-                             "be given (see the source note).")
-            continue
-        ci_txt = f"{_conf(confidence)} confidence interval {_pct(r['lower'])} to {_pct(r['upper'])}"
-        if r["implied"]:
-            local_txt = f"{_pct(r['published_percent'])} of {_fmt(r['denominator'])} ({ci_txt})"
-            diff = r["published_percent"] - r["comparator_percent"]
-        else:
-            local_txt = f"{_fmt(r['numerator'])} of {_fmt(r['denominator'])}, {_pct(r['local_percent'])} ({ci_txt})"
-            diff = r["difference_points"]
-        direction = "higher" if diff > 0 else "lower" if diff < 0 else "the same"
-        size = f"{abs(diff):.1f} percentage points {direction}" if direction != "the same" else "the same"
-        holm = (f"; {_p(r['p_value_holm'])} after Holm adjustment for {k} comparisons" if k > 1 else "")
-        verdict = "is unlikely to be chance alone" if r["p_value_holm"] < alpha else "could be chance"
-        when = (f" The comparator is for {comp_when}, an earlier period than {period}."
-                if r["comparator_period"] != period else "")
-        sentences.append(
-            f"{where}: {local_txt}, against {_pct(r['comparator_percent'])} for {r['comparator']} "
-            f"in {comp_when}: {size}. Exact binomial test {_p(r['p_value'])}{holm}: the difference "
-            f"{verdict}.{when}"
-        )
-    out["sentence"] = sentences
-    num = ["numerator", "local_percent", "lower", "upper", "difference_points", "expected", "p_value", "p_value_holm"]
-    out.loc[out["suppressed"], num] = np.nan
-    cols = ["partnership", "indicator", "indicator_label", "group", "period", "comparator", "comparator_period",
-            "numerator", "denominator", "implied", "local_percent", "lower", "upper", "comparator_percent",
-            "difference_points", "expected", "p_value", "p_value_holm", "suppressed", "sentence"]
-    out = out.rename(columns={"implied": "implied_numerator"})[
-        [c if c != "implied" else "implied_numerator" for c in cols]]
-    return _standardise(out, value="local_percent", confidence=confidence, count="numerator",
-                        method="Wilson score interval (percent); exact binomial test against the comparator "
-                               "figure; Holm across the groups")
+    where = f"{r['indicator_label']}{_group_part(r['group'])}, {period}"
+    if r["suppressed"]:
+        return _suppressed_sentence(where, None, threshold)
+    comp_when = period_label(r["comparator_period"], r["comparator_period_type"])
+    if pd.isna(r["denominator"]):
+        shown = _pct(r["published_percent"]) if pd.notna(r["published_percent"]) else _fmt(r["numerator"])
+        return (f"{where}: {shown}, against {_pct(r['comparator_percent'])} for {r['comparator']} "
+                f"in {comp_when}; no denominator is recorded, so no share, interval or test can "
+                "be given (see the source note).")
+    ci_txt = f"{_conf(confidence)} confidence interval {_pct(r['lower'])} to {_pct(r['upper'])}"
+    if r["implied"]:
+        local_txt = f"{_pct(r['published_percent'])} of {_fmt(r['denominator'])} ({ci_txt})"
+        diff = r["published_percent"] - r["comparator_percent"]
+    else:
+        local_txt = f"{_fmt(r['numerator'])} of {_fmt(r['denominator'])}, {_pct(r['local_percent'])} ({ci_txt})"
+        diff = r["difference_points"]
+    direction = "higher" if diff > 0 else "lower" if diff < 0 else "the same"
+    size = f"{abs(diff):.1f} percentage points {direction}" if direction != "the same" else "the same"
+    holm = (f"; {_p(r['p_value_holm'])} after Holm adjustment for {k} comparisons" if k > 1 else "")
+    verdict = "is unlikely to be chance alone" if r["p_value_holm"] < alpha else "could be chance"
+    when = (f" The comparator is for {comp_when}, an earlier period than {period}."
+            if r["comparator_period"] != period else "")
+    return (
+        f"{where}: {local_txt}, against {_pct(r['comparator_percent'])} for {r['comparator']} "
+        f"in {comp_when}: {size}. Exact binomial test {_p(r['p_value'])}{holm}: the difference "
+        f"{verdict}.{when}"
+    )
 
 
 # --------------------------------------------------------------------------- two proportions
@@ -890,6 +898,26 @@ def before_after(
     trend (an interrupted time series); with fewer than ``min_points`` the
     caveat says so.
     """
+    rows = _before_after_rows(df, indicator, partnership, group)
+    first, before, after, dropped, proportions = _split_at_change(rows, indicator, change_period)
+    rec = _before_after_record(first, indicator, change_period, before, after, min_points)
+    if proportions:
+        sentence = _pooled_shares(rec, first, before, after, dropped, confidence, small_number_threshold)
+    elif first["unit"] == "count":
+        sentence = _mean_counts(rec, first, before, after, confidence, small_number_threshold)
+    else:
+        sentence = _mean_figures(rec, before, after, first["unit"])
+    if rec["suppressed"]:
+        sentence = _suppressed_sentence(_where_of(rec), None, small_number_threshold)
+        rec.update(dict.fromkeys(("before", "before_lower", "before_upper", "after", "after_lower", "after_upper",
+                                  "difference", "lower", "upper", "p_value"), np.nan))
+    rec["sentence"] = sentence
+    rec["caveat"] = _before_after_caveat(len(before), len(after), min_points)
+    return _standardise(pd.DataFrame([rec]), value="difference", confidence=confidence)
+
+
+def _before_after_rows(df: pd.DataFrame, indicator: str, partnership: str | None, group: str | None) -> pd.DataFrame:
+    """The indicator's rows for one group, of one period type (else a KeyError or ValueError saying why)."""
     rows = select_indicator(df, indicator, partnership)
     if group is not None:
         rows = rows[rows["group"] == group]
@@ -900,120 +928,137 @@ def before_after(
                          f"({', '.join(map(str, rows['group'].unique()))}); name one with group=")
     if rows["period_type"].nunique() > 1:
         raise ValueError(f"indicator {indicator!r} mixes period types; before_after needs one")
+    return rows
+
+
+def _split_at_change(rows: pd.DataFrame, indicator: str, change_period: str):
+    """The rows before and from the change (rows without a denominator dropped when shares are compared).
+
+    Returns ``(first, before, after, dropped, proportions)``: the first row (label, unit, group),
+    the two sides, the rows dropped, and whether pooled shares are compared.
+    """
     ptype = guess_period_type(change_period)
     if ptype is None:
         raise ValueError(f"change_period {change_period!r} is not a period "
                          f"({'; '.join(h for h, _ in PERIOD_TYPES.values())})")
     change_start = pd.Timestamp(period_bounds(change_period, ptype)[0])
-    change_label = period_label(change_period, ptype)
     rows = rows.sort_values("period_start")
     first = rows.iloc[0]
-    label, unit = first["indicator_label"], first["unit"]
-    where = f"{label}{_group_part(first['group'])}"
-    alpha = 1 - confidence
-    proportions = unit in ("count", "percent") and rows["denominator"].notna().any()
+    proportions = first["unit"] in ("count", "percent") and rows["denominator"].notna().any()
     dropped = rows[rows["denominator"].isna()] if proportions else rows.iloc[0:0]
     rows = rows.drop(index=dropped.index)
     before = rows[rows["period_start"] < change_start]
     after = rows[rows["period_start"] >= change_start]
     if before.empty or after.empty:
-        raise ValueError(f"before_after needs at least one period before {change_label} and one from it; "
-                         f"{indicator!r} has {len(before)} before and {len(after)} after"
+        raise ValueError(f"before_after needs at least one period before {period_label(change_period, ptype)} "
+                         f"and one from it; {indicator!r} has {len(before)} before and {len(after)} after"
                          + (" with a denominator" if proportions else ""))
-    nb, na = len(before), len(after)
+    return first, before, after, dropped, proportions
 
-    def span(part: pd.DataFrame) -> str:
-        labs = [_period_label(r) for _, r in part.iterrows()]
-        return labs[0] if len(labs) == 1 else f"{labs[0]} to {labs[-1]}"
 
-    rec = {
-        "partnership": first["partnership"], "indicator": indicator, "indicator_label": label,
+def _span_of(part: pd.DataFrame) -> str:
+    labs = [_period_label(r) for _, r in part.iterrows()]
+    return labs[0] if len(labs) == 1 else f"{labs[0]} to {labs[-1]}"
+
+
+def _where_of(rec: dict) -> str:
+    return f"{rec['indicator_label']}{_group_part(rec['group'])}"
+
+
+def _before_after_record(first, indicator: str, change_period: str, before: pd.DataFrame, after: pd.DataFrame,
+                         min_points: int) -> dict:
+    """The result row before any statistic: the periods on each side, every statistic missing."""
+    return {
+        "partnership": first["partnership"], "indicator": indicator, "indicator_label": first["indicator_label"],
         "group": first["group"], "change_period": change_period,
         "before_periods": ", ".join(before["period"]), "after_periods": ", ".join(after["period"]),
-        "n_before": nb, "n_after": na, "measure": None, "before": np.nan, "before_lower": np.nan,
+        "n_before": len(before), "n_after": len(after), "measure": None, "before": np.nan, "before_lower": np.nan,
         "before_upper": np.nan, "after": np.nan, "after_lower": np.nan, "after_upper": np.nan,
         "difference": np.nan, "lower": np.nan, "upper": np.nan, "p_value": np.nan, "method": None,
         "suppressed": False, "min_points": int(min_points),
     }
-    sb, sa = span(before), span(after)
+
+
+def _pooled_shares(rec: dict, first, before: pd.DataFrame, after: pd.DataFrame,
+                   dropped: pd.DataFrame, confidence: float, threshold: int) -> str:
+    """Proportions with denominators: pooled share on each side, Newcombe interval, Fisher's test."""
+    alpha = 1 - confidence
+    inp = _proportion_inputs(pd.concat([before, after]))
+    xb, nb_ = inp.loc[before.index, "x"].sum(), inp.loc[before.index, "n"].sum()
+    xa, na_ = inp.loc[after.index, "x"].sum(), inp.loc[after.index, "n"].sum()
+    tp = two_proportions(xa, na_, xb, nb_, confidence=confidence)
+    p = tp["p_value"]
+    rec.update(before_lower=tp["lower0"], before_upper=tp["upper0"],
+               after_lower=tp["lower1"], after_upper=tp["upper1"])
+    rec.update(measure="percent (pooled)", before=tp["percent0"], after=tp["percent1"],
+               difference=tp["difference"], lower=tp["lower"], upper=tp["upper"],
+               p_value=p, method="Wilson intervals; Newcombe interval for the difference; Fisher's exact test")
+    rec["suppressed"] = bool(suppression_mask([xb, xa], [nb_, na_], bool(first["counts_children"]), threshold).any())
+    verdict = "unlikely to be chance alone" if p < alpha else "could be chance"
+    implied = (" (numerators derived from the published percentages)"
+               if (inp["unit"] == "percent").any() else "")
     left_out = ""
     if not dropped.empty:
         left_out = (f" Left out for want of a denominator: {', '.join(_period_label(r) for _, r in dropped.iterrows())}"
                     " (see the source note).")
+    return (
+        f"{_where_of(rec)}: {_pct(rec['before'])} before the change ({_span_of(before)}; {_fmt(xb)} of {_fmt(nb_)}) "
+        f"and {_pct(rec['after'])} after it ({_span_of(after)}; {_fmt(xa)} of {_fmt(na_)}){implied}, a difference of "
+        f"{rec['difference']:+.1f} percentage points ({_conf(confidence)} confidence interval "
+        f"{rec['lower']:+.1f} to {rec['upper']:+.1f}); Fisher's exact test {_p(p)}: the difference "
+        f"{'is ' if p < alpha else ''}{verdict}.{left_out}"
+    )
 
-    if proportions:
-        inp = _proportion_inputs(rows)
-        xb, nb_ = inp.loc[before.index, "x"].sum(), inp.loc[before.index, "n"].sum()
-        xa, na_ = inp.loc[after.index, "x"].sum(), inp.loc[after.index, "n"].sum()
-        tp = two_proportions(xa, na_, xb, nb_, confidence=confidence)
-        p = tp["p_value"]
-        rec.update(before_lower=tp["lower0"], before_upper=tp["upper0"],
-                   after_lower=tp["lower1"], after_upper=tp["upper1"])
-        rec.update(measure="percent (pooled)", before=tp["percent0"], after=tp["percent1"],
-                   difference=tp["difference"], lower=tp["lower"], upper=tp["upper"],
-                   p_value=p, method="Wilson intervals; Newcombe interval for the difference; Fisher's exact test")
-        rec["suppressed"] = bool(suppression_mask([xb, xa], [nb_, na_], bool(first["counts_children"]),
-                                                  small_number_threshold).any())
-        verdict = "unlikely to be chance alone" if p < alpha else "could be chance"
-        implied = (" (numerators derived from the published percentages)"
-                   if (inp["unit"] == "percent").any() else "")
-        sentence = (
-            f"{where}: {_pct(rec['before'])} before the change ({sb}; {_fmt(xb)} of {_fmt(nb_)}) and "
-            f"{_pct(rec['after'])} after it ({sa}; {_fmt(xa)} of {_fmt(na_)}){implied}, a difference of "
-            f"{rec['difference']:+.1f} percentage points ({_conf(confidence)} confidence interval "
-            f"{rec['lower']:+.1f} to {rec['upper']:+.1f}); Fisher's exact test {_p(p)}: the difference "
-            f"{'is ' if p < alpha else ''}{verdict}.{left_out}"
-        )
-    elif unit == "count":
-        from .rates import compare_periods
 
-        xb, xa = before["value"].sum(), after["value"].sum()
-        r = compare_periods(xa, xb, current_exposure=na, previous_exposure=nb, confidence=confidence).iloc[0]
-        per = first["period_type"].replace("financial_year", "year").replace("_", " ")
-        rec.update(measure=f"mean count per {per}", before=xb / nb, after=xa / na, difference=xa / na - xb / nb,
-                   lower=r["percent_lower"], upper=r["percent_upper"], p_value=r["p_value"],
-                   method="compare_periods (exact conditional); the interval is for the percentage change in the mean")
-        counts = pd.concat([before["value"], after["value"]]).to_numpy()
-        rec["suppressed"] = bool(suppression_mask(counts, counts_children=bool(first["counts_children"]),
-                                                  threshold=small_number_threshold).any())
-        verdict = "is unlikely to be chance alone" if r["p_value"] < alpha else "could be chance"
-        sentence = (
-            f"{where}: an average of {rec['before']:,.1f} per {per} before the change ({sb}) and "
-            f"{rec['after']:,.1f} after it ({sa}), a change of {r['percent_change']:+.1f}% "
-            f"({_conf(confidence)} confidence interval {r['percent_lower']:+.1f}% to {r['percent_upper']:+.1f}%); "
-            f"{_p(r['p_value'])}: the change {verdict}."
-        )
-    else:
-        mb, ma = before["value"].mean(), after["value"].mean()
-        rec.update(measure=f"mean of published {unit} figures", before=mb, after=ma, difference=ma - mb,
-                   method="description only (no denominators, so no interval or test)")
-        unit_txt = "percentage points" if unit == "percent" else unit
-        fmt_v = _pct if unit == "percent" else (lambda v: f"{v:,.1f}")
-        bw = "" if nb == 1 else "an average of "
-        aw = "" if na == 1 else "an average of "
-        how = "higher" if ma > mb else "lower" if ma < mb else "different"
-        sentence = (
-            f"{where}: {bw}{fmt_v(mb)} before the change ({sb}) and {aw}{fmt_v(ma)} after it ({sa}), "
-            f"{abs(ma - mb):.1f} {unit_txt} {how}. No denominators are published, so no confidence interval "
-            "or test can be given."
-        )
+def _mean_counts(rec: dict, first, before: pd.DataFrame, after: pd.DataFrame, confidence: float, threshold: int) -> str:
+    """Counts without denominators: the mean count per period on each side (compare_periods, exposure = periods)."""
+    from .rates import compare_periods
 
-    total = nb + na
+    nb, na = len(before), len(after)
+    xb, xa = before["value"].sum(), after["value"].sum()
+    r = compare_periods(xa, xb, current_exposure=na, previous_exposure=nb, confidence=confidence).iloc[0]
+    per = first["period_type"].replace("financial_year", "year").replace("_", " ")
+    rec.update(measure=f"mean count per {per}", before=xb / nb, after=xa / na, difference=xa / na - xb / nb,
+               lower=r["percent_lower"], upper=r["percent_upper"], p_value=r["p_value"],
+               method="compare_periods (exact conditional); the interval is for the percentage change in the mean")
+    counts = pd.concat([before["value"], after["value"]]).to_numpy()
+    rec["suppressed"] = bool(suppression_mask(counts, counts_children=bool(first["counts_children"]),
+                                              threshold=threshold).any())
+    verdict = "is unlikely to be chance alone" if r["p_value"] < 1 - confidence else "could be chance"
+    return (
+        f"{_where_of(rec)}: an average of {rec['before']:,.1f} per {per} before the change ({_span_of(before)}) and "
+        f"{rec['after']:,.1f} after it ({_span_of(after)}), a change of {r['percent_change']:+.1f}% "
+        f"({_conf(confidence)} confidence interval {r['percent_lower']:+.1f}% to {r['percent_upper']:+.1f}%); "
+        f"{_p(r['p_value'])}: the change {verdict}."
+    )
+
+
+def _mean_figures(rec: dict, before: pd.DataFrame, after: pd.DataFrame, unit: str) -> str:
+    """Anything else (percentages without denominators): the averages and their difference, no test."""
+    nb, na = len(before), len(after)
+    mb, ma = before["value"].mean(), after["value"].mean()
+    rec.update(measure=f"mean of published {unit} figures", before=mb, after=ma, difference=ma - mb,
+               method="description only (no denominators, so no interval or test)")
+    unit_txt = "percentage points" if unit == "percent" else unit
+    fmt_v = _pct if unit == "percent" else (lambda v: f"{v:,.1f}")
+    bw = "" if nb == 1 else "an average of "
+    aw = "" if na == 1 else "an average of "
+    how = "higher" if ma > mb else "lower" if ma < mb else "different"
+    return (
+        f"{_where_of(rec)}: {bw}{fmt_v(mb)} before the change ({_span_of(before)}) and {aw}{fmt_v(ma)} after it "
+        f"({_span_of(after)}), {abs(ma - mb):.1f} {unit_txt} {how}. No denominators are published, so no "
+        "confidence interval or test can be given."
+    )
+
+
+def _before_after_caveat(nb: int, na: int, min_points: int) -> str:
+    """Whether the points on each side could separate the change from a trend."""
     if nb < min_points or na < min_points:
-        caveat = (
+        return (
             f"Only {_words(nb)} point{'s' if nb != 1 else ''} before and {_words(na)} after the change: "
-            f"{_words(total)} points cannot separate the change from an underlying trend, so the difference "
+            f"{_words(nb + na)} points cannot separate the change from an underlying trend, so the difference "
             "may reflect a trend already under way, seasonal variation or chance rather than the change itself. "
             f"Modelling the trend (an interrupted time series) needs at least {min_points} points on each side."
         )
-    else:
-        caveat = ("A before/after comparison of averages assumes no underlying trend; fit an interrupted "
-                  "time-series model to separate the change from a trend.")
-    if rec["suppressed"]:
-        sentence = _suppressed_sentence(where, None, small_number_threshold)
-        for col in ("before", "before_lower", "before_upper", "after", "after_lower", "after_upper",
-                    "difference", "lower", "upper", "p_value"):
-            rec[col] = np.nan
-    rec["sentence"] = sentence
-    rec["caveat"] = caveat
-    return _standardise(pd.DataFrame([rec]), value="difference", confidence=confidence)
+    return ("A before/after comparison of averages assumes no underlying trend; fit an interrupted "
+            "time-series model to separate the change from a trend.")

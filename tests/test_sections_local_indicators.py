@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -275,12 +276,22 @@ def test_barnsley_rendered_tables(barnsley):
     assert (ctx.output_dir / "headlines" / "04_local_indicators.json").exists()
 
 
+def render_captured(ctx, res) -> list[str]:
+    """Render every section, returning the HTML fragments the report displays (as nbconvert keeps them)."""
+    frags: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report, "_display_html", lambda s, plain=None: frags.append(s))
+        mp.setattr(report, "_display", lambda obj: frags.append(str(getattr(obj, "data", obj))))
+        render_all(ctx, res)
+    return frags
+
+
 @pytest.fixture(scope="module")
 def barnsley_rendered(tiny_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("out_barnsley_rendered")
     ctx = report.start_report("barnsley-safeguarding", "04_local_indicators", store=tiny_store, output_dir=out)
     res = li.analyse(ctx)
-    render_all(ctx, res)
+    ctx.fragments = render_captured(ctx, res)
     return ctx, res
 
 
@@ -347,11 +358,56 @@ def test_a_figure_suppressed_in_one_table_is_suppressed_in_all(barnsley_rendered
         for _, r in t.iterrows():
             for side in ("previous", "current"):
                 if isinstance(r[f"{side}_period"], str):
-                    assert bool(r[f"{side}_suppressed"]) == li._hidden(res, r["indicator"], r[f"{side}_period"],
+                    assert bool(r[f"{side}_suppressed"]) == li.hidden_flags(res, r["indicator"], r[f"{side}_period"],
                                                                        r["group"])[0], (r["sentence"], side)
     for t in list(res.proportions.values()) + list(res.comparisons.values()):
         for _, r in t.iterrows():
-            assert bool(r["suppressed"]) == li._hidden(res, r["indicator"], r["period"], r["group"])[0], r["sentence"]
+            assert bool(r["suppressed"]) == li.hidden_flags(res, r["indicator"], r["period"], r["group"])[0], r["sentence"]
+
+
+DIGEST = REPO / "tests" / "fixtures" / "local_indicators_digest.json"
+
+
+def content_digest(ctx, root: Path | None = None) -> dict:
+    """Hashes of a rendered 04 report's content, as ``tests/report_digest.py`` takes them for the
+    default reports: the visible text and alt text of the displayed fragments, every table (CSV,
+    floats to 9 significant digits) and the headlines. ``root`` (a temporary folder named in the
+    text) is replaced by ``ROOT``."""
+    import hashlib
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from report_digest import _Text, _round, digest_csv
+
+    parser = _Text()
+    parser.feed("\n".join(ctx.fragments))
+    text = re.sub(r"\s+", " ", "\n".join(parser.parts))
+    if root is not None:
+        text = text.replace(str(root), "ROOT")
+    out = {"text": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}
+    for f in sorted(ctx.tables_dir.glob("04_local_indicators__*.csv")):
+        out[f"tables/{f.name}"] = digest_csv(f)
+    heads = json.dumps(_round(ctx.headlines), sort_keys=True, default=str)
+    out["headlines"] = hashlib.sha256(heads.encode("utf-8")).hexdigest()[:16]
+    return out
+
+
+def test_report_content_unchanged(barnsley_rendered, demo_rendered):
+    """The 04 report on Barnsley's figures and on the synthetic file is what it was before the
+    section became a package (``tests/fixtures/local_indicators_digest.json``, written from the
+    single-module section of commit cfbd80a). A change meant to alter the report rewrites it
+    (``CSP_WRITE_LOCAL_DIGEST=1 pytest tests/test_sections_local_indicators.py -k content``) and
+    says why in the commit."""
+    demo_ctx, _ = demo_rendered
+    got = {"barnsley": content_digest(barnsley_rendered[0]),
+           "synthetic": content_digest(demo_ctx, demo_ctx.params_file.parent.parent)}
+    if os.environ.get("CSP_WRITE_LOCAL_DIGEST"):
+        DIGEST.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    want = json.loads(DIGEST.read_text(encoding="utf-8"))
+    diffs = [f"{part}/{k}" for part in sorted(set(got) | set(want))
+             for k in sorted(set(got.get(part, {})) | set(want.get(part, {})))
+             if got.get(part, {}).get(k) != want.get(part, {}).get(k)]
+    assert not diffs, f"the 04 report's content changed: {diffs}"
 
 
 def test_changes_are_holm_adjusted_within_each_breakdown(barnsley_rendered):
@@ -373,10 +429,10 @@ def test_changes_are_holm_adjusted_within_each_breakdown(barnsley_rendered):
 
 def test_short_caveat_uses_min_points():
     few = pd.Series({"n_before": 9, "n_after": 9, "min_points": 12})
-    assert li._caveat_short(few) == ("With only 18 points, the data cannot separate the change from an underlying "
+    assert li.caveat_short(few) == ("With only 18 points, the data cannot separate the change from an underlying "
                                      "trend.")
     enough = pd.Series({"n_before": 9, "n_after": 9, "min_points": 8})
-    assert li._caveat_short(enough) == "A before/after comparison assumes no underlying trend."
+    assert li.caveat_short(enough) == "A before/after comparison assumes no underlying trend."
 
 
 def test_store_copy_used_when_it_matches_the_file(tmp_path):
@@ -435,9 +491,15 @@ def test_generic_file_gets_the_analyses_its_shape_allows(demo):
     assert {"placements", "budget"} <= set(res.df["indicator"]) - res.used
 
 
-def test_generic_rendering_suppresses_small_breakdown_counts(demo):
+@pytest.fixture(scope="module")
+def demo_rendered(demo):
     ctx, res = demo
-    render_all(ctx, res)
+    ctx.fragments = render_captured(ctx, res)
+    return ctx, res
+
+
+def test_generic_rendering_suppresses_small_breakdown_counts(demo_rendered):
+    ctx, res = demo_rendered
     pl = table(ctx, "placements").set_index("Group")
     assert pl.loc["A", "2022/23"] == "[c]" and pl.loc["C", "2022/23"] == "[c]"  # 3, and 12 (secondary)
     assert pl.loc["B", "2022/23"] == "40"
