@@ -224,8 +224,11 @@ def _fit(y, X, family, offset, groups, confidence, absorb=None, treat=None, chec
     if family == "gaussian":
         model = sm.OLS(y, X)
     else:
+        # with unit dummies for every unit the design holds a constant (they sum to one),
+        # which statsmodels would otherwise find by two rank computations (SVDs) of X
         model = sm.GLM(y, X, family=sm.families.Poisson(),
-                       offset=np.zeros(len(y)) if offset is None else offset)
+                       offset=np.zeros(len(y)) if offset is None else offset,
+                       **({"hasconst": True} if absorb is not None else {}))
 
     kind, note, counts3 = "hc", None, None
     if groups is not None:
