@@ -335,26 +335,23 @@ def interrupted_time_series(
         Column with the outcome (counts for the count families). Rows with a missing outcome
         are left out of the fit.
     time : str
-        Column with the period: month dates (Timestamps, Periods or 'YYYY-MM' strings;
-        converted to calendar months) or integer periods. Periods need not be contiguous,
-        but each may appear only once.
+        Column with the period: month dates (Timestamps, Periods or 'YYYY-MM' strings) or
+        integer periods; not necessarily contiguous, but each may appear only once.
     intervention_start : month or int
         First period in which the intervention was in place (same kind as ``time``).
     exposure : str, optional
         Column with the population at risk, used as a log offset (count families only) so
         effects are on rates.
     family : {"quasipoisson", "poisson", "negbin", "gaussian"}
-        Outcome distribution (default quasi-Poisson). Prefer ``quasipoisson`` or ``negbin``
-        for crime counts, which are nearly always over-dispersed. (With the default
-        autocorrelation-robust variance Poisson and quasi-Poisson give the same intervals.)
+        Outcome distribution (default quasi-Poisson; with the default autocorrelation-robust
+        variance Poisson gives the same intervals). Crime counts are nearly always over-dispersed.
     seasonality : {"auto", None, "fourier", "month"}
         Seasonal adjustment: ``harmonics`` sine/cosine pairs of period ``period``, or one
         dummy per position in the cycle (e.g. calendar month). ``"auto"`` (default):
         ``"month"`` for calendar-month data with at least 24 usable months before the
         start, else None.
     harmonics, period : int
-        Number of Fourier pairs (at most ``period // 2``); length of the seasonal cycle in
-        periods (12 for monthly data).
+        Number of Fourier pairs (at most ``period // 2``); seasonal cycle (12 for monthly data).
     slope_change : bool
         Include a change in trend after the start (default True). With False only a step
         (level) change is estimated.
@@ -364,18 +361,15 @@ def interrupted_time_series(
         Last period of a temporary scheme; afterwards the intervention terms are switched off
         (the series is assumed to return to the counterfactual).
     exclude : sequence, optional
-        Periods (e.g. phase-in months) left out of estimation. They are still shown and given
-        counterfactual values. The level change is measured at ``intervention_start``; to
-        measure it after a phase-in, start at the first month after it and exclude the
-        months before.
+        Periods (e.g. phase-in months) left out of estimation but still given counterfactual
+        values. The level change is measured at ``intervention_start`` (to measure it after a
+        phase-in, start at the first month after it and exclude the months before).
     confidence : float
         Confidence level of the intervals (default 0.95).
     autocorrelation : {"auto", None}
-        ``"auto"`` (default): autocorrelation-robust standard errors (module docstring;
-        calibrated by simulation for over-dispersed, serially correlated monthly counts).
-        ``None``: classical model-based standard errors (independent months), as the
-        published tutorials. Ignored when ``hac_lags`` is given (Newey-West) and for
-        ``family="gaussian"`` (classical OLS errors unless ``hac_lags`` is given).
+        ``"auto"`` (default): autocorrelation-robust standard errors (calibrated: module
+        docstring). ``None``: classical model-based ones (independent months), as the published
+        tutorials. Ignored with ``hac_lags`` (Newey-West) and for ``family="gaussian"``.
 
     Returns
     -------
@@ -391,23 +385,15 @@ def interrupted_time_series(
     ----------
     Lopez Bernal, Cummins & Gasparrini (2017), *Int J Epidemiol* 46:348-355; Linden (2015),
     *Stata Journal* 15:480-500; Wagner et al. (2002), *J Clin Pharm Ther* 27:299-309.
-
-    Examples
-    --------
-    >>> res = interrupted_time_series(df, "aces", "time", 37, exposure="stdpop",
-    ...                               seasonality="fourier", slope_change=False)  # doctest: +SKIP
-    >>> res.table.loc["level_change", ["estimate", "lower", "upper"]]  # doctest: +SKIP
     """
-    # steps: validation, data, design, fit, then result assembly (effects, counterfactual,
-    # diagnostics, warnings)
-    confidence = _check_its_arguments(data, outcome, time, exposure, family, seasonality,
-                                      harmonics, period, slope_change, hac_lags, confidence,
-                                      autocorrelation)
+    # steps: validation, data, design, fit, result assembly (effects, counterfactual, warnings)
+    confidence = _check_its_arguments(data, outcome, time, exposure, family, seasonality, harmonics,
+                                      period, slope_change, hac_lags, confidence, autocorrelation)
     ser = _prepare_series(data, outcome, time, intervention_start, exposure, family, end, exclude)
     seasonality, X_all, X = _its_fit_design(ser, seasonality, slope_change, harmonics, period)
-    fit = fit_its_model(ser.y_all[ser.used], X,
-                        None if ser.offset_all is None else ser.offset_all[ser.used], family,
-                        hac_lags, variance="ar" if autocorrelation == "auto" else "model")
+    y, offset = ser.fitted()
+    fit = fit_its_model(y, X, offset, family, hac_lags,
+                        variance="ar" if autocorrelation == "auto" else "model")
     return _assemble_its(fit, ser, X_all, X, outcome=outcome, time=time, exposure=exposure,
                          family=family, seasonality=seasonality, period=period,
                          slope_change=slope_change, hac_lags=hac_lags, confidence=confidence,
@@ -447,6 +433,10 @@ class _Series:
     post_all: np.ndarray | None = None
     n_pre: int = 0
     n_post: int = 0
+
+    def fitted(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Outcome and offset of the periods in the fit."""
+        return self.y_all[self.used], None if self.offset_all is None else self.offset_all[self.used]
 
 
 def _check_its_arguments(data, outcome, time, exposure, family, seasonality, harmonics, period,
