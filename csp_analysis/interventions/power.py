@@ -516,13 +516,21 @@ class _PowerSimulator:
             self.cache[key] = self._evaluate(d)
         return self.cache[key]
 
-    def _evaluate(self, d: float) -> tuple[float, float]:
-        X_full, post, k = self.X_full, self.post, self.k
+    def counts(self, d: float) -> np.ndarray:
+        """The simulated series (one per row) with a planted log step ``d``: Poisson
+        quantiles of the shared uniforms at ``mu0 exp(d post + latent)``."""
+        post = self.post
         mu_true = self.mu0 * np.exp(d * post)
         Y = np.empty_like(self.unif)
         Y[:, ~post] = self.y_before
         Y[:, post] = stats.poisson.ppf(self.unif[:, post],
                                        mu_true[None, post] * np.exp(self.lat[:, post]))
+        return Y
+
+    def _evaluate(self, d: float) -> tuple[float, float]:
+        X_full, post, k = self.X_full, self.post, self.k
+        mu_true = self.mu0 * np.exp(d * post)
+        Y = self.counts(d)
         start = self.beta0.copy()
         start[k] += d
         with warnings.catch_warnings():
