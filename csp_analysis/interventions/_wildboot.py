@@ -23,7 +23,11 @@ bootstrap"; restricted as MacKinnon & Webb 2017 recommend):
 Why by hand: the maintained Python package for this, ``wildboottest`` (PyPI), supports OLS
 only and gives p-values but no intervals; the report's DiD is a Poisson GLM with unit and
 period fixed effects and needs an interval. Everything is vectorised numpy; the draws come
-from a seeded generator so results are reproducible.
+from a seeded generator so results are reproducible. Speed (issue 12): the draws and the
+statistic of every candidate null are one matrix product; each candidate's restricted
+Poisson refit warm-starts from the last and forms ``Z'WZ`` from a sparse copy of the
+fixed-effect dummies (:class:`_Nuisance`); for OLS the factor of ``Z'Z`` and the
+partialled-out regressor are computed once.
 
 References
 ----------
