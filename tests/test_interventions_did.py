@@ -10,6 +10,8 @@ References used:
 """
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -382,3 +384,76 @@ def test_wild_bootstrap_interval_inverts_its_test():
     assert bs.p_value(hi - eps) > 0.05 >= bs.p_value(hi + eps)
     assert bs.p_value(np.log(row.estimate)) > 0.9  # the score is zero at the estimate
     assert bs.p_value(0.0) == pytest.approx(row.p_value)
+
+
+def _fitted_bootstrap(df, reps=199, seed=3):
+    from csp_analysis.interventions.did import _bootstrap
+
+    res = difference_in_differences(df, "y", "treated", "post", unit="unit", time="t",
+                                    family="poisson", unit_effects=True, event_study=False)
+
+    class _F:
+        pass
+    f = _F()
+    f.res, f.params = res.model, res.model.params
+    return res, _bootstrap(f, pd.factorize(df["unit"])[0], reps, seed)
+
+
+def test_wild_bootstrap_sparse_nuisance_fits_match_the_dense_ones(monkeypatch):
+    """Issue 12: with unit and period dummies the bootstrap's nuisance refits use sparse
+    cross-products; scores, p-values and the interval must be those of the dense route."""
+    from csp_analysis.interventions import _wildboot
+
+    df = _panel(np.random.default_rng(8), 0.8, family="poisson", n_units=16)
+    res, sparse_bs = _fitted_bootstrap(df)
+    assert sparse_bs._design.sparse is not None
+    monkeypatch.setattr(_wildboot, "SPARSE_MAX_DENSITY", 0.0)
+    _, dense_bs = _fitted_bootstrap(df)
+    assert dense_bs._design.sparse is None
+    b, se = math.log(res.table.loc["did", "estimate"]), res.table.loc["did", "se"]
+    for d0 in (0.0, b - 2 * se, b + 1.5 * se, b):
+        s1, s2 = sparse_bs.scores(d0), dense_bs.scores(d0)
+        np.testing.assert_allclose(s1, s2, rtol=1e-7, atol=1e-9 * np.abs(s2).max())
+        assert sparse_bs.p_value(d0) == dense_bs.p_value(d0)
+    lo1, hi1 = sparse_bs.interval(b, se, 0.95, 2.0)
+    lo2, hi2 = dense_bs.interval(b, se, 0.95, 2.0)
+    assert (lo1, hi1) == pytest.approx((lo2, hi2), abs=1e-12)
+
+
+def test_wild_bootstrap_ols_keeps_its_factor_and_gives_the_same_scores():
+    """Issue 12: for OLS Z'Z is factored once; the nuisance solve equals the direct one."""
+    from csp_analysis.interventions._wildboot import ScoreBootstrap, _Nuisance, _wls
+
+    rng = np.random.default_rng(5)
+    Z = np.column_stack([np.ones(60), rng.normal(size=(60, 3))])
+    x, y = rng.normal(size=60), rng.normal(size=60)
+    nuis = _Nuisance(Z)
+    for _ in range(2):  # the second call uses the kept factor
+        np.testing.assert_array_equal(nuis.wls(y, None), _wls(Z, y, None))
+    groups = np.repeat(np.arange(12), 5)
+    bs = ScoreBootstrap(y, Z, x, groups, "gaussian", reps=99, seed=1)
+    for d0 in (0.0, 0.4, -0.7):
+        mu = Z @ _wls(Z, y - d0 * x, None) + d0 * x
+        xt = x - Z @ _wls(Z, x, np.ones(60))
+        expect = np.bincount(groups, weights=xt * (y - mu), minlength=12)
+        np.testing.assert_allclose(bs.scores(d0), expect, rtol=1e-12, atol=1e-12)
+
+
+def test_unit_dummies_declared_as_the_constant_change_no_number():
+    """Issue 12: the Poisson fit with unit dummies tells statsmodels it holds a constant (no
+    rank computations); the fit must be the same as when statsmodels finds it itself."""
+    from csp_analysis.interventions.did import _absorb_units, _fit_model
+
+    df = _panel(np.random.default_rng(4), 0.9, family="poisson", n_units=10)
+    X = pd.DataFrame({"const": 1.0, "treated": df["treated"].astype(float),
+                      "post": df["post"].astype(float),
+                      "did": (df["treated"] * df["post"]).astype(float)})
+    y = df["y"].to_numpy(dtype=float)
+    Xa, ya, _ = _absorb_units(X, y, pd.factorize(df["unit"])[0], "poisson")
+    groups = pd.factorize(df["unit"])[0]
+    told = _fit_model(ya, Xa, "poisson", None, groups, "cluster", implicit_constant=True)
+    found = _fit_model(ya, Xa, "poisson", None, groups, "cluster", implicit_constant=False)
+    assert told.model.k_constant == found.model.k_constant == 1
+    np.testing.assert_array_equal(told.params, found.params)
+    np.testing.assert_array_equal(told.cov_params(), found.cov_params())
+    assert told.df_resid == found.df_resid and told.pearson_chi2 == found.pearson_chi2

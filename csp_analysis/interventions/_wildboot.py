@@ -23,7 +23,11 @@ bootstrap"; restricted as MacKinnon & Webb 2017 recommend):
 Why by hand: the maintained Python package for this, ``wildboottest`` (PyPI), supports OLS
 only and gives p-values but no intervals; the report's DiD is a Poisson GLM with unit and
 period fixed effects and needs an interval. Everything is vectorised numpy; the draws come
-from a seeded generator so results are reproducible.
+from a seeded generator so results are reproducible. Speed (issue 12): the draws and the
+statistic of every candidate null are one matrix product; each candidate's restricted
+Poisson refit warm-starts from the last and forms ``Z'WZ`` from a sparse copy of the
+fixed-effect dummies (:class:`_Nuisance`); for OLS the factor of ``Z'Z`` and the
+partialled-out regressor are computed once.
 
 References
 ----------
@@ -48,15 +52,82 @@ DEFAULT_REPS = 999
 DEFAULT_SEED = 20191
 
 
-def _wls(Z, y, w):
-    """Weighted least squares by the normal equations (Cholesky; least squares if singular)."""
-    Zw = Z if w is None else Z * w[:, None]
-    A, b = Zw.T @ Z, Zw.T @ y
+def _solve_normal(A, b):
+    """Solve the normal equations ``A beta = b`` (Cholesky; least squares if singular)."""
     try:
         L = np.linalg.cholesky(A)
         return np.linalg.solve(L.T, np.linalg.solve(L, b))
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def _wls(Z, y, w):
+    """Weighted least squares by the normal equations (Cholesky; least squares if singular)."""
+    Zw = Z if w is None else Z * w[:, None]
+    return _solve_normal(Zw.T @ Z, Zw.T @ y)
+
+
+#: A nuisance design with at most this share of non-zero entries (unit and period
+#: dummies: 2-3 per row of 100-300 columns) has its weighted cross-products formed as a
+#: sparse product; the dense BLAS product costs n k^2 whatever the zeros.
+SPARSE_MAX_DENSITY = 0.1
+SPARSE_MIN_COLUMNS = 20
+
+
+class _Nuisance:
+    """The nuisance design ``Z`` and its weighted least-squares solves.
+
+    Why by hand: every candidate null of the interval search refits the nuisance model
+    (Poisson IRLS, a few iterations each); with unit and period fixed effects ``Z`` is
+    mostly zeros, so ``Z'WZ`` is formed from a :mod:`scipy.sparse` copy (same products,
+    summed in another order: equal to rounding error) instead of a dense ``n x k^2`` BLAS
+    product. With constant weights (OLS) ``Z'Z`` and its Cholesky factor are formed once.
+    """
+
+    def __init__(self, Z):
+        self.Z = Z
+        self.sparse = None
+        n, k = Z.shape
+        if k >= SPARSE_MIN_COLUMNS and np.count_nonzero(Z) <= SPARSE_MAX_DENSITY * n * k:
+            from scipy import sparse
+
+            self.sparse = sparse.csr_matrix(Z)
+            self._sparse_t = self.sparse.T.tocsr()
+        self._ols = None  # (Cholesky factor or None, Z'Z) for unit weights
+
+    def dot(self, beta):
+        """``Z @ beta``."""
+        return self.Z @ beta if self.sparse is None else self.sparse @ beta
+
+    def wls(self, y, w):
+        """Coefficients of the weighted least-squares fit of ``y`` on ``Z`` (``w=None``: OLS)."""
+        if w is None:
+            return self._wls_unit(y)
+        if self.sparse is None:
+            return _wls(self.Z, y, w)
+        from scipy import linalg
+
+        Zw_t = self._sparse_t.multiply(w[None, :]).tocsr()
+        A, b = (Zw_t @ self.sparse).toarray(), Zw_t @ y
+        try:
+            return linalg.cho_solve(linalg.cho_factor(A, lower=True, check_finite=False), b,
+                                    check_finite=False)
+        except np.linalg.LinAlgError:
+            return np.linalg.lstsq(A, b, rcond=None)[0]
+
+    def _wls_unit(self, y):
+        # as _wls(Z, y, None), with the factor of Z'Z kept between calls
+        if self._ols is None:
+            A = self.Z.T @ self.Z
+            try:
+                self._ols = (np.linalg.cholesky(A), A)
+            except np.linalg.LinAlgError:
+                self._ols = (None, A)
+        L, A = self._ols
+        b = self.Z.T @ y
+        if L is None:
+            return np.linalg.lstsq(A, b, rcond=None)[0]
+        return np.linalg.solve(L.T, np.linalg.solve(L, b))
 
 
 class ScoreBootstrap:
@@ -97,27 +168,28 @@ class ScoreBootstrap:
         self.v = WEBB[rng.integers(0, 6, size=(int(reps), self.G))]
         self.v2 = self.v * self.v
         self.reps = int(reps)
+        self._design = _Nuisance(self.Z)
+        self._xt_ols = None  # OLS: the partialled-out regressor does not depend on delta0
 
     # ------------------------------------------------------------------ #
     def _restricted(self, delta0):
         """Nuisance fit with the coefficient fixed at ``delta0``: (mu, weights)."""
         off = self.offset + delta0 * self.x
         if self.family == "gaussian":
-            self.beta = _wls(self.Z, self.y - off, None)
+            self.beta = self._design.wls(self.y - off, None)
             return self.Z @ self.beta + off, np.ones(len(self.y))
         # Poisson IRLS from the last solution (a few iterations when delta0 moves a little)
         beta = self.beta
-        eta = self.Z @ beta + off
+        eta = self._design.dot(beta) + off
         if not np.all(np.isfinite(eta)) or np.abs(eta).max() > 50:
             beta = np.linalg.lstsq(self.Z, np.log(self.y + 0.5) - off, rcond=None)[0]
-            eta = self.Z @ beta + off
+            eta = self._design.dot(beta) + off
         dev_old = np.inf
         for _ in range(100):
             mu = np.exp(eta)
-            sw = np.sqrt(mu)
             z = eta - off + (self.y - mu) / mu
-            beta = _wls(self.Z, z, mu)
-            eta = self.Z @ beta + off
+            beta = self._design.wls(z, mu)
+            eta = self._design.dot(beta) + off
             mu = np.exp(eta)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ylog = np.where(self.y > 0, self.y * np.log(self.y / mu), 0.0)
@@ -131,7 +203,12 @@ class ScoreBootstrap:
     def scores(self, delta0):
         """Cluster scores ``s_g`` of the coefficient at ``delta0``, net of the nuisance fit."""
         mu, w = self._restricted(delta0)
-        xt = self.x - self.Z @ _wls(self.Z, self.x, w)
+        if self.family == "gaussian":
+            if self._xt_ols is None:
+                self._xt_ols = self.x - self.Z @ _wls(self.Z, self.x, w)
+            xt = self._xt_ols
+        else:
+            xt = self.x - self._design.dot(self._design.wls(self.x, w))
         return np.bincount(self.groups, weights=xt * (self.y - mu), minlength=self.G)
 
     def p_value(self, delta0) -> float:

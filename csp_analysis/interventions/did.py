@@ -102,6 +102,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -205,67 +206,31 @@ def _fit(y, X, family, offset, groups, confidence, absorb=None, treat=None, chec
     ``MIN_CLUSTERS_PER_GROUP`` clusters, or the cluster-robust variance of a
     coefficient in ``check`` is not positive; then the model-based covariance is
     used and ``note`` says why. Without ``groups``: HC1 (OLS) / HC0 (Poisson).
+
+    Steps: :func:`_absorb_units` (design), :func:`_usable_clusters` (which covariance),
+    :func:`_fit_model` (fit), :func:`_model_covariance` and :func:`_inference_covariance`
+    (result assembly).
     """
-    n_absorbed = 0
-    if absorb is not None:
-        X = X.drop(columns=[c for c in ("const", "treated") if c in X.columns])
-        if family == "gaussian":
-            counts = np.bincount(absorb)
-            n_absorbed = int((counts > 0).sum())
-            def demean(v):
-                return v - (np.bincount(absorb, weights=v) / counts)[absorb]
-            y = demean(np.asarray(y, dtype=float))
-            X = X.apply(lambda col: demean(col.to_numpy(dtype=float)))
-            X = X.loc[:, (X.abs() > 1e-12).any(axis=0)]
-        else:
-            dummies = pd.get_dummies(absorb, prefix="unit", dtype=float)
-            dummies.index = X.index
-            X = pd.concat([X, dummies], axis=1)
-    if family == "gaussian":
-        model = sm.OLS(y, X)
-    else:
-        model = sm.GLM(y, X, family=sm.families.Poisson(),
-                       offset=np.zeros(len(y)) if offset is None else offset)
+    X, y, n_absorbed = _absorb_units(X, y, absorb, family)
+    kind, note, counts3 = _usable_clusters(groups, treat, len(y), cluster_name)
+    res = _fit_model(y, X, family, offset, groups, kind, implicit_constant=absorb is not None)
+    model_cov, model_df, model_label = _model_covariance(res, family, n_absorbed)
+    kind, note, cov, df, label = _inference_covariance(
+        res, kind, note, counts3, treat is not None, check, family, cluster_name,
+        (model_cov, model_df, model_label))
+    return _Fit(res=res, params=res.params, cov=cov, crit=_crit(confidence, df), df=df, kind=kind,
+                label=label, note=note, model_cov=model_cov, model_df=model_df,
+                counts=counts3)
 
-    kind, note, counts3 = "hc", None, None
-    if groups is not None:
-        counts3 = _cluster_counts(groups, treat if treat is not None else np.zeros(len(y)))
-        G, g_t, g_c = counts3
-        if treat is None:
-            g_t = g_c = G
-        kind = "cluster"
-        if G < MIN_CLUSTERS:
-            kind = "model"
-            note = (f"only {G} cluster(s) in `cluster` column {cluster_name!r}; cluster-robust "
-                    f"standard errors need at least {MIN_CLUSTERS}")
-        elif min(g_t, g_c) < MIN_CLUSTERS_PER_GROUP:
-            kind = "model"
-            note = (f"the {'treated' if g_t < g_c else 'comparison'} group lies in a single "
-                    f"cluster of `cluster` column {cluster_name!r}, so cluster-robust standard "
-                    "errors cannot measure its variability")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if kind == "cluster":
-            res = model.fit(cov_type="cluster",
-                            cov_kwds={"groups": np.asarray(groups), "use_correction": True,
-                                      "df_correction": True})
-        elif kind == "hc":
-            res = model.fit(cov_type="HC1" if family == "gaussian" else "HC0")
-        else:
-            res = model.fit()
-    params = res.params
-    names = list(params.index)
-    ncp = pd.DataFrame(np.asarray(res.normalized_cov_params), index=names, columns=names)
-    if family == "gaussian":
-        model_df = max(float(res.df_resid) - n_absorbed, 1.0)
-        scale = float(np.sum(np.asarray(res.resid) ** 2)) / model_df
-        model_label = "model-based SE (classical OLS)"
-    else:
-        model_df = max(float(res.df_resid), 1.0)
-        scale = max(1.0, float(res.pearson_chi2) / model_df)
-        model_label = f"model-based SE (quasi-Poisson, dispersion {scale:.2f})"
-    model_cov = ncp * scale
 
+def _inference_covariance(res, kind, note, counts3, has_treat, check, family, cluster_name, model):
+    """The covariance used for inference: ``(kind, note, cov, df, label)``.
+
+    The cluster-robust one (t with :func:`_cluster_df` degrees of freedom, or G - 1 without
+    a treatment indicator) unless a coefficient in ``check`` has a non-positive variance,
+    then the model-based one (``model`` = (cov, residual df, label)); HC without clusters.
+    """
+    names = list(res.params.index)
     cov = pd.DataFrame(np.asarray(res.cov_params()), index=names, columns=names)
     if kind == "cluster":
         diag = np.array([cov.loc[c, c] for c in check if c in cov.index], dtype=float)
@@ -275,19 +240,102 @@ def _fit(y, X, family, offset, groups, confidence, absorb=None, treat=None, chec
                     "typically because too few clusters vary in treatment")
     if kind == "cluster":
         G, g_t, g_c = counts3
-        df = _cluster_df(G, g_t, g_c) if treat is not None else float(G - 1)
+        df = _cluster_df(G, g_t, g_c) if has_treat else float(G - 1)
         label = (f"CR1 cluster-robust SE by {cluster_name!r} ({G} clusters, {g_t} with treated "
                  f"rows), t distribution with {df:.1f} df")
     elif kind == "model":
-        cov = model_cov
-        df = model_df
-        label = model_label + ", t distribution with " + f"{model_df:.0f} df"
+        cov, df = model[0], model[1]
+        label = model[2] + ", t distribution with " + f"{df:.0f} df"
     else:
         df = float(res.df_resid) if family == "gaussian" else None
         label = "HC1 robust SE" if family == "gaussian" else "robust (sandwich) SE"
-    return _Fit(res=res, params=params, cov=cov, crit=_crit(confidence, df), df=df, kind=kind,
-                label=label, note=note, model_cov=model_cov, model_df=model_df,
-                counts=counts3)
+    return kind, note, cov, df, label
+
+
+def _absorb_units(X, y, absorb, family):
+    """Design step of :func:`_fit`: unit fixed effects, by demeaning (OLS) or dummies (Poisson).
+
+    Returns ``(X, y, n_absorbed)``; ``n_absorbed`` (units demeaned away) counts against
+    the OLS residual degrees of freedom.
+    """
+    if absorb is None:
+        return X, y, 0
+    X = X.drop(columns=[c for c in ("const", "treated") if c in X.columns])
+    if family == "gaussian":
+        counts = np.bincount(absorb)
+
+        def demean(v):
+            return v - (np.bincount(absorb, weights=v) / counts)[absorb]
+        y = demean(np.asarray(y, dtype=float))
+        X = X.apply(lambda col: demean(col.to_numpy(dtype=float)))
+        X = X.loc[:, (X.abs() > 1e-12).any(axis=0)]
+        return X, y, int((counts > 0).sum())
+    dummies = pd.get_dummies(absorb, prefix="unit", dtype=float)
+    dummies.index = X.index
+    return pd.concat([X, dummies], axis=1), y, 0
+
+
+def _usable_clusters(groups, treat, n, cluster_name):
+    """Which covariance :func:`_fit` can use: ``(kind, note, (G, g_t, g_c) or None)``.
+
+    ``"hc"`` without clusters; ``"cluster"`` when there are at least ``MIN_CLUSTERS``
+    clusters and each group lies in at least ``MIN_CLUSTERS_PER_GROUP``; else ``"model"``
+    with a note saying why.
+    """
+    if groups is None:
+        return "hc", None, None
+    counts3 = _cluster_counts(groups, treat if treat is not None else np.zeros(n))
+    G, g_t, g_c = counts3
+    if treat is None:
+        g_t = g_c = G
+    if G < MIN_CLUSTERS:
+        return "model", (f"only {G} cluster(s) in `cluster` column {cluster_name!r}; cluster-robust "
+                         f"standard errors need at least {MIN_CLUSTERS}"), counts3
+    if min(g_t, g_c) < MIN_CLUSTERS_PER_GROUP:
+        return "model", (f"the {'treated' if g_t < g_c else 'comparison'} group lies in a single "
+                         f"cluster of `cluster` column {cluster_name!r}, so cluster-robust standard "
+                         "errors cannot measure its variability"), counts3
+    return "cluster", None, counts3
+
+
+def _fit_model(y, X, family, offset, groups, kind, implicit_constant=False):
+    """Fit step of :func:`_fit`: statsmodels OLS or Poisson GLM with the chosen covariance."""
+    if family == "gaussian":
+        model = sm.OLS(y, X)
+    else:
+        # with unit dummies for every unit the design holds a constant (they sum to one),
+        # which statsmodels would otherwise find by two rank computations (SVDs) of X
+        model = sm.GLM(y, X, family=sm.families.Poisson(),
+                       offset=np.zeros(len(y)) if offset is None else offset,
+                       **({"hasconst": True} if implicit_constant else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "cluster":
+            return model.fit(cov_type="cluster",
+                             cov_kwds={"groups": np.asarray(groups), "use_correction": True,
+                                       "df_correction": True})
+        if kind == "hc":
+            return model.fit(cov_type="HC1" if family == "gaussian" else "HC0")
+        return model.fit()
+
+
+def _model_covariance(res, family, n_absorbed):
+    """Model-based covariance of a fit: ``(cov, residual df, label)``.
+
+    Classical OLS (residual df net of the absorbed units), or quasi-Poisson with the
+    Pearson dispersion floored at 1.
+    """
+    names = list(res.params.index)
+    ncp = pd.DataFrame(np.asarray(res.normalized_cov_params), index=names, columns=names)
+    if family == "gaussian":
+        model_df = max(float(res.df_resid) - n_absorbed, 1.0)
+        scale = float(np.sum(np.asarray(res.resid) ** 2)) / model_df
+        model_label = "model-based SE (classical OLS)"
+    else:
+        model_df = max(float(res.df_resid), 1.0)
+        scale = max(1.0, float(res.pearson_chi2) / model_df)
+        model_label = f"model-based SE (quasi-Poisson, dispersion {scale:.2f})"
+    return ncp * scale, model_df, model_label
 
 
 def _bootstrap(fit: _Fit, groups, reps, seed) -> ScoreBootstrap:
@@ -456,21 +504,10 @@ class DiDResult(InterventionResult):
 
 
 def difference_in_differences(
-    data: pd.DataFrame,
-    outcome: str,
-    treated: str,
-    post: str,
-    unit: str | None = None,
-    cluster: str | None = None,
-    *,
-    time: str | None = None,
-    family: str = "gaussian",
-    exposure: str | None = None,
-    unit_effects: bool = False,
-    confidence: float = 0.95,
-    inference: str = "wild_bootstrap",
-    bootstrap_reps: int = DEFAULT_REPS,
-    seed: int = DEFAULT_SEED,
+    data: pd.DataFrame, outcome: str, treated: str, post: str, unit: str | None = None,
+    cluster: str | None = None, *, time: str | None = None, family: str = "gaussian",
+    exposure: str | None = None, unit_effects: bool = False, confidence: float = 0.95,
+    inference: str = "wild_bootstrap", bootstrap_reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED,
     event_study: bool = True,
 ) -> DiDResult:
     """Estimate a difference-in-differences effect with cluster-robust errors.
@@ -480,12 +517,9 @@ def difference_in_differences(
     data : pandas.DataFrame
         Long format: one row per unit (or group) and period.
     outcome : str
-        Outcome column (counts for ``family="poisson"``). Rows with a missing
-        outcome are dropped.
-    treated : str
-        0/1 column: 1 for the treated group.
-    post : str
-        0/1 column: 1 for periods after the intervention started.
+        Outcome column (counts for ``family="poisson"``). Rows with a missing outcome are dropped.
+    treated, post : str
+        0/1 columns: 1 for the treated group; 1 for periods after the intervention started.
     unit : str, optional
         Unit identifier (e.g. store, ward); used for clustering when ``cluster``
         is not given. ``treated`` must be constant within a unit.
@@ -500,33 +534,25 @@ def difference_in_differences(
     exposure : str, optional
         Population/exposure column for a log offset (Poisson only).
     unit_effects : bool
-        Add unit fixed effects (needs ``unit``). More precise when units differ a
-        lot in level (e.g. wards with very different crime counts); units seen in
-        only one period (and, for Poisson, units with no events) then carry no
+        Add unit fixed effects (needs ``unit``). More precise when units differ a lot in level;
+        units seen in only one period (and, for Poisson, units with no events) then carry no
         information and are dropped.
     confidence : float
         Confidence level (default 0.95).
     inference : {"wild_bootstrap", "cluster"}
-        How the p-value and interval of the ``did`` row are found when clusters are
-        usable (``cluster``/``unit`` given, at least ``MIN_CLUSTERS`` clusters and two
-        in each group). ``"wild_bootstrap"`` (default): wild cluster restricted score
-        bootstrap (Kline & Santos 2012; Webb weights; the interval by test inversion,
-        Roodman et al. 2019), which holds its level with few treated clusters where
-        CR1 may not: with 5 treated of 20 areas over 60 months of over-dispersed,
-        autocorrelated counts it rejected 4-7% of null panels and covered 92-98%
-        (``benchmarks/calib_models.py``). With fewer than
-        ``MIN_CALIBRATED_CLUSTERS_PER_GROUP`` (4) treated or comparison clusters no
-        cluster-based method is reliable and a warning says so. ``"cluster"``: the CR1
-        standard error with a t reference (the method before issue 10). Without usable
-        clusters both fall back as described above. ``se`` is always the CR1 (or
-        fallback) standard error.
-    bootstrap_reps : int
-        Bootstrap draws (default 999).
-    seed : int
-        Seed of the bootstrap weights (fixed by default, so results are reproducible).
+        How the p-value and interval of the ``did`` row are found when clusters are usable
+        (``cluster``/``unit`` given, at least ``MIN_CLUSTERS`` clusters and two in each
+        group). ``"wild_bootstrap"`` (default): wild cluster restricted score bootstrap
+        (Kline & Santos 2012; Webb weights; the interval by test inversion, Roodman et al.
+        2019; its calibration is in the module docstring); with fewer than
+        ``MIN_CALIBRATED_CLUSTERS_PER_GROUP`` (4) treated or comparison clusters a warning
+        says no cluster-based method is reliable. ``"cluster"``: the CR1 standard error with
+        a t reference (the method before issue 10). Without usable clusters both fall back
+        as the module docstring says. ``se`` is always the CR1 (or fallback) standard error.
+    bootstrap_reps, seed : int
+        Bootstrap draws (default 999) and the seed of their weights (fixed: reproducible).
     event_study : bool
-        Fit the event study and pre-trend checks when ``time`` is given (default True;
-        False skips them, e.g. in simulations).
+        Fit the event study and pre-trend checks when ``time`` is given (default True).
 
     Returns
     -------
@@ -543,6 +569,101 @@ def difference_in_differences(
     Card & Krueger (1994), *AER* 84:772-793; Bertrand, Duflo & Mullainathan (2004),
     *QJE* 119:249-275; Cameron & Miller (2015), *J Human Resources* 50:317-372.
     """
+    # steps: validation, data and design, main fit (+ bootstrap), event study, result assembly
+    confidence = _check_arguments(data, outcome, treated, post, unit, cluster, time, family,
+                                  exposure, unit_effects, confidence, inference, bootstrap_reps,
+                                  event_study)
+    pnl = _prepare_panel(data, outcome, treated, post, unit, cluster, family, exposure, unit_effects)
+    design = _main_design(pnl, time)
+    fit_kw = dict(family=family, confidence=confidence, cluster_name=pnl.cluster_col)
+    main = _estimate_did(pnl, design, fit_kw, inference, bootstrap_reps, seed)
+    es = (_event_study(pnl, design, fit_kw, unit, unit_effects, confidence)
+          if time is not None and design.common_start and event_study else _EventStudy())
+    return _assemble(pnl, design, main, es, outcome=outcome, family=family, exposure=exposure,
+                     time=time, unit_effects=unit_effects, confidence=confidence)
+
+
+def _assemble(pnl, design, main, es, *, outcome, family, exposure, time, unit_effects,
+              confidence) -> DiDResult:
+    """Result assembly: the table (``did`` row, then the linear pre-trend row), the event
+    study, the cell means and the warnings."""
+    rows = [_did_row(main, family, unit_effects, time, pnl.cluster_col, confidence)] + es.rows
+    return DiDResult(
+        table=make_table(rows, extra=["se"]), cell_means=_cell_means(pnl), event_study=es.table,
+        pretrend=es.pretrend, n_clusters=pnl.n_clusters, n_treated_clusters=pnl.n_treated_clusters,
+        se_method=main.fit.label, n_obs=int(len(pnl.y)), model=main.fit.res, df=main.fit.df,
+        se_model=_se(main.fit.model_cov, "did"),
+        inference="wild_bootstrap" if main.boot is not None else main.fit.kind,
+        p_value_cluster=main.p_cluster, outcome=outcome, family=family, exposure=exposure,
+        time=time, confidence=confidence,
+        warnings=_warnings(pnl, design, main, [main.fit] + es.fits, es.joint_note, family),
+    )
+
+
+@dataclass
+class _Panel:
+    """The rows a DiD call models, as arrays: outcome, indicators, offset, clusters, units."""
+
+    df: pd.DataFrame
+    y: np.ndarray
+    D: np.ndarray
+    P: np.ndarray
+    offset: np.ndarray | None
+    groups: np.ndarray | None
+    absorb: np.ndarray | None
+    cluster_col: str | None
+    n_dropped: int
+    n_uninformative: int
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.groups is None else int(len(np.unique(self.groups)))
+
+    @property
+    def n_treated_clusters(self) -> int | None:
+        return None if self.groups is None else int(len(np.unique(self.groups[self.D == 1])))
+
+
+@dataclass
+class _Design:
+    """The main model's design: ``X`` and the time axis (``None`` without ``time``)."""
+
+    X: pd.DataFrame
+    axis: TimeAxis | None = None
+    ords: np.ndarray | None = None
+    common_start: bool = False
+    staggered: bool = False
+    period_cols: dict = field(default_factory=dict)
+
+
+@dataclass
+class _MainEstimate:
+    """The ``did`` coefficient (link scale), its interval and p-value, and the fit behind them."""
+
+    fit: _Fit
+    estimate: float
+    se: float
+    lower: float
+    upper: float
+    p_value: float
+    p_cluster: float
+    boot: ScoreBootstrap | None
+
+
+@dataclass
+class _EventStudy:
+    """Event study, pre-trend tests, the table row of the linear pre-trend and the fits used."""
+
+    table: pd.DataFrame | None = None
+    pretrend: dict | None = None
+    joint_note: str | None = None
+    rows: list = field(default_factory=list)
+    fits: list = field(default_factory=list)
+
+
+def _check_arguments(data, outcome, treated, post, unit, cluster, time, family, exposure,
+                     unit_effects, confidence, inference, bootstrap_reps, event_study) -> float:
+    """Validation step: the arguments (not yet the values); returns the checked confidence."""
     data = check_dataframe(data)
     for arg, col in (("outcome", outcome), ("treated", treated), ("post", post)):
         check_column(data, col, arg)
@@ -556,17 +677,22 @@ def difference_in_differences(
         raise ValueError(f"`bootstrap_reps` must be an integer >= 99, got {bootstrap_reps!r}")
     if not isinstance(event_study, (bool, np.bool_)):
         raise ValueError(f"`event_study` must be True or False, got {event_study!r}")
-    fit_event_study = bool(event_study)  # the name ``event_study`` is reused for the result
     if exposure is not None and family != "poisson":
         raise ValueError("`exposure` (a log offset) is only used with family='poisson'")
     for arg, col in (("unit", unit), ("cluster", cluster), ("time", time), ("exposure", exposure)):
         if col is not None:
             check_column(data, col, arg)
-
     if not isinstance(unit_effects, (bool, np.bool_)):
         raise ValueError(f"`unit_effects` must be True or False, got {unit_effects!r}")
     if unit_effects and unit is None:
         raise ValueError("`unit_effects=True` needs the `unit` column")
+    return confidence
+
+
+def _prepare_panel(data, outcome, treated, post, unit, cluster, family, exposure,
+                   unit_effects) -> _Panel:
+    """Validation of the values, and the rows that are modelled (missing outcomes and, with
+    unit effects, uninformative units dropped)."""
     y_raw = numeric_column(data, outcome, "outcome")
     keep = ~np.isnan(y_raw)
     n_dropped = int((~keep).sum())
@@ -607,161 +733,197 @@ def difference_in_differences(
                              "missing values")
         groups = pd.factorize(df[cluster_col])[0]
     absorb = pd.factorize(df[unit])[0] if unit_effects else None
+    return _Panel(df=df, y=y, D=D, P=P, offset=offset, groups=groups, absorb=absorb,
+                  cluster_col=cluster_col, n_dropped=n_dropped, n_uninformative=n_uninformative)
 
-    # ---- main model ------------------------------------------------------ #
-    X = pd.DataFrame({"const": 1.0, "treated": D}, index=df.index)
-    axis = ords = None
-    common_start = False
-    staggered = False
-    period_cols: dict[str, np.ndarray] = {}
+
+def _main_design(pnl: _Panel, time) -> _Design:
+    """Design step: const, treated, period dummies (or ``post`` without a common start or
+    without ``time``) and the ``did`` interaction."""
+    X = pd.DataFrame({"const": 1.0, "treated": pnl.D}, index=pnl.df.index)
+    design = _Design(X=X)
     if time is not None:
-        axis, ords, _ = TimeAxis.from_values(df[time], "time")
-        post_by_time = pd.Series(P).groupby(ords).nunique()
+        axis, ords, _ = TimeAxis.from_values(pnl.df[time], "time")
+        post_by_time = pd.Series(pnl.P).groupby(ords).nunique()
         common_start = bool((post_by_time == 1).all())
-        staggered = not common_start
         uniq = np.unique(ords)
         period_cols = {f"period_{o}": (ords == o).astype(float) for o in uniq[1:]}
-        X = pd.concat([X, pd.DataFrame(period_cols, index=df.index)], axis=1)
+        X = pd.concat([X, pd.DataFrame(period_cols, index=pnl.df.index)], axis=1)
         if not common_start:
-            X["post"] = P
+            X["post"] = pnl.P
+        design = _Design(X=X, axis=axis, ords=ords, common_start=common_start,
+                         staggered=not common_start, period_cols=period_cols)
     else:
-        X["post"] = P
-    X["did"] = D * P
-    fit_kw = dict(family=family, confidence=confidence, cluster_name=cluster_col)
-    fits: list[_Fit] = []
-    fm = _fit(y, X, offset=offset, groups=groups, absorb=absorb, treat=D, check=("did",), **fit_kw)
-    fits.append(fm)
-    res = fm.res
+        X["post"] = pnl.P
+    X["did"] = pnl.D * pnl.P
+    return design
+
+
+def _estimate_did(pnl: _Panel, design: _Design, fit_kw, inference, reps, seed) -> _MainEstimate:
+    """Fit step: the main model, then (default) the wild bootstrap p-value and interval."""
+    fm = _fit(pnl.y, design.X, offset=pnl.offset, groups=pnl.groups, absorb=pnl.absorb,
+              treat=pnl.D, check=("did",), **fit_kw)
     b, s = float(fm.params["did"]), _se(fm.cov, "did")
     lo, hi = b - fm.crit * s, b + fm.crit * s
-    p_main = _p(b / s, fm.df)
-    p_cluster = p_main
+    p_main = p_cluster = _p(b / s, fm.df)
     boot = None
     if inference == "wild_bootstrap" and fm.kind == "cluster" and np.isfinite(s):
-        boot = _bootstrap(fm, groups, bootstrap_reps, seed)
+        boot = _bootstrap(fm, pnl.groups, reps, seed)
         p_main = boot.p_value(0.0)  # the null: no effect (0 on the link scale)
-        lo, hi = boot.interval(b, s, confidence, fm.crit)
+        lo, hi = boot.interval(b, s, fit_kw["confidence"], fm.crit)
+    return _MainEstimate(fit=fm, estimate=b, se=s, lower=lo, upper=hi, p_value=p_main,
+                         p_cluster=p_cluster, boot=boot)
+
+
+def _did_row(main: _MainEstimate, family, unit_effects, time, cluster_col, confidence) -> dict:
+    """Result assembly: the ``did`` table row (ratio scale for Poisson) and its method text."""
     ratio = family == "poisson"
+    fm, boot = main.fit, main.boot
     fe = [n for n, flag in (("unit", unit_effects), ("period", time is not None)) if flag]
-    method = ("OLS" if family == "gaussian" else "Poisson GLM") + \
-        (f" with {' and '.join(fe)} fixed effects" if fe else "") + f", {fm.label}"
+    model = ("OLS" if family == "gaussian" else "Poisson GLM") + \
+        (f" with {' and '.join(fe)} fixed effects" if fe else "")
+    method = model + f", {fm.label}"
     if boot is not None:
         G, g_t, _ = fm.counts
-        method = (("OLS" if family == "gaussian" else "Poisson GLM")
-                  + (f" with {' and '.join(fe)} fixed effects" if fe else "")
-                  + f"; p-value and interval by wild cluster restricted score bootstrap by "
-                    f"{cluster_col!r} ({G} clusters, {g_t} with treated rows; Webb weights, "
-                    f"{boot.reps} draws; Kline & Santos 2012); se: CR1 cluster-robust")
-    rows = [{
+        method = (model + f"; p-value and interval by wild cluster restricted score bootstrap by "
+                          f"{cluster_col!r} ({G} clusters, {g_t} with treated rows; Webb weights, "
+                          f"{boot.reps} draws; Kline & Santos 2012); se: CR1 cluster-robust")
+    b, lo, hi = main.estimate, main.lower, main.upper
+    return {
         "effect": "did",
         "estimate": math.exp(b) if ratio else b,
         "lower": math.exp(lo) if ratio else lo,
         "upper": math.exp(hi) if ratio else hi,
-        "p_value": p_main, "confidence": confidence, "method": method,
-        "scale": "ratio of rate ratios" if ratio else "difference", "se": s,
-    }]
+        "p_value": main.p_value, "confidence": confidence, "method": method,
+        "scale": "ratio of rate ratios" if ratio else "difference", "se": main.se,
+    }
 
-    # ---- event study and pre-trend ---------------------------------------- #
-    event_study = None
-    pretrend = None
-    joint_note = None
-    if time is not None and common_start and fit_event_study:
-        uniq = np.unique(ords)
-        post_ords = uniq[pd.Series(P).groupby(ords).first().reindex(uniq).to_numpy() == 1]
-        pre_ords = uniq[~np.isin(uniq, post_ords)]
-        if len(pre_ords) >= 1 and len(post_ords) >= 1:
-            first_post = post_ords.min()
-            ref = pre_ords.max()
-            rel = {o: int(np.searchsorted(uniq, o) - np.searchsorted(uniq, first_post)) for o in uniq}
-            es_terms = [(o, f"treated_x_{o}") for o in uniq if o != ref]
-            Xe = pd.concat([
-                pd.DataFrame({"const": 1.0, "treated": D}, index=df.index),
-                pd.DataFrame(period_cols, index=df.index),
-                pd.DataFrame({name: D * (ords == o) for o, name in es_terms}, index=df.index),
-            ], axis=1)
-            fe_ = _fit(y, Xe, offset=offset, groups=groups, absorb=absorb, treat=D,
-                       check=[name for _, name in es_terms], **fit_kw)
-            fits.append(fe_)
-            pe = fe_.params
-            es_rows = [{"time": axis.label(ref), "relative_time": rel[ref], "estimate": 0.0,
-                        "lower": 0.0, "upper": 0.0, "p_value": float("nan"), "se": 0.0}]
-            for o, name in es_terms:
-                bb, ss = float(pe[name]), _se(fe_.cov, name)
-                es_rows.append({"time": axis.label(o), "relative_time": rel[o], "estimate": bb,
-                                "lower": bb - fe_.crit * ss, "upper": bb + fe_.crit * ss,
-                                "p_value": _p(bb / ss, fe_.df), "se": ss})
-            event_study = pd.DataFrame(es_rows).sort_values("relative_time").reset_index(drop=True)
-            if ratio:
-                for c in ("estimate", "lower", "upper"):
-                    event_study[c] = np.exp(event_study[c])
-            leads = [name for o, name in es_terms if o < ref]
-            if leads:
-                refit = None
-                if unit is not None and not unit_effects:
-                    def refit():
-                        # the model-based joint test allows for unit levels (else the
-                        # dispersion absorbs level differences and the test is very
-                        # conservative); leads are the same in a balanced panel
-                        codes = pd.factorize(df[unit])[0]
-                        inf = pd.Series(y).groupby(codes).transform("size").to_numpy() > 1
-                        if family == "poisson":
-                            inf &= pd.Series(y).groupby(codes).transform("sum").to_numpy() > 0
-                        return _fit(y[inf], Xe.loc[inf].reset_index(drop=True),
-                                    offset=None if offset is None else offset[inf], groups=None,
-                                    absorb=pd.factorize(codes[inf])[0], treat=D[inf], **fit_kw)
-                pretrend, joint_note = _joint_pretrend(fe_, leads, family, cluster_col, refit)
-                # linear differential pre-trend (pre-period data only): 1 df
-                pre_mask = np.isin(ords, pre_ords)
-                tnum = np.searchsorted(uniq, ords[pre_mask]).astype(float)
-                Xp = pd.concat([
-                    pd.DataFrame({"const": 1.0, "treated": D[pre_mask]}),
-                    pd.DataFrame({f"period_{o}": (ords[pre_mask] == o).astype(float)
-                                  for o in pre_ords[1:]}),
-                    pd.DataFrame({"treated_x_trend": D[pre_mask] * tnum}),
-                ], axis=1)
-                g_pre = None if groups is None else pd.factorize(groups[pre_mask])[0]
-                a_pre = None if absorb is None else pd.factorize(absorb[pre_mask])[0]
-                fp = _fit(y[pre_mask], Xp, offset=None if offset is None else offset[pre_mask],
-                          groups=g_pre, absorb=a_pre, treat=D[pre_mask],
-                          check=("treated_x_trend",), **fit_kw)
-                fits.append(fp)
-                bt, st = float(fp.params["treated_x_trend"]), _se(fp.cov, "treated_x_trend")
-                lt, ht = bt - fp.crit * st, bt + fp.crit * st
-                p_lin = _p(bt / st, fp.df)
-                rows.append({
-                    "effect": "pre_trend_difference",
-                    "estimate": math.exp(bt) if ratio else bt,
-                    "lower": math.exp(lt) if ratio else lt,
-                    "upper": math.exp(ht) if ratio else ht,
-                    "p_value": p_lin, "confidence": confidence,
-                    "method": "pre-period data only: treated x linear time, " + fp.label,
-                    "scale": "rate ratio per period" if ratio else "difference in slope per period",
-                    "se": st,
-                })
-                pretrend["linear"] = {
-                    "estimate": bt, "statistic": bt / st if st > 0 else float("nan"), "df": 1,
-                    "df_denom": fp.df, "p_value": p_lin,
-                    "test": ("t test" if fp.df is not None else "z test")
-                    + " of the treated x linear time interaction (pre-period data only)",
-                    "covariance": fp.label,
-                }
 
-    # ---- descriptive cell means ------------------------------------------- #
-    rate = y / np.exp(offset) if offset is not None else y
-    cell = pd.DataFrame({"treated": D.astype(int), "post": P.astype(int), "value": rate})
-    cell_means = cell.groupby(["treated", "post"])["value"].agg(["mean", "count"])
+def _event_study(pnl: _Panel, design: _Design, fit_kw, unit, unit_effects,
+                 confidence) -> _EventStudy:
+    """Event study (treated x period, reference = last pre period) and the pre-trend checks.
 
+    Empty without at least one period either side of the start.
+    """
+    ords, D, y, family = design.ords, pnl.D, pnl.y, fit_kw["family"]
+    uniq = np.unique(ords)
+    post_ords = uniq[pd.Series(pnl.P).groupby(ords).first().reindex(uniq).to_numpy() == 1]
+    pre_ords = uniq[~np.isin(uniq, post_ords)]
+    if not (len(pre_ords) >= 1 and len(post_ords) >= 1):
+        return _EventStudy()
+    first_post = post_ords.min()
+    ref = pre_ords.max()
+    rel = {o: int(np.searchsorted(uniq, o) - np.searchsorted(uniq, first_post)) for o in uniq}
+    es_terms = [(o, f"treated_x_{o}") for o in uniq if o != ref]
+    Xe = pd.concat([
+        pd.DataFrame({"const": 1.0, "treated": D}, index=pnl.df.index),
+        pd.DataFrame(design.period_cols, index=pnl.df.index),
+        pd.DataFrame({name: D * (ords == o) for o, name in es_terms}, index=pnl.df.index),
+    ], axis=1)
+    fe_ = _fit(y, Xe, offset=pnl.offset, groups=pnl.groups, absorb=pnl.absorb, treat=D,
+               check=[name for _, name in es_terms], **fit_kw)
+    out = _EventStudy(fits=[fe_])
+    pe = fe_.params
+    es_rows = [{"time": design.axis.label(ref), "relative_time": rel[ref], "estimate": 0.0,
+                "lower": 0.0, "upper": 0.0, "p_value": float("nan"), "se": 0.0}]
+    for o, name in es_terms:
+        bb, ss = float(pe[name]), _se(fe_.cov, name)
+        es_rows.append({"time": design.axis.label(o), "relative_time": rel[o], "estimate": bb,
+                        "lower": bb - fe_.crit * ss, "upper": bb + fe_.crit * ss,
+                        "p_value": _p(bb / ss, fe_.df), "se": ss})
+    out.table = pd.DataFrame(es_rows).sort_values("relative_time").reset_index(drop=True)
+    if family == "poisson":
+        for c in ("estimate", "lower", "upper"):
+            out.table[c] = np.exp(out.table[c])
+    leads = [name for o, name in es_terms if o < ref]
+    if leads:
+        refit = None
+        if unit is not None and not unit_effects:
+            def refit():
+                return _refit_with_unit_effects(pnl, Xe, unit, fit_kw)
+        out.pretrend, out.joint_note = _joint_pretrend(fe_, leads, family, pnl.cluster_col, refit)
+        row, linear, fp = _linear_pretrend(pnl, design, uniq, pre_ords, fit_kw, confidence)
+        out.fits.append(fp)
+        out.rows.append(row)
+        out.pretrend["linear"] = linear
+    return out
+
+
+def _refit_with_unit_effects(pnl: _Panel, Xe, unit, fit_kw) -> _Fit:
+    """The event-study model refitted with unit fixed effects, for the model-based joint test.
+
+    It allows for unit levels (else the dispersion absorbs level differences and the test is
+    very conservative); the leads are the same in a balanced panel.
+    """
+    y, family = pnl.y, fit_kw["family"]
+    codes = pd.factorize(pnl.df[unit])[0]
+    inf = pd.Series(y).groupby(codes).transform("size").to_numpy() > 1
+    if family == "poisson":
+        inf &= pd.Series(y).groupby(codes).transform("sum").to_numpy() > 0
+    return _fit(y[inf], Xe.loc[inf].reset_index(drop=True),
+                offset=None if pnl.offset is None else pnl.offset[inf], groups=None,
+                absorb=pd.factorize(codes[inf])[0], treat=pnl.D[inf], **fit_kw)
+
+
+def _linear_pretrend(pnl: _Panel, design: _Design, uniq, pre_ords, fit_kw, confidence):
+    """Linear differential pre-trend (pre-period data only, 1 df): ``(table row, pretrend
+    "linear" entry, fit)``."""
+    ords, D, ratio = design.ords, pnl.D, fit_kw["family"] == "poisson"
+    pre_mask = np.isin(ords, pre_ords)
+    tnum = np.searchsorted(uniq, ords[pre_mask]).astype(float)
+    Xp = pd.concat([
+        pd.DataFrame({"const": 1.0, "treated": D[pre_mask]}),
+        pd.DataFrame({f"period_{o}": (ords[pre_mask] == o).astype(float) for o in pre_ords[1:]}),
+        pd.DataFrame({"treated_x_trend": D[pre_mask] * tnum}),
+    ], axis=1)
+    g_pre = None if pnl.groups is None else pd.factorize(pnl.groups[pre_mask])[0]
+    a_pre = None if pnl.absorb is None else pd.factorize(pnl.absorb[pre_mask])[0]
+    fp = _fit(pnl.y[pre_mask], Xp, offset=None if pnl.offset is None else pnl.offset[pre_mask],
+              groups=g_pre, absorb=a_pre, treat=D[pre_mask], check=("treated_x_trend",), **fit_kw)
+    bt, st = float(fp.params["treated_x_trend"]), _se(fp.cov, "treated_x_trend")
+    lt, ht = bt - fp.crit * st, bt + fp.crit * st
+    p_lin = _p(bt / st, fp.df)
+    row = {
+        "effect": "pre_trend_difference",
+        "estimate": math.exp(bt) if ratio else bt,
+        "lower": math.exp(lt) if ratio else lt,
+        "upper": math.exp(ht) if ratio else ht,
+        "p_value": p_lin, "confidence": confidence,
+        "method": "pre-period data only: treated x linear time, " + fp.label,
+        "scale": "rate ratio per period" if ratio else "difference in slope per period",
+        "se": st,
+    }
+    linear = {
+        "estimate": bt, "statistic": bt / st if st > 0 else float("nan"), "df": 1,
+        "df_denom": fp.df, "p_value": p_lin,
+        "test": ("t test" if fp.df is not None else "z test")
+        + " of the treated x linear time interaction (pre-period data only)",
+        "covariance": fp.label,
+    }
+    return row, linear, fp
+
+
+def _cell_means(pnl: _Panel) -> pd.DataFrame:
+    """Descriptive mean outcome (rate with an exposure) by group and period."""
+    rate = pnl.y / np.exp(pnl.offset) if pnl.offset is not None else pnl.y
+    cell = pd.DataFrame({"treated": pnl.D.astype(int), "post": pnl.P.astype(int), "value": rate})
+    return cell.groupby(["treated", "post"])["value"].agg(["mean", "count"])
+
+
+def _warnings(pnl: _Panel, design: _Design, main: _MainEstimate, fits, joint_note,
+              family) -> list[str]:
+    """Result assembly: the plain-English notes and cautions of a DiD result."""
+    fm, boot, ratio = main.fit, main.boot, family == "poisson"
+    n_clusters, n_treated_clusters = pnl.n_clusters, pnl.n_treated_clusters
     warn_list = []
-    n_clusters = None if groups is None else int(len(np.unique(groups)))
-    n_treated_clusters = None if groups is None else int(len(np.unique(groups[D == 1])))
-    if n_dropped:
-        warn_list.append(f"Note: {n_dropped} row(s) with a missing outcome were dropped.")
-    if n_uninformative:
-        warn_list.append(f"Note: {n_uninformative} unit(s) carrying no information under unit "
+    if pnl.n_dropped:
+        warn_list.append(f"Note: {pnl.n_dropped} row(s) with a missing outcome were dropped.")
+    if pnl.n_uninformative:
+        warn_list.append(f"Note: {pnl.n_uninformative} unit(s) carrying no information under unit "
                          "fixed effects (one period only" + (", or no events" if family == "poisson"
                                                              else "") + ") were dropped.")
     fallback = [f.note for f in fits if f.kind == "model" and f.note]
-    if groups is None:
+    if pnl.groups is None:
         warn_list.append("Caution: no unit or cluster column was given, so repeated observations of "
                          "the same place are treated as independent; standard errors are likely "
                          "too small.")
@@ -777,7 +939,7 @@ def difference_in_differences(
                          "unreliable with fewer than about 30-50 clusters, even with the CR1 "
                          f"correction and the t({fm.df:.1f}) reference distribution used here. "
                          "Consider inference='wild_bootstrap' (the default).")
-    if (boot is None and groups is not None and not fallback and n_treated_clusters is not None
+    if (boot is None and pnl.groups is not None and not fallback and n_treated_clusters is not None
             and n_treated_clusters < 10 and (n_clusters or 0) >= 30):
         warn_list.append(f"Caution: only {n_treated_clusters} clusters contain treated units; "
                          "cluster-robust inference is approximate when few clusters are treated "
@@ -791,30 +953,22 @@ def difference_in_differences(
                          "cluster bootstrap used here included) can be relied on to hold its "
                          "stated level; the bootstrap then tends to be cautious (too wide an "
                          "interval, real effects missed; MacKinnon & Webb 2017).")
-    if boot is not None and not (np.isfinite(lo) and np.isfinite(hi)):
+    if boot is not None and not (np.isfinite(main.lower) and np.isfinite(main.upper)):
         warn_list.append("Note: the wild bootstrap interval is unbounded on one side: the data "
                          "cannot rule out effects of any size in that direction.")
     if joint_note:
         warn_list.append(joint_note)
-    if staggered:
+    if design.staggered:
         warn_list.append("Caution: `post` is not the same for all units in a period (staggered "
                          "start). The two-way fixed-effects estimate can be biased when effects vary "
                          "over time (Goodman-Bacon 2021); no event study was fitted.")
     if family == "poisson":
-        mu = np.asarray(res.mu)
-        disp = float(np.sum((y - mu) ** 2 / mu) / max(len(y) - X.shape[1], 1))
+        mu = np.asarray(fm.res.mu)
+        disp = float(np.sum((pnl.y - mu) ** 2 / mu) / max(len(pnl.y) - design.X.shape[1], 1))
         if disp > 1.5:
             warn_list.append(f"Note: the counts are over-dispersed (Pearson dispersion {disp:.2f}); "
                              "the robust standard errors allow for this.")
-
-    return DiDResult(
-        table=make_table(rows, extra=["se"]), cell_means=cell_means, event_study=event_study,
-        pretrend=pretrend, n_clusters=n_clusters, n_treated_clusters=n_treated_clusters,
-        se_method=fm.label, n_obs=int(len(y)), model=res, df=fm.df, se_model=_se(fm.model_cov, "did"),
-        inference="wild_bootstrap" if boot is not None else fm.kind, p_value_cluster=p_cluster,
-        outcome=outcome, family=family, exposure=exposure, time=time,
-        confidence=confidence, warnings=warn_list,
-    )
+    return warn_list
 
 
 def _joint_pretrend(fit: _Fit, leads: list[str], family: str, cluster_col,

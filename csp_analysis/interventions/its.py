@@ -78,6 +78,7 @@ models. *Biometrika* 65:297-303.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -318,21 +319,10 @@ class ITSResult(InterventionResult):
 # Public function
 # --------------------------------------------------------------------------- #
 def interrupted_time_series(
-    data: pd.DataFrame,
-    outcome: str,
-    time: str,
-    intervention_start: Any,
-    exposure: str | None = None,
-    family: str = "quasipoisson",
-    seasonality: str | None = "auto",
-    harmonics: int = 2,
-    period: int = 12,
-    slope_change: bool = True,
-    hac_lags: int | None = None,
-    *,
-    end: Any = None,
-    exclude: Sequence[Any] | None = None,
-    confidence: float = 0.95,
+    data: pd.DataFrame, outcome: str, time: str, intervention_start: Any, exposure: str | None = None,
+    family: str = "quasipoisson", seasonality: str | None = "auto", harmonics: int = 2,
+    period: int = 12, slope_change: bool = True, hac_lags: int | None = None, *, end: Any = None,
+    exclude: Sequence[Any] | None = None, confidence: float = 0.95,
     autocorrelation: str | None = "auto",
 ) -> ITSResult:
     """Estimate the effect of an intervention with segmented regression.
@@ -342,79 +332,116 @@ def interrupted_time_series(
     data : pandas.DataFrame
         One row per period.
     outcome : str
-        Column with the outcome (counts for the count families). Rows with a
-        missing outcome are left out of the fit.
+        Column with the outcome (counts for the count families). Rows with a missing outcome
+        are left out of the fit.
     time : str
-        Column with the period: month dates (Timestamps, Periods or 'YYYY-MM'
-        strings; converted to calendar months) or integer periods. Periods need
-        not be contiguous, but each may appear only once.
+        Column with the period: month dates (Timestamps, Periods or 'YYYY-MM' strings) or
+        integer periods; not necessarily contiguous, but each may appear only once.
     intervention_start : month or int
         First period in which the intervention was in place (same kind as ``time``).
     exposure : str, optional
-        Column with the population at risk, used as a log offset (count families
-        only) so effects are on rates.
+        Column with the population at risk, used as a log offset (count families only) so
+        effects are on rates.
     family : {"quasipoisson", "poisson", "negbin", "gaussian"}
-        Outcome distribution (default quasi-Poisson). Prefer ``quasipoisson`` or
-        ``negbin`` for crime counts, which are nearly always over-dispersed. (With the
-        default autocorrelation-robust variance Poisson and quasi-Poisson give the same
-        intervals.)
+        Outcome distribution (default quasi-Poisson; with the default autocorrelation-robust
+        variance Poisson gives the same intervals). Crime counts are nearly always over-dispersed.
     seasonality : {"auto", None, "fourier", "month"}
-        Seasonal adjustment: ``harmonics`` sine/cosine pairs of period ``period``,
-        or one dummy per position in the cycle (e.g. calendar month). ``"auto"``
-        (default): ``"month"`` for calendar-month data with at least 24 usable months
-        before the start, else None.
-    harmonics : int
-        Number of Fourier pairs (at most ``period // 2``).
-    period : int
-        Length of the seasonal cycle in periods (12 for monthly data).
+        Seasonal adjustment: ``harmonics`` sine/cosine pairs of period ``period``, or one
+        dummy per position in the cycle (e.g. calendar month). ``"auto"`` (default):
+        ``"month"`` for calendar-month data with at least 24 usable months before the
+        start, else None.
+    harmonics, period : int
+        Number of Fourier pairs (at most ``period // 2``); seasonal cycle (12 for monthly data).
     slope_change : bool
-        Include a change in trend after the start (default True). With False only
-        a step (level) change is estimated.
+        Include a change in trend after the start (default True). With False only a step
+        (level) change is estimated.
     hac_lags : int, optional
         Newey-West (HAC) standard errors with this maximum lag.
     end : month or int, optional
-        Last period of a temporary scheme; afterwards the intervention terms are
-        switched off (the series is assumed to return to the counterfactual).
+        Last period of a temporary scheme; afterwards the intervention terms are switched off
+        (the series is assumed to return to the counterfactual).
     exclude : sequence, optional
-        Periods (e.g. phase-in months) left out of estimation. They are still
-        shown and given counterfactual values. The level change is measured at
-        ``intervention_start``; if you exclude phase-in months and want the change
-        measured after them, set ``intervention_start`` to the first month after
-        the phase-in and exclude the months before it.
+        Periods (e.g. phase-in months) left out of estimation but still given counterfactual
+        values. The level change is measured at ``intervention_start`` (to measure it after a
+        phase-in, start at the first month after it and exclude the months before).
     confidence : float
         Confidence level of the intervals (default 0.95).
     autocorrelation : {"auto", None}
-        ``"auto"`` (default): autocorrelation-robust standard errors (module docstring;
-        calibrated by simulation for over-dispersed, serially correlated monthly
-        counts). ``None``: classical model-based standard errors (independent months),
-        as the published tutorials; use this to reproduce them. Ignored when
-        ``hac_lags`` is given (Newey-West) and for ``family="gaussian"`` (classical
-        OLS errors unless ``hac_lags`` is given).
+        ``"auto"`` (default): autocorrelation-robust standard errors (calibrated: module
+        docstring). ``None``: classical model-based ones (independent months), as the published
+        tutorials. Ignored with ``hac_lags`` (Newey-West) and for ``family="gaussian"``.
 
     Returns
     -------
     ITSResult
-        See :class:`ITSResult`.
 
     Raises
     ------
     ValueError
-        For unknown columns or options, negative counts, too few periods either
-        side of the start, or a design the data cannot identify.
+        For unknown columns or options, negative counts, too few periods either side of the
+        start, or a design the data cannot identify.
 
     References
     ----------
-    Lopez Bernal, Cummins & Gasparrini (2017), *Int J Epidemiol* 46:348-355;
-    Linden (2015), *Stata Journal* 15:480-500; Wagner et al. (2002), *J Clin Pharm
-    Ther* 27:299-309.
-
-    Examples
-    --------
-    >>> res = interrupted_time_series(df, "aces", "time", 37, exposure="stdpop",
-    ...                               family="quasipoisson", seasonality="fourier",
-    ...                               slope_change=False)  # doctest: +SKIP
-    >>> res.table.loc["level_change", ["estimate", "lower", "upper"]]  # doctest: +SKIP
+    Lopez Bernal, Cummins & Gasparrini (2017), *Int J Epidemiol* 46:348-355; Linden (2015),
+    *Stata Journal* 15:480-500; Wagner et al. (2002), *J Clin Pharm Ther* 27:299-309.
     """
+    # steps: validation, data, design, fit, result assembly (effects, counterfactual, warnings)
+    confidence = _check_its_arguments(data, outcome, time, exposure, family, seasonality, harmonics,
+                                      period, slope_change, hac_lags, confidence, autocorrelation)
+    ser = _prepare_series(data, outcome, time, intervention_start, exposure, family, end, exclude)
+    seasonality, X_all, X = _its_fit_design(ser, seasonality, slope_change, harmonics, period)
+    y, offset = ser.fitted()
+    fit = fit_its_model(y, X, offset, family, hac_lags,
+                        variance="ar" if autocorrelation == "auto" else "model")
+    return _assemble_its(fit, ser, X_all, X, outcome=outcome, time=time, exposure=exposure,
+                         family=family, seasonality=seasonality, period=period,
+                         slope_change=slope_change, hac_lags=hac_lags, confidence=confidence,
+                         autocorrelation=autocorrelation)
+
+
+def _assemble_its(fit, ser, X_all, X, *, outcome, time, exposure, family, seasonality, period,
+                  slope_change, hac_lags, confidence, autocorrelation) -> ITSResult:
+    """Result assembly: effects table, counterfactual, diagnostics and warnings."""
+    crit, coefficients, rows = _effects(fit, confidence, ser.axis, family)
+    counterfactual, row, sel = _counterfactual(fit, ser, X_all, crit, confidence, family, outcome)
+    diagnostics = _diagnostics(fit, ser, sel, period)
+    return ITSResult(
+        table=make_table(rows + [row], extra=["se", "df"]), coefficients=coefficients,
+        counterfactual=counterfactual, diagnostics=diagnostics,
+        warnings=_its_warnings(fit, ser, diagnostics, family, seasonality, hac_lags),
+        model=fit.model, method=fit.method, family=family, seasonality=seasonality,
+        outcome=outcome, time=time, exposure=exposure, axis=ser.axis, start=ser.start,
+        end=ser.end, confidence=confidence, slope_change=slope_change, design=X,
+        hac_lags=hac_lags, autocorrelation=autocorrelation,
+    )
+
+
+@dataclass
+class _Series:
+    """The validated series of an ITS call, in time order, over every period given."""
+
+    axis: TimeAxis
+    ords: np.ndarray
+    y_all: np.ndarray
+    start: int
+    end: int | None
+    offset_all: np.ndarray | None
+    excl_mask: np.ndarray
+    missing: np.ndarray
+    used: np.ndarray          # in the fit: not missing, not excluded
+    post_all: np.ndarray | None = None
+    n_pre: int = 0
+    n_post: int = 0
+
+    def fitted(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Outcome and offset of the periods in the fit."""
+        return self.y_all[self.used], None if self.offset_all is None else self.offset_all[self.used]
+
+
+def _check_its_arguments(data, outcome, time, exposure, family, seasonality, harmonics, period,
+                         slope_change, hac_lags, confidence, autocorrelation) -> float:
+    """Validation step: the arguments (not yet the values); returns the checked confidence."""
     data = check_dataframe(data)
     check_column(data, outcome, "outcome")
     check_column(data, time, "time")
@@ -440,7 +467,12 @@ def interrupted_time_series(
     if exposure is not None and family == "gaussian":
         raise ValueError("`exposure` is a log offset and applies only to count families "
                          "(poisson, quasipoisson, negbin); for gaussian, model a rate column")
+    return confidence
 
+
+def _prepare_series(data, outcome, time, intervention_start, exposure, family, end,
+                    exclude) -> _Series:
+    """Validation of the values: time order, start/end, exposure offset, exclusions."""
     axis, ords, _ = TimeAxis.from_values(data[time], "time")
     if len(np.unique(ords)) != len(ords):
         raise ValueError("`time`: each period may appear only once (duplicates found)")
@@ -472,15 +504,26 @@ def interrupted_time_series(
         if family in ("poisson", "negbin") and not np.allclose(yy, np.round(yy)):
             raise ValueError(f"`outcome`: column {outcome!r} has non-integer values; use "
                              "family='quasipoisson' or 'gaussian' for non-count outcomes")
-    used = ~missing & ~excl_mask
+    return _Series(axis=axis, ords=ords, y_all=y_all, start=start, end=end_ord,
+                   offset_all=offset_all, excl_mask=excl_mask, missing=missing,
+                   used=~missing & ~excl_mask)
+
+
+def _its_fit_design(ser: _Series, seasonality, slope_change, harmonics, period):
+    """Design step: ``(seasonality, X over every period, X of the fitted periods)``.
+
+    Resolves ``seasonality="auto"``, checks there are enough periods either side of the
+    start and that the design has full rank; sets ``ser.post_all``, ``n_pre``, ``n_post``.
+    """
+    ords, used, start = ser.ords, ser.used, ser.start
     if seasonality == "auto":
-        seasonality = ("month" if axis.kind == "month" and period == 12
+        seasonality = ("month" if ser.axis.kind == "month" and period == 12
                        and int((used & (ords < start)).sum()) >= AUTO_SEASONAL_MIN_PRE else None)
-    X_all = its_design(ords, start, end_ord, slope_change=slope_change,
+    X_all = its_design(ords, start, ser.end, slope_change=slope_change,
                        seasonality=seasonality, harmonics=harmonics, period=period)
-    post_all = X_all["level_change"].to_numpy() == 1
-    n_pre = int((used & (ords < start)).sum())
-    n_post = int((used & post_all).sum())
+    ser.post_all = X_all["level_change"].to_numpy() == 1
+    ser.n_pre = n_pre = int((used & (ords < start)).sum())
+    ser.n_post = n_post = int((used & ser.post_all).sum())
     if n_pre < 3:
         raise ValueError(f"`intervention_start`: only {n_pre} usable period(s) before the start; "
                          "at least 3 are needed to estimate a pre-intervention trend")
@@ -493,12 +536,11 @@ def interrupted_time_series(
                          "trend/seasonality terms")
     if X.shape[0] - X.shape[1] < 1:
         raise ValueError("Not enough periods to estimate the model (no residual degrees of freedom)")
-    y = y_all[used]
-    off = None if offset_all is None else offset_all[used]
-    variance = "ar" if autocorrelation == "auto" else "model"
-    fit = fit_its_model(y, X, off, family, hac_lags, variance=variance)
+    return seasonality, X_all, X
 
-    # ---- effects table ------------------------------------------------- #
+
+def _effects(fit: CountFit, confidence, axis: TimeAxis, family):
+    """Result assembly: ``(critical value, coefficients table, level/slope change rows)``."""
     crit = (stats.t.ppf(0.5 + confidence / 2, fit.df_t) if fit.df_t is not None
             else stats.norm.ppf(0.5 + confidence / 2))
     params, cov = fit.params, fit.cov
@@ -527,27 +569,33 @@ def interrupted_time_series(
             "confidence": confidence, "method": fit.method, "scale": scale, "se": s,
             "df": np.nan if fit.df_t is None else fit.df_t,
         })
+    return crit, coefficients, rows
 
-    # ---- counterfactual and post-period difference ---------------------- #
+
+def _counterfactual(fit: CountFit, ser: _Series, X_all, crit, confidence, family, outcome):
+    """The counterfactual (intervention terms off) over every period, and the
+    ``post_period_difference`` row (delta method): ``(counterfactual, row, post periods used)``."""
+    params, ords = fit.params, ser.ords
     Xf = X_all.reindex(columns=params.index, fill_value=0.0).to_numpy(dtype=float)
     Xcf = Xf.copy()
     for j, name in enumerate(params.index):
         if name in INTERVENTION_TERMS:
             Xcf[:, j] = 0.0
-    off_full = np.zeros(len(ords)) if offset_all is None else offset_all
-    covm = cov.to_numpy()
+    off_full = np.zeros(len(ords)) if ser.offset_all is None else ser.offset_all
+    covm = fit.cov.to_numpy()
     beta = params.to_numpy()
     eta1 = Xf @ beta + off_full
     eta0 = Xcf @ beta + off_full
     se0 = np.sqrt(np.einsum("ij,jk,ik->i", Xcf, covm, Xcf))
+    is_count = family in COUNT_FAMILIES
     inv = np.exp if is_count else (lambda v: v)
     counterfactual = pd.DataFrame({
-        "time": axis.labels(ords), "ordinal": ords, "observed": y_all,
+        "time": ser.axis.labels(ords), "ordinal": ords, "observed": ser.y_all,
         "fitted": inv(eta1), "counterfactual": inv(eta0),
         "cf_lower": inv(eta0 - crit * se0), "cf_upper": inv(eta0 + crit * se0),
-        "post": post_all, "used": used,
+        "post": ser.post_all, "used": ser.used,
     })
-    sel = post_all & ~excl_mask
+    sel = ser.post_all & ~ser.excl_mask
     mu1, mu0 = inv(eta1[sel]), inv(eta0[sel])
     if is_count:
         grad = (mu1[:, None] * Xf[sel] - mu0[:, None] * Xcf[sel]).sum(0)
@@ -557,15 +605,17 @@ def interrupted_time_series(
     diff_se = float(math.sqrt(max(grad @ covm @ grad, 0.0)))
     z = diff / diff_se if diff_se > 0 else float("nan")
     p_diff = float(2 * (stats.t.sf(abs(z), fit.df_t) if fit.df_t is not None else stats.norm.sf(abs(z))))
-    rows.append({"effect": "post_period_difference", "estimate": diff,
-                 "lower": diff - crit * diff_se, "upper": diff + crit * diff_se,
-                 "p_value": p_diff, "confidence": confidence,
-                 "method": fit.method + "; delta method",
-                 "scale": f"total difference in {outcome} over the post period", "se": diff_se,
-                 "df": np.nan if fit.df_t is None else fit.df_t})
-    table = make_table(rows, extra=["se", "df"])
+    row = {"effect": "post_period_difference", "estimate": diff,
+           "lower": diff - crit * diff_se, "upper": diff + crit * diff_se,
+           "p_value": p_diff, "confidence": confidence,
+           "method": fit.method + "; delta method",
+           "scale": f"total difference in {outcome} over the post period", "se": diff_se,
+           "df": np.nan if fit.df_t is None else fit.df_t}
+    return counterfactual, row, sel
 
-    # ---- diagnostics ---------------------------------------------------- #
+
+def _diagnostics(fit: CountFit, ser: _Series, sel, period) -> dict:
+    """Counts, dispersion, Ljung-Box and Durbin-Watson of the Pearson residuals, serial terms."""
     resid = fit.resid_pearson
     lb_lag = int(max(1, min(period, len(resid) // 4)))
     try:
@@ -573,10 +623,10 @@ def interrupted_time_series(
         lb_stat, lb_p = float(lb["lb_stat"].iloc[0]), float(lb["lb_pvalue"].iloc[0])
     except Exception:  # pragma: no cover - very short series
         lb_stat = lb_p = float("nan")
-    diagnostics = {
-        "n_obs": int(used.sum()), "n_pre": n_pre, "n_post": n_post,
+    return {
+        "n_obs": int(ser.used.sum()), "n_pre": ser.n_pre, "n_post": ser.n_post,
         "n_post_used": int(sel.sum()),
-        "n_excluded": int((excl_mask & ~missing).sum()), "n_missing": int(missing.sum()),
+        "n_excluded": int((ser.excl_mask & ~ser.missing).sum()), "n_missing": int(ser.missing.sum()),
         "dispersion": fit.dispersion, "negbin_alpha": fit.alpha_nb,
         "ljung_box_lag": lb_lag, "ljung_box_stat": lb_stat, "ljung_box_p": lb_p,
         "durbin_watson": float(durbin_watson(resid)),
@@ -584,6 +634,12 @@ def interrupted_time_series(
         "serial_lag1": np.nan if fit.serial is None else fit.serial["lag1"],
         "serial_ar": np.nan if fit.serial is None else fit.serial["ar"],
     }
+
+
+def _its_warnings(fit: CountFit, ser: _Series, diagnostics, family, seasonality,
+                  hac_lags) -> list[str]:
+    """Result assembly: the plain-English notes and cautions of an ITS result."""
+    lb_p, n_pre, n_post = diagnostics["ljung_box_p"], ser.n_pre, ser.n_post
     warn_list = list(fit.notes)
     if family == "poisson" and fit.dispersion > 1.5 and fit.variance == "model":
         warn_list.append(
@@ -603,19 +659,12 @@ def interrupted_time_series(
             warn_list.append(
                 "Note: the residuals are autocorrelated (Ljung-Box p < 0.05); Newey-West errors with "
                 f"lag {hac_lags} allow for this, but check that the lag is long enough.")
-    if axis.kind == "month" and seasonality is None and n_pre >= 24:
+    if ser.axis.kind == "month" and seasonality is None and n_pre >= 24:
         warn_list.append("Note: no seasonal adjustment was made for monthly data; consider "
                          "seasonality='fourier' or 'month'.")
     if n_pre < 8 or n_post < 8:
         warn_list.append("Caution: fewer than 8 periods on one side of the start; ITS estimates "
                          "from short series are imprecise and sensitive to the trend assumption.")
-    if missing.any():
-        warn_list.append(f"Note: {int(missing.sum())} period(s) with a missing outcome were left out.")
-
-    return ITSResult(
-        table=table, coefficients=coefficients, counterfactual=counterfactual,
-        diagnostics=diagnostics, warnings=warn_list, model=fit.model, method=fit.method,
-        family=family, seasonality=seasonality, outcome=outcome, time=time, exposure=exposure,
-        axis=axis, start=start, end=end_ord, confidence=confidence, slope_change=slope_change,
-        design=X, hac_lags=hac_lags, autocorrelation=autocorrelation,
-    )
+    if ser.missing.any():
+        warn_list.append(f"Note: {int(ser.missing.sum())} period(s) with a missing outcome were left out.")
+    return warn_list

@@ -174,20 +174,10 @@ class MDEResult(InterventionResult):
 
 
 def minimum_detectable_effect(
-    series: Any,
-    post_periods: int,
-    design: str = "its",
-    power: float = 0.8,
-    alpha: float | None = None,
-    *,
-    confidence: float | None = None,
-    family: str = "quasipoisson",
-    seasonality: str | None = "auto",
-    harmonics: int = 2,
-    period: int = 12,
-    slope_change: bool = False,
-    autocorrelation: str | None = "auto",
-    n_sim: int = 400,
+    series: Any, post_periods: int, design: str = "its", power: float = 0.8,
+    alpha: float | None = None, *, confidence: float | None = None, family: str = "quasipoisson",
+    seasonality: str | None = "auto", harmonics: int = 2, period: int = 12,
+    slope_change: bool = False, autocorrelation: str | None = "auto", n_sim: int = 400,
     seed: int = 20240601,
 ) -> MDEResult:
     """Smallest step change an interrupted time series would detect.
@@ -243,6 +233,44 @@ def minimum_detectable_effect(
     Zhang, Wagner & Ross-Degnan (2011), *J Clin Epidemiol* 64:1252-1261; Bloom
     (1995), *Evaluation Review* 19:547-556.
     """
+    # steps: validation, data, design (baseline fit and projection), fit (simulator), result
+    power, alpha = _check_mde_arguments(design, family, seasonality, autocorrelation, n_sim, power,
+                                        alpha, confidence, post_periods, period, harmonics)
+    axis, ords, y = _prepare_counts(series)
+    seasonality, X_all, X_pre, all_ords = _mde_design(
+        y, axis, ords, post_periods, seasonality, harmonics, period, slope_change, autocorrelation)
+    base, dispersion, alpha_nb = _fit_baseline(y, X_pre, family)
+    X_full, mu0, post, k = _project_baseline(base, X_all, X_pre, len(y), post_periods)
+    sim, serial_lag1, method = _power_model(autocorrelation, y, X_pre, base, X_full, mu0, post, k,
+                                            family, alpha_nb, alpha, n_sim, seed)
+    res = MDEResult(
+        _X=X_full, _mu0=mu0, _post=post, _k=k, _sim=sim, serial_lag1=serial_lag1, family=family,
+        dispersion=dispersion, negbin_alpha=alpha_nb, alpha=alpha, power=power, axis=axis,
+        n_pre=len(y), post_periods=int(post_periods), seasonality=seasonality,
+        harmonics=harmonics, slope_change=slope_change, mean_pre=float(y.mean()),
+        baseline=pd.DataFrame({"time": axis.labels(all_ords), "expected": mu0, "post": post}),
+    )
+    res.table = make_table(_mde_rows(res, sim, method),
+                           extra=["rate_ratio", "se_log", "power", "alpha"])
+    return res
+
+
+def _power_model(autocorrelation, y, X_pre, base, X_full, mu0, post, k, family, alpha_nb, alpha,
+                 n_sim, seed):
+    """Fit step: the power simulator (``autocorrelation="auto"``) or none (analytic):
+    ``(simulator or None, lag-1 correlation, method text)``."""
+    if autocorrelation != "auto":
+        return None, float("nan"), f"analytic Wald approximation ({family} ITS, Fisher information)"
+    sim, serial_lag1 = _simulator(y, X_pre.to_numpy(dtype=float), base, X_full, mu0, post, k,
+                                  family, alpha_nb, alpha, int(n_sim), int(seed))
+    return sim, serial_lag1, (f"simulation ({int(n_sim)} series per effect size; {family} noise "
+                              "with the fitted over-dispersion and autocorrelation; ITS with "
+                              "autocorrelation-robust errors)")
+
+
+def _check_mde_arguments(design, family, seasonality, autocorrelation, n_sim, power, alpha,
+                         confidence, post_periods, period, harmonics) -> tuple[float, float]:
+    """Validation step: the options; returns ``(power, alpha)``."""
     if design not in DESIGNS:
         raise ValueError(f"`design` must be one of {DESIGNS}, got {design!r}")
     if family not in MDE_FAMILIES:
@@ -264,7 +292,11 @@ def minimum_detectable_effect(
     if seasonality == "fourier" and not (isinstance(harmonics, (int, np.integer))
                                          and 1 <= harmonics <= period // 2):
         raise ValueError(f"`harmonics` must be an integer from 1 to {period // 2}, got {harmonics!r}")
+    return power, alpha
 
+
+def _prepare_counts(series) -> tuple[TimeAxis, np.ndarray, np.ndarray]:
+    """Validation of the values: ``(time axis, ordinals, counts)`` in time order."""
     if isinstance(series, pd.DataFrame):
         raise ValueError("`series` must be one-dimensional (a Series or array), not a DataFrame")
     if isinstance(series, pd.Series) and isinstance(series.index, (pd.DatetimeIndex, pd.PeriodIndex)):
@@ -282,6 +314,14 @@ def minimum_detectable_effect(
         raise ValueError("`series` contains missing or infinite values")
     if (y < 0).any():
         raise ValueError("`series` contains negative values; counts must be >= 0")
+    return axis, ords, y
+
+
+def _mde_design(y, axis, ords, post_periods, seasonality, harmonics, period, slope_change,
+                autocorrelation):
+    """Design step: ``(seasonality, ITS design over before + after, baseline design of the
+    before period, ordinals of before + after)``, with the checks that the before period can
+    identify it."""
     n_pre = len(y)
     if seasonality == "auto":
         seasonality = ("month" if axis.kind == "month" and period == 12
@@ -304,7 +344,15 @@ def minimum_detectable_effect(
         raise ValueError(f"`series`: {n_pre} pre-period values are too few to estimate the "
                          "variability and autocorrelation (at least 12 are needed; or use "
                          "autocorrelation=None)")
+    return seasonality, X_all, X_pre, all_ords
 
+
+def _fit_baseline(y, X_pre, family):
+    """Fit step: the before-period model, ``(statsmodels fit, dispersion, NB alpha or None)``.
+
+    Poisson GLM; quasi-Poisson dispersion X2/df floored at 1; for ``negbin`` the NB2 model
+    refitted with the maximum-likelihood alpha.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         base = sm.GLM(y, X_pre, family=sm.families.Poisson()).fit()
@@ -313,34 +361,32 @@ def minimum_detectable_effect(
     if family == "quasipoisson":
         dispersion = max(1.0, float(base.pearson_chi2 / base.df_resid))
     elif family == "negbin":
-        alpha_nb = _negbin_alpha(y, X_pre, np.zeros(n_pre))
+        alpha_nb = _negbin_alpha(y, X_pre, np.zeros(len(y)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             base = sm.GLM(y, X_pre, family=sm.families.NegativeBinomial(alpha=max(alpha_nb, 1e-10))
                           ).fit()
+    return base, dispersion, alpha_nb
+
+
+def _project_baseline(base, X_all, X_pre, n_pre, post_periods):
+    """The counterfactual means over before + after: ``(X_full, mu0, post mask, index of
+    level_change)``."""
     cols = list(X_pre.columns) + [c for c in ("level_change", "slope_change") if c in X_all]
     X_full = X_all[cols].to_numpy(dtype=float)
     beta = np.r_[base.params.to_numpy(), np.zeros(len(cols) - X_pre.shape[1])]
     mu0 = np.exp(X_full @ beta)
     post = np.r_[np.zeros(n_pre, bool), np.ones(post_periods, bool)]
-    k = cols.index("level_change")
+    return X_full, mu0, post, cols.index("level_change")
 
-    sim = None
-    serial_lag1 = float("nan")
-    method = f"analytic Wald approximation ({family} ITS, Fisher information)"
-    if autocorrelation == "auto":
-        sim, serial_lag1 = _simulator(y, X_pre.to_numpy(dtype=float), base, X_full, mu0, post, k,
-                                      family, alpha_nb, alpha, int(n_sim), int(seed))
-        method = (f"simulation ({int(n_sim)} series per effect size; {family} noise with the fitted "
-                  "over-dispersion and autocorrelation; ITS with autocorrelation-robust errors)")
-    res = MDEResult(
-        _X=X_full, _mu0=mu0, _post=post, _k=k, _sim=sim, serial_lag1=serial_lag1, family=family,
-        dispersion=dispersion,
-        negbin_alpha=alpha_nb, alpha=alpha, power=power, axis=axis, n_pre=n_pre,
-        post_periods=int(post_periods), seasonality=seasonality, harmonics=harmonics,
-        slope_change=slope_change, mean_pre=float(y.mean()),
-        baseline=pd.DataFrame({"time": axis.labels(all_ords), "expected": mu0, "post": post}),
-    )
+
+def _mde_rows(res: MDEResult, sim, method) -> list[dict]:
+    """Result assembly: the ``mde_decrease`` / ``mde_increase`` rows.
+
+    The analytic MDE solves ``|d| = (z_{1-alpha/2} + z_power) se(d)`` by fixed-point
+    iteration; the simulated one finds the effect whose simulated power is ``power``.
+    """
+    power, alpha = res.power, res.alpha
     mult = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     rows = []
     for name, sign in (("mde_decrease", -1.0), ("mde_increase", 1.0)):
@@ -360,8 +406,7 @@ def minimum_detectable_effect(
             "scale": "% change in expected count", "rate_ratio": math.exp(d),
             "se_log": res.se_log(d), "power": power, "alpha": alpha,
         })
-    res.table = make_table(rows, extra=["rate_ratio", "se_log", "power", "alpha"])
-    return res
+    return rows
 
 
 def _solve_power(power_fn, d0: float, target: float) -> float:
@@ -398,58 +443,95 @@ def _simulator(y, X_pre, base, X_full, mu0, post, k, family, alpha_nb, alpha, n_
     Each simulated series is fitted by Poisson IRLS (vectorised) with the
     autocorrelation-robust variance, computed at the true means of the simulated design
     (shared hat matrix, a close and much faster approximation of per-series weights).
+
+    Returns ``(simulator, lag-1 correlation of the before period)``; the simulator maps
+    ``d`` to ``(power, mean SE)`` (:class:`_PowerSimulator`).
     """
+    rng = np.random.default_rng(seed)
+    a, s_l2, s_w2, lag1 = _noise_model(X_pre, base, family, alpha_nb, n_sim, rng)
+    return _PowerSimulator(X_full, mu0, post, k, alpha, (a, s_l2, s_w2), n_sim, rng), lag1
+
+
+def _draw_latent(rng, a, s_l2, s_w2, size, n):
+    """Latent log-scale noise: AR(1) (coefficient ``a``, variance ``s_l2``) plus white
+    (variance ``s_w2``), centred so that the mean count is unchanged."""
+    z = rng.standard_normal((size, n))
+    u = np.empty_like(z)
+    u[:, 0] = z[:, 0]
+    for t in range(1, n):
+        u[:, t] = a * u[:, t - 1] + math.sqrt(1 - a * a) * z[:, t]
+    return math.sqrt(s_l2) * u + math.sqrt(s_w2) * rng.standard_normal((size, n)) - (s_l2 + s_w2) / 2
+
+
+def _noise_model(X_pre, base, family, alpha_nb, n_sim, rng):
+    """The noise fitted to the before period: ``(a, s_l^2, s_w^2, lag-1 correlation)``."""
     mu_pre = np.asarray(base.mu, dtype=float)
     ser = serial_variance(np.asarray(base.resid_pearson), X_pre, mu_pre)
-    mbar = float(mu_pre.mean())
-    rng = np.random.default_rng(seed)
-    n_pre = len(mu_pre)
-
-    def draw_latent(a, s_l2, s_w2, size, n):
-        z = rng.standard_normal((size, n))
-        u = np.empty_like(z)
-        u[:, 0] = z[:, 0]
-        for t in range(1, n):
-            u[:, t] = a * u[:, t - 1] + math.sqrt(1 - a * a) * z[:, t]
-        return math.sqrt(s_l2) * u + math.sqrt(s_w2) * rng.standard_normal((size, n)) - (s_l2 + s_w2) / 2
-
     if family == "poisson":
-        s_l2 = s_w2 = 0.0
-        a = 0.0
-    else:
-        a = ser["ar"]
-        vl, vw = ser["latent"], ser["white"]
-        # One parametric-bootstrap bias correction of (v_l, v_w): from one short series the
-        # moment estimates are biased (v_l >= 0 is imposed, so pure noise shows some
-        # "persistence"); without it the MDE was conservative (power about 0.9-0.98).
-        Yb = rng.poisson(mu_pre[None, :] * np.exp(draw_latent(a, vl / mbar, max(vw - 1, 0) / mbar,
-                                                                 n_sim, n_pre)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, mub, _ = fit_poisson_batch(Yb, X_pre, start=np.asarray(base.params, dtype=float))
-        Bp = X_pre * np.sqrt(mu_pre)[:, None]
-        outb = serial_variance_batch((Yb - mub) / np.sqrt(mub), Bp, np.linalg.inv(Bp.T @ Bp), shared=True)
-        vl = max(0.0, 2 * vl - float(np.mean(outb["latent"])))
-        vw = max(1.0, 2 * vw - float(np.mean(outb["white"])))
-        s_l2 = vl / mbar
-        s_w2 = max(vw - 1.0, 0.0) / mbar
-        if family == "negbin":
-            s_w2 = math.log1p(alpha_nb or 0.0)
-    n = X_full.shape[0]
-    p = X_full.shape[1]
-    lat = draw_latent(a, s_l2, s_w2, n_sim, n)
-    unif = rng.random((n_sim, n))
-    q = stats.t.ppf(1 - alpha / 2, robust_df(n, p))
-    beta0 = np.linalg.lstsq(X_full, np.log(mu0), rcond=None)[0]
-    cache: dict[float, tuple[float, float]] = {}
+        return 0.0, 0.0, 0.0, float(ser["lag1"])
+    mbar = float(mu_pre.mean())
+    a = ser["ar"]
+    vl, vw = ser["latent"], ser["white"]
+    # One parametric-bootstrap bias correction of (v_l, v_w): from one short series the
+    # moment estimates are biased (v_l >= 0 is imposed, so pure noise shows some
+    # "persistence"); without it the MDE was conservative (power about 0.9-0.98).
+    Yb = rng.poisson(mu_pre[None, :] * np.exp(_draw_latent(rng, a, vl / mbar, max(vw - 1, 0) / mbar,
+                                                            n_sim, len(mu_pre))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, mub, _ = fit_poisson_batch(Yb, X_pre, start=np.asarray(base.params, dtype=float))
+    Bp = X_pre * np.sqrt(mu_pre)[:, None]
+    outb = serial_variance_batch((Yb - mub) / np.sqrt(mub), Bp, np.linalg.inv(Bp.T @ Bp), shared=True)
+    vl = max(0.0, 2 * vl - float(np.mean(outb["latent"])))
+    vw = max(1.0, 2 * vw - float(np.mean(outb["white"])))
+    s_l2 = vl / mbar
+    s_w2 = max(vw - 1.0, 0.0) / mbar
+    if family == "negbin":
+        s_w2 = math.log1p(alpha_nb or 0.0)
+    return a, s_l2, s_w2, float(ser["lag1"])
 
-    def sim(d: float) -> tuple[float, float]:
+
+class _PowerSimulator:
+    """``sim(d) -> (power, mean SE)`` of the default ITS for a planted log step ``d``.
+
+    The same latent noise and uniforms serve every ``d`` (common random numbers), so the
+    counts of the before period, which do not depend on ``d``, are drawn once (the Poisson
+    quantile function is most of the cost of an evaluation); results are cached by ``d``.
+    """
+
+    def __init__(self, X_full, mu0, post, k, alpha, noise, n_sim, rng):
+        n, p = X_full.shape
+        self.X_full, self.mu0, self.post, self.k = X_full, mu0, post, k
+        self.lat = _draw_latent(rng, *noise, n_sim, n)
+        self.unif = rng.random((n_sim, n))
+        self.q = stats.t.ppf(1 - alpha / 2, robust_df(n, p))
+        self.beta0 = np.linalg.lstsq(X_full, np.log(mu0), rcond=None)[0]
+        self.y_before = stats.poisson.ppf(self.unif[:, ~post],
+                                          mu0[None, ~post] * np.exp(self.lat[:, ~post]))
+        self.cache: dict[float, tuple[float, float]] = {}
+
+    def __call__(self, d: float) -> tuple[float, float]:
         key = round(float(d), 12)
-        if key in cache:
-            return cache[key]
-        mu_true = mu0 * np.exp(d * post)
-        Y = stats.poisson.ppf(unif, mu_true[None, :] * np.exp(lat))
-        start = beta0.copy()
+        if key not in self.cache:
+            self.cache[key] = self._evaluate(d)
+        return self.cache[key]
+
+    def counts(self, d: float) -> np.ndarray:
+        """The simulated series (one per row) with a planted log step ``d``: Poisson
+        quantiles of the shared uniforms at ``mu0 exp(d post + latent)``."""
+        post = self.post
+        mu_true = self.mu0 * np.exp(d * post)
+        Y = np.empty_like(self.unif)
+        Y[:, ~post] = self.y_before
+        Y[:, post] = stats.poisson.ppf(self.unif[:, post],
+                                       mu_true[None, post] * np.exp(self.lat[:, post]))
+        return Y
+
+    def _evaluate(self, d: float) -> tuple[float, float]:
+        X_full, post, k = self.X_full, self.post, self.k
+        mu_true = self.mu0 * np.exp(d * post)
+        Y = self.counts(d)
+        start = self.beta0.copy()
         start[k] += d
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -460,10 +542,7 @@ def _simulator(y, X_pre, base, X_full, mu0, post, k, family, alpha_nb, alpha, n_
         se = np.sqrt(out["cov"][:, k, k])
         zs = beta[:, k] / se
         if d == 0:
-            pw = float(np.mean(np.abs(zs) > q))
+            pw = float(np.mean(np.abs(zs) > self.q))
         else:
-            pw = float(np.mean((np.abs(zs) > q) & (np.sign(zs) == np.sign(d))))
-        cache[key] = (pw, float(np.mean(se)))
-        return cache[key]
-
-    return sim, float(ser["lag1"])
+            pw = float(np.mean((np.abs(zs) > self.q) & (np.sign(zs) == np.sign(d))))
+        return pw, float(np.mean(se))
