@@ -19,9 +19,11 @@ Printed, each method in its own subprocess (so peak memory is its own):
   (wall clock and CPU time: the machine is shared, and CPU time is less disturbed by
   other processes; CPU time counts every thread of the process);
 * re-ingest of the same, unchanged files (seconds, open to close);
-* peak RSS of the ingest at 1/4, 1/2 and all of the files (it must not grow with the
-  number of files), with the peak of pyarrow's memory pool (the parsed batches in
-  flight) and the size of the store written.
+* peak RSS of the ingest at 1/2, all and twice the files (the second copy: every file
+  linked again under another force's name, ``<force>x``, in a temporary folder): it must
+  not grow with the number of files; with the peak of pyarrow's memory pool (the parsed
+  batches in flight), the size of the store written and DuckDB's memory limit during
+  the ingest (:data:`csp_analysis.ingest.STORE_MEMORY_LIMIT`).
 """
 from __future__ import annotations
 
@@ -85,7 +87,8 @@ print(json.dumps({"rows": sum(r.rows_loaded for r in res), "rejected": sum(r.row
                   "lost": lost, "not_loaded": bad, "seconds": sec, "cpu": cpu, "reingest_seconds": re_sec,
                   "reingest_unchanged": all(r.status == "unchanged" for r in res2),
                   "files": len(res), "module": ingest.__file__, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "arrow_peak_mb": pa.default_memory_pool().max_memory() / 1e6, "store_mb": os.path.getsize(db) / 1e6}))
+                  "arrow_peak_mb": pa.default_memory_pool().max_memory() / 1e6, "store_mb": os.path.getsize(db) / 1e6,
+                  "memory_limit": getattr(ingest, "STORE_MEMORY_LIMIT", "DuckDB's default")}))
 """
 
 
@@ -130,8 +133,8 @@ def main(argv: list[str]) -> None:
         floors.append(run(FLOOR, json.dumps(files), pythonpath=src))  # floor before and after: the machine's drift
         floor = min(floors, key=lambda r: r["seconds"])
         new = min(ingests, key=lambda r: r["seconds"])
-        quarter = ingest(files[: max(1, len(files) // 4)])
         half = ingest(files[: max(1, len(files) // 2)])
+        double = ingest(files + twin_files(files, Path(tmp) / "twins"))
     rows = floor["rows"]
     print(f"input: {', '.join(map(str, paths))} ({len(files)} files, {rows:,} rows)")
     print(f"{'method':<46}{'seconds':>9}{'rows/s':>12}{'CPU s':>8}{'peak MB':>9}")
@@ -160,12 +163,25 @@ def main(argv: list[str]) -> None:
           f"(all unchanged: {new['reingest_unchanged']}; goal < 1.5 s)")
     print(f"rows loaded {new['rows']:,}, rejected {new['rejected']:,}, unaccounted {new['lost']} "
           f"(files not loaded: {len(new['not_loaded'])})")
+    mem = (half, new, double)
     print("peak RSS of the ingest by number of files: "
-          + ", ".join(f"{r['files']} files {r['peak_mb']:.0f} MB" for r in (quarter, half, new)))
-    print("  of which Arrow's peak (parsed batches): "
-          + ", ".join(f"{r['arrow_peak_mb']:.0f} MB" for r in (quarter, half, new))
-          + "; store file: " + ", ".join(f"{r['store_mb']:.0f} MB" for r in (quarter, half, new))
-         )
+          + ", ".join(f"{r['files']} files {r['peak_mb']:.0f} MB" for r in mem))
+    print("  Arrow's peak (parsed batches): " + ", ".join(f"{r['arrow_peak_mb']:.0f} MB" for r in mem)
+          + "; store file: " + ", ".join(f"{r['store_mb']:.0f} MB" for r in mem)
+          + f"; DuckDB memory limit while ingesting: {new['memory_limit']}")
+
+
+def twin_files(files: list[str], folder: Path) -> list[str]:
+    """Every file linked again under another force's name (``<force>x``): twice the files."""
+    out = []
+    for f in files:
+        p = Path(f)
+        twin = folder / p.parent.name / p.name.replace("-street.csv", "x-street.csv").replace(
+            "-stop-and-search.csv", "x-stop-and-search.csv")
+        twin.parent.mkdir(parents=True, exist_ok=True)
+        twin.symlink_to(p)
+        out.append(str(twin))
+    return out
 
 
 if __name__ == "__main__":

@@ -33,7 +33,10 @@ Guarantees
   a corrupt zip archive) is ``failed`` with a message naming the file and line; the
   remaining files still load.
 * **Bounded memory**: files are read and parsed at most a few ahead and written in
-  batches of at most :data:`BATCH_ROWS` rows, whatever the number of files.
+  batches of at most :data:`BATCH_ROWS` rows, whatever the number of files; while it
+  ingests into a store file, DuckDB's own memory is capped at :data:`STORE_MEMORY_LIMIT`
+  (otherwise its cache of the blocks it has written grows with the store, up to 80 % of
+  the machine's memory; it evicts them to the file instead).
 * **Modification times** are compared in UTC: file times from the file system, zip
   member times from the archive's UTC timestamp where it has one (Info-ZIP extended
   timestamp), else its local-time DOS stamp read as local time of this machine.
@@ -57,6 +60,7 @@ files of one path.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -105,6 +109,11 @@ BATCH_FILES = 64
 #: Files read and parsed ahead of the one being written (so that parsing overlaps the
 #: store's writes; with the batch, this bounds memory whatever the number of files).
 READ_AHEAD = 24
+
+#: DuckDB's memory limit while an ingest writes to a store file (restored afterwards).
+#: Measured on 57/114/228 real street files and on replacing a month of the national
+#: store (benchmarks/README.md): peak RSS levels off instead of growing with the files.
+STORE_MEMORY_LIMIT = "64MB"
 
 _EXPECTED_NAME = ("expected YYYY-MM-<force>-street.csv or YYYY-MM-<force>-stop-and-search.csv, "
                   "optionally .gz")
@@ -754,7 +763,44 @@ def ingest_source(con, src: Source, batch: str | None = None, replace: bool = Fa
     return _ingest_sources(con, [src], [], batch, replace, progress=False)[0]
 
 
+@contextlib.contextmanager
+def _store_memory_capped(con):
+    """Cap DuckDB's memory at :data:`STORE_MEMORY_LIMIT` for the ingest, then reset it.
+
+    Only for a store file (there DuckDB can evict the blocks it wrote: they are in the
+    file; an in-memory database keeps its tables in that memory) whose limit is DuckDB's
+    default: a limit the caller set is theirs and left alone (it could not be restored
+    exactly: ``current_setting`` shows a rounded size).
+    """
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    setting = "SELECT current_setting('memory_limit')"
+    capped = False
+    if path and path[0][0] not in (None, "", ":memory:"):
+        with duckdb.connect() as fresh:
+            default = fresh.execute(setting).fetchall()[0][0]
+        if con.execute(setting).fetchall()[0][0] == default:
+            con.execute(f"SET memory_limit = '{STORE_MEMORY_LIMIT}'")
+            capped = True
+    try:
+        yield
+        if capped:
+            # checkpoint under the cap too: left to the store's close, with the default
+            # limit, it held up to 200 MB more on 228 real files (benchmarks/README.md)
+            try:
+                con.execute("CHECKPOINT")
+            except duckdb.Error:  # e.g. another connection's transaction is open: left to close
+                pass
+    finally:
+        if capped:
+            con.execute("RESET memory_limit")
+
+
 def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace, progress) -> list[FileResult]:
+    with _store_memory_capped(con):
+        return _ingest_capped(con, sources, roots, batch, replace, progress)
+
+
+def _ingest_capped(con, sources: list[Source], roots: list[str], batch, replace, progress) -> list[FileResult]:
     store_mod.ensure_schema(con)
     state = _Store(con)
     results: list[FileResult | None] = [None] * len(sources)
@@ -762,40 +808,7 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
     logs: list[list] = []  # log rows of files not written in a batch (ignored, unchanged, failed ...)
     data_roots: set[str] = set()
 
-    bar = None
-    if progress and len(sources) > 1 and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(sources), desc="ingest", unit="file", file=sys.stderr)
-
-    def prepare(src: Source) -> _Prepared:
-        """Read, hash and parse a file (thread-safe: no store access)."""
-        out = _Prepared()
-        try:
-            if src.error is not None:
-                raise IngestError(src.error)
-            c = _classify(src)
-            if isinstance(c, str):
-                return out
-            out.kind, out.force, out.month = c
-            prev = state.loaded.get(c)
-            if src.read_stored is not None:
-                stored = src.read_stored()
-                out.stored_sha = hashlib.sha256(stored).hexdigest()
-                if prev is not None and prev[3] == out.stored_sha:
-                    out.sha = prev[0]  # the same stored bytes: the same content, not even unpacked
-                    return out
-                data = src.unpack(stored)
-                del stored
-            else:
-                data = src.read()
-            out.sha = hashlib.sha256(data).hexdigest()
-            if prev is not None and prev[0] == out.sha:
-                return out  # unchanged: not parsed (re-ingest is a hash and a lookup)
-            _parse_into(out, src.display, data)
-        except Exception as exc:  # noqa: BLE001 - reported in order by the main thread
-            out.error = exc
-        return out
+    bar = _progress_bar(progress, len(sources))
 
     def log_now(res: FileResult, src: Source, sha, started, ingest_id=None) -> None:
         stored = prep.stored_sha if sha is not None and sha == prep.sha else None
@@ -803,82 +816,60 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
 
     pool = ThreadPoolExecutor(max_workers=2)
     try:
-        if True:
-            ahead = {i: pool.submit(prepare, sources[i]) for i in range(min(READ_AHEAD, len(sources)))}
-            for i, src in enumerate(sources):
-                prep = ahead.pop(i).result()
-                if i + READ_AHEAD < len(sources):
-                    ahead[i + READ_AHEAD] = pool.submit(prepare, sources[i + READ_AHEAD])
-                res = FileResult(source=src.display, kind=prep.kind, force=prep.force, month=prep.month)
-                results[i] = res
-                started = _now()
-                try:
-                    if src.error is not None:
-                        data_roots.add(src.root or "")  # already one failure named for this path
-                        raise IngestError(src.error)
-                    c = _classify(src)
-                    if isinstance(c, str):
-                        res.status, res.message = "ignored", f"{src.display}: {c}"
-                        log_now(res, src, None, started)
-                        continue
-                    data_roots.add(src.root or "")
-                    key = c
-                    group = pending[key[0]]
-                    if any((p.prep.force, p.prep.month) == key[1:] for p in group):
-                        _flush(con, group, state, batch)  # a second copy of a force-month: in order
-                    if prep.error is not None:
-                        raise prep.error
-                    prev = state.loaded.get(key)
-                    if prev and prev[0] == prep.sha:
-                        res.status = "unchanged"
-                        res.message = f"identical to the copy already loaded from {prev[2]}"
-                        log_now(res, src, prep.sha, started)
-                        continue
-                    if prev and not replace and prev[1] is not None and src.mtime is not None and src.mtime < prev[1]:
-                        res.status = "skipped-older"
-                        res.message = (
-                            f"{src.display}: older copy (modified {src.mtime:%Y-%m-%d %H:%M}) than the one in the "
-                            f"store ({prev[2]}, modified {prev[1]:%Y-%m-%d %H:%M}); use --replace to load it anyway"
-                        )
-                        log_now(res, src, prep.sha, started)
-                        continue
-                    if prep.table is None:  # skipped as unchanged in the thread; the store changed since
-                        _parse_into(prep, src.display, src.read())
-                    res.rows_read = prep.records
-                    if prep.records == 0:
-                        raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
-                    if group and group[0].prep.fast != prep.fast:
-                        _flush(con, group, state, batch)  # a batch is written by one path, typed or SQL
-                    group.append(_Pending(i, src, prep, res, uuid.uuid4().hex, started,
-                                          replaced=key in state.loaded or key in state.has_rows))
-                    if (sum(p.prep.table.num_rows for p in group) >= BATCH_ROWS or len(group) >= BATCH_FILES):
-                        _flush(con, group, state, batch)
-                except IngestError as exc:
-                    res.status, res.message = "failed", str(exc)
-                    log_now(res, src, prep.sha, started)
-                except Exception as exc:  # noqa: BLE001 - report, log and carry on with the other files
-                    res.status, res.message = "failed", f"{src.display}: {type(exc).__name__}: {exc}"
-                    log_now(res, src, prep.sha, started)
-                finally:
-                    if bar is not None:
-                        bar.update(1)
-            for group in pending.values():
-                _flush(con, group, state, batch)
-            # a folder (or zip) that held no data file at all is an error, named
-            for root in roots:
-                if root in data_roots or not (Path(root).is_dir() or Path(root).suffix.lower() == ".zip"):
+        ahead = {i: pool.submit(_prepare, sources[i], state) for i in range(min(READ_AHEAD, len(sources)))}
+        for i, src in enumerate(sources):
+            prep = ahead.pop(i).result()
+            if i + READ_AHEAD < len(sources):
+                ahead[i + READ_AHEAD] = pool.submit(_prepare, sources[i + READ_AHEAD], state)
+            res = FileResult(source=src.display, kind=prep.kind, force=prep.force, month=prep.month)
+            results[i] = res
+            started = _now()
+            try:
+                if src.error is not None:
+                    data_roots.add(src.root or "")  # already one failure named for this path
+                    raise IngestError(src.error)
+                c = _classify(src)
+                if isinstance(c, str):
+                    res.status, res.message = "ignored", f"{src.display}: {c}"
+                    log_now(res, src, None, started)
                     continue
-                if any(r.status == "failed" and r.source == root for r in results if r):
+                data_roots.add(src.root or "")
+                key = c
+                group = pending[key[0]]
+                if any((p.prep.force, p.prep.month) == key[1:] for p in group):
+                    _flush(con, group, state, batch)  # a second copy of a force-month: in order
+                if prep.error is not None:
+                    raise prep.error
+                if _skipped(res, src, prep, state.loaded.get(key), replace):
+                    log_now(res, src, prep.sha, started)
                     continue
-                res = FileResult(source=root, status="failed",
-                                 message=f"{root}: no data.police.uk street or stop-and-search files found")
-                results.append(res)
-                log_now(res, Source(display=root, name=Path(root).name, read=_unreadable(""), mtime=None), None, _now())
-    except BaseException:
+                if prep.table is None:  # skipped as unchanged in the thread; the store changed since
+                    _parse_into(prep, src.display, src.read())
+                res.rows_read = prep.records
+                if prep.records == 0:
+                    raise IngestError(f"{src.display}, line 2: the file has a header but no data rows")
+                if group and group[0].prep.fast != prep.fast:
+                    _flush(con, group, state, batch)  # a batch is written by one path, typed or SQL
+                group.append(_Pending(i, src, prep, res, uuid.uuid4().hex, started,
+                                      replaced=key in state.loaded or key in state.has_rows))
+                if (sum(p.prep.table.num_rows for p in group) >= BATCH_ROWS or len(group) >= BATCH_FILES):
+                    _flush(con, group, state, batch)
+            except IngestError as exc:
+                res.status, res.message = "failed", str(exc)
+                log_now(res, src, prep.sha, started)
+            except Exception as exc:  # noqa: BLE001 - report, log and carry on with the other files
+                res.status, res.message = "failed", f"{src.display}: {type(exc).__name__}: {exc}"
+                log_now(res, src, prep.sha, started)
+            finally:
+                if bar is not None:
+                    bar.update(1)
         for group in pending.values():
-            for p in group:
-                p.res.status = "interrupted"
-                p.res.message = "interrupted before commit; the store is as it was before this file"
+            _flush(con, group, state, batch)
+        for res in _roots_without_data(roots, data_roots, results):
+            log_now(res, Source(display=res.source, name=Path(res.source).name, read=_unreadable(""), mtime=None),
+                    None, _now())
+    except BaseException:
+        _mark_interrupted(pending)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -887,6 +878,86 @@ def _ingest_sources(con, sources: list[Source], roots: list[str], batch, replace
         if bar is not None:
             bar.close()
     return [r for r in results if r is not None]
+
+
+def _progress_bar(progress: bool, total: int):
+    """A tqdm bar on standard error when asked, for several files, and it is a terminal; else None."""
+    if not (progress and total > 1 and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="ingest", unit="file", file=sys.stderr)
+
+
+def _mark_interrupted(pending: dict[str, list[_Pending]]) -> None:
+    """Results of the files still waiting for their batch's transaction: interrupted."""
+    for group in pending.values():
+        for p in group:
+            p.res.status = "interrupted"
+            p.res.message = "interrupted before commit; the store is as it was before this file"
+
+
+def _prepare(src: Source, state: _Store) -> _Prepared:
+    """Read, hash and parse a file (thread-safe: no store access)."""
+    out = _Prepared()
+    try:
+        if src.error is not None:
+            raise IngestError(src.error)
+        c = _classify(src)
+        if isinstance(c, str):
+            return out
+        out.kind, out.force, out.month = c
+        prev = state.loaded.get(c)
+        if src.read_stored is not None:
+            stored = src.read_stored()
+            out.stored_sha = hashlib.sha256(stored).hexdigest()
+            if prev is not None and prev[3] == out.stored_sha:
+                out.sha = prev[0]  # the same stored bytes: the same content, not even unpacked
+                return out
+            data = src.unpack(stored)
+            del stored
+        else:
+            data = src.read()
+        out.sha = hashlib.sha256(data).hexdigest()
+        if prev is not None and prev[0] == out.sha:
+            return out  # unchanged: not parsed (re-ingest is a hash and a lookup)
+        _parse_into(out, src.display, data)
+    except Exception as exc:  # noqa: BLE001 - reported in order by the main thread
+        out.error = exc
+    return out
+
+
+def _skipped(res: FileResult, src: Source, prep: _Prepared, prev, replace: bool) -> bool:
+    """Mark ``res`` 'unchanged' (the store holds this content) or 'skipped-older' (it holds a
+    newer copy and not ``replace``); ``prev`` is the store's (sha, mtime, source, file sha)."""
+    if prev and prev[0] == prep.sha:
+        res.status = "unchanged"
+        res.message = f"identical to the copy already loaded from {prev[2]}"
+        return True
+    if prev and not replace and prev[1] is not None and src.mtime is not None and src.mtime < prev[1]:
+        res.status = "skipped-older"
+        res.message = (
+            f"{src.display}: older copy (modified {src.mtime:%Y-%m-%d %H:%M}) than the one in the "
+            f"store ({prev[2]}, modified {prev[1]:%Y-%m-%d %H:%M}); use --replace to load it anyway"
+        )
+        return True
+    return False
+
+
+def _roots_without_data(roots: list[str], data_roots: set[str], results: list) -> list[FileResult]:
+    """A failed result, appended to ``results``, for every folder (or zip) named that held
+    no data file at all (unless that path already failed, e.g. an empty folder)."""
+    out = []
+    for root in roots:
+        if root in data_roots or not (Path(root).is_dir() or Path(root).suffix.lower() == ".zip"):
+            continue
+        if any(r.status == "failed" and r.source == root for r in results if r):
+            continue
+        res = FileResult(source=root, status="failed",
+                         message=f"{root}: no data.police.uk street or stop-and-search files found")
+        results.append(res)
+        out.append(res)
+    return out
 
 
 def _parse_into(out: _Prepared, display: str, data: bytes) -> None:

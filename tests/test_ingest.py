@@ -564,3 +564,37 @@ def test_real_street_files_same_rows_by_typed_and_sql_paths(shared_data, tmp_pat
     q = f"SELECT {STREET_STORE_COLS}, source_file FROM street ORDER BY source_file, line"
     assert fast.execute(q).fetchall() == slow.execute(q).fetchall()
     fast.close(), slow.close()
+
+
+def test_store_memory_capped_while_ingesting_then_reset(con, tmp_path, monkeypatch):
+    """DuckDB's memory is capped during the ingest into a store file (so its cache of the
+    blocks it wrote cannot grow with the store) and back to the default afterwards; a
+    limit the caller set, and an in-memory database (whose tables live in that memory),
+    are left alone; a failed batch resets it too."""
+    import duckdb
+
+    setting = "SELECT current_setting('memory_limit')"
+    default = con.execute(setting).fetchall()[0][0]
+    seen = []
+    monkeypatch.setattr(ingest, "_before_commit_hook", lambda: seen.append(con.execute(setting).fetchall()[0][0]))
+    [r] = ingest.ingest_paths(con, [good_file(tmp_path)], progress=False)
+    assert r.status == "loaded" and seen == ["61.0 MiB"] != [default]  # 64MB as DuckDB shows it
+    assert ingest.STORE_MEMORY_LIMIT == "64MB" and con.execute(setting).fetchall()[0][0] == default
+
+    con.execute("SET memory_limit = '3GB'")
+    mine = con.execute(setting).fetchall()[0][0]
+    [r] = ingest.ingest_paths(con, [good_file(tmp_path, month="2024-02")], progress=False)
+    assert r.status == "loaded" and seen[-1] == mine and con.execute(setting).fetchall()[0][0] == mine
+    con.execute("RESET memory_limit")
+
+    def interrupt():
+        raise KeyboardInterrupt  # Ctrl-C in the middle of a batch
+    monkeypatch.setattr(ingest, "_before_commit_hook", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ingest.ingest_paths(con, [good_file(tmp_path, month="2024-03")], progress=False)
+    assert con.execute(setting).fetchall()[0][0] == default
+
+    mem = duckdb.connect()
+    monkeypatch.setattr(ingest, "_before_commit_hook", lambda: seen.append(mem.execute(setting).fetchall()[0][0]))
+    [r] = ingest.ingest_paths(mem, [good_file(tmp_path, month="2024-04")], progress=False)
+    assert r.status == "loaded" and seen[-1] == default
