@@ -1126,81 +1126,20 @@ def _transaction(con, files: list[_Pending], state: _Store, batch, kind: str, pa
                  any_bad: bool, optimistic: bool, fast: bool = False) -> bool:
     """One transaction for the batch. With ``optimistic``, every row is assumed valid;
     returns False (after a rollback) when a row was not, so the caller validates first."""
-    target, ok_sql, reason_sql, noloc_sql, select_sql, header = _KIND_SQL[kind]
     con.execute("BEGIN TRANSACTION")
     try:
-        for j, p in enumerate(files):
-            if j in dead or not p.replaced:
-                continue
-            # Replace the force-month whole (a newer copy carries revised outcomes); the
-            # rejects recorded for failed attempts stay with their log rows.
-            key = [p.prep.force, p.prep.month + "-01"]
-            con.execute(f"DELETE FROM {target} WHERE force = ? AND month = ?", key)
-            con.execute("DELETE FROM rejects WHERE kind = ? AND force = ? AND month = ? AND (ingest_id IS NULL OR "
-                        "ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'failed'))", [kind, *key])
-            con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?", [kind, *key])
-        where = []
-        if any_bad or optimistic:
-            where.append(f"({ok_sql}) IS TRUE")
-        if dead:
-            where.append(f"_file NOT IN ({', '.join(map(str, dead))})")
-        sql = f"INSERT INTO {target} {select_sql}" + (" WHERE " + " AND ".join(where) if where else "")
-        if fast:  # batch_in holds the store's columns, typed and validated
-            cols = ", ".join(store_mod.STREET_COLUMNS)
-            sql = f"INSERT INTO {target} ({cols}) SELECT {cols} FROM batch_in"
-        loaded = con.execute(sql, _used(sql, params)).fetchall()[0][0]
-        expected = sum(p.res.rows_loaded for j, p in enumerate(files) if j not in dead)
-        if optimistic and loaded != expected:
+        _delete_replaced(con, files, kind, dead)
+        if not _insert_rows(con, files, kind, params, dead, any_bad, optimistic, fast):
             con.execute("ROLLBACK")  # some row is invalid: validate per file, then write again
             return False
-        if loaded != expected:  # the reconciliation must hold exactly
-            raise IngestError(f"{files[0].src.display}: reconciliation failed: loaded {loaded} rows in a batch "
-                              f"where {expected} passed validation")
         if any_bad:
-            sql = (f"INSERT INTO rejects (source_file, kind, force, month, line, reason, raw, ingest_id) "
-                   f"SELECT $sources[_file + 1], $kind, $forces[_file + 1], CAST($months[_file + 1] || '-01' AS DATE), "
-                   f"_line, {reason_sql}, {_raw_text_expr(header)}, $ids[_file + 1] FROM batch_in "
-                   f"WHERE ({ok_sql}) IS NOT TRUE")
-            con.execute(sql, _used(sql, params))
-            sql = (f"SELECT _file, regexp_replace({reason_sql}, '''.*''', '''...''') AS r, count(*) FROM batch_in "
-                   f"WHERE ({ok_sql}) IS NOT TRUE GROUP BY ALL")
-            for j, r, c in con.execute(sql, _used(sql, params)).fetchall():
-                files[j].res.reasons[r] = int(c)
-        inv = [(p.src.display, kind, p.prep.force, p.prep.month + "-01", ln, reason, raw, p.ingest_id)
-               for p in files for ln, reason, raw in p.prep.invalid]
-        if inv:
-            con.executemany("INSERT INTO rejects (source_file, kind, force, month, line, reason, raw, ingest_id) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inv)
-            for p in files:
-                if p.prep.invalid:
-                    for _, reason, _ in p.prep.invalid:
-                        r = "malformed CSV quoting" if reason.startswith("malformed") else "wrong number of fields"
-                        p.res.reasons[r] = p.res.reasons.get(r, 0) + 1
+            _record_rejected_rows(con, files, kind, params)
+        _record_invalid_lines(con, files, kind)
         noloc_rows = [[p.src.display, kind, p.prep.force, p.prep.month + "-01", p.res.rows_no_location]
                       for j, p in enumerate(files) if j not in dead]
         if noloc_rows:
             con.executemany("INSERT INTO no_location VALUES (?, ?, ?, ?, ?)", noloc_rows)
-        logs = []
-        for j, p in enumerate(files):
-            res = p.res
-            if res.rows_loaded + res.rows_rejected != res.rows_read:
-                raise IngestError(f"{p.src.display}: reconciliation failed: read {res.rows_read} rows, "
-                                  f"loaded {res.rows_loaded}, rejected {res.rows_rejected}")
-            if j in dead:
-                first = min([(ln, reason) for ln, reason, _ in p.prep.invalid] + _first_reject(con, p.ingest_id))
-                res.status = "failed"
-                res.message = (f"{p.src.display}, line {first[0]}: every row was rejected "
-                               f"(read {res.rows_read:,} = loaded 0 + rejected {res.rows_rejected:,}; "
-                               f"first reason: {first[1]}); the store keeps what it had for this force-month")
-                res.rows_no_location = 0
-            else:
-                res.status = "replaced" if p.replaced else "loaded"
-                parts = [f"read {res.rows_read:,} = loaded {res.rows_loaded:,} + rejected {res.rows_rejected:,}"]
-                if res.rows_no_location:
-                    parts.append(f"{res.rows_no_location:,} rows without a location")
-                res.message = "; ".join(parts)
-            logs.append(_log_row(res, p.src, p.prep.sha, batch, p.started, p.ingest_id, p.prep.stored_sha))
-        _write_logs(con, logs)
+        _write_logs(con, [_settle_file(con, p, j in dead, batch) for j, p in enumerate(files)])
         _before_commit_hook()
         con.execute("COMMIT")
     except BaseException:
@@ -1217,6 +1156,95 @@ def _transaction(con, files: list[_Pending], state: _Store, batch, kind: str, pa
             state.has_rows.add(key)
         p.prep.table = None  # free the parsed rows
     return True
+
+
+def _delete_replaced(con, files: list[_Pending], kind: str, dead: list[int]) -> None:
+    """Replace each force-month whole (a newer copy carries revised outcomes); the rejects
+    recorded for failed attempts stay with their log rows."""
+    target = _KIND_SQL[kind][0]
+    for j, p in enumerate(files):
+        if j in dead or not p.replaced:
+            continue
+        key = [p.prep.force, p.prep.month + "-01"]
+        con.execute(f"DELETE FROM {target} WHERE force = ? AND month = ?", key)
+        con.execute("DELETE FROM rejects WHERE kind = ? AND force = ? AND month = ? AND (ingest_id IS NULL OR "
+                    "ingest_id NOT IN (SELECT ingest_id FROM ingest_log WHERE status = 'failed'))", [kind, *key])
+        con.execute("DELETE FROM no_location WHERE kind = ? AND force = ? AND month = ?", [kind, *key])
+
+
+def _insert_rows(con, files: list[_Pending], kind: str, params: dict, dead: list[int], any_bad: bool,
+                 optimistic: bool, fast: bool) -> bool:
+    """Insert the batch's valid rows; the count must equal what validation passed. False when
+    ``optimistic`` and it does not (the caller rolls back); an error otherwise."""
+    target, ok_sql, _, _, select_sql, _ = _KIND_SQL[kind]
+    where = []
+    if any_bad or optimistic:
+        where.append(f"({ok_sql}) IS TRUE")
+    if dead:
+        where.append(f"_file NOT IN ({', '.join(map(str, dead))})")
+    sql = f"INSERT INTO {target} {select_sql}" + (" WHERE " + " AND ".join(where) if where else "")
+    if fast:  # batch_in holds the store's columns, typed and validated
+        cols = ", ".join(store_mod.STREET_COLUMNS)
+        sql = f"INSERT INTO {target} ({cols}) SELECT {cols} FROM batch_in"
+    loaded = con.execute(sql, _used(sql, params)).fetchall()[0][0]
+    expected = sum(p.res.rows_loaded for j, p in enumerate(files) if j not in dead)
+    if optimistic and loaded != expected:
+        return False
+    if loaded != expected:  # the reconciliation must hold exactly
+        raise IngestError(f"{files[0].src.display}: reconciliation failed: loaded {loaded} rows in a batch "
+                          f"where {expected} passed validation")
+    return True
+
+
+def _record_rejected_rows(con, files: list[_Pending], kind: str, params: dict) -> None:
+    """Rows that parsed but failed a check: into ``rejects`` with line, reason and raw text,
+    and counted by reason on each file's result."""
+    _, ok_sql, reason_sql, _, _, header = _KIND_SQL[kind]
+    sql = (f"INSERT INTO rejects (source_file, kind, force, month, line, reason, raw, ingest_id) "
+           f"SELECT $sources[_file + 1], $kind, $forces[_file + 1], CAST($months[_file + 1] || '-01' AS DATE), "
+           f"_line, {reason_sql}, {_raw_text_expr(header)}, $ids[_file + 1] FROM batch_in "
+           f"WHERE ({ok_sql}) IS NOT TRUE")
+    con.execute(sql, _used(sql, params))
+    sql = (f"SELECT _file, regexp_replace({reason_sql}, '''.*''', '''...''') AS r, count(*) FROM batch_in "
+           f"WHERE ({ok_sql}) IS NOT TRUE GROUP BY ALL")
+    for j, r, c in con.execute(sql, _used(sql, params)).fetchall():
+        files[j].res.reasons[r] = int(c)
+
+
+def _record_invalid_lines(con, files: list[_Pending], kind: str) -> None:
+    """Lines the CSV parser could not split (bad quoting, wrong field count): into ``rejects``."""
+    inv = [(p.src.display, kind, p.prep.force, p.prep.month + "-01", ln, reason, raw, p.ingest_id)
+           for p in files for ln, reason, raw in p.prep.invalid]
+    if not inv:
+        return
+    con.executemany("INSERT INTO rejects (source_file, kind, force, month, line, reason, raw, ingest_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inv)
+    for p in files:
+        for _, reason, _ in p.prep.invalid:
+            r = "malformed CSV quoting" if reason.startswith("malformed") else "wrong number of fields"
+            p.res.reasons[r] = p.res.reasons.get(r, 0) + 1
+
+
+def _settle_file(con, p: _Pending, dead: bool, batch) -> list:
+    """Check a file's reconciliation, set its status and message, and return its log row."""
+    res = p.res
+    if res.rows_loaded + res.rows_rejected != res.rows_read:
+        raise IngestError(f"{p.src.display}: reconciliation failed: read {res.rows_read} rows, "
+                          f"loaded {res.rows_loaded}, rejected {res.rows_rejected}")
+    if dead:
+        first = min([(ln, reason) for ln, reason, _ in p.prep.invalid] + _first_reject(con, p.ingest_id))
+        res.status = "failed"
+        res.message = (f"{p.src.display}, line {first[0]}: every row was rejected "
+                       f"(read {res.rows_read:,} = loaded 0 + rejected {res.rows_rejected:,}; "
+                       f"first reason: {first[1]}); the store keeps what it had for this force-month")
+        res.rows_no_location = 0
+    else:
+        res.status = "replaced" if p.replaced else "loaded"
+        parts = [f"read {res.rows_read:,} = loaded {res.rows_loaded:,} + rejected {res.rows_rejected:,}"]
+        if res.rows_no_location:
+            parts.append(f"{res.rows_no_location:,} rows without a location")
+        res.message = "; ".join(parts)
+    return _log_row(res, p.src, p.prep.sha, batch, p.started, p.ingest_id, p.prep.stored_sha)
 
 
 def _first_reject(con, ingest_id: str) -> list[tuple[int, str]]:
