@@ -742,7 +742,48 @@ def _expected_counts(geo) -> tuple[np.ndarray, dict]:
     return lam, {"type_scale_per_1000": dict(zip(CRIME_TYPES, np.round(scale, 6).tolist()))}
 
 
+def _draw_outcomes(rng, m: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Last outcome (index into the outcome vocabulary) per row: drawn by crime type, then aged
+    by the months between the crime and the download (court results, investigations)."""
+    n = len(m)
+    outc = np.zeros(n, dtype=np.int64)
+    age = (_month_index(DOWNLOAD_AFTER) - m)
+    for t in CRIME_TYPES:
+        if t == "Anti-social behaviour":
+            continue
+        idx = np.flatnonzero(k == _K[t])
+        d = OUTCOMES[t]
+        vals = np.array([_O[o] for o in d])
+        outc[idx] = vals[choose(rng, np.array(list(d.values())), len(idx))]
+    aw, cru = _O["Awaiting court outcome"], _O["Court result unavailable"]
+    p_conv = np.clip((age - 2) / 6, 0, 1) * 0.92
+    conv = (outc == aw) & (rng.random(n) < p_conv)
+    outc[conv] = cru
+    unresolved = np.isin(outc, [_O["Investigation complete; no suspect identified"],
+                                _O["Unable to prosecute suspect"], _O["Status update unavailable"]])
+    p_ui = np.zeros(n)
+    for a, p in enumerate(_UNDER_INVESTIGATION_P):
+        p_ui[age == a] = p
+    ui = unresolved & (rng.random(n) < p_ui)
+    outc[ui] = _O["Under investigation"]
+    return outc
+
+
+def _crime_ids(rng, k: np.ndarray) -> np.ndarray:
+    """Crime IDs: 64 hex characters, unique; none for anti-social behaviour."""
+    n = len(k)
+    is_crime = k != ASB
+    n_ids = int(is_crime.sum())
+    hexs = rng.bytes(32 * n_ids).hex()
+    ids = np.full(n, "", dtype=object)
+    ids[is_crime] = [hexs[i * 64:(i + 1) * 64] for i in range(n_ids)]
+    assert len(set(ids[is_crime])) == n_ids
+    return ids
+
+
 def _street_rows(rng, geo) -> tuple[pd.DataFrame, dict]:
+    """Every street record of the synthetic force: counts drawn per month, type and LSOA, then
+    the ASB extract artefact, missing locations, snap points, outcomes, LSOA vintage and IDs."""
     u = geo["units"]
     lam, calib = _expected_counts(geo)
     nM, nK, nU = lam.shape
@@ -773,27 +814,7 @@ def _street_rows(rng, geo) -> tuple[pd.DataFrame, dict]:
     pt = _pick_points(rng, geo, unit, k == _K["Shoplifting"])
     P = geo["points"]
 
-    # outcomes
-    outc = np.zeros(n, dtype=np.int64)
-    age = (_month_index(DOWNLOAD_AFTER) - m)
-    for t in CRIME_TYPES:
-        if t == "Anti-social behaviour":
-            continue
-        idx = np.flatnonzero(k == _K[t])
-        d = OUTCOMES[t]
-        vals = np.array([_O[o] for o in d])
-        outc[idx] = vals[choose(rng, np.array(list(d.values())), len(idx))]
-    aw, cru = _O["Awaiting court outcome"], _O["Court result unavailable"]
-    p_conv = np.clip((age - 2) / 6, 0, 1) * 0.92
-    conv = (outc == aw) & (rng.random(n) < p_conv)
-    outc[conv] = cru
-    unresolved = np.isin(outc, [_O["Investigation complete; no suspect identified"],
-                                _O["Unable to prosecute suspect"], _O["Status update unavailable"]])
-    p_ui = np.zeros(n)
-    for a, p in enumerate(_UNDER_INVESTIGATION_P):
-        p_ui[age == a] = p
-    ui = unresolved & (rng.random(n) < p_ui)
-    outc[ui] = _O["Under investigation"]
+    outc = _draw_outcomes(rng, m, k)
 
     # vintage: 2011 codes before LSOA21_FIRST_MONTH
     v21 = m >= _month_index(LSOA21_FIRST_MONTH)
@@ -811,13 +832,7 @@ def _street_rows(rng, geo) -> tuple[pd.DataFrame, dict]:
     m, k, unit, noloc, outc = m[order], k[order], unit[order], noloc[order], outc[order]
     code, name, lon, lat, loc = code[order], name[order], lon[order], lat[order], loc[order]
 
-    # Crime IDs: 64 hex characters, unique; none for ASB
-    is_crime = k != ASB
-    n_ids = int(is_crime.sum())
-    hexs = rng.bytes(32 * n_ids).hex()
-    ids = np.full(n, "", dtype=object)
-    ids[is_crime] = [hexs[i * 64:(i + 1) * 64] for i in range(n_ids)]
-    assert len(set(ids[is_crime])) == n_ids
+    ids = _crime_ids(rng, k)
 
     months = np.array(MONTHS, dtype=object)
     df = pd.DataFrame({
