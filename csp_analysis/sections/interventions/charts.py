@@ -60,13 +60,20 @@ def series_chart(a: InterventionAnalysis, full: pd.DatetimeIndex):
     return fig
 
 
+def _result_chart(result, title: str, xlabel: str, ylabel: str, height: float = 4):
+    """An estimator result's own plot (``result.plot(ax)``) with the report's title and labels."""
+    fig, ax = plt.subplots(figsize=(9, height))
+    result.plot(ax=ax)
+    ax.set_title(wrap_title(title))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return fig, ax
+
+
 def its_chart(a: InterventionAnalysis):
     """Observed counts and the ITS's no-scheme counterfactual."""
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    a.its.plot(ax=ax)
-    ax.set_title(wrap_title(f"{a.iv.name}: observed {a.data.type_label} and the no-scheme counterfactual"))
-    ax.set_ylabel("Recorded crimes per month (count)")
-    ax.set_xlabel("Month")
+    fig, _ = _result_chart(a.its, f"{a.iv.name}: observed {a.data.type_label} and the no-scheme counterfactual",
+                           "Month", "Recorded crimes per month (count)", height=4.5)
     return fig
 
 
@@ -74,31 +81,23 @@ def did_event_chart(a: InterventionAnalysis):
     """The DiD's event study (treated vs comparison, month by month), or None without one."""
     if a.did.event_study is None or len(a.did.event_study) <= 1:
         return None
-    fig, ax = plt.subplots(figsize=(9, 4))
-    a.did.plot(ax=ax)
-    ax.set_title(wrap_title(f"{a.iv.name}: treated vs comparison area, month by month"))
-    ax.set_xlabel("Months relative to the start (reference: the month before)")
-    ax.set_ylabel("Rate ratio, treated vs comparison")
+    fig, _ = _result_chart(a.did, f"{a.iv.name}: treated vs comparison area, month by month",
+                           "Months relative to the start (reference: the month before)",
+                           "Rate ratio, treated vs comparison")
     return fig
 
 
 def sc_chart(a: InterventionAnalysis):
     """The treated area's index and its synthetic control's."""
-    fig, ax = plt.subplots(figsize=(9, 4))
-    a.sc.plot(ax=ax)
-    ax.set_title(wrap_title(f"{a.iv.name}: treated area and its synthetic control"))
-    ax.set_ylabel("Index (before-period average = 100)")
+    fig, ax = _result_chart(a.sc, f"{a.iv.name}: treated area and its synthetic control", "Month",
+                            "Index (before-period average = 100)")
     h, _ = ax.get_legend_handles_labels()
     ax.legend(h[:2], ["Treated area", "Synthetic control (weighted donors)"], fontsize=8)
-    ax.set_xlabel("Month")
     return fig
 
 
 def placebo_chart(a: InterventionAnalysis):
     """Placebo estimates at the fake start dates, and the real estimate."""
-    fig, ax = plt.subplots(figsize=(9, 4))
-    a.placebo.plot(ax=ax)
-    ax.set_title(wrap_title(f"{a.iv.name}: placebo estimates at fake start dates and the real estimate"))
-    ax.set_xlabel("Start date used")
-    ax.set_ylabel("Level change (rate ratio)")
+    fig, _ = _result_chart(a.placebo, f"{a.iv.name}: placebo estimates at fake start dates and the real estimate",
+                           "Start date used", "Level change (rate ratio)")
     return fig
