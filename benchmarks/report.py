@@ -149,6 +149,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("slugs", nargs="*", default=["riverton"])
     ap.add_argument("--store")
+    ap.add_argument("--params-dir", dest="params_dir", help="params folder (default: the project's params/)")
     ap.add_argument("--notebooks", nargs="+")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--baseline", type=Path, help="checkout of earlier code to time in the same run")
@@ -158,7 +159,7 @@ def main() -> None:
     a = ap.parse_args()
     slugs = a.slugs or ["riverton"]
     nbs = tuple(a.notebooks) if a.notebooks else None
-    quiet = dict(log=lambda *_: None)
+    quiet = dict(log=lambda *_: None, params_dir=a.params_dir)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t_triv = time_trivial(tmp)
