@@ -82,7 +82,7 @@ def run_once(slugs, pdir: Path, st: Path, jobs: int, notebooks, dask: str | None
     with tempfile.TemporaryDirectory(prefix="csp-national-bench-") as tmp:
         out = Path(tmp) / "outputs"
         load = os.getloadavg()
-        c0 = cpu_seconds()
+        c0, k0 = cpu_seconds(), os.times()
         t0 = time.perf_counter()
         with PeakMemory() as mem:
             results = runner.run_all(slugs, params_dir=pdir, outputs_dir=out, store=st, notebooks=notebooks,
@@ -90,12 +90,15 @@ def run_once(slugs, pdir: Path, st: Path, jobs: int, notebooks, dask: str | None
                                      dask_workers=workers)
         total = time.perf_counter() - t0
         cpu = cpu_seconds() - c0
+        k1 = os.times()
+        own, children = (k1.user + k1.system) - (k0.user + k0.system), \
+            (k1.children_user + k1.children_system) - (k0.children_user + k0.children_system)
         load_after = os.getloadavg()
         ti = time.perf_counter()
         runner.write_index(results, out, list(notebooks or runner.DEFAULT_NOTEBOOKS), store=st, params_dir=pdir)
         index_s = time.perf_counter() - ti
     per = [r.seconds for r in results]
-    return {"total": total, "per": per, "index": index_s, "peak": mem.peak, "cpu": cpu,
+    return {"total": total, "per": per, "index": index_s, "peak": mem.peak, "cpu": cpu, "cpu_parts": (own, children),
             "load": (load[0], load_after[0]),
             "failed": [r.slug for r in results if r.status == "failed"],
             "reasons": sorted({(r.error or "")[:160] for r in results if r.status == "failed"}),
@@ -115,7 +118,8 @@ def show(label: str, r: dict, n_all: int) -> None:
     cpu_per = r["cpu"] / max(1, n)
     cores = os.cpu_count() or 1
     print(f"  CPU time (this process, workers and kernels; waiting for a core not counted): {r['cpu']:.1f} s = "
-          f"{cpu_per:.1f} CPU s per partnership; load average {r['load'][0]:.1f} at the start, "
+          f"{cpu_per:.1f} CPU s per partnership (this process {r['cpu_parts'][0]:.1f} s, the processes it started "
+          f"{r['cpu_parts'][1]:.1f} s); load average {r['load'][0]:.1f} at the start, "
           f"{r['load'][1]:.1f} at the end ({cores} cores)")
     print(f"  extrapolated (not measured) to all {n_all} partnerships at this rate: "
           f"{per_wall * n_all / 60:.0f} min; on {cores} otherwise idle cores at this CPU time: "
