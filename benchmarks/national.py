@@ -14,8 +14,10 @@ slug order (default 10). Every run renders into a fresh temporary folder with ``
 Prints per run: seconds per partnership (each partnership's own wall time and the run's
 wall time divided by the partnerships), the total, the index time, and the peak memory of the
 whole process tree (this process, its worker processes and their kernels: the sum of their
-resident set sizes, sampled every 0.2 s with psutil), plus the extrapolation to all
-partnerships of the group at the measured rate. With ``--dask local`` it runs twice, with 1
+resident set sizes, sampled every 0.2 s with psutil), the CPU time of the whole run (this
+process, its workers and their kernels: it does not count waiting for a core, so it is the
+steadier figure on a shared machine) and the load average, plus the extrapolation to all
+partnerships of the group at the measured rate and at the CPU time spread over the cores. With ``--dask local`` it runs twice, with 1
 and with ``--workers`` (default 2) worker processes, and prints the scale-out ratio (time with
 1 worker / time with W). Timings on a shared machine are noisy: compare figures from one run.
 """
@@ -69,20 +71,35 @@ class PeakMemory:
         self._t.join()
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of every child process that has ended
+    and been waited for (worker processes and, through them, their kernels)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_once(slugs, pdir: Path, st: Path, jobs: int, notebooks, dask: str | None, workers: int | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="csp-national-bench-") as tmp:
         out = Path(tmp) / "outputs"
+        load = os.getloadavg()
+        c0, k0 = cpu_seconds(), os.times()
         t0 = time.perf_counter()
         with PeakMemory() as mem:
             results = runner.run_all(slugs, params_dir=pdir, outputs_dir=out, store=st, notebooks=notebooks,
                                      jobs=jobs, force=True, log=lambda *_: None, progress=True, dask=dask,
                                      dask_workers=workers)
         total = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
+        k1 = os.times()
+        own, children = (k1.user + k1.system) - (k0.user + k0.system), \
+            (k1.children_user + k1.children_system) - (k0.children_user + k0.children_system)
+        load_after = os.getloadavg()
         ti = time.perf_counter()
         runner.write_index(results, out, list(notebooks or runner.DEFAULT_NOTEBOOKS), store=st, params_dir=pdir)
         index_s = time.perf_counter() - ti
     per = [r.seconds for r in results]
-    return {"total": total, "per": per, "index": index_s, "peak": mem.peak,
+    return {"total": total, "per": per, "index": index_s, "peak": mem.peak, "cpu": cpu, "cpu_parts": (own, children),
+            "load": (load[0], load_after[0]),
             "failed": [r.slug for r in results if r.status == "failed"],
             "reasons": sorted({(r.error or "")[:160] for r in results if r.status == "failed"}),
             "warning": sum(r.status == "warning" for r in results)}
@@ -98,8 +115,15 @@ def show(label: str, r: dict, n_all: int) -> None:
           f"{r['warning']} with warnings")
     for why in r["reasons"]:
         print(f"  failed: {why}")
+    cpu_per = r["cpu"] / max(1, n)
+    cores = os.cpu_count() or 1
+    print(f"  CPU time (this process, workers and kernels; waiting for a core not counted): {r['cpu']:.1f} s = "
+          f"{cpu_per:.1f} CPU s per partnership (this process {r['cpu_parts'][0]:.1f} s, the processes it started "
+          f"{r['cpu_parts'][1]:.1f} s); load average {r['load'][0]:.1f} at the start, "
+          f"{r['load'][1]:.1f} at the end ({cores} cores)")
     print(f"  extrapolated (not measured) to all {n_all} partnerships at this rate: "
-          f"{per_wall * n_all / 60:.0f} min")
+          f"{per_wall * n_all / 60:.0f} min; on {cores} otherwise idle cores at this CPU time: "
+          f"{cpu_per * n_all / cores / 60:.0f} min (CPU time / cores, the floor of a perfect --jobs {cores})")
 
 
 def main(argv=None) -> int:

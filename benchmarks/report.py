@@ -149,6 +149,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("slugs", nargs="*", default=["riverton"])
     ap.add_argument("--store")
+    ap.add_argument("--params-dir", dest="params_dir", help="params folder (default: the project's params/)")
     ap.add_argument("--notebooks", nargs="+")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--baseline", type=Path, help="checkout of earlier code to time in the same run")
@@ -158,7 +159,10 @@ def main() -> None:
     a = ap.parse_args()
     slugs = a.slugs or ["riverton"]
     nbs = tuple(a.notebooks) if a.notebooks else None
-    quiet = dict(log=lambda *_: None)
+    quiet = dict(log=lambda *_: None, params_dir=a.params_dir)
+    import os
+
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t_triv = time_trivial(tmp)
@@ -211,6 +215,8 @@ def main() -> None:
             t_par = time.perf_counter() - t
 
         k = len(slugs)
+        print(f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+              f"({os.cpu_count()} cores; other work on the machine slows every figure below)")
         print(f"trivial notebook (papermill, fresh kernel, imports the package): {t_triv:.1f} s")
         if t_before is not None:
             print(f"before (kernel per notebook, no cache, BLAS default): {t_before:.1f} s for {k} partnership(s) = "

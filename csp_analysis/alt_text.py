@@ -278,14 +278,11 @@ def _collections(ax, xa: _Axis, ya: _Axis, errorbar_cols: set) -> list[str]:
     return out
 
 
-def describe_axes(ax) -> str:
-    """Describe one axes: title, axes, and each plotted element with its range."""
+def _containers(ax, xa: "_Axis", ya: "_Axis"):
+    """Error bar and bar containers: the ids of error-bar artists (described once, as error
+    bars), the number of error-bar sets, the names of their data lines and the bars' texts."""
     from matplotlib.container import BarContainer, ErrorbarContainer
 
-    xa, ya = _Axis(ax, "x"), _Axis(ax, "y")
-    title = " ".join(t for t in (_clean(ax.get_title(loc)) for loc in ("left", "center", "right")) if t)
-    xl, yl = _clean(ax.get_xlabel()), _clean(ax.get_ylabel())
-    # artists that belong to error bars are described once, as error bars
     err_lines, err_cols, n_err, err_names = set(), set(), 0, {}
     bars: list[str] = []
     for cont in ax.containers:
@@ -300,6 +297,12 @@ def describe_axes(ax) -> str:
             d = _bars(cont, xa, ya)
             if d:
                 bars.append(d)
+    return err_lines, err_cols, n_err, err_names, bars
+
+
+def _line_series(ax, xa: "_Axis", ya: "_Axis", title: str, err_lines: set, err_names: dict):
+    """The lines of an axes: (series texts, reference-line texts, whether any line is drawn
+    rather than markers only)."""
     series, refs, unnamed, lines_drawn = [], [], 0, False
     for line in ax.get_lines():
         if not line.get_visible() or id(line) in err_lines:
@@ -323,7 +326,11 @@ def describe_axes(ax) -> str:
         d = _describe_series(name, x, y, xa, ya, markers_only=markers_only)
         if d:
             series.append(d)
-    others = _collections(ax, xa, ya, err_cols)
+    return series, refs, lines_drawn
+
+
+def _spans(ax, xa: "_Axis") -> list[str]:
+    """Shaded backgrounds (polygons and rectangles that are not bars): their x ranges."""
     from matplotlib.patches import Polygon, Rectangle
 
     spans = []
@@ -335,13 +342,22 @@ def describe_axes(ax) -> str:
                         [[p.get_x(), p.get_y()], [p.get_x() + p.get_width(), p.get_y() + p.get_height()]],
                         dtype=float)
         spans.append(f"from {xa.fmt(xy[:, 0].min())} to {xa.fmt(xy[:, 0].max())}")
+    return spans
+
+
+def _images(ax) -> list[str]:
+    """Images drawn in the axes: their size in cells and range of values."""
     images = []
     for im in ax.images:
         r = _array_range(im)
         shape = np.shape(im.get_array())
         images.append(f"an image{f' of {shape[0]} by {shape[1]} cells' if len(shape) >= 2 else ''}"
                       + (f", values from {format_value(r[0])} to {format_value(r[1])}" if r else ""))
+    return images
 
+
+def _chart_heading(title: str, xl: str, yl: str, series, lines_drawn: bool, bars, others, images) -> str:
+    """The first sentence: the title, the kind of chart and what is plotted against what."""
     kinds = []
     if series:
         kinds.append("line chart" if lines_drawn else "dot chart")
@@ -357,7 +373,21 @@ def describe_axes(ax) -> str:
         head += f" of {yl} against {xl}"
     elif yl or xl:
         head += f" of {yl or xl}"
-    parts = [head]
+    return head
+
+
+def describe_axes(ax) -> str:
+    """Describe one axes: title, axes, and each plotted element with its range."""
+    xa, ya = _Axis(ax, "x"), _Axis(ax, "y")
+    title = " ".join(t for t in (_clean(ax.get_title(loc)) for loc in ("left", "center", "right")) if t)
+    xl, yl = _clean(ax.get_xlabel()), _clean(ax.get_ylabel())
+    err_lines, err_cols, n_err, err_names, bars = _containers(ax, xa, ya)
+    series, refs, lines_drawn = _line_series(ax, xa, ya, title, err_lines, err_names)
+    others = _collections(ax, xa, ya, err_cols)
+    spans = _spans(ax, xa)
+    images = _images(ax)
+
+    parts = [_chart_heading(title, xl, yl, series, lines_drawn, bars, others, images)]
     shown = [s for s in series if ":" in s]
     rest = [s for s in series if ":" not in s]
     parts += shown + bars + others + images

@@ -246,8 +246,6 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
         permutation), ``p_threshold``, ``significant``, ``classification`` ("Hot spot",
         "Cold spot", "Not significant"), ``confidence``, ``method``. Sorted as ``w``.
     """
-    from esda.getisord import G_Local
-
     from .contract import significance_level
 
     alpha = significance_level(alpha, confidence, function="gi_star")
@@ -256,58 +254,86 @@ def gi_star(counts: pd.Series, w, permutations: int = PERMUTATIONS, seed: int = 
     n = len(y)
     if y.sum() <= 0:
         raise ValueError("no records: Gi* is undefined")
-    rng_state = np.random.get_state()
-    try:
-        np.random.seed(seed)  # esda draws its permutations from numpy's global generator
-        with warnings.catch_warnings(), _shared_permutations():
-            warnings.simplefilter("ignore")
-            g = G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
-                        keep_simulations=False, n_jobs=1)
-    finally:
-        np.random.set_state(rng_state)
+    g = _g_local_star(y, w, permutations, seed)
     p = np.minimum(1.0, 2.0 * np.asarray(g.p_sim, dtype=float))
     thr = fdr_threshold(p, confidence=1 - alpha) if fdr else alpha
     sig = p < thr if fdr else p <= alpha
     z = np.asarray(g.Zs, dtype=float)
     card = np.array([w.cardinalities[i] for i in ids])
-    # neighbourhood totals (the LSOA plus its neighbours), from the weights' neighbour lists
-    pos = {c: i for i, c in enumerate(ids)}
-    local = np.array([y[i] + sum(y[pos[j]] for j in w.neighbors[c]) for i, c in enumerate(ids)])
-    size = card + 1
-    mean = y.mean()
-    if monthly is not None and len(monthly) >= 3:
-        M = monthly.reindex(columns=ids).fillna(0).to_numpy(dtype=float)   # months x LSOAs
-        A = np.eye(n)
-        for i, c in enumerate(ids):
-            A[i, [pos[j] for j in w.neighbors[c]]] = 1
-        nb = M @ A.T                                                       # months x neighbourhoods
-        mu = nb.mean(0)
-        phi = np.maximum(1.0, np.divide(nb.var(0, ddof=1), mu, out=np.ones(n), where=mu > 0))
-        zq = stats.norm.ppf(0.5 + confidence / 2)
-        half = zq * np.sqrt(phi / np.maximum(local, 0.5))
-        lo, hi = local * np.exp(-half), np.maximum(local, 0.5) * np.exp(half)
-        ci_text = "quasi-Poisson interval (dispersion of the neighbourhood's monthly totals)"
-    else:
-        lo, hi = _poisson_ci(local, confidence)
-        ci_text = "exact Poisson interval (no allowance for over-dispersion)"
+    A = _neighbourhood_matrix(w, ids)
+    local = A @ y  # neighbourhood totals (the LSOA plus its neighbours); whole counts, so exact
+    lo, hi, ci_text = _neighbourhood_interval(local, A, ids, monthly, confidence)
     cls = np.where(sig & (z > 0), "Hot spot", np.where(sig & (z < 0), "Cold spot", "Not significant"))
     method = (f"Getis-Ord Gi* (esda.G_Local, star, binary weights), {permutations:,} conditional permutations "
               f"(seed {seed}), two-sided; " + (f"Benjamini-Hochberg FDR {alpha:g} over {n} LSOAs" if fdr
                                              else f"per-LSOA level {alpha:g} (no multiple-testing control)")
               + f"; neighbourhood ratio with a {ci_text}")
+    size = card + 1
+    mean = y.mean()
     out = pd.DataFrame({
         "lsoa_code": ids, "count": y, "neighbours": card, "neighbourhood_count": local,
         "value": local / size / mean, "lower": lo / size / mean, "upper": hi / size / mean,
         "gi_z": z, "p_value": p, "p_threshold": thr, "significant": sig, "classification": cls,
         "confidence": confidence, "method": method,
     })
-    from .contract import default_sentence
-
-    out["sentence"] = [default_sentence(r, f"{r['lsoa_code']} ({r['classification'].lower()}): neighbourhood "
-                                           "records per LSOA relative to the partnership mean")
-                       for _, r in out.iterrows()]
+    out["sentence"] = _gi_sentences(out)
     out.attrs.update({"threshold": thr, "n_tests": n, "alpha": alpha, "permutations": permutations})
     return out
+
+
+def _g_local_star(y: np.ndarray, w, permutations: int, seed: int):
+    """``esda.G_Local`` (star, binary) with its permutations drawn from numpy's global
+    generator seeded with ``seed`` (the caller's generator state is restored) and the
+    draws shared between calls (:func:`_permuted_ids`)."""
+    from esda.getisord import G_Local
+
+    rng_state = np.random.get_state()
+    try:
+        np.random.seed(seed)  # esda draws its permutations from numpy's global generator
+        with warnings.catch_warnings(), _shared_permutations():
+            warnings.simplefilter("ignore")
+            return G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
+                           keep_simulations=False, n_jobs=1)
+    finally:
+        np.random.set_state(rng_state)
+
+
+def _neighbourhood_matrix(w, ids: list) -> np.ndarray:
+    """0/1 matrix (LSOAs x LSOAs in ``ids`` order) of each LSOA's neighbourhood: itself and
+    its neighbours in ``w``."""
+    pos = {c: i for i, c in enumerate(ids)}
+    A = np.eye(len(ids))
+    for i, c in enumerate(ids):
+        A[i, [pos[j] for j in w.neighbors[c]]] = 1
+    return A
+
+
+def _neighbourhood_interval(local: np.ndarray, A: np.ndarray, ids: list, monthly: pd.DataFrame | None,
+                            confidence: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """Interval of each neighbourhood's total: quasi-Poisson from the dispersion of its
+    monthly totals when ``monthly`` has three months or more, else exact Poisson.
+    Returns (lower, upper, a phrase naming the method)."""
+    if monthly is not None and len(monthly) >= 3:
+        M = monthly.reindex(columns=ids).fillna(0).to_numpy(dtype=float)   # months x LSOAs
+        nb = M @ A.T                                                       # months x neighbourhoods
+        mu = nb.mean(0)
+        phi = np.maximum(1.0, np.divide(nb.var(0, ddof=1), mu, out=np.ones(len(ids)), where=mu > 0))
+        zq = stats.norm.ppf(0.5 + confidence / 2)
+        half = zq * np.sqrt(phi / np.maximum(local, 0.5))
+        lo, hi = local * np.exp(-half), np.maximum(local, 0.5) * np.exp(half)
+        return lo, hi, "quasi-Poisson interval (dispersion of the neighbourhood's monthly totals)"
+    lo, hi = _poisson_ci(local, confidence)
+    return lo, hi, "exact Poisson interval (no allowance for over-dispersion)"
+
+
+def _gi_sentences(out: pd.DataFrame) -> list[str]:
+    """The contract's sentence for each LSOA of a :func:`gi_star` table (rows as plain dicts:
+    the same values as ``iterrows`` without building a Series per row)."""
+    from .contract import default_sentence
+
+    return [default_sentence(r, f"{r['lsoa_code']} ({r['classification'].lower()}): neighbourhood "
+                                "records per LSOA relative to the partnership mean")
+            for r in out.to_dict("records")]
 
 
 def hot_spot_sentence(res: pd.DataFrame, what: str = "records", names: dict | None = None) -> str:

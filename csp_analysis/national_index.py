@@ -225,31 +225,66 @@ def build_index_table(entries: list[dict], params_dir: Path | None = None, store
         sentence`` hold the partnership's crime rate per 1,000 a year, its 95% interval and
         its comparison with England and Wales.
     """
+    lads, groups = _partnership_areas(entries, params_dir)
+    rates, national = _store_rates(lads, store, con)
+    t = _entry_rows(entries, groups)
+    if len(rates):
+        t = t.drop(columns=["crimes", "population", "period_start", "period_end"]).merge(rates, on="slug", how="left")
+    have = t["population"].notna() & (t["population"].astype(float) > 0) if len(t) else pd.Series([], dtype=bool)
+    t["confidence"] = 0.95
+    t["method"] = ""
+    t["comparison"] = "not computed"
+    if national and have.any():
+        _compare_rates(t, have, national)
+    t.loc[~have, "comparison"] = "not available" if national else "not computed"
+    rose = (pd.to_numeric(t["change_percent"], errors="coerce") > 0) & (t["change_verdict"] == "unlikely to be chance")
+    worse = t["significance"].isin(["High (0.025)", "High (0.001)"])
+    t["worse_and_getting_worse"] = (rose & worse).astype(bool)
+    t["sentence"] = [_row_sentence(r) for _, r in t.iterrows()]
+    return t[INDEX_COLUMNS].reset_index(drop=True), national
+
+
+def _partnership_areas(entries: list[dict], params_dir: Path | None) -> tuple[dict, dict]:
+    """``({slug: LAD codes}, {slug: group})`` from the partnerships' params files (none
+    without ``params_dir``; a params file that cannot be read is left out)."""
     from . import params as params_mod
-    from . import store as store_mod
-    from .rates import rate_ci
 
     lads, groups = {}, {}
+    if params_dir is None:
+        return lads, groups
     for e in entries:
-        if params_dir is None:
-            break
         try:
             p = params_mod.load_params(Path(params_dir) / f"{e['slug']}.yaml", check_files=False)
         except Exception:  # noqa: BLE001 - a bad params file shows as the partnership's own failure
             continue
         lads[e["slug"]], groups[e["slug"]] = list(p.lad_codes), p.group or ""
+    return lads, groups
+
+
+def _store_rates(lads: dict, store: Path | None, con) -> tuple[pd.DataFrame, dict]:
+    """:func:`partnership_rates` from ``con`` or the store opened read-only; empty when there
+    are no areas, no store, or the store cannot give them (the page then says so)."""
+    from . import store as store_mod
+
     rates, national = pd.DataFrame(columns=["slug"]), {}
-    if lads and (con is not None or store is not None):
-        own = con is None
-        try:
-            if own:
-                con = store_mod.connect(store, read_only=True)
-            rates, national = partnership_rates(con, lads)
-        except Exception:  # noqa: BLE001 - the index is still written; the page says rates are missing
-            rates, national = pd.DataFrame(columns=["slug"]), {}
-        finally:
-            if own and con is not None:
-                con.close()
+    if not lads or (con is None and store is None):
+        return rates, national
+    own = con is None
+    try:
+        if own:
+            con = store_mod.connect(store, read_only=True)
+        rates, national = partnership_rates(con, lads)
+    except Exception:  # noqa: BLE001 - the index is still written; the page says rates are missing
+        rates, national = pd.DataFrame(columns=["slug"]), {}
+    finally:
+        if own and con is not None:
+            con.close()
+    return rates, national
+
+
+def _entry_rows(entries: list[dict], groups: dict) -> pd.DataFrame:
+    """The runner's side of the table: one row per entry (status, reports, headline change),
+    every column of :data:`INDEX_COLUMNS` present (text columns as strings)."""
     rows = []
     for e in entries:
         nbs = e.get("notebooks") or []
@@ -269,41 +304,37 @@ def build_index_table(entries: list[dict], params_dir: Path | None = None, store
             t[c] = pd.Series([""] * len(t), dtype=object) if c in text_cols else np.nan
         elif c in text_cols:
             t[c] = t[c].fillna("").astype(object)
-    if len(rates):
-        t = t.drop(columns=["crimes", "population", "period_start", "period_end"]).merge(rates, on="slug", how="left")
-    have = t["population"].notna() & (t["population"].astype(float) > 0) if len(t) else pd.Series([], dtype=bool)
-    t["confidence"] = 0.95
-    t["method"] = ""
-    t["comparison"] = "not computed"
-    if national and have.any():
-        ci = rate_ci(t.loc[have, "crimes"].astype(float).to_numpy(), t.loc[have, "population"].astype(float).to_numpy(),
-                     multiplier=1000)
-        t.loc[have, "value"] = ci["value"].to_numpy()
-        t.loc[have, "lower"] = ci["lower"].to_numpy()
-        t.loc[have, "upper"] = ci["upper"].to_numpy()
-        t.loc[have, "method"] = [f"crude rate per 1,000 a year, {m} 95% CI; PHE funnel (ratio) against the "
-                                 f"England and Wales rate" for m in ci["method"]]
-        cmp = compare_with_national(t.loc[have, "crimes"], t.loc[have, "population"], national["rate"])
-        for c in ("expected", "significance", "comparison", "p_value"):
-            t.loc[have, c] = cmp[c].to_numpy()
-        t["national_rate"] = national["rate"]
-        if int(have.sum()) >= MIN_UNITS_OVERDISPERSION:
-            from .funnels import funnel_outliers
+    return t
 
-            fo = funnel_outliers(t.loc[have, "crimes"].astype(float).to_numpy(),
-                                 t.loc[have, "expected"].astype(float).to_numpy(), confidence=0.998,
-                                 overdispersion="additive")
-            t.loc[have, "overdispersion_outlier"] = np.where(fo["direction"] == "", "within",
-                                                             fo["direction"]).astype(object)
-            national["tau2"] = float(fo["tau2"].iloc[0])
-        else:
-            t.loc[have, "overdispersion_outlier"] = "not assessed (fewer than 20 partnerships)"
-    t.loc[~have, "comparison"] = "not available" if national else "not computed"
-    rose = (pd.to_numeric(t["change_percent"], errors="coerce") > 0) & (t["change_verdict"] == "unlikely to be chance")
-    worse = t["significance"].isin(["High (0.025)", "High (0.001)"])
-    t["worse_and_getting_worse"] = (rose & worse).astype(bool)
-    t["sentence"] = [_row_sentence(r) for _, r in t.iterrows()]
-    return t[INDEX_COLUMNS].reset_index(drop=True), national
+
+def _compare_rates(t: pd.DataFrame, have: pd.Series, national: dict) -> None:
+    """Fill (in place) the rows with residents: the rate per 1,000 with its interval, the
+    funnel comparison with England and Wales and, with enough partnerships, the
+    over-dispersion outlier verdict (``national["tau2"]`` is set then)."""
+    from .rates import rate_ci
+
+    ci = rate_ci(t.loc[have, "crimes"].astype(float).to_numpy(), t.loc[have, "population"].astype(float).to_numpy(),
+                 multiplier=1000)
+    t.loc[have, "value"] = ci["value"].to_numpy()
+    t.loc[have, "lower"] = ci["lower"].to_numpy()
+    t.loc[have, "upper"] = ci["upper"].to_numpy()
+    t.loc[have, "method"] = [f"crude rate per 1,000 a year, {m} 95% CI; PHE funnel (ratio) against the "
+                             f"England and Wales rate" for m in ci["method"]]
+    cmp = compare_with_national(t.loc[have, "crimes"], t.loc[have, "population"], national["rate"])
+    for c in ("expected", "significance", "comparison", "p_value"):
+        t.loc[have, c] = cmp[c].to_numpy()
+    t["national_rate"] = national["rate"]
+    if int(have.sum()) >= MIN_UNITS_OVERDISPERSION:
+        from .funnels import funnel_outliers
+
+        fo = funnel_outliers(t.loc[have, "crimes"].astype(float).to_numpy(),
+                             t.loc[have, "expected"].astype(float).to_numpy(), confidence=0.998,
+                             overdispersion="additive")
+        t.loc[have, "overdispersion_outlier"] = np.where(fo["direction"] == "", "within",
+                                                         fo["direction"]).astype(object)
+        national["tau2"] = float(fo["tau2"].iloc[0])
+    else:
+        t.loc[have, "overdispersion_outlier"] = "not assessed (fewer than 20 partnerships)"
 
 
 def _fmt(v, spec="{:.1f}", missing="–") -> str:
@@ -527,82 +558,14 @@ def render_index_html(t: pd.DataFrame, national: dict, entries: list[dict], note
     n = len(t)
     counts = t["status"].value_counts().to_dict() if n else {}
     flagged = t[t["worse_and_getting_worse"].astype(bool)] if n else t
-    rows = []
-    for _, r in t.iterrows():
-        e = by_slug.get(r["slug"], {})
-        name = html.escape(str(r["name"]))
-        first = next((x for x in e.get("notebooks") or [] if x.get("html")), None)
-        name_html = (f"<a href='{html.escape(r['slug'])}/{html.escape(first['html'])}'>{name}</a>" if first
-                     else name)
-        search = html.escape(f"{r['name']} {r['slug']} {r['group']}".lower(), quote=True)
-        if pd.notna(r["change_percent"]):
-            verdict = html.escape(str(r["change_verdict"] or ""))
-            change = (f"<td class='num' data-sort='{float(r['change_percent']):.3f}'>{_fmt(r['change_percent'], '{:+.1f}')}%"
-                      f"<br><small>95% CI {_fmt(r['change_lower'], '{:+.1f}')}% to "
-                      f"{_fmt(r['change_upper'], '{:+.1f}')}%</small><br><small>{verdict}</small></td>")
-        else:
-            change = "<td class='num' data-sort=''>–<br><small>no trends headline</small></td>"
-        if pd.notna(r["value"]):
-            rate = (f"<td class='num' data-sort='{float(r['value']):.4f}'>{_fmt(r['value'])}<br><small>95% CI "
-                    f"{_fmt(r['lower'])} to {_fmt(r['upper'])}</small></td>")
-        else:
-            rate = "<td class='num' data-sort=''>–</td>"
-        sig = str(r["significance"] or "")
-        order = {"High (0.001)": 5, "High (0.025)": 4, "Not significant": 3, "Low (0.025)": 2, "Low (0.001)": 1}
-        od = r["overdispersion_outlier"]
-        od_txt = (f"<br><small>between-area spread allowed for: {html.escape(str(od))}</small>"
-                  if isinstance(od, str) and od in ("high", "low", "within") else "")
-        cmp_cell = (f"<td data-sort='{order.get(sig, 0)}'>{html.escape(str(r['comparison']))}{od_txt}</td>")
-        flag = bool(r["worse_and_getting_worse"])
-        flag_cell = (f"<td data-sort='{int(flag)}'>" + ("<span class='csp-flag'>Yes</span>" if flag else "No")
-                     + "</td>")
-        heads = e.get("headlines") or []
-        heads_html = ("<td><details><summary>" + f"{len(heads)} figure(s)<span class='csp-visually-hidden'> for "
-                      f"{name}</span></summary><ul>"
-                      + "".join(f"<li>{html.escape(str(h.get('sentence') or h.get('value')))}</li>" for h in heads)
-                      + "</ul></details></td>") if heads else "<td>–</td>"
-        rows.append(
-            f"<tr data-status='{html.escape(r['status'])}' data-flag='{int(flag)}' data-search='{search}'>"
-            f"<th scope='row' data-sort='{html.escape(str(r['name']).lower(), quote=True)}'>{name_html}<br>"
-            f"<small>{html.escape(r['slug'])}{' · ' + html.escape(str(r['group'])) if r['group'] else ''}</small></th>"
-            f"{_status_cell(r, e)}{_reports_cell(e, notebooks, titles)}{change}{rate}{cmp_cell}{flag_cell}"
-            f"{heads_html}</tr>")
-    if national:
-        nat = (f"<p>England and Wales: <b>{national['rate']:.1f} crimes per 1,000 residents a year</b> (all crime "
-               f"excluding anti-social behaviour, {pd.Timestamp(national['period_start']):%B %Y} to "
-               f"{pd.Timestamp(national['period_end']):%B %Y}: {national['crimes']:,} records and "
-               f"{national['population']:,.0f} residents in the {national['districts']} local authority districts with "
-               f"police records in the store; the latest 12 months every force in the store has). Each partnership's "
-               f"rate has its 95% interval (exact Poisson below 10 records, Byar's above) and is compared with the "
-               f"England and Wales rate by the Fingertips funnel method: higher or lower when the partnership's "
-               f"records fall outside the 95% (or 99.8%) limits of the number expected at the national rate for its "
-               f"residents. These limits allow for chance alone; with tens of thousands of records most areas differ "
-               f"from the national rate, so the page also says (with 20 or more partnerships) whether a partnership "
-               f"stands out once the usual spread between areas is allowed for (Spiegelhalter's additive "
-               f"over-dispersion, 99.8%).</p>")
-    else:
-        nat = ("<p>Crime rates against England and Wales are not shown: the store or the partnerships' parameters "
-               "could not be read.</p>")
+    rows = [_index_row(r, by_slug.get(r["slug"], {}), notebooks, titles) for _, r in t.iterrows()]
+    nat = _national_paragraph(national)
     summary = (f"<p>{n} partnership(s): {counts.get('ok', 0)} ok, {counts.get('warning', 0)} with warnings, "
                f"{counts.get('failed', 0)} failed. {len(flagged)} worse than national and getting worse"
                + (": " + ", ".join(html.escape(str(x)) for x in flagged['name']) if 0 < len(flagged) <= 20 else "")
                + ".</p>")
-    fig_html = ""
-    if national:
-        fig, alt = funnel_figure(t, national)
-        fig_html = (_figure_html(fig, alt, "Partnership crime rates against residents, with funnel limits around "
-                                          "the England and Wales rate. Points outside a limit differ from the "
-                                          "national rate by more than chance would usually give.")
-                    if fig is not None else f"<p>{html.escape(alt)}</p>")
-    filters = ("<form id='csp-filters' hidden role='search' aria-label='Filter partnerships'>"
-               "<div><label for='csp-filter-text'>Name or code contains</label>"
-               "<input id='csp-filter-text' type='search' autocomplete='off'></div>"
-               "<div><label for='csp-filter-status'>Status</label><select id='csp-filter-status'>"
-               "<option value=''>Any</option><option value='ok'>ok</option><option value='warning'>warning</option>"
-               "<option value='failed'>failed</option></select></div>"
-               "<div><input id='csp-filter-flag' type='checkbox'> <label for='csp-filter-flag' "
-               "style='display:inline'>Only worse than national and getting worse</label></div>"
-               "<p id='csp-shown' role='status' aria-live='polite'></p></form>")
+    fig_html = _funnel_html(t, national)
+    filters = _filters_form()
     body = f"""<style>{_CSS}</style>
 <h1>Community Safety Partnership reports</h1>
 <p>Generated {dt.datetime.now(dt.timezone.utc):%d %B %Y %H:%M} UTC by csp-analysis {html.escape(version)}.
@@ -631,6 +594,92 @@ change in all crime, rate per 1,000 against England and Wales, and the worse-and
 {fig_html}
 <script>{_SCRIPT}</script>"""
     return body
+
+
+def _index_row(r: pd.Series, e: dict, notebooks, titles: dict) -> str:
+    """One ``<tr>`` of the index table: partnership, status, reports, change, rate,
+    comparison with England and Wales, flag and headline figures (text escaped)."""
+    name = html.escape(str(r["name"]))
+    first = next((x for x in e.get("notebooks") or [] if x.get("html")), None)
+    name_html = (f"<a href='{html.escape(r['slug'])}/{html.escape(first['html'])}'>{name}</a>" if first
+                 else name)
+    search = html.escape(f"{r['name']} {r['slug']} {r['group']}".lower(), quote=True)
+    if pd.notna(r["change_percent"]):
+        verdict = html.escape(str(r["change_verdict"] or ""))
+        change = (f"<td class='num' data-sort='{float(r['change_percent']):.3f}'>{_fmt(r['change_percent'], '{:+.1f}')}%"
+                  f"<br><small>95% CI {_fmt(r['change_lower'], '{:+.1f}')}% to "
+                  f"{_fmt(r['change_upper'], '{:+.1f}')}%</small><br><small>{verdict}</small></td>")
+    else:
+        change = "<td class='num' data-sort=''>–<br><small>no trends headline</small></td>"
+    if pd.notna(r["value"]):
+        rate = (f"<td class='num' data-sort='{float(r['value']):.4f}'>{_fmt(r['value'])}<br><small>95% CI "
+                f"{_fmt(r['lower'])} to {_fmt(r['upper'])}</small></td>")
+    else:
+        rate = "<td class='num' data-sort=''>–</td>"
+    sig = str(r["significance"] or "")
+    order = {"High (0.001)": 5, "High (0.025)": 4, "Not significant": 3, "Low (0.025)": 2, "Low (0.001)": 1}
+    od = r["overdispersion_outlier"]
+    od_txt = (f"<br><small>between-area spread allowed for: {html.escape(str(od))}</small>"
+              if isinstance(od, str) and od in ("high", "low", "within") else "")
+    cmp_cell = (f"<td data-sort='{order.get(sig, 0)}'>{html.escape(str(r['comparison']))}{od_txt}</td>")
+    flag = bool(r["worse_and_getting_worse"])
+    flag_cell = (f"<td data-sort='{int(flag)}'>" + ("<span class='csp-flag'>Yes</span>" if flag else "No")
+                 + "</td>")
+    heads = e.get("headlines") or []
+    heads_html = ("<td><details><summary>" + f"{len(heads)} figure(s)<span class='csp-visually-hidden'> for "
+                  f"{name}</span></summary><ul>"
+                  + "".join(f"<li>{html.escape(str(h.get('sentence') or h.get('value')))}</li>" for h in heads)
+                  + "</ul></details></td>") if heads else "<td>–</td>"
+    return (
+        f"<tr data-status='{html.escape(r['status'])}' data-flag='{int(flag)}' data-search='{search}'>"
+        f"<th scope='row' data-sort='{html.escape(str(r['name']).lower(), quote=True)}'>{name_html}<br>"
+        f"<small>{html.escape(r['slug'])}{' · ' + html.escape(str(r['group'])) if r['group'] else ''}</small></th>"
+        f"{_status_cell(r, e)}{_reports_cell(e, notebooks, titles)}{change}{rate}{cmp_cell}{flag_cell}"
+        f"{heads_html}</tr>")
+
+
+def _national_paragraph(national: dict) -> str:
+    """The paragraph on the England and Wales rate and the funnel method (or why it is missing)."""
+    if national:
+        return (f"<p>England and Wales: <b>{national['rate']:.1f} crimes per 1,000 residents a year</b> (all crime "
+                f"excluding anti-social behaviour, {pd.Timestamp(national['period_start']):%B %Y} to "
+                f"{pd.Timestamp(national['period_end']):%B %Y}: {national['crimes']:,} records and "
+                f"{national['population']:,.0f} residents in the {national['districts']} local authority districts with "
+                f"police records in the store; the latest 12 months every force in the store has). Each partnership's "
+                f"rate has its 95% interval (exact Poisson below 10 records, Byar's above) and is compared with the "
+                f"England and Wales rate by the Fingertips funnel method: higher or lower when the partnership's "
+                f"records fall outside the 95% (or 99.8%) limits of the number expected at the national rate for its "
+                f"residents. These limits allow for chance alone; with tens of thousands of records most areas differ "
+                f"from the national rate, so the page also says (with 20 or more partnerships) whether a partnership "
+                f"stands out once the usual spread between areas is allowed for (Spiegelhalter's additive "
+                f"over-dispersion, 99.8%).</p>")
+    return ("<p>Crime rates against England and Wales are not shown: the store or the partnerships' parameters "
+            "could not be read.</p>")
+
+
+def _funnel_html(t: pd.DataFrame, national: dict) -> str:
+    """The funnel plot as a figure with alternative text (empty without national figures)."""
+    fig_html = ""
+    if national:
+        fig, alt = funnel_figure(t, national)
+        fig_html = (_figure_html(fig, alt, "Partnership crime rates against residents, with funnel limits around "
+                                          "the England and Wales rate. Points outside a limit differ from the "
+                                          "national rate by more than chance would usually give.")
+                    if fig is not None else f"<p>{html.escape(alt)}</p>")
+    return fig_html
+
+
+def _filters_form() -> str:
+    """The filter form (hidden until the inline script shows it)."""
+    return ("<form id='csp-filters' hidden role='search' aria-label='Filter partnerships'>"
+            "<div><label for='csp-filter-text'>Name or code contains</label>"
+            "<input id='csp-filter-text' type='search' autocomplete='off'></div>"
+            "<div><label for='csp-filter-status'>Status</label><select id='csp-filter-status'>"
+            "<option value=''>Any</option><option value='ok'>ok</option><option value='warning'>warning</option>"
+            "<option value='failed'>failed</option></select></div>"
+            "<div><input id='csp-filter-flag' type='checkbox'> <label for='csp-filter-flag' "
+            "style='display:inline'>Only worse than national and getting worse</label></div>"
+            "<p id='csp-shown' role='status' aria-live='polite'></p></form>")
 
 
 def write_national_index(entries: list[dict], outputs_dir: Path, notebooks, titles: dict, version: str,

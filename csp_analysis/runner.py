@@ -15,8 +15,10 @@ Speed (issue 12)
   nbclient engine, see :class:`WarmKernel`). Before each notebook a prelude resets the
   kernel (:func:`kernel_reset`): user namespace, execution counter, figures, matplotlib
   settings, warnings filters, environment, working directory, ``sys.path`` and the
-  query cache of :mod:`csp_analysis.data` (cleared between partnerships; shared between
-  the notebooks of one partnership). The package and its heavy dependencies are
+  query cache of :mod:`csp_analysis.data` (shared between the notebooks of one
+  partnership; between partnerships only the national and force-wide answers of
+  :data:`SHARED_QUERIES` are kept, and parallel runs hand out partnerships grouped by
+  force so that they are reused). The package and its heavy dependencies are
   imported once per kernel. A kernel that died or timed out is replaced.
 * **One HTML exporter per worker** (:func:`csp_analysis.html.make_exporter`), fed the
   executed notebook in memory.
@@ -54,6 +56,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -131,7 +134,8 @@ def kernel_reset(cwd: str, partnership: str) -> None:
     later calls close report connections, clear the user namespace (IPython
     ``reset(new_session=True)``: variables, output history, execution counter), close
     figures, restore matplotlib settings, warnings filters, environment variables and
-    ``sys.path``, and clear :mod:`csp_analysis.data`'s cache when the partnership changes.
+    ``sys.path``, and clear :mod:`csp_analysis.data`'s cache when the partnership changes
+    (except the national and force-wide answers of :data:`SHARED_QUERIES`).
     """
     import gc
     import importlib
@@ -181,10 +185,38 @@ def kernel_reset(cwd: str, partnership: str) -> None:
         sys.path[:] = st["path"]
         gc.collect()
     if st.get("partnership") != partnership:
-        data_mod.clear_cache()
+        _forget_partnership_queries(data_mod)
         st["partnership"] = partnership
     data_mod.enable_cache(True)
     os.chdir(cwd)
+
+
+#: Queries of :mod:`csp_analysis.data` whose answers do not depend on a partnership's own
+#: districts (national, or per police force): a warm kernel keeps them from one partnership
+#: to the next (their cache key names the store's path and modification time and every
+#: argument, so a kept answer is the one the store would give). Measured on the national
+#: synthetic store: ``lad_crime_counts`` and ``unassigned_crimes`` cost about 1 s each per
+#: partnership, the same for every partnership of a force.
+SHARED_QUERIES = frozenset({
+    "data_vintage", "lad_crime_counts", "unassigned_crimes", "england_wales_counts", "national_street_months",
+    "street_file_months", "pfa_list", "lad_populations", "force_pfa_counts", "stop_search_records",
+    "no_location_counts", "force_file_counts", "lads_in_pfas", "lads_in_pfa", "pfa_names",
+})
+#: at most this many kept answers (then all are dropped: memory stays bounded on a long run)
+SHARED_QUERIES_MAX = 48
+
+
+def _forget_partnership_queries(data_mod) -> None:
+    """Drop the query cache's answers about one partnership, keeping :data:`SHARED_QUERIES`
+    (every answer when more than :data:`SHARED_QUERIES_MAX` are kept)."""
+    cache = getattr(data_mod, "_CACHE", None)
+    if not isinstance(cache, dict):
+        data_mod.clear_cache()
+        return
+    keep = {k: v for k, v in cache.items() if isinstance(k, tuple) and k and k[0] in SHARED_QUERIES}
+    data_mod.clear_cache()
+    if len(keep) <= SHARED_QUERIES_MAX:
+        cache.update(keep)
 
 
 class WarmKernel:
@@ -242,6 +274,8 @@ class WarmKernel:
 
 
 _ENGINE_REGISTERED = False
+#: the warm engine writes the executed notebook at most this often while it runs (and at the end)
+SAVE_EVERY_SECONDS = 10.0
 
 
 def _register_engine() -> None:
@@ -251,9 +285,26 @@ def _register_engine() -> None:
     if _ENGINE_REGISTERED:
         return
     from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
+
+    class ThrottledManager(NotebookExecutionManager):
+        """papermill's execution manager writing the executed notebook at most every
+        :data:`SAVE_EVERY_SECONDS` while it runs (papermill writes it at every cell's start
+        and end: about 25 writes of a notebook full of images, 0.3-0.5 s of the runner's
+        CPU per notebook), and always at the end, whatever happened."""
+        _final = False
+
+        def save(self, **kwargs):
+            if kwargs.get("nb"):
+                self.nb = kwargs["nb"]
+            if self._final or (self.now() - self.last_save_time).total_seconds() >= SAVE_EVERY_SECONDS:
+                super().save(**kwargs)
+
+        def notebook_complete(self, **kwargs):
+            self._final = True
+            super().notebook_complete(**kwargs)
 
     class WarmClient(PapermillNotebookClient):
         prelude: str | None = None
@@ -269,6 +320,20 @@ def _register_engine() -> None:
             super().papermill_execute_cells()
 
     class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            # papermill's Engine.execute_notebook with the throttled manager
+            nb_man = ThrottledManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                      autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
@@ -579,25 +644,13 @@ def run_partnership(slug: str, params_dir: Path, outputs_dir: Path, store: Path 
 
 def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir, force, warm, lookups,
                             preload_warnings, district_counts=None) -> PartnershipRun:
-    slug = pr.slug
     params_dir = Path(params_dir)
     notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR)
     started = dt.datetime.now(dt.timezone.utc)
-    pfile = params_dir / f"{slug}.yaml"
+    pfile = params_dir / f"{pr.slug}.yaml"
     try:
-        p = params_mod.load_params(pfile)
-        pr.name = p.name
-        notebooks = tuple(notebooks or p.notebooks or DEFAULT_NOTEBOOKS)
-        con = store_mod.connect(store, read_only=True)
-        try:
-            store_warnings = params_mod.check_against_store(p, con, pfile) or []
-            from . import data as data_mod
-
-            vintage = data_mod.data_vintage(con)
-            ingested = data_mod.ingested_files(con, p.forces)
-            fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups, district_counts)
-        finally:
-            con.close()
+        p, notebooks, store_warnings, vintage, ingested, fp = _prepare(
+            pr, pfile, store, notebooks, notebooks_dir, params_dir, lookups, district_counts)
     except Exception as exc:  # noqa: BLE001 - one failing partnership never stops the others
         pr.status = "failed"
         pr.error = one_line_text(exc) if isinstance(exc, (params_mod.ParamsError, FileNotFoundError)) \
@@ -606,44 +659,17 @@ def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir
     pr.fingerprint = fp["sha256"]
     prev = None if force else _previous_if_unchanged(out, fp, notebooks)
     if prev is not None:
-        pr.action = "unchanged"
-        pr.status = prev["status"]
-        pr.warnings = prev.get("warnings", [])
-        pr.notebooks = [NotebookRun(**{k: v for k, v in n.items() if k in NotebookRun.__dataclass_fields__})
-                        for n in prev["notebooks"]]
-        try:
-            pr.headlines = json.loads((out / "headlines.json").read_text())
-        except (OSError, ValueError):
-            pr.headlines = []
-        pr.finished = prev.get("finished")
-        return pr
+        return _as_unchanged(pr, prev, out)
     changed = ["forced (--force)"] if force else _changed_parts(out, fp)
-
-    for stale in out.parent.glob(f".{slug}.staging-*"):  # left by an interrupted run (we hold the lock)
-        shutil.rmtree(stale, ignore_errors=True)
-    stage = out.parent / f".{slug}.staging-{os.getpid()}"
-    stage.mkdir(parents=True)
-    for nb in notebooks:
-        pr.notebooks.append(run_notebook(slug, nb, stage, params_dir, store, notebooks_dir, warm=warm))
-    hdir = stage / "headlines"
-    for nb in notebooks:
-        f = hdir / f"{nb}.json"
-        if f.exists():
-            pr.headlines.extend(json.loads(f.read_text()))
-    _atomic_write(stage / "headlines.json", json.dumps(pr.headlines, indent=2, default=str))
-    pr.warnings = list(dict.fromkeys([one_line_text(w) for w in [*store_warnings, *preload_warnings]]
-                                     + [f"{n.notebook}: {w}" for n in pr.notebooks for w in n.warnings]))
-    if any(n.status == "failed" for n in pr.notebooks):
-        pr.status = "failed"
-        pr.error = "; ".join(f"{n.notebook}: {n.error}" for n in pr.notebooks if n.status == "failed")[:600]
-    else:
-        pr.status = "warning" if pr.warnings else "ok"
+    stage = _fresh_stage(out, pr.slug)
+    _render_notebooks(pr, stage, params_dir, store, notebooks, notebooks_dir, warm,
+                      [*store_warnings, *preload_warnings])
     from .report import git_commit
 
     finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     pr.finished = finished
     manifest = {
-        "partnership": slug, "name": p.name, "status": pr.status, "error": pr.error,
+        "partnership": pr.slug, "name": p.name, "status": pr.status, "error": pr.error,
         "warnings": pr.warnings,
         "package_version": __version__, "git_commit": git_commit(),
         "started": started.isoformat(timespec="seconds"),
@@ -651,18 +677,91 @@ def _run_partnership_locked(pr, out, params_dir, store, notebooks, notebooks_dir
         "fingerprint": {**fp, "decided": "rebuilt", "changed": changed},
         "parameters": json.loads(p.model_dump_json()),
         "data_vintage": {k: v for k, v in vintage.items() if k.split("/", 1)[1] in p.forces},
-        "inputs": {
-            "params_file": {"path": str(pfile), "sha256": _sha256(pfile)},
-            "notebooks": {nb: _sha256(notebooks_dir / f"{nb}.ipynb") for nb in notebooks
-                          if (notebooks_dir / f"{nb}.ipynb").exists()},
-            "local_data": {str(ld.path): _sha256(ld.path) for ld in p.local_data if ld.path.exists()},
-            "police_files": {s: h for s, h in ingested},
-        },
+        "inputs": _manifest_inputs(p, pfile, notebooks, notebooks_dir, ingested),
         "notebooks": [asdict(n) for n in pr.notebooks],
     }
     _atomic_write(stage / "manifest.json", json.dumps(manifest, indent=2, default=str))
     _swap_in(stage, out)
     return pr
+
+
+def _prepare(pr: PartnershipRun, pfile: Path, store, notebooks, notebooks_dir: Path, params_dir: Path,
+             lookups: str | None, district_counts: dict | None):
+    """Validate the params and read what the run and its manifest need from the store:
+    ``(params, notebooks, store warnings, data vintage, ingested files, fingerprint)``.
+    Raises on a bad params file or store."""
+    p = params_mod.load_params(pfile)
+    pr.name = p.name
+    notebooks = tuple(notebooks or p.notebooks or DEFAULT_NOTEBOOKS)
+    con = store_mod.connect(store, read_only=True)
+    try:
+        store_warnings = params_mod.check_against_store(p, con, pfile) or []
+        from . import data as data_mod
+
+        vintage = data_mod.data_vintage(con)
+        ingested = data_mod.ingested_files(con, p.forces)
+        fp = fingerprint(p, pfile, con, notebooks, notebooks_dir, params_dir, lookups, district_counts)
+    finally:
+        con.close()
+    return p, notebooks, store_warnings, vintage, ingested, fp
+
+
+def _as_unchanged(pr: PartnershipRun, prev: dict, out: Path) -> PartnershipRun:
+    """The result of a partnership skipped as unchanged, from its previous manifest."""
+    pr.action = "unchanged"
+    pr.status = prev["status"]
+    pr.warnings = prev.get("warnings", [])
+    pr.notebooks = [NotebookRun(**{k: v for k, v in n.items() if k in NotebookRun.__dataclass_fields__})
+                    for n in prev["notebooks"]]
+    try:
+        pr.headlines = json.loads((out / "headlines.json").read_text())
+    except (OSError, ValueError):
+        pr.headlines = []
+    pr.finished = prev.get("finished")
+    return pr
+
+
+def _fresh_stage(out: Path, slug: str) -> Path:
+    """A new staging folder beside ``out`` (stale ones of interrupted runs removed: the caller
+    holds the partnership's lock)."""
+    for stale in out.parent.glob(f".{slug}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = out.parent / f".{slug}.staging-{os.getpid()}"
+    stage.mkdir(parents=True)
+    return stage
+
+
+def _render_notebooks(pr: PartnershipRun, stage: Path, params_dir: Path, store, notebooks, notebooks_dir: Path,
+                      warm: bool, earlier_warnings: list[str]) -> None:
+    """Run every notebook into ``stage``, merge their headlines into ``headlines.json`` and
+    set the partnership's notebooks, headlines, warnings, status and error."""
+    for nb in notebooks:
+        pr.notebooks.append(run_notebook(pr.slug, nb, stage, params_dir, store, notebooks_dir, warm=warm))
+    hdir = stage / "headlines"
+    for nb in notebooks:
+        f = hdir / f"{nb}.json"
+        if f.exists():
+            pr.headlines.extend(json.loads(f.read_text()))
+    _atomic_write(stage / "headlines.json", json.dumps(pr.headlines, indent=2, default=str))
+    pr.warnings = list(dict.fromkeys([one_line_text(w) for w in earlier_warnings]
+                                     + [f"{n.notebook}: {w}" for n in pr.notebooks for w in n.warnings]))
+    if any(n.status == "failed" for n in pr.notebooks):
+        pr.status = "failed"
+        pr.error = "; ".join(f"{n.notebook}: {n.error}" for n in pr.notebooks if n.status == "failed")[:600]
+    else:
+        pr.status = "warning" if pr.warnings else "ok"
+
+
+def _manifest_inputs(p, pfile: Path, notebooks, notebooks_dir: Path, ingested) -> dict:
+    """The manifest's ``inputs``: checksums of the params file, notebooks, local files and
+    the police files of the partnership's forces."""
+    return {
+        "params_file": {"path": str(pfile), "sha256": _sha256(pfile)},
+        "notebooks": {nb: _sha256(notebooks_dir / f"{nb}.ipynb") for nb in notebooks
+                      if (notebooks_dir / f"{nb}.ipynb").exists()},
+        "local_data": {str(ld.path): _sha256(ld.path) for ld in p.local_data if ld.path.exists()},
+        "police_files": {s: h for s, h in ingested},
+    }
 
 
 def _swap_in(stage: Path, out: Path) -> None:
@@ -751,31 +850,12 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
     store = Path(store).resolve() if store else store_mod.store_path().resolve()
     outputs_dir.mkdir(parents=True, exist_ok=True)
     preload = _load_local_data(slugs, params_dir, store, log)
-    lookups = None
-    counts = None
-    try:
-        con = store_mod.connect(store, read_only=True)
-        try:
-            lookups = lookups_fingerprint(con)  # once per run, shared by every partnership
-            if len(slugs) > 1:
-                counts = district_month_counts(con)  # one scan instead of one per partnership
-        finally:
-            con.close()
-    except Exception:  # noqa: BLE001 - each partnership reports the store problem itself
-        pass
+    lookups, counts = _run_store_facts(store, many=len(slugs) > 1)
     args = [(s, params_dir, outputs_dir, store, tuple(notebooks) if notebooks else None, notebooks_dir,
              {"force": force, "warm": warm, "lookups": lookups, "preload_warnings": preload.get(s, []),
               **({"district_counts": _districts_of(counts, s, params_dir)} if counts is not None else {})})
             for s in slugs]
-    results: list[PartnershipRun] = []
-    if blas_threads is None:
-        blas_threads = int(os.environ.get("CSP_BLAS_THREADS") or 1)
-    if blas_threads == 0:  # the earlier policy
-        limits = thread_limits(jobs, max_threads=None) if jobs > 1 and len(args) > 1 else {}
-    else:
-        limits = thread_limits(jobs if len(args) > 1 else 1, max_threads=blas_threads)
-    saved = {k: os.environ.get(k) for k in THREAD_VARS}
-    os.environ.update(limits)  # inherited by the kernels (started by this process or its workers)
+    limits = _run_thread_limits(jobs, len(args), blas_threads)
     journal = RunJournal(outputs_dir, slugs)
     note = journal.resume_note()
     if note:
@@ -792,35 +872,10 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         bar.update(r)
 
     try:
-        if dask:
-            from .distributed import run_on_dask
-
-            run_on_dask(args, dask, workers=dask_workers or jobs, on_result=finished,
-                        env={**limits, **{k: v for k, v in os.environ.items() if k in _PASSED_ENV}})
-        elif jobs > 1 and len(args) > 1:
-            from concurrent.futures import as_completed
-
-            with ProcessPoolExecutor(max_workers=jobs) as ex:
-                futures = {ex.submit(_run_one, a): a for a in args}
-                for fut in as_completed(futures):
-                    try:
-                        r = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - a worker process died
-                        r = PartnershipRun(slug=str(futures[fut][0]), status="failed", error=one_line(exc))
-                    finished(r)
-        else:
-            try:
-                for a in args:
-                    finished(_run_one(a))
-            finally:
-                shutdown_worker()
+        with _environment(limits):  # inherited by the kernels (started by this process or its workers)
+            _dispatch(args, jobs, dask, dask_workers, limits, finished, params_dir)
     finally:
         bar.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     results = [done[s] for s in slugs if s in done]  # the order asked for, whatever order they finished in
     journal.finish()
     cols = list(notebooks or DEFAULT_NOTEBOOKS)
@@ -828,6 +883,93 @@ def run_all(slugs: list[str], params_dir: Path | None = None, outputs_dir: Path 
         cols += [n.notebook for n in r.notebooks if n.notebook not in cols]
     write_index(results, outputs_dir, cols, store=store, params_dir=params_dir)
     return results
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the duration of a ``with`` block (then restore them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_store_facts(store: Path, many: bool) -> tuple[str | None, dict | None]:
+    """What every partnership's fingerprint shares, read once per run: the lookups' hash and,
+    for a run of several partnerships, :func:`district_month_counts` (None where the store
+    cannot be read: each partnership then reports the problem itself)."""
+    lookups = counts = None
+    try:
+        con = store_mod.connect(store, read_only=True)
+        try:
+            lookups = lookups_fingerprint(con)  # once per run, shared by every partnership
+            if many:
+                counts = district_month_counts(con)  # one scan instead of one per partnership
+        finally:
+            con.close()
+    except Exception:  # noqa: BLE001 - each partnership reports the store problem itself
+        pass
+    return lookups, counts
+
+
+def _run_thread_limits(jobs: int, n_partnerships: int, blas_threads: int | None) -> dict[str, str]:
+    """The numerical libraries' thread limits for this run's kernels (see :func:`thread_limits`)."""
+    if blas_threads is None:
+        blas_threads = int(os.environ.get("CSP_BLAS_THREADS") or 1)
+    if blas_threads == 0:  # the earlier policy
+        return thread_limits(jobs, max_threads=None) if jobs > 1 and n_partnerships > 1 else {}
+    return thread_limits(jobs if n_partnerships > 1 else 1, max_threads=blas_threads)
+
+
+def _dispatch(args: list, jobs: int, dask: str | None, dask_workers: int | None, limits: dict, finished,
+              params_dir: Path) -> None:
+    """Run every partnership (on Dask, in ``jobs`` worker processes, or here one after the
+    other) and call ``finished`` with each result as it comes.
+
+    Parallel runs hand out partnerships grouped by police force (:func:`by_force`), so that a
+    worker's warm kernel can reuse the force-wide queries of the partnership before
+    (:data:`SHARED_QUERIES`); results are reported in the order they finish either way."""
+    if dask:
+        from .distributed import run_on_dask
+
+        run_on_dask(by_force(args, params_dir), dask, workers=dask_workers or jobs, on_result=finished,
+                    env={**limits, **{k: v for k, v in os.environ.items() if k in _PASSED_ENV}})
+    elif jobs > 1 and len(args) > 1:
+        from concurrent.futures import as_completed
+
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            futures = {ex.submit(_run_one, a): a for a in by_force(args, params_dir)}
+            for fut in as_completed(futures):
+                try:
+                    r = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker process died
+                    r = PartnershipRun(slug=str(futures[fut][0]), status="failed", error=one_line(exc))
+                finished(r)
+    else:
+        try:
+            for a in args:
+                finished(_run_one(a))
+        finally:
+            shutdown_worker()
+
+
+def by_force(args: list, params_dir: Path) -> list:
+    """The runner's per-partnership arguments grouped by the partnerships' police forces
+    (stable: the order asked for within a force; unreadable params last)."""
+    def forces(a) -> tuple:
+        try:
+            return (0, tuple(sorted(params_mod.load_params(Path(params_dir) / f"{a[0]}.yaml",
+                                                           check_files=False).forces)))
+        except Exception:  # noqa: BLE001 - reported by the partnership's own run
+            return (1, ())
+
+    return sorted(args, key=forces)
 
 
 def _districts_of(counts: dict, slug: str, params_dir: Path) -> dict | None:

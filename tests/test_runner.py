@@ -483,3 +483,51 @@ def test_killed_run_resumes_without_redoing_finished_partnerships(setup, tmp_pat
     assert by["beta"].action == "rebuilt" and by["gamma"].action == "rebuilt"
     assert said[0].startswith("resuming: ") and "after 1 of 3" in said[0]
     assert not list(out.glob(".*.staging-*"))
+
+
+def test_warm_kernel_keeps_only_national_and_force_queries_between_partnerships(monkeypatch):
+    """kernel_reset's cache step: answers about a partnership's own areas are dropped,
+    national and force-wide ones (runner.SHARED_QUERIES) kept, and all dropped past the cap."""
+    from csp_analysis import data
+
+    monkeypatch.setattr(data, "_CACHE", {})
+    store_key = ("/s.duckdb", 1)
+    data._CACHE.update({("lad_crime_counts", store_key, ((), ("E23000011",)), ()): "force-wide",
+                        ("data_vintage", store_key, (), ()): "national",
+                        ("monthly_counts", store_key, (("E08000016",),), ()): "own area",
+                        ("planted",): "not a query"})
+    runner._forget_partnership_queries(data)
+    assert sorted(v for v in data._CACHE.values()) == ["force-wide", "national"]
+    monkeypatch.setattr(runner, "SHARED_QUERIES_MAX", 1)
+    runner._forget_partnership_queries(data)
+    assert data._CACHE == {}
+
+
+def test_parallel_runs_hand_out_partnerships_grouped_by_force(tmp_path):
+    for slug, force in (("a1", "zed"), ("b1", "alpha"), ("c1", "zed"), ("d1", "alpha")):
+        (tmp_path / f"{slug}.yaml").write_text(PARAMS.replace("south-yorkshire", force).format(name=slug, slug=slug))
+    args = [(s, tmp_path) for s in ("a1", "b1", "c1", "d1", "missing")]
+    assert [a[0] for a in runner.by_force(args, tmp_path)] == ["b1", "d1", "a1", "c1", "missing"]
+
+
+def test_warm_engine_writes_the_executed_notebook_once_at_the_end(setup, monkeypatch):
+    """Papermill's per-cell writes are throttled (SAVE_EVERY_SECONDS); the final write always
+    happens and holds every cell's output."""
+    import papermill.engines as pm_engines
+
+    db, pdir, out = setup
+    writes = []
+    real = pm_engines.write_ipynb
+    monkeypatch.setattr(pm_engines, "write_ipynb", lambda nb, path: (writes.append(path), real(nb, path)))
+    monkeypatch.setattr(runner, "SAVE_EVERY_SECONDS", 3600.0)
+    try:
+        [r] = runner.run_all(["alpha"], params_dir=pdir, outputs_dir=out, store=db, notebooks=("ok",),
+                             notebooks_dir=FIXTURES, log=lambda *_: None)
+    finally:
+        runner.shutdown_worker()
+    assert r.status == "ok", r
+    assert len(writes) == 1  # the manager's final save (papermill itself writes once more after it)
+    nb = json.loads((out / "alpha" / "ok.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["metadata"]["papermill"]["status"] == "completed" for c in code)
+    assert any(c.get("outputs") for c in code)
