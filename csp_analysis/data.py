@@ -21,8 +21,9 @@ import pandas as pd
 # ---------------------------------------------------------------------------- query cache
 # The notebooks of one partnership ask the store the same questions (covered months,
 # monthly counts, LAD names, vintage...). The runner enables this cache in its warm
-# kernels (csp_analysis.runner.kernel_reset) and clears it between partnerships; it is
-# off by default, so interactive use and tests always query the store. Hand-written
+# kernels (csp_analysis.runner.kernel_reset) and, between partnerships, forgets the answers
+# about one partnership while keeping national and force-wide ones (runner.SHARED_QUERIES,
+# through clear_cache(keep=...)); it is off by default, so interactive use and tests always query the store. Hand-written
 # rather than functools.lru_cache because the key must name the store (path and
 # modification time), not the connection object, and results are returned as copies.
 _CACHE: dict = {}
@@ -34,9 +35,25 @@ def enable_cache(on: bool = True) -> None:
     _CACHE_ON[0] = bool(on)
 
 
-def clear_cache() -> None:
-    """Forget every cached query result."""
-    _CACHE.clear()
+def clear_cache(keep=None, max_kept: int | None = None) -> None:
+    """Forget cached query results.
+
+    Parameters
+    ----------
+    keep : callable, optional
+        ``keep(name)`` is True for the query functions (by name) whose answers stay;
+        default: forget everything.
+    max_kept : int, optional
+        When more answers than this would stay, forget everything (bounded memory).
+    """
+    if keep is None:
+        _CACHE.clear()
+        return
+    gone = [k for k in _CACHE if not (isinstance(k, tuple) and k and keep(k[0]))]
+    for k in gone:
+        del _CACHE[k]
+    if max_kept is not None and len(_CACHE) > max_kept:
+        _CACHE.clear()
 
 
 def _store_key(con):

@@ -49,12 +49,12 @@ def connect(address: str, workers: int | None = None):
 
 def task(args: tuple, env: dict | None = None):
     """One partnership on a worker: set the run's environment (thread limits, data roots),
-    then :func:`csp_analysis.runner._run_one` (which never raises)."""
+    then :func:`csp_analysis.runner.run_one` (which never raises)."""
     if env:
         os.environ.update({k: str(v) for k, v in env.items()})
-    from .runner import _run_one
+    from .runner import run_one
 
-    return _run_one(args)
+    return run_one(args)
 
 
 def _shutdown_kernel() -> None:
@@ -70,7 +70,7 @@ def run_on_dask(args: list[tuple], address: str, workers: int | None = None,
     Parameters
     ----------
     args : list of tuple
-        The runner's per-partnership arguments (as for ``runner._run_one``).
+        The runner's per-partnership arguments (as for ``runner.run_one``).
     address : str
         Scheduler address, or ``"local"`` for a LocalCluster of ``workers`` processes.
     on_result : callable, optional

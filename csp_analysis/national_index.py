@@ -688,20 +688,20 @@ def write_national_index(entries: list[dict], outputs_dir: Path, notebooks, titl
 
     Returns the path of ``index.html``.
     """
-    from .html import _atomic_write, wrap_page
+    from .html import atomic_write, wrap_page
 
     outputs_dir = Path(outputs_dir)
     t, national = build_index_table(entries, params_dir=params_dir, store=store)
     csv = t.copy()
     for c in ("period_start", "period_end"):
         csv[c] = pd.to_datetime(csv[c], errors="coerce").dt.strftime("%Y-%m")
-    _atomic_write(outputs_dir / "index.csv", _csv_text(csv))
+    atomic_write(outputs_dir / "index.csv", _csv_text(csv))
     body = render_index_html(t, national, entries, notebooks, titles, version)
     page = wrap_page(body, title="Community Safety Partnership reports", back_href=None, toc=False)
     path = outputs_dir / "index.html"
-    _atomic_write(path, page)
+    atomic_write(path, page)
     if national:
-        _atomic_write(outputs_dir / "national.json", json.dumps(
+        atomic_write(outputs_dir / "national.json", json.dumps(
             {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in national.items()}, indent=2))
     return path
 

@@ -209,14 +209,7 @@ SHARED_QUERIES_MAX = 48
 def _forget_partnership_queries(data_mod) -> None:
     """Drop the query cache's answers about one partnership, keeping :data:`SHARED_QUERIES`
     (every answer when more than :data:`SHARED_QUERIES_MAX` are kept)."""
-    cache = getattr(data_mod, "_CACHE", None)
-    if not isinstance(cache, dict):
-        data_mod.clear_cache()
-        return
-    keep = {k: v for k, v in cache.items() if isinstance(k, tuple) and k and k[0] in SHARED_QUERIES}
-    data_mod.clear_cache()
-    if len(keep) <= SHARED_QUERIES_MAX:
-        cache.update(keep)
+    data_mod.clear_cache(keep=SHARED_QUERIES.__contains__, max_kept=SHARED_QUERIES_MAX)
 
 
 class WarmKernel:
@@ -774,7 +767,9 @@ def _swap_in(stage: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_one(args) -> PartnershipRun:
+def run_one(args) -> PartnershipRun:
+    """Run one partnership from the runner's argument tuple (as :func:`run_all` builds it); never
+    raises: an unexpected error becomes a failed result, so one partnership never stops the others."""
     try:
         return run_partnership(*args[:6], **args[6])
     except Exception as exc:  # noqa: BLE001 - last-resort isolation per partnership
@@ -944,7 +939,7 @@ def _dispatch(args: list, jobs: int, dask: str | None, dask_workers: int | None,
         from concurrent.futures import as_completed
 
         with ProcessPoolExecutor(max_workers=jobs) as ex:
-            futures = {ex.submit(_run_one, a): a for a in by_force(args, params_dir)}
+            futures = {ex.submit(run_one, a): a for a in by_force(args, params_dir)}
             for fut in as_completed(futures):
                 try:
                     r = fut.result()
@@ -954,7 +949,7 @@ def _dispatch(args: list, jobs: int, dask: str | None, dask_workers: int | None,
     else:
         try:
             for a in args:
-                finished(_run_one(a))
+                finished(run_one(a))
         finally:
             shutdown_worker()
 
@@ -1180,3 +1175,6 @@ def write_index(results: list[PartnershipRun], outputs_dir: Path, notebooks, sto
     _atomic_write(idx_json, json.dumps(merged, indent=2, default=str))
     return write_national_index(merged, outputs_dir, list(notebooks), NOTEBOOK_TITLES, __version__,
                                 params_dir=params_dir, store=store)
+
+
+_run_one = run_one  # the former private name
