@@ -228,11 +228,22 @@ def test_records_assigned_by_lsoa_lad_not_by_force_file(con, tmp_path):
         lookups.load_lookup(con, tmp_path / f)
     rows = [street_row(crime_id="a"), street_row(crime_id="b", lsoa="E01000009", name="Beta 001A"),
             street_row(crime_id="c", lsoa="E01000005", name="Beta 002A"),  # 2011 code
-            street_row(crime_id="d", lsoa="W01000001", name="Beta 003C")]  # in neither lookup: by name
+            street_row(crime_id="d", lsoa="W01000001", name="Beta 003C"),  # in neither lookup: by name
+            street_row(crime_id="e", lsoa="W01000002", name="Gamma 001A"),  # no LAD of that name
+            street_row(crime_id="f", lsoa="", name="", lon="", lat="")]  # no location
     f = write(tmp_path / "2024-01-forcea-street.csv", [HEADER, *rows])
     ingest.ingest_paths(con, [f], progress=False)
     got = dict(con.execute("SELECT crime_id, lad_code FROM street_geo").fetchall())
-    assert got == {"a": "E08000001", "b": "E08000002", "c": "E08000002", "d": "E08000002"}
+    assert got == {"a": "E08000001", "b": "E08000002", "c": "E08000002", "d": "E08000002", "e": None, "f": None}
+    # the view is written in two parts for speed (issue 13): the same rows as the plain chain of joins
+    chain = """SELECT s.*, coalesce(l.lad_code, ln.lad_code) AS lad_code, coalesce(l.lad_name, ln.lad_name) AS lad_name,
+      d.csp_code, d.csp_name, d.pfa_code, d.pfa_name
+    FROM street s LEFT JOIN lsoa_lad l ON s.lsoa_code = l.lsoa_code
+    LEFT JOIN lad_lookup ln ON l.lsoa_code IS NULL AND s.lsoa_name IS NOT NULL
+      AND ln.lad_name = regexp_replace(s.lsoa_name, ' [0-9]{3}[A-Z]$', '')
+    LEFT JOIN lad_lookup d ON d.lad_code = coalesce(l.lad_code, ln.lad_code)"""
+    for a, b in (("SELECT * FROM street_geo", chain), (chain, "SELECT * FROM street_geo")):
+        assert con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0] == 0
 
 
 def test_stop_and_search_identical_rows_are_kept(con, tmp_path):
